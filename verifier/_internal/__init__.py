@@ -1,0 +1,1 @@
+"""Internals of the device verifier. Unstable: import from ``verifier`` instead."""
