@@ -1,0 +1,1 @@
+"""firmtuf signing tool (release-engineer side). See signer/cli for the `firmtuf` command."""

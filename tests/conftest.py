@@ -1,0 +1,22 @@
+"""Shared fixtures. Hypothesis runs a small profile by default (the whole suite must stay
+under ~10 minutes on 2 cores); HYPOTHESIS_PROFILE=thorough runs the large one."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

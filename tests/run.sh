@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command (README quick start, and what .ci/run calls): installs what the tests
+# need (a .venv with firmtuf[dev], SoftHSM2 from Debian when running as root), then runs
+# ruff, mypy and pytest. Extra arguments go to pytest. HYPOTHESIS_PROFILE=thorough for
+# the large hypothesis run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v softhsm2-util >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tests/run.sh: installing softhsm2 (Debian package) for the HSM tests"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null
+  else
+    echo "tests/run.sh: softhsm2 is not installed and cannot be installed here; HSM tests will be skipped" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+echo "== ruff"; .venv/bin/ruff check signer verifier tests benchmarks
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"; exec .venv/bin/python -m pytest "$@"
