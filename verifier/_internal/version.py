@@ -68,7 +68,7 @@ class FirmwareVersion:
         return self._key == other._key
 
     def __lt__(self, other: FirmwareVersion) -> bool:
-        return self._key < other._key  # type: ignore[operator]
+        return self._key < other._key
 
     def __hash__(self) -> int:
         return hash(self._key)
