@@ -1,0 +1,161 @@
+"""Two TUF clients behind one interface: python-tuf's ngclient and our verifier.
+
+Both read the same ``{relative_path: bytes}`` repository through a fetcher that serves the
+dict, keep their trusted metadata in their own directory between steps (a device that
+reboots: a new Updater each step), and report what they decided as an ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from tuf.api.exceptions import DownloadHTTPError
+from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
+
+BASE_URL = "https://oracle.invalid/"
+METADATA_URL = BASE_URL + "metadata/"
+TARGETS_URL = BASE_URL + "targets/"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a client decided in one step: "ok" or the error class name."""
+
+    refresh: str
+    info: str | None = None  # "found", "none" or error name; None when not reached
+    download: str | None = None
+
+    @property
+    def decision(self) -> tuple[bool, str | None, bool | None]:
+        """The accept/refuse decision that both clients must agree on."""
+        info = self.info if self.info in (None, "found", "none") else "error"
+        download = None if self.download is None else self.download == "ok"
+        return (self.refresh == "ok", info, download)
+
+
+class Client(Protocol):
+    name: str
+
+    def step(self, files: dict[str, bytes], target: str | None) -> Outcome: ...
+
+
+class DictFetcher(FetcherInterface):
+    """python-tuf fetcher serving a dict; missing files are a 404 like on a web server."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.requests: list[str] = []
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        self.requests.append(url)
+        path = unquote(url.removeprefix(BASE_URL))
+        if not url.startswith(BASE_URL) or path not in self.files:
+            raise DownloadHTTPError(f"not found: {url}", 404)
+        return iter([self.files[path]])
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+class TufClient:
+    """python-tuf ngclient (the reference)."""
+
+    name = "python-tuf"
+
+    def __init__(self, root: bytes, workdir: Path, config: UpdaterConfig | None = None) -> None:
+        self.metadata_dir = workdir / "metadata"
+        self.target_dir = workdir / "targets"
+        self.metadata_dir.mkdir(parents=True)
+        self.target_dir.mkdir(parents=True)
+        (self.metadata_dir / "root.json").write_bytes(root)
+        self.config = config or UpdaterConfig()
+        self.last_fetcher: DictFetcher | None = None
+
+    def updater(self, files: dict[str, bytes]) -> Updater:
+        self.last_fetcher = DictFetcher(files)
+        return Updater(
+            str(self.metadata_dir),
+            METADATA_URL,
+            str(self.target_dir),
+            TARGETS_URL,
+            fetcher=self.last_fetcher,
+            config=self.config,
+            bootstrap=None,  # the trusted root.json written above or left by a previous step
+        )
+
+    def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
+        try:
+            up = self.updater(files)
+            up.refresh()
+        except Exception as e:
+            return Outcome(_name(e))
+        if target is None:
+            return Outcome("ok")
+        try:
+            info = up.get_targetinfo(target)
+        except Exception as e:
+            return Outcome("ok", _name(e))
+        if info is None:
+            return Outcome("ok", "none")
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                up.download_target(info, str(Path(tmp) / "image"))
+        except Exception as e:
+            return Outcome("ok", "found", _name(e))
+        return Outcome("ok", "found", "ok")
+
+
+class VerifierClient:
+    """Our verifier (the device side of firmtuf)."""
+
+    name = "verifier"
+
+    def __init__(self, root: bytes, workdir: Path, config: Any = None) -> None:
+        self.metadata_dir = workdir / "metadata"
+        self.metadata_dir.mkdir(parents=True)
+        (self.metadata_dir / "root.json").write_bytes(root)
+        self.workdir = workdir
+        self.config = config
+
+    def updater(self, files: dict[str, bytes]) -> Any:
+        import verifier
+
+        fetcher = memory_fetcher(files)
+        kwargs: dict[str, Any] = {"fetcher": fetcher}
+        if self.config is not None:
+            kwargs["config"] = self.config
+        return verifier.Updater(self.metadata_dir, METADATA_URL, TARGETS_URL, **kwargs)
+
+    def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
+        try:
+            up = self.updater(files)
+            up.refresh()
+        except Exception as e:
+            return Outcome(_name(e))
+        if target is None:
+            return Outcome("ok")
+        try:
+            info = up.get_targetinfo(target)
+        except Exception as e:
+            return Outcome("ok", _name(e))
+        if info is None:
+            return Outcome("ok", "none")
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                up.download(info, Path(tmp) / "image")
+        except Exception as e:
+            return Outcome("ok", "found", _name(e))
+        return Outcome("ok", "found", "ok")
+
+
+def memory_fetcher(files: dict[str, bytes]) -> Any:
+    """Our verifier's MemoryFetcher serving the same dict under the same URLs."""
+    import verifier
+
+    return verifier.MemoryFetcher({BASE_URL + path: data for path, data in files.items()})
