@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -29,6 +29,7 @@ class Outcome:
     refresh: str
     info: str | None = None  # "found", "none" or error name; None when not reached
     download: str | None = None
+    error: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def decision(self) -> tuple[bool, str | None, bool | None]:
@@ -40,8 +41,15 @@ class Outcome:
 
 class Client(Protocol):
     name: str
+    metadata_dir: Path
 
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome: ...
+
+    def updater(self, files: dict[str, bytes]) -> Any: ...
+
+    def download(self, up: Any, info: Any, dest: Path) -> None: ...
+
+    def error(self, name: str) -> type[BaseException]: ...
 
 
 class DictFetcher(FetcherInterface):
@@ -89,26 +97,16 @@ class TufClient:
             bootstrap=None,  # the trusted root.json written above or left by a previous step
         )
 
+    def download(self, up: Any, info: Any, dest: Path) -> None:
+        up.download_target(info, str(dest))
+
+    def error(self, name: str) -> type[BaseException]:
+        from tuf.api import exceptions
+
+        return getattr(exceptions, name)  # type: ignore[no-any-return]
+
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
-        try:
-            up = self.updater(files)
-            up.refresh()
-        except Exception as e:
-            return Outcome(_name(e))
-        if target is None:
-            return Outcome("ok")
-        try:
-            info = up.get_targetinfo(target)
-        except Exception as e:
-            return Outcome("ok", _name(e))
-        if info is None:
-            return Outcome("ok", "none")
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                up.download_target(info, str(Path(tmp) / "image"))
-        except Exception as e:
-            return Outcome("ok", "found", _name(e))
-        return Outcome("ok", "found", "ok")
+        return _step(self, files, target)
 
 
 class VerifierClient:
@@ -132,26 +130,39 @@ class VerifierClient:
             kwargs["config"] = self.config
         return verifier.Updater(self.metadata_dir, METADATA_URL, TARGETS_URL, **kwargs)
 
+    def download(self, up: Any, info: Any, dest: Path) -> None:
+        up.download(info, dest)
+
+    def error(self, name: str) -> type[BaseException]:
+        import verifier
+
+        return getattr(verifier, name)  # type: ignore[no-any-return]
+
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
-        try:
-            up = self.updater(files)
-            up.refresh()
-        except Exception as e:
-            return Outcome(_name(e))
-        if target is None:
-            return Outcome("ok")
-        try:
-            info = up.get_targetinfo(target)
-        except Exception as e:
-            return Outcome("ok", _name(e))
-        if info is None:
-            return Outcome("ok", "none")
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                up.download(info, Path(tmp) / "image")
-        except Exception as e:
-            return Outcome("ok", "found", _name(e))
-        return Outcome("ok", "found", "ok")
+        return _step(self, files, target)
+
+
+def _step(client: Client, files: dict[str, bytes], target: str | None) -> Outcome:
+    """A device boot: new Updater, refresh, look the target up, download it."""
+    try:
+        up = client.updater(files)
+        up.refresh()
+    except Exception as e:
+        return Outcome(_name(e), error=e)
+    if target is None:
+        return Outcome("ok")
+    try:
+        info = up.get_targetinfo(target)
+    except Exception as e:
+        return Outcome("ok", _name(e), error=e)
+    if info is None:
+        return Outcome("ok", "none")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            client.download(up, info, Path(tmp) / "image")
+    except Exception as e:
+        return Outcome("ok", "found", _name(e), error=e)
+    return Outcome("ok", "found", "ok")
 
 
 def memory_fetcher(files: dict[str, bytes]) -> Any:
