@@ -110,7 +110,8 @@ def repository_status(
 
     A role has *problems* when it is expired, under-signed or stale (snapshot/timestamp
     not describing the current roles, malformed firmware fields), and *warnings* when it
-    expires within ``warn``.
+    expires within ``warn`` -- or within half its validity period when that is shorter,
+    so a fresh 1-day timestamp is not a warning under the default 7 days.
 
     Raises:
         MetadataError: metadata cannot be read at all.
@@ -143,7 +144,7 @@ def repository_status(
             )
         if md.signed.expires <= now:
             status.problems.append(f"expired {md.signed.expires:%Y-%m-%d %H:%M} UTC")
-        elif md.signed.expires - now <= warn:
+        elif md.signed.expires - now <= min(warn, repo.config.expiry_for(role) / 2):
             status.warnings.append(f"expires in {_human(md.signed.expires - now)}")
         if role in (Snapshot.type, Timestamp.type):
             stale = repo.stale_reason(role)
