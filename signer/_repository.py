@@ -49,6 +49,7 @@ from signer._errors import (
     MetadataError,
     RepositoryLocationError,
 )
+from signer._firmware import check_targets_content
 from signer._fsutil import atomic_write
 from signer._keys import Keyring
 
@@ -374,6 +375,9 @@ class FirmwareRepository(Repository):
         added: list[str] = []
         if self.keyring is None:
             return added
+        if isinstance(md.signed, Targets):
+            # Never sign a broken target list (hand edit, bug): devices would reject it.
+            check_targets_content(role, md.signed)
         for key in self.signing_keys(role):
             if key.keyid in md.signatures:
                 continue

@@ -9,9 +9,9 @@ from typing import Any
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
 from signer._errors import MetadataError
+from signer._firmware import check_targets_content
 from signer._keys import signer_uri
 from signer._repository import FirmwareRepository, utcnow
-from signer._targets import FirmwareFields
 
 
 @dataclass
@@ -151,12 +151,10 @@ def repository_status(
             if stale:
                 status.problems.append(f"stale: {stale}")
         if role not in (Root.type, Snapshot.type, Timestamp.type):
-            targets = getattr(md.signed, "targets", {})
-            status.targets = len(targets)
-            for name, info in targets.items():
-                try:
-                    FirmwareFields.from_target(name, info)
-                except MetadataError as e:
-                    status.problems.append(str(e))
+            status.targets = len(getattr(md.signed, "targets", {}))
+            try:
+                check_targets_content(role, md.signed)
+            except MetadataError as e:
+                status.problems.append(str(e))
         result.append(status)
     return RepositoryStatus(str(repo.path), now, warn, result)

@@ -33,7 +33,7 @@ def cli() -> Cli:
     """Run `firmtuf ARGS...` in-process; returns click's Result (exit_code, stdout, stderr)."""
     runner = CliRunner()
 
-    def run(*args: str | os.PathLike[str], input: str | None = None) -> Result:  # noqa: A002
+    def run(*args: str | os.PathLike[str], input: str | None = None) -> Result:
         return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return run
