@@ -163,7 +163,13 @@ def publish(repo: FirmwareRepository, out_dir: Path | str) -> PublishReport:
         todo.append((rel, content))
     _client_check(repo, out, files)
     for rel, content in todo:
-        _write(out / rel, content)
+        try:
+            _write(out / rel, content)
+        except OSError as e:
+            raise PublishError(
+                f"publish stopped writing {rel}: {e.strerror or e}; devices still see the "
+                "previously published tree; run publish again"
+            ) from e
         report.written.append(rel)
     for role in [Root.type, Timestamp.type, Snapshot.type, *repo.targets_roles()]:
         report.versions[role] = repo.metadata(role).signed.version

@@ -50,7 +50,7 @@ from signer._errors import (
     RepositoryLocationError,
 )
 from signer._firmware import check_targets_content
-from signer._fsutil import atomic_write
+from signer._fsutil import write_all_or_nothing
 from signer._keys import Keyring
 
 CONFIG_FILE = "firmtuf.json"
@@ -540,26 +540,28 @@ class FirmwareRepository(Repository):
 
     # -- writing -----------------------------------------------------------------------
     def save(self) -> list[Path]:
-        """Write every changed role, each file atomically, referenced roles first.
+        """Write every changed role: all or nothing, referenced roles first.
+
+        Every new file is first written and synced as a temp file; then the temp files
+        are renamed into place in order. Should a rename fail, the files already replaced
+        get their previous bytes back, so the repository is left as it was.
 
         Returns the paths written.
         """
         order = {r: i for i, r in enumerate((Targets.type, Snapshot.type, Timestamp.type))}
         dirty = sorted(self._dirty, key=lambda r: (r == Root.type, order.get(r, -1)))
-        written = []
+        files: list[tuple[Path, bytes]] = []
         for role in dirty:
             md = self._current[role]
             data = md.to_bytes(_SERIALIZER)
             if role == Root.type and self.signature_state(role, md).complete:
-                history = self.root_history_path(md.signed.version)
-                atomic_write(history, data)
-                written.append(history)
-            path = self.metadata_path(role)
-            atomic_write(path, data)
-            written.append(path)
-            self._loaded[role] = md
+                files.append((self.root_history_path(md.signed.version), data))
+            files.append((self.metadata_path(role), data))
+        write_all_or_nothing(files)
+        for role in dirty:
+            self._loaded[role] = self._current[role]
         self._dirty.clear()
-        return written
+        return [path for path, _ in files]
 
     @property
     def has_changes(self) -> bool:
