@@ -6,6 +6,7 @@ No repository here: both the repository (which refuses to sign malformed targets
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ class FirmwareFields:
         for hw in self.hardware_ids:
             if not isinstance(hw, str) or not hw or hw.strip() != hw:
                 raise InvalidInputError(f"invalid hardware id {hw!r}: empty or padded")
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in hw):
+            if any(unicodedata.category(c) == "Cc" for c in hw):
                 raise InvalidInputError(f"invalid hardware id {hw!r}: control character")
             if hw in seen:
                 raise InvalidInputError(f"hardware id {hw!r} given twice")
@@ -130,7 +131,7 @@ def validate_target_name(name: str) -> None:
         raise InvalidInputError(f"target name {name!r} is an absolute path")
     if "\\" in name:
         raise InvalidInputError(f"target name {name!r} contains a backslash")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if any(unicodedata.category(c) == "Cc" for c in name):
         raise InvalidInputError(f"target name {name!r} contains a control character")
     for segment in name.split("/"):
         if segment == "":

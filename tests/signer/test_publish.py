@@ -123,8 +123,9 @@ def test_refuses_stale_snapshot(cli: Cli, repo: Path, tmp_path: Path) -> None:
 def test_refuses_expired(
     cli: Cli, signed_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import signer._status as status_module
     from datetime import timedelta
+
+    import signer._status as status_module
 
     later = status_module.utcnow() + timedelta(days=3)
     monkeypatch.setattr(status_module, "utcnow", lambda: later)
