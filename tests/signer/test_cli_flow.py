@@ -297,3 +297,14 @@ def test_status_warns_within_window(
     assert roles["targets"]["warnings"] == []
     r = cli("status", repo, "--warn", "2d")
     assert r.exit_code == 0, r.output
+
+
+def test_verify_working_repository(cli: Cli, signed_repo: Path, tmp_path: Path) -> None:
+    root = signed_repo / "metadata" / "root_history" / "1.root.json"
+    r = cli("verify", signed_repo, "--root", root, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["targets"] == {"board-a/1.0.0/fw.bin": 10_000}
+    cli("add", signed_repo, make_image(tmp_path / "b.bin"), "--hardware-id", "x", "--version", "1")
+    r = cli("verify", signed_repo, "--root", root)
+    assert r.exit_code == 8
+    assert "under-signed" in r.stderr
