@@ -464,37 +464,35 @@ class FirmwareRepository(Repository):
         if waiting:
             result.incomplete[Snapshot.type] = f"waits for {waiting[0]} to be fully signed"
             return
-        before = self._current_version(Snapshot.type)
-        try:
-            self.do_snapshot(force=forced and self.is_complete(Snapshot.type))
-        except ValueError as e:
-            raise MetadataError(f"cannot make a snapshot: {e}") from None
-        self._after_refresh(Snapshot.type, before, result)
+        self._renew_or_sign(Snapshot.type, result, forced)
 
     def _sign_timestamp(self, result: SignResult, *, forced: bool) -> None:
         if not self.is_complete(Snapshot.type) or self._stale(Snapshot.type):
             result.incomplete[Timestamp.type] = "waits for a fully signed, current snapshot"
             return
-        before = self._current_version(Timestamp.type)
+        self._renew_or_sign(Timestamp.type, result, forced)
+
+    def _renew_or_sign(self, role: str, result: SignResult, forced: bool) -> None:
+        """New snapshot/timestamp when stale (or asked to re-issue), else add signatures.
+
+        A current draft only gets signatures added, so holders of a threshold of
+        snapshot or timestamp keys can sign one after the other.
+        """
+        if not (self._stale(role) or (forced and self.is_complete(role))):
+            self._record(role, self._add_signatures(role), result)
+            return
+        before = self._load(role).signed.version
         try:
-            self.do_timestamp(force=forced and self.is_complete(Timestamp.type))
+            if role == Snapshot.type:
+                self.do_snapshot(force=True)
+            else:
+                self.do_timestamp(force=True)
         except ValueError as e:
-            raise MetadataError(f"cannot make a timestamp: {e}") from None
-        self._after_refresh(Timestamp.type, before, result)
-
-    def _current_version(self, role: str) -> tuple[int, int]:
-        md = self._load(role)
-        return md.signed.version, len(md.signatures)
-
-    def _after_refresh(self, role: str, before: tuple[int, int], result: SignResult) -> None:
+            raise MetadataError(f"cannot make a new {role}: {e}") from None
         md = self._current[role]
-        if role in self._dirty and (md.signed.version, len(md.signatures)) != before:
-            if md.signed.version != before[0]:
-                result.new_versions[role] = md.signed.version
-            if md.signatures:
-                result.signed.setdefault(role, []).extend(md.signatures)
-        if not self.is_complete(role):
-            result.incomplete[role] = self._missing_reason(role)
+        if md.signed.version != before:
+            result.new_versions[role] = md.signed.version
+        self._record(role, list(md.signatures), result)
 
     def _stale(self, role: str) -> bool:
         """True when snapshot/timestamp do not describe the current roles they list."""

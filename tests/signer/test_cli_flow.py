@@ -308,3 +308,41 @@ def test_verify_working_repository(cli: Cli, signed_repo: Path, tmp_path: Path) 
     r = cli("verify", signed_repo, "--root", root)
     assert r.exit_code == 8
     assert "under-signed" in r.stderr
+
+
+def test_snapshot_threshold_signed_by_two_holders(cli: Cli, tmp_path: Path, password: str) -> None:
+    """Each holder signs the same snapshot draft: the first signature is kept."""
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    cli(
+        "init",
+        repo,
+        "--password-env",
+        PASSWORD_ENV,
+        "--keys",
+        "snapshot=2",
+        "--threshold",
+        "snapshot=2",
+    )
+    key_a, key_b = sorted((repo / "keys").glob("snapshot-*.pem"))
+    away_b = tmp_path / "b.pem"
+    key_b.rename(away_b)
+    cli("add", repo, make_image(tmp_path / "a.bin"), "--hardware-id", "b", "--version", "1")
+    r = cli("sign", repo, "--password-env", PASSWORD_ENV, "--json")
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.stdout)
+    assert first["new_versions"] == {"snapshot": 2}
+    assert "snapshot" in first["incomplete"] and "timestamp" in first["incomplete"]
+
+    away_a = tmp_path / "a.pem"
+    key_a.rename(away_a)
+    away_b.rename(key_b)
+    r = cli("sign", repo, "--password-env", PASSWORD_ENV, "--json")
+    assert r.exit_code == 0, r.output
+    second = json.loads(r.stdout)
+    assert second["incomplete"] == {}
+    assert second["new_versions"] == {"timestamp": 2}
+    snapshot = Metadata.from_file(str(repo / "metadata" / "snapshot.json"))
+    assert snapshot.signed.version == 2
+    assert len(snapshot.signatures) == 2
+    assert cli("publish", repo, out).exit_code == 0
+    assert cli("verify", out, "--root", out / "metadata" / "1.root.json").exit_code == 0
