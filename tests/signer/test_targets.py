@@ -84,3 +84,18 @@ def test_directory_fetcher_stays_inside(tmp_path: Path, path: str) -> None:
     fetcher = DirectoryFetcher(tmp_path / "tree")
     with pytest.raises(tuf_exceptions.DownloadHTTPError):
         list(fetcher.fetch(LOCAL_BASE_URL + path))
+
+
+def test_concurrent_change_is_detected(repo: Path, tmp_path: Path) -> None:
+    """Two commands on one repository: the one saving second writes nothing."""
+    first = FirmwareRepository(repo)
+    first.metadata("targets")  # read before the other command writes
+    add_firmware(
+        FirmwareRepository(repo), [make_image(tmp_path / "a.bin")], FirmwareFields(("gw",), "1")
+    )
+    before = tree_bytes(repo)
+    from signer import ConflictError
+
+    with pytest.raises(ConflictError, match="changed while this command ran"):
+        add_firmware(first, [make_image(tmp_path / "b.bin")], FirmwareFields(("hw2",), "1"))
+    assert tree_bytes(repo) == before
