@@ -79,11 +79,13 @@ class Hooks:
 
     pre_sign(role, version, metadata) runs after the builder filled in meta, versions and
     expiry, just before signing. signers(role, version) may return the signers to use
-    instead of the role's own keys.
+    instead of the role's own keys. post_sign(role, version, metadata) may change the
+    signatures before the bytes are written (and hashed into the parent's meta).
     """
 
     pre_sign: Callable[[str, int, Metadata[Any]], None] | None = None
     signers: Callable[[str, int], list[Signer] | None] | None = None
+    post_sign: Callable[[str, int, Metadata[Any]], None] | None = None
 
 
 @dataclass
@@ -252,6 +254,8 @@ class RepoBuilder:
             if signer.public_key.keyid not in seen:
                 seen.add(signer.public_key.keyid)
                 md.sign(signer, append=True)
+        if hooks.post_sign is not None:
+            hooks.post_sign(role, md.signed.version, md)
         return md.to_bytes()
 
     def publish(self, hooks: Hooks | None = None) -> dict[str, bytes]:

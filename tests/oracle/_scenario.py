@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Signature, SuccinctRoles
 
 from tests.oracle._clients import Client, Outcome, TufClient, VerifierClient
 from tests.oracle._repo import KEY_TYPES, TOP_ROLES, Hooks, RepoBuilder, sha256
@@ -44,7 +44,7 @@ PRE_MUTATIONS = (
 # Mutations of the repository's history.
 STATE_MUTATIONS = (
     "none", "rollback", "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
-    "root_skip_version",
+    "root_skip_version", "key_alias",
 )
 TARGET_MUTATIONS = ("target_flip", "target_long", "target_short", "target_missing")
 MUTATIONS = POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS
@@ -245,7 +245,7 @@ def _meta_of(s: Any, role: str) -> Any:
     return s.meta[f"{role}.json"]
 
 
-def _role_of(b: RepoBuilder, s: Any, role: str) -> Any:
+def _role_of(b: RepoBuilder | None, s: Any, role: str) -> Any:
     """The Role or DelegatedRole entry for ``role`` in its parent payload ``s``."""
     if role in ("root", "timestamp", "snapshot", "targets"):
         return s.roles[role]
@@ -356,9 +356,14 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
     if bumped or "snapshot" in sc.bump or role == "snapshot":
         b.bump("snapshot")
 
+    if m == "key_alias" and not top:
+        forced.add(parent_of(b, role))
+        b.bump(parent_of(b, role))
     old_root_signers = list(b.signers["root"])
+    if m == "key_alias" and top:
+        _add_alias(b.root, b.signers[role][0].public_key, role)
     if role == "root" or m.startswith(("rotate", "root_")) or sc.rotate or (
-        top and m in DELEGATION_EDITS
+        top and m in (*DELEGATION_EDITS, "key_alias")
     ):
         rotated = sc.rotate or ("root" if m.startswith("rotate") else None)
         if rotated:
@@ -382,7 +387,40 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
     if m == "rollback":
         _rollback(b, role, versions)
     hook = pre_sign_hook(sc, b, role) if m in PRE_MUTATIONS else None
-    return Hooks(pre_sign=hook, signers=signers)
+    if m == "key_alias" and not top:
+        delegator, key = parent_of(b, role), b.targets[role].signers[0].public_key
+
+        def hook(name: str, version: int, md: Metadata[Any]) -> None:
+            if name == delegator:
+                _add_alias(md.signed, key, role)
+
+    post_sign = None
+    if m == "key_alias":
+
+        def post_sign(name: str, version: int, md: Metadata[Any]) -> None:
+            if name == role and (name != "root" or version == newest):
+                for keyid, sig in list(md.signatures.items()):
+                    alias = alias_keyid(keyid)
+                    md.signatures[alias] = Signature(alias, sig.signature)
+
+    return Hooks(pre_sign=hook, signers=signers, post_sign=post_sign)
+
+
+def alias_keyid(keyid: str) -> str:
+    return sha256(b"alias of " + keyid.encode())
+
+
+def _add_alias(delegator: Any, key: Any, role: str) -> None:
+    """List ``key`` a second time under another key id and raise the threshold by one."""
+    from securesystemslib.signer import SSlibKey
+
+    alias = SSlibKey(alias_keyid(key.keyid), key.keytype, key.scheme, dict(key.keyval))
+    entry = _role_of(None, delegator, role)
+    if isinstance(entry, SuccinctRoles):
+        delegator.add_key(alias)  # one key set for every bin
+    else:
+        delegator.add_key(alias, role)
+    entry.threshold += 1
 
 
 def run(sc: Scenario, factories: list[ClientFactory] | None = None
