@@ -124,11 +124,11 @@ class VerifierClient:
     def updater(self, files: dict[str, bytes]) -> Any:
         import verifier
 
-        fetcher = memory_fetcher(files)
-        kwargs: dict[str, Any] = {"fetcher": fetcher}
-        if self.config is not None:
-            kwargs["config"] = self.config
-        return verifier.Updater(self.metadata_dir, METADATA_URL, TARGETS_URL, **kwargs)
+        config = self.config or same_limits_as_python_tuf()
+        return verifier.Updater(
+            self.metadata_dir, METADATA_URL, TARGETS_URL, fetcher=memory_fetcher(files),
+            config=config,
+        )
 
     def download(self, up: Any, info: Any, dest: Path) -> None:
         up.download(info, dest)
@@ -163,6 +163,19 @@ def _step(client: Client, files: dict[str, bytes], target: str | None) -> Outcom
     except Exception as e:
         return Outcome("ok", "found", _name(e), error=e)
     return Outcome("ok", "found", "ok")
+
+
+def same_limits_as_python_tuf() -> Any:
+    """Our Config with python-tuf's default length limits, so "too large" compares equal."""
+    import verifier
+
+    tuf = UpdaterConfig()
+    return verifier.Config(
+        root_max_length=tuf.root_max_length,
+        timestamp_max_length=tuf.timestamp_max_length,
+        snapshot_max_length=tuf.snapshot_max_length,
+        targets_max_length=tuf.targets_max_length,
+    )
 
 
 def memory_fetcher(files: dict[str, bytes]) -> Any:
