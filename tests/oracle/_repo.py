@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import (
     DelegatedRole,
@@ -81,11 +83,15 @@ class Hooks:
     expiry, just before signing. signers(role, version) may return the signers to use
     instead of the role's own keys. post_sign(role, version, metadata) may change the
     signatures before the bytes are written (and hashed into the parent's meta).
+    edit_signed(role, version, signed_dict) edits the JSON of ``signed`` itself, which is
+    then signed as it is: the way to sign what the Metadata API would refuse to build
+    (wrong types, odd formats), so that parsers are tested behind valid signatures.
     """
 
     pre_sign: Callable[[str, int, Metadata[Any]], None] | None = None
     signers: Callable[[str, int], list[Signer] | None] | None = None
     post_sign: Callable[[str, int, Metadata[Any]], None] | None = None
+    edit_signed: Callable[[str, int, dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -249,6 +255,11 @@ class RepoBuilder:
             override = hooks.signers(role, md.signed.version)
             if override is not None:
                 signers = override
+        if hooks.edit_signed is not None:
+            signed_dict = md.signed.to_dict()
+            hooks.edit_signed(role, md.signed.version, signed_dict)
+            if signed_dict != md.signed.to_dict():
+                return _sign_raw(signed_dict, signers)
         seen: set[str] = set()
         for signer in signers:
             if signer.public_key.keyid not in seen:
@@ -292,6 +303,16 @@ class RepoBuilder:
         if with_hashes:
             return MetaFile(version, len(data), {"sha256": sha256(data)})
         return MetaFile(version)
+
+
+def _sign_raw(signed: dict[str, Any], signers: list[Signer]) -> bytes:
+    """Sign a ``signed`` dict as is (canonical JSON by securesystemslib, like python-tuf)."""
+    payload = encode_canonical(signed).encode("utf-8")  # type: ignore[union-attr]
+    signatures: dict[str, Any] = {}
+    for signer in signers:
+        signatures.setdefault(signer.public_key.keyid, signer.sign(payload).to_dict())
+    doc = {"signatures": list(signatures.values()), "signed": signed}
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 def target_file_path(path: str, content: bytes) -> str:

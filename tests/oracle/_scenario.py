@@ -403,7 +403,14 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
                     alias = alias_keyid(keyid)
                     md.signatures[alias] = Signature(alias, sig.signature)
 
-    return Hooks(pre_sign=hook, signers=signers, post_sign=post_sign)
+    edit_signed = None
+    if m in SIGNED_EDITS:
+
+        def edit_signed(name: str, version: int, signed: dict[str, Any]) -> None:
+            if name == role and (name != "root" or version == newest):
+                SIGNED_EDITS[m](signed)
+
+    return Hooks(pre_sign=hook, signers=signers, post_sign=post_sign, edit_signed=edit_signed)
 
 
 def alias_keyid(keyid: str) -> str:
@@ -487,3 +494,139 @@ def _mutate_target(m: str, b: RepoBuilder, files: dict[str, bytes]) -> None:
 
 
 __all__ = ["KEY_TYPES", "MUTATIONS", "SHAPES", "Scenario", "run"]
+
+
+# -- edits of the signed JSON, signed as they are ----------------------------------------------
+
+
+def _each_meta(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(d.get("meta", {}).values())
+
+
+def _each_target(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(d.get("targets", {}).values())
+
+
+def _delegation(d: dict[str, Any]) -> dict[str, Any] | None:
+    roles = (d.get("delegations") or {}).get("roles") or []
+    return roles[0] if roles else None
+
+
+def _top_role(d: dict[str, Any]) -> dict[str, Any] | None:
+    return d.get("roles", {}).get("timestamp")
+
+
+def _set(getter: Callable[[dict[str, Any]], Any], key: str, value: Callable[[Any], Any]
+         ) -> Callable[[dict[str, Any]], None]:
+    def edit(d: dict[str, Any]) -> None:
+        found = getter(d)
+        for entry in found if isinstance(found, list) else [found]:
+            if isinstance(entry, dict) and key in entry:
+                entry[key] = value(entry[key])
+    return edit
+
+
+def _own(key: str, value: Callable[[Any], Any]) -> Callable[[dict[str, Any]], None]:
+    return _set(lambda d: d, key, value)
+
+
+_UNKNOWN_KEY = {"keytype": "x-unknown", "scheme": "x-unknown", "keyval": {"public": "00"}}
+_UNKNOWN_KEYID = "f" * 64
+
+
+def _add_unknown_key(listed: bool) -> Callable[[dict[str, Any]], None]:
+    def edit(d: dict[str, Any]) -> None:
+        if "roles" in d and isinstance(d["roles"], dict):  # root
+            d["keys"][_UNKNOWN_KEYID] = dict(_UNKNOWN_KEY)
+            if listed:
+                d["roles"]["timestamp"]["keyids"].append(_UNKNOWN_KEYID)
+        elif d.get("delegations") and "keys" in d["delegations"]:
+            d["delegations"]["keys"][_UNKNOWN_KEYID] = dict(_UNKNOWN_KEY)
+            role = _delegation(d)
+            if listed and role is not None:
+                role["keyids"].append(_UNKNOWN_KEYID)
+    return edit
+
+
+def _both_paths_and_prefixes(d: dict[str, Any]) -> None:
+    role = _delegation(d)
+    if role is not None:
+        role.setdefault("paths", ["fw/*"])
+        role.setdefault("path_hash_prefixes", [sha256(TARGET.encode())[:2]])
+
+
+def _neither_paths_nor_prefixes(d: dict[str, Any]) -> None:
+    role = _delegation(d)
+    if role is not None:
+        role.pop("paths", None)
+        role.pop("path_hash_prefixes", None)
+
+
+def _meta_key_without_json(d: dict[str, Any]) -> None:
+    meta = d.get("meta")
+    if isinstance(meta, dict):
+        d["meta"] = {k.removesuffix(".json"): v for k, v in meta.items()}
+
+
+def _extra_meta_entry(d: dict[str, Any]) -> None:
+    if isinstance(d.get("meta"), dict):
+        d["meta"]["unlisted-role.json"] = {"version": 1}
+
+
+def _drop_top_role(d: dict[str, Any]) -> None:
+    if isinstance(d.get("roles"), dict):
+        d["roles"].pop("snapshot", None)
+
+
+def _extra_top_role(d: dict[str, Any]) -> None:
+    if isinstance(d.get("roles"), dict):
+        d["roles"]["mirrors"] = {"keyids": [], "threshold": 1}
+
+
+SIGNED_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "s_version_str": _own("version", str),
+    "s_version_zero": _own("version", lambda v: 0),
+    "s_version_bool": _own("version", lambda v: True),
+    "s_expires_offset": _own("expires", lambda v: v.replace("Z", "+00:00")),
+    "s_expires_fraction": _own("expires", lambda v: v.replace("Z", ".000Z")),
+    "s_expires_lower_z": _own("expires", lambda v: v.replace("Z", "z")),
+    "s_expires_no_zone": _own("expires", lambda v: v.replace("Z", "")),
+    "s_expires_space": _own("expires", lambda v: v.replace("T", " ")),
+    "s_expires_date_only": _own("expires", lambda v: v[:10]),
+    "s_spec_two_parts": _own("spec_version", lambda v: "1.0"),
+    "s_spec_minor_ahead": _own("spec_version", lambda v: "1.99.0"),
+    "s_spec_major_zero": _own("spec_version", lambda v: "0.9.0"),
+    "s_spec_prerelease": _own("spec_version", lambda v: "1.0.31-rc.1"),
+    "s_spec_int": _own("spec_version", lambda v: 1),
+    "s_type_capitalized": _own("_type", str.capitalize),
+    "s_meta_length_zero": lambda d: [m.update(length=0) for m in _each_meta(d)],
+    "s_meta_version_str": _set(_each_meta, "version", str),
+    "s_meta_hashes_empty": lambda d: [m.update(hashes={}) for m in _each_meta(d)],
+    "s_meta_hash_not_hex": lambda d: [m.update(hashes={"sha256": "zz"}) for m in _each_meta(d)],
+    "s_meta_length_negative": lambda d: [m.update(length=-1) for m in _each_meta(d)],
+    "s_meta_key_without_json": _meta_key_without_json,
+    "s_meta_extra_entry": _extra_meta_entry,
+    "s_root_consistent_str": _own("consistent_snapshot", lambda v: "true"),
+    "s_root_threshold_str": _set(_top_role, "threshold", str),
+    "s_root_keyids_duplicated": _set(_top_role, "keyids", lambda v: v + v[:1]),
+    "s_root_drop_role": _drop_top_role,
+    "s_root_extra_role": _extra_top_role,
+    "s_unknown_key_unused": _add_unknown_key(listed=False),
+    "s_unknown_key_listed": _add_unknown_key(listed=True),
+    "s_target_length_str": _set(_each_target, "length", str),
+    "s_target_length_negative": _set(_each_target, "length", lambda v: -1),
+    "s_target_hashes_empty": _set(_each_target, "hashes", lambda v: {}),
+    "s_target_hash_unknown_alg": _set(_each_target, "hashes", lambda v: {**v, "x-hash": "00"}),
+    "s_target_sha512_wrong": _set(_each_target, "hashes", lambda v: {**v, "sha512": "00" * 64}),
+    "s_target_custom_list": lambda d: [t.update(custom=[1]) for t in _each_target(d)],
+    "s_deleg_both_paths_and_prefixes": _both_paths_and_prefixes,
+    "s_deleg_neither_paths_nor_prefixes": _neither_paths_nor_prefixes,
+    "s_deleg_terminating_str": _set(_delegation, "terminating", lambda v: "false"),
+    "s_deleg_threshold_str": _set(_delegation, "threshold", str),
+    "s_deleg_keyids_duplicated": _set(_delegation, "keyids", lambda v: v + v[:1]),
+    "s_deleg_paths_empty": _set(_delegation, "paths", lambda v: []),
+    "s_deleg_paths_str": _set(_delegation, "paths", lambda v: "fw/*"),
+    "s_deleg_name_empty": _set(_delegation, "name", lambda v: ""),
+}
+SIGNED_EDIT_MUTATIONS = tuple(SIGNED_EDITS)
+MUTATIONS = MUTATIONS + SIGNED_EDIT_MUTATIONS
