@@ -44,7 +44,7 @@ PRE_MUTATIONS = (
 # Mutations of the repository's history.
 STATE_MUTATIONS = (
     "none", "rollback", "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
-    "root_skip_version", "key_alias",
+    "root_skip_version", "key_alias", "ff_recover_timestamp", "ff_recover_snapshot",
 )
 TARGET_MUTATIONS = ("target_flip", "target_long", "target_short", "target_missing")
 MUTATIONS = POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS
@@ -362,10 +362,12 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
     old_root_signers = list(b.signers["root"])
     if m == "key_alias" and top:
         _add_alias(b.root, b.signers[role][0].public_key, role)
-    if role == "root" or m.startswith(("rotate", "root_")) or sc.rotate or (
+    if role == "root" or m.startswith(("rotate", "root_", "ff_")) or sc.rotate or (
         top and m in (*DELEGATION_EDITS, "key_alias")
     ):
         rotated = sc.rotate or ("root" if m.startswith("rotate") else None)
+        if m.startswith("ff_recover_"):
+            rotated = m.removeprefix("ff_recover_")
         if rotated:
             b.rotate_keys(rotated, keep=0, add=max(b.root.roles[rotated].threshold, 1))
         b.commit_root()
@@ -386,6 +388,11 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
 
     if m == "rollback":
         _rollback(b, role, versions)
+    if m.startswith("ff_recover_"):
+        # Fast-forward recovery (spec 5.3.11): new keys, version numbering starts over.
+        recovered = m.removeprefix("ff_recover_")
+        b.timestamp.version = 1 if recovered == "timestamp" else b.timestamp.version
+        b.snapshot.version = 1 if recovered == "snapshot" else b.snapshot.version
     hook = pre_sign_hook(sc, b, role) if m in PRE_MUTATIONS else None
     if m == "key_alias" and not top:
         delegator, key = parent_of(b, role), b.targets[role].signers[0].public_key

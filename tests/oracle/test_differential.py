@@ -9,6 +9,9 @@ documented cases in KNOWN_DIFFERENCES, where python-tuf departs from the specifi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -28,39 +31,75 @@ ROLE_LABELS = ("root", "timestamp", "snapshot", "targets", "path0", "path1")
 
 OURS_STRICTER = "ours refuses, python-tuf accepts"
 BOTH_REFUSE = "both refuse the target, at different stages"
+SPEC_ACCEPTS = "ours accepts as the spec requires, python-tuf refuses"
 
-# The documented differences: mutation -> (kind, why). Tolerated only at the step with the
-# mutation and only in the stated direction; any other disagreement fails.
-KNOWN_DIFFERENCES: dict[str, tuple[str, str]] = {
-    "key_alias": (OURS_STRICTER, (
+
+@dataclass(frozen=True)
+class Difference:
+    """A documented disagreement: which way it goes, why, and when it can occur."""
+
+    kind: str
+    why: str
+    applies: Callable[[Scenario], bool]
+
+
+def by_mutation(name: str) -> Callable[[Scenario], bool]:
+    return lambda sc: sc.mutation == name
+
+
+def _rotates_timestamp_or_snapshot_keys(sc: Scenario) -> bool:
+    return sc.preflight and (
+        sc.rotate in ("timestamp", "snapshot") or sc.mutation.startswith("ff_recover_")
+    )
+
+
+# Tolerated only at the step with the mutation and only in the stated direction; any other
+# disagreement fails the test.
+KNOWN_DIFFERENCES: dict[str, Difference] = {
+    "5.3.11 fast-forward recovery": Difference(SPEC_ACCEPTS, (
+        "A new root rotates the timestamp or snapshot keys. Spec 5.3.11: the client then "
+        "deletes its trusted timestamp and snapshot, so that version numbers can start "
+        "over (fast-forward attack recovery) and a new timestamp of the same version is "
+        "taken. python-tuf 7 deletes nothing: it keeps a local timestamp or snapshot that "
+        "still verifies under the new root (its keys did not change), then refuses the "
+        "repository (BadVersionNumberError for a snapshot version that starts over, "
+        "LengthOrHashMismatchError when it keeps an old timestamp of equal version whose "
+        "snapshot hash no longer matches). Ours implements 5.3.11."
+    ), _rotates_timestamp_or_snapshot_keys),
+    "key_alias": Difference(OURS_STRICTER, (
         "One public key listed under two key ids with a threshold one higher, its one "
         "signature given under both ids. python-tuf 7 counts key ids "
         "(Root/Targets.get_verification_result), so one key meets a threshold of two; the "
         "spec's threshold is of keys (5.3.4, 5.4.2, 5.5.3, 5.6.3), and go-tuf fixed the "
         "same flaw as GHSA-3633-5h82-39pq. Ours counts distinct public keys."
-    )),
-    "s_root_consistent_str": (OURS_STRICTER, (
+    ), by_mutation("key_alias")),
+    "s_version_bool": Difference(OURS_STRICTER, (
+        "A role signs \"version\": true. Spec 4.2: version is an INT. python-tuf checks "
+        "only that the value is > 0, and Python's True == 1, so a timestamp with version "
+        "true is accepted as version 1 (seen without a trusted timestamp)."
+    ), by_mutation("s_version_bool")),
+    "s_root_consistent_str": Difference(OURS_STRICTER, (
         "Root signs consistent_snapshot as the string \"true\". Spec 4.3: BOOLEAN. "
         "python-tuf stores whatever JSON value it finds and uses its truthiness."
-    )),
-    "s_deleg_terminating_str": (OURS_STRICTER, (
+    ), by_mutation("s_root_consistent_str")),
+    "s_deleg_terminating_str": Difference(OURS_STRICTER, (
         "A delegation signs terminating as the string \"false\". Spec 4.5: BOOLEAN. "
         "python-tuf keeps the string, which is truthy: it treats the role as terminating."
-    )),
-    "s_deleg_paths_str": (OURS_STRICTER, (
+    ), by_mutation("s_deleg_terminating_str")),
+    "s_deleg_paths_str": Difference(OURS_STRICTER, (
         "A delegation signs paths as a string instead of a list. Spec 4.5: a list of "
         "PATHPATTERNs. python-tuf iterates over the string's characters as patterns."
-    )),
-    "s_target_custom_list": (OURS_STRICTER, (
+    ), by_mutation("s_deleg_paths_str")),
+    "s_target_custom_list": Difference(OURS_STRICTER, (
         "A target's custom is a list. Spec 4.5: custom is an object. python-tuf keeps any "
         "JSON value; ours refuses the role, as ADR 0001 reads custom.firmtuf from it."
-    )),
-    "s_deleg_name_empty": (BOTH_REFUSE, (
+    ), by_mutation("s_target_custom_list")),
+    "s_deleg_name_empty": Difference(BOTH_REFUSE, (
         "A delegation to the empty role name. python-tuf refuses the delegating metadata "
         "when parsing it (its own rule: no empty or top-level names); ours loads the "
         "delegator and refuses when the search reaches the role (the snapshot cannot list "
         "it). The spec has no rule on role names; neither client returns the target."
-    )),
+    ), by_mutation("s_deleg_name_empty")),
 }
 
 # Disagreements where our verifier is wrong and not fixed yet: mutation -> (role label,
@@ -86,12 +125,16 @@ def _refuses(out: Outcome) -> bool:
 
 
 def _tolerated(sc: Scenario, reference: Outcome, ours: Outcome) -> bool:
-    if sc.mutation not in KNOWN_DIFFERENCES:
-        return False
-    kind = KNOWN_DIFFERENCES[sc.mutation][0]
-    if kind == OURS_STRICTER:
-        return _refuses(ours)
-    return _refuses(ours) and _refuses(reference)
+    for difference in KNOWN_DIFFERENCES.values():
+        if not difference.applies(sc):
+            continue
+        if difference.kind == OURS_STRICTER and _refuses(ours):
+            return True
+        if difference.kind == BOTH_REFUSE and _refuses(ours) and _refuses(reference):
+            return True
+        if difference.kind == SPEC_ACCEPTS and _refuses(reference) and not _refuses(ours):
+            return True
+    return False
 
 
 def check(sc: Scenario) -> None:
@@ -167,3 +210,71 @@ def test_honest_repository_accepted(shape: str, key_type: str) -> None:
     for reference, ours in steps:
         assert reference.decision == honest_decision(sc)
         assert ours.decision == reference.decision
+
+
+# -- delegation matching: paths patterns and path hash prefixes --------------------------------
+
+NAME_SEGMENTS = ("fw", "image.bin", "a", "sub", "x.y.z", "Image.BIN", "-", "é", "a b", "[x]")
+PATTERN_SEGMENTS = (
+    "*", "**", "fw", "f*", "*.bin", "image.bin", "?mage.bin", "[a-z]mage.bin", "[!a]*",
+    "*.*", "", "a", "sub", "*b*", "[x]", "\\[x\\]", "é", "a b", "fw*",
+)
+
+
+def _repo_delegating(paths: list[str] | None, prefixes: list[str] | None, name: str
+                     ) -> dict[str, bytes]:
+    from tests.oracle._repo import RepoBuilder
+
+    b = RepoBuilder()
+    b.delegate("targets", "prod", paths=paths, path_hash_prefixes=prefixes)
+    b.add_target("prod", name, b"delegated image")
+    return b.publish()
+
+
+def _lookup_decisions(files: dict[str, bytes], name: str) -> list[str]:
+    """Per client: "found", "none" or the error class name of refresh + get_targetinfo."""
+    import tempfile
+    from pathlib import Path
+
+    from tests.oracle._clients import TufClient, VerifierClient
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, make in enumerate((TufClient, VerifierClient)):
+            client = make(files["metadata/1.root.json"], Path(tmp) / str(i))
+            try:
+                up = client.updater(files)
+                up.refresh()
+                results.append("found" if up.get_targetinfo(name) else "none")
+            except Exception as e:
+                results.append(type(e).__name__)
+    return results
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(PATTERN_SEGMENTS), min_size=1, max_size=3)
+             .map("/".join), min_size=1, max_size=2),
+    st.lists(st.sampled_from(NAME_SEGMENTS), min_size=1, max_size=3).map("/".join),
+)
+def test_delegation_path_patterns_match_like_python_tuf(patterns: list[str], name: str) -> None:
+    """Spec 5.6.7.2: a target is delegated when a path pattern matches its name. Both
+    clients must find (or not find) the target in the delegated role for any pattern."""
+    reference, ours = _lookup_decisions(_repo_delegating(patterns, None, name), name)
+    assert reference == ours, (patterns, name)
+
+
+@given(
+    st.lists(st.sampled_from(NAME_SEGMENTS), min_size=1, max_size=3).map("/".join),
+    st.lists(st.integers(0, 8), min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_delegation_hash_prefixes_match_like_python_tuf(
+    name: str, lengths: list[int], use_own_hash: bool
+) -> None:
+    """Spec 5.6.7.2: path_hash_prefixes match the sha256 hex digest of the target name."""
+    from tests.oracle._repo import sha256
+
+    digest = sha256(name.encode()) if use_own_hash else sha256(b"another name")
+    prefixes = [digest[:n] for n in lengths]
+    reference, ours = _lookup_decisions(_repo_delegating(None, prefixes, name), name)
+    assert reference == ours, (prefixes, name)
