@@ -518,3 +518,29 @@ def test_delegated_role_reverified_for_each_delegator(new_client: ClientMaker) -
         assert isinstance(e, client.error("UnsignedMetadataError")), repr(e)
     else:
         assert info is None
+
+
+# -- delegated role names that collide with stored top-level metadata ---------------------------
+
+
+@pytest.mark.parametrize("name", ["root", "timestamp", "snapshot"])
+def test_delegated_role_named_like_a_top_level_role_never_replaces_it(
+    new_client: ClientMaker, name: str
+) -> None:
+    """The CVE-2021-41131 family: a delegated role's name chooses a file name in the trusted
+    store. A delegation to "root" or "timestamp" must never overwrite the trusted top-level
+    file (a delegated key holder could otherwise brick every device)."""
+    b = RepoBuilder()
+    b.add_target("targets", TARGET, DATA)
+    client = start(new_client, b)
+    b.delegate("targets", name, paths=["evil/*"])  # bypasses python-tuf's name check
+    b.add_target(name, "evil/image.bin", b"evil")
+    bump_for(b, "targets")
+    files = b.publish()
+    out = client.step(files, "evil/image.bin")
+    stored = persisted(client)
+    for top in ("root", "timestamp", "snapshot"):
+        if f"{top}.json" in stored:
+            assert json.loads(stored[f"{top}.json"])["signed"]["_type"] == top, out
+    if out.decision != ACCEPTED:
+        assert isinstance(out.error, client.error("RepositoryError")), repr(out.error)
