@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from tuf.api.exceptions import DownloadHTTPError
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
@@ -61,7 +61,8 @@ class DictFetcher(FetcherInterface):
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         self.requests.append(url)
-        path = unquote(url.removeprefix(BASE_URL))
+        # What a web server does with the URL: drop query and fragment, decode %XX.
+        path = unquote(urlsplit(url.removeprefix(BASE_URL)).path)
         if not url.startswith(BASE_URL) or path not in self.files:
             raise DownloadHTTPError(f"not found: {url}", 404)
         return iter([self.files[path]])

@@ -278,3 +278,60 @@ def test_delegation_hash_prefixes_match_like_python_tuf(
     prefixes = [digest[:n] for n in lengths]
     reference, ours = _lookup_decisions(_repo_delegating(None, prefixes, name), name)
     assert reference == ours, (prefixes, name)
+
+
+# -- target names ------------------------------------------------------------------------------
+
+
+def unsafe_by_adr_0001(name: str) -> bool:
+    """ADR 0001: target names are relative POSIX paths without empty, "." or ".." segments,
+    backslashes, NUL or control characters. Our verifier refuses other names; python-tuf
+    has no such rule (its own downloads quote the name into one file name)."""
+    return (
+        name.startswith("/")
+        or any(s in ("", ".", "..") for s in name.split("/"))
+        or any(c == "\\" or ord(c) < 0x20 or c == "\x7f" for c in name)
+    )
+
+
+@given(st.text(st.sampled_from(["a", "b", "/", ".", "-", " ", "é", "\\", "\x00", "\n", "_",
+                                "Z", "💾"]), min_size=1, max_size=12))
+def test_target_names_like_python_tuf_except_adr_0001(name: str) -> None:
+    """Any target name: both clients find and download it alike, except that ours refuses
+    to download names that ADR 0001 calls unsafe (UnsafeTargetNameError)."""
+    import tempfile
+    from pathlib import Path
+
+    from tests.oracle._clients import TufClient, VerifierClient
+    from tests.oracle._repo import RepoBuilder
+
+    b = RepoBuilder()
+    b.add_target("targets", name, b"named image")
+    files = b.publish()
+    with tempfile.TemporaryDirectory() as tmp:
+        reference, ours = (
+            make(files["metadata/1.root.json"], Path(tmp) / str(i)).step(files, name)
+            for i, make in enumerate((TufClient, VerifierClient))
+        )
+    if reference.decision == ours.decision:
+        return
+    assert unsafe_by_adr_0001(name), (name, reference, ours, ours.error)
+    assert ours.download == "UnsafeTargetNameError", (name, ours, ours.error)
+
+
+@pytest.mark.parametrize("depth", [32, 33])
+@pytest.mark.parametrize("layout", ["chain", "siblings"])
+def test_max_delegations_boundary_like_python_tuf(layout: str, depth: int) -> None:
+    """Both clients visit at most 32 delegated roles per search (python-tuf's default
+    max_delegations, ours the same): found at 32, not found at 33."""
+    from tests.oracle._repo import RepoBuilder
+
+    b = RepoBuilder()
+    parent = "targets"
+    for i in range(depth):
+        b.delegate(parent, f"r{i}", paths=["fw/*"])
+        parent = f"r{i}" if layout == "chain" else "targets"
+    b.add_target(f"r{depth - 1}", TARGET, b"deep")
+    files = b.publish()
+    decisions = _lookup_decisions(files, TARGET)
+    assert decisions == (["found", "found"] if depth <= 32 else ["none", "none"])
