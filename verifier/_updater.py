@@ -90,6 +90,8 @@ class Updater:
             chunk_size=self.config.chunk_size,
         )
         self.policy = policy
+        # The clock read once per refresh (replaceable for conformance tests that fake time).
+        self._clock = time.time
         self._trusted: TrustedMetadataSet | None = None
         if bootstrap is not None and not (self._dir / "root.json").exists():
             TrustedMetadataSet(bootstrap, time.time())  # self-signed, parseable
@@ -115,7 +117,7 @@ class Updater:
         if root_data is None:
             raise StorageError(f"no trusted root.json in {self._dir}")
         self._trusted = None
-        trusted = TrustedMetadataSet(root_data, time.time())
+        trusted = TrustedMetadataSet(root_data, self._clock())
         self._update_root(trusted)
         self._update_timestamp(trusted)
         self._update_snapshot(trusted)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Iterator, Mapping
-from urllib.parse import quote
+from urllib.parse import unquote
 
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import (
@@ -196,6 +196,9 @@ class RepositorySimulator:
     def serve(self, url: str) -> bytes | None:
         if url in self.override:
             return self.override[url]
+        url = unquote(url)
+        if url in self.override:
+            return self.override[url]
         if url.startswith(TARGETS_URL):
             return self._serve_target(url[len(TARGETS_URL) :])
         if not url.startswith(METADATA_URL):
@@ -217,7 +220,7 @@ class RepositorySimulator:
         if (version is None) == consistent:
             return None
         for candidate in ["snapshot", "targets", *self.delegated]:
-            if quote(candidate, safe="") == role:
+            if candidate == role:
                 md = self.md(candidate)
                 if version is not None and version != md.signed.version:
                     return None
