@@ -9,7 +9,6 @@ clients refresh, look up a target and download it; their decisions must match.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -335,10 +334,6 @@ ClientFactory = Callable[[bytes, Path], Client]
 
 
 def default_clients() -> list[ClientFactory]:
-    """python-tuf and our verifier; ORACLE_SELF_TEST=1 pits python-tuf against itself to
-    debug the harness without the verifier."""
-    if os.environ.get("ORACLE_SELF_TEST") == "1":
-        return [TufClient, TufClient]
     return [TufClient, VerifierClient]
 
 

@@ -256,6 +256,8 @@ def test_cve_2021_41131_names_never_escape_directories_conformance_cli(tmp_path:
         )
     assert "Traceback" not in download.stderr
     assert files_outside(tmp_path, workdir) == []
+    if download.returncode == 0:  # stored under one quoted file name inside --target-dir
+        assert [p.parent for p in target_dir.rglob("*") if p.is_file()] == [target_dir]
 
 
 # -- go-tuf CVE-2022-29173, tough CVE-2025-2888 ------------------------------------------------
