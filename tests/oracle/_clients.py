@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -30,6 +30,8 @@ class Outcome:
     info: str | None = None  # "found", "none" or error name; None when not reached
     download: str | None = None
     error: BaseException | None = field(default=None, compare=False, repr=False)
+    # The top-level files the client trusts after the step (name -> bytes).
+    trusted: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def decision(self) -> tuple[bool, str | None, bool | None]:
@@ -107,7 +109,7 @@ class TufClient:
         return getattr(exceptions, name)  # type: ignore[no-any-return]
 
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
-        return _step(self, files, target)
+        return _with_trusted(self, _step(self, files, target))
 
 
 class VerifierClient:
@@ -140,7 +142,12 @@ class VerifierClient:
         return getattr(verifier, name)  # type: ignore[no-any-return]
 
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
-        return _step(self, files, target)
+        return _with_trusted(self, _step(self, files, target))
+
+
+def _with_trusted(client: Client, out: Outcome) -> Outcome:
+    stored = {p.name: p.read_bytes() for p in client.metadata_dir.glob("*.json")}
+    return replace(out, trusted=stored)
 
 
 def _step(client: Client, files: dict[str, bytes], target: str | None) -> Outcome:

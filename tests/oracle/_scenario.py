@@ -69,6 +69,9 @@ class Scenario:
     target: str = TARGET
     junk: bytes = b"\x00"
     start_version: int = 3  # above 1, so that a rollback to a valid lower version exists
+    # Later steps: each one's bump, rotate, mutation, mutation_role, target and junk
+    # evolve the repository again (the device boots again after each).
+    then: tuple[Scenario, ...] = ()
 
 
 @dataclass
@@ -448,16 +451,17 @@ def run(sc: Scenario, factories: list[ClientFactory] | None = None
         if sc.preflight:
             steps.append([c.step(files, TARGET) for c in clients])
 
-        role = resolve_role(sc, built)
-        files = b.publish(_evolve(sc, b, role))
-        m = sc.mutation
-        if m in POST_MUTATIONS:
-            apply_post(sc, files, role_file(b, role), role)
-        elif m == "root_skip_version":
-            del files[f"metadata/{b.root_versions[-1][0].version - 1}.root.json"]
-        elif m in TARGET_MUTATIONS:
-            _mutate_target(m, b, files)
-        steps.append([c.step(files, sc.target) for c in clients])
+        for spec in (sc, *sc.then):
+            role = resolve_role(spec, built)
+            files = b.publish(_evolve(spec, b, role))
+            m = spec.mutation
+            if m in POST_MUTATIONS:
+                apply_post(spec, files, role_file(b, role), role)
+            elif m == "root_skip_version":
+                del files[f"metadata/{b.root_versions[-1][0].version - 1}.root.json"]
+            elif m in TARGET_MUTATIONS:
+                _mutate_target(m, b, files)
+            steps.append([c.step(files, spec.target) for c in clients])
         return steps
 
 
