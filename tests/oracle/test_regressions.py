@@ -580,3 +580,35 @@ def test_threshold_change_alone_keeps_rollback_protection(
     current = b.publish()
     replay = {**old, "metadata/2.root.json": current["metadata/2.root.json"]}
     refused(client, client.step(replay, TARGET), "BadVersionNumberError")
+
+
+@pytest.mark.parametrize("attack", ["flipped_byte", "longer", "shorter"])
+def test_cve_2022_29173_target_never_left_on_disk_before_verified(
+    new_client: ClientMaker, tmp_path: Path, attack: str
+) -> None:
+    """The CVE-2022-29173 family for target files: a download whose bytes fail the length
+    or hash check must never leave a file at the destination. Only our resume file
+    (``dest`` + ".part", documented in ``Updater.download``) may stay, and only after a
+    transport error (more bytes than the length: DownloadLengthMismatchError)."""
+    b = RepoBuilder()
+    b.add_target("targets", TARGET, DATA)
+    files = b.publish()
+    path = next(p for p in files if p.startswith("targets/"))
+    files[path] = {
+        "flipped_byte": bytes([DATA[0] ^ 1]) + DATA[1:],
+        "longer": DATA + b"!",
+        "shorter": DATA[:-1],
+    }[attack]
+    client = new_client(files["metadata/1.root.json"])
+    up = client.updater(files)
+    up.refresh()
+    info = up.get_targetinfo(TARGET)
+    dest_dir = tmp_path / "dest"
+    dest_dir.mkdir()
+    with pytest.raises((client.error("RepositoryError"), client.error("DownloadError"))) as e:
+        client.download(up, info, dest_dir / "image.bin")
+    left = [p.name for p in dest_dir.iterdir()]
+    if isinstance(e.value, client.error("DownloadError")) and client.name == "verifier":
+        assert left in ([], ["image.bin.part"])
+    else:
+        assert left == []
