@@ -30,6 +30,8 @@ class Outcome:
     info: str | None = None  # "found", "none" or error name; None when not reached
     download: str | None = None
     error: BaseException | None = field(default=None, compare=False, repr=False)
+    # sha256 of the target the client found (which role's entry won the search).
+    found: str | None = field(default=None, compare=False)
     # The top-level files the client trusts after the step (name -> bytes).
     trusted: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
@@ -165,12 +167,13 @@ def _step(client: Client, files: dict[str, bytes], target: str | None) -> Outcom
         return Outcome("ok", _name(e), error=e)
     if info is None:
         return Outcome("ok", "none")
+    found = info.hashes.get("sha256")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             client.download(up, info, Path(tmp) / "image")
     except Exception as e:
-        return Outcome("ok", "found", _name(e), error=e)
-    return Outcome("ok", "found", "ok")
+        return Outcome("ok", "found", _name(e), error=e, found=found)
+    return Outcome("ok", "found", "ok", found=found)
 
 
 def same_limits_as_python_tuf() -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import Metadata, Signature, SuccinctRoles
+from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Signature, SuccinctRoles
 
 from tests.oracle._clients import Client, Outcome, TufClient, VerifierClient
 from tests.oracle._repo import KEY_TYPES, TOP_ROLES, Hooks, RepoBuilder, sha256
@@ -25,7 +25,8 @@ from tests.oracle._repo import KEY_TYPES, TOP_ROLES, Hooks, RepoBuilder, sha256
 TARGET = "fw/image.bin"
 MISSING_TARGET = "fw/missing.bin"
 
-SHAPES = ("top", "paths", "paths_decoy", "terminating_miss", "nested", "hash_prefix", "succinct")
+SHAPES = ("top", "paths", "paths_decoy", "terminating_miss", "nested", "hash_prefix", "succinct",
+          "terminating_child", "cycle")
 
 # Mutations applied to the bytes a client downloads (a mirror or man in the middle).
 POST_MUTATIONS = (
@@ -113,6 +114,30 @@ def build(sc: Scenario) -> Built:
     elif sc.shape == "nested":
         b.delegate("targets", "a", paths=["fw/*"], threshold=dt, nkeys=dt)
         b.delegate("a", "b", paths=["fw/image.*"])
+        b.add_target("b", TARGET, data)
+        roles = ["a", "b"]
+    elif sc.shape == "terminating_child":
+        # A terminating role's own delegations are still searched (spec 5.6.7.2.1): the
+        # target comes from its child, never from the later sibling.
+        b.delegate("targets", "a", paths=["fw/*"], terminating=True, threshold=dt, nkeys=dt)
+        b.delegate("a", "b", paths=["fw/*"])
+        b.add_target("b", TARGET, data)
+        b.delegate("targets", "late", paths=["fw/*"])
+        b.add_target("late", TARGET, b"from after a terminating role")
+        roles = ["a", "b", "late"]
+    elif sc.shape == "cycle":
+        # a -> b -> a: each role is visited once; the target is in b.
+        b.delegate("targets", "a", paths=["fw/*"], threshold=dt, nkeys=dt)
+        b.delegate("a", "b", paths=["fw/*"])
+        back = b.targets["a"]
+        b_md = b.targets["b"].signed
+        assert b_md.delegations is None
+        b_md.delegations = Delegations(keys={}, roles={})
+        b_md.delegations.roles["a"] = DelegatedRole(
+            "a", [sg.public_key.keyid for sg in back.signers], dt, False, paths=["fw/*"]
+        )
+        for signer in back.signers:
+            b_md.delegations.keys[signer.public_key.keyid] = signer.public_key
         b.add_target("b", TARGET, data)
         roles = ["a", "b"]
     elif sc.shape == "hash_prefix":

@@ -173,6 +173,9 @@ def check(sc: Scenario) -> None:
                 f"step {number}: python-tuf {reference} ({reference.error!r}) but verifier "
                 f"{ours} ({ours.error!r})\nscenario: {sc}"
             )
+        assert reference.found == ours.found, (
+            f"step {number}: both found the target but from different roles\nscenario: {sc}"
+        )
         if spec is not None and any(d.applies(spec) for d in KNOWN_DIFFERENCES.values()):
             return  # same decision, but the trusted files may legitimately differ
         assert _trusted_top_level(reference) == _trusted_top_level(ours), (
@@ -240,9 +243,28 @@ def _pending(mutation: str, role: str) -> tuple[pytest.MarkDecorator, ...]:
     return (pytest.mark.xfail(strict=True, reason=f"verifier bug: {why}"),)
 
 
+def relevant_roles(mutation: str) -> tuple[str, ...]:
+    """The role labels a mutation can act on (the others would repeat another case)."""
+    if mutation in ("none", "root_skip_version", "ff_recover_timestamp", "ff_recover_snapshot",
+                    "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
+                    "target_flip", "target_long", "target_short", "target_missing"):
+        return ("root",)
+    if mutation.startswith("s_root_"):
+        return ("root",)
+    if mutation.startswith("s_meta_"):
+        return ("timestamp", "snapshot")
+    if mutation.startswith(("s_target_", "s_deleg_")):
+        return ("targets", "path0", "path1")
+    return ROLE_LABELS
+
+
 @pytest.mark.parametrize(
     ("mutation", "role"),
-    [pytest.param(m, r, marks=_pending(m, r)) for m in MUTATIONS for r in ROLE_LABELS],
+    [
+        pytest.param(m, r, marks=_pending(m, r))
+        for m in MUTATIONS
+        for r in relevant_roles(m)
+    ],
 )
 def test_every_mutation(mutation: str, role: str) -> None:
     """Each mutation against each role once, on a repository with a delegation chain."""
