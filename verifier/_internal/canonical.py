@@ -30,11 +30,21 @@ import json
 
 from verifier._errors import MetadataFormatError
 
-_orjson: Any
-try:
-    import orjson as _orjson
-except ImportError:  # the accelerator is optional
-    _orjson = None
+_UNSET: Any = object()
+# Imported on first use, not with ``import verifier`` (it costs import time).
+_orjson: Any = _UNSET
+
+
+def _accelerator() -> Any:
+    global _orjson  # a lazily filled module cache
+    if _orjson is _UNSET:
+        try:
+            import orjson
+        except ImportError:  # the accelerator is optional
+            _orjson = None
+        else:
+            _orjson = orjson
+    return _orjson
 
 _dumps = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
@@ -122,9 +132,10 @@ def encode_canonical(obj: Any, *, _decoded: bool = False) -> bytes:
         MetadataFormatError: ``obj`` holds something canonical JSON cannot express
             (a float, a non-string key, a lone surrogate).
     """
-    if _orjson is not None:
+    accel = _accelerator()
+    if accel is not None:
         try:
-            raw = _orjson.dumps(obj, option=_orjson.OPT_SORT_KEYS)
+            raw = accel.dumps(obj, option=accel.OPT_SORT_KEYS)
         except (TypeError, ValueError):
             return encode_canonical_slow(obj)
         if b"\\" in raw:
