@@ -170,6 +170,7 @@ class Updater:
                 _log("local snapshot not usable: %s", e)
             else:
                 return
+        del local  # not kept alive while the new copy is parsed (peak memory)
         assert trusted.timestamp is not None  # noqa: S101 - set by _update_timestamp
         meta = trusted.timestamp.snapshot_meta
         name = f"{meta.version}.snapshot.json" if trusted.root.consistent_snapshot else (
@@ -190,6 +191,7 @@ class Updater:
                 return trusted.update_delegated_targets(local, role, delegator)
             except RepositoryError as e:
                 _log("local %s not usable: %s", role, e)
+        del local  # not kept alive while the new copy is parsed (peak memory)
         assert trusted.snapshot is not None  # noqa: S101 - loaded before targets
         meta = trusted.snapshot.meta.get(f"{role}.json")
         if meta is None:
