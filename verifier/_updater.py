@@ -382,7 +382,8 @@ class Updater:
         ``.part``), which survives an interrupted transfer so the next call resumes with
         an HTTP Range request; ``dest`` appears (atomic rename) only once every hash
         matches. A ``dest`` that already holds the target is not downloaded again. With a
-        DevicePolicy, the target must satisfy it (``verify_policy``).
+        DevicePolicy, a firmware target must satisfy it (``verify_policy``); targets
+        without ``custom.firmtuf`` (manifests, ...) are not firmware and are not checked.
 
         Returns:
             ``dest`` as a Path.
@@ -396,7 +397,7 @@ class Updater:
             ValueError: no target_base_url was given.
         """
         check_target_name(target.path)
-        if self.policy is not None:
+        if self.policy is not None and target.firmware is not None:
             self.verify_policy(target)
         dest = Path(dest)
         if self.find_cached_target(target, dest) is not None:
