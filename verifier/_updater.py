@@ -61,7 +61,8 @@ class Updater:
         config: limits (default ``Config()``).
         policy: the device (needed by ``check``; when set, ``download`` enforces it).
         bootstrap: bytes of the root.json the device ships; stored when metadata_dir has
-            no trusted root yet (it must be signed by its own keys).
+            no trusted root yet, and used again if the stored root is ever unusable (it
+            must be signed by its own keys).
 
     Raises:
         RepositoryError: ``bootstrap`` is not a valid self-signed root.
@@ -94,8 +95,10 @@ class Updater:
         # The clock read once per refresh (replaceable for conformance tests that fake time).
         self._clock = time.time
         self._trusted: TrustedMetadataSet | None = None
-        if bootstrap is not None and not (self._dir / "root.json").exists():
+        self._bootstrap = bootstrap
+        if bootstrap is not None:
             TrustedMetadataSet(bootstrap, time.time())  # self-signed, parseable
+        if bootstrap is not None and not (self._dir / "root.json").exists():
             try:
                 self._dir.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -114,11 +117,24 @@ class Updater:
             DownloadError: the transport failed.
             StorageError: trusted metadata cannot be read or written.
         """
-        root_data = self._read_local("root.json", self.config.root_max_length)
-        if root_data is None:
-            raise StorageError(f"no trusted root.json in {self._dir}")
         self._trusted = None
-        trusted = TrustedMetadataSet(root_data, self._clock())
+        now = self._clock()
+        root_data = self._read_local("root.json", self.config.root_max_length)
+        trusted: TrustedMetadataSet | None = None
+        if root_data is not None:
+            try:
+                trusted = TrustedMetadataSet(root_data, now)
+            except RepositoryError:
+                if self._bootstrap is None:
+                    raise
+                # A damaged stored root: start again from the shipped one (and walk the
+                # rotation chain from there), never from nothing.
+                _log("stored root.json unusable, starting from the bootstrap root")
+        if trusted is None:
+            if self._bootstrap is None:
+                raise StorageError(f"no trusted root.json in {self._dir}")
+            trusted = TrustedMetadataSet(self._bootstrap, now)
+            self._persist("root.json", self._bootstrap)
         self._update_root(trusted)
         self._update_timestamp(trusted)
         self._update_snapshot(trusted)
