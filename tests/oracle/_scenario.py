@@ -2,8 +2,15 @@
 
 A scenario is: build a repository (key types, thresholds, delegation shape), optionally let
 both clients take an honest first step, evolve the repository (new versions, key
-rotations), apply one mutation, and let both clients take a second step. Every step both
-clients refresh, look up a target and download it; their decisions must match.
+rotations), apply one mutation, and let both clients take a second step; ``then`` adds
+more such steps. At every step both clients boot anew, refresh, look up a target and
+download it; the tests compare their decisions and what they then trust.
+
+Mutation families: POST_ (bytes changed after signing: a mirror or man in the middle),
+PRE_ (payload changed before signing: a compromised or buggy repository), STATE_ (the
+repository's history: rollbacks, rotations), TARGET_ (target file bytes) and, at the end of
+this module, SIGNED_EDITS (JSON of ``signed`` edited and signed as is, to test parsers
+behind valid signatures).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ STATE_MUTATIONS = (
     "root_skip_version", "key_alias", "ff_recover_timestamp", "ff_recover_snapshot",
 )
 TARGET_MUTATIONS = ("target_flip", "target_long", "target_short", "target_missing")
-MUTATIONS = POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS
+MUTATIONS = POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS  # + SIGNED_EDITS
 
 MAX_LENGTHS = {"root": 512000, "timestamp": 16384, "snapshot": 2000000, "targets": 5000000}
 
@@ -66,7 +73,9 @@ class Scenario:
     bump: tuple[str, ...] = ()
     rotate: str | None = None
     mutation: str = "none"
-    mutation_role: str = "timestamp"  # index into path roles resolved in apply()
+    # root, timestamp, snapshot, targets, or pathN: the Nth delegated role on the target's
+    # search path (see resolve_role)
+    mutation_role: str = "timestamp"
     target: str = TARGET
     junk: bytes = b"\x00"
     start_version: int = 3  # above 1, so that a rollback to a valid lower version exists
