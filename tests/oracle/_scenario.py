@@ -54,7 +54,15 @@ STATE_MUTATIONS = (
     "root_skip_version", "key_alias", "ff_recover_timestamp", "ff_recover_snapshot",
 )
 TARGET_MUTATIONS = ("target_flip", "target_long", "target_short", "target_missing")
-MUTATIONS = POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS  # + SIGNED_EDITS
+# Damage to the device's own trusted files before it boots (storage faults): a client must
+# recover from the repository, or refuse, never trust damaged data.
+LOCAL_MUTATIONS = (
+    "local_junk_timestamp", "local_junk_snapshot", "local_junk_targets",
+    "local_delete_timestamp", "local_delete_snapshot", "local_delete_targets",
+    "local_empty_timestamp",
+)
+MUTATIONS = (POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS
+             + LOCAL_MUTATIONS)  # + SIGNED_EDITS below
 
 MAX_LENGTHS = {"root": 512000, "timestamp": 16384, "snapshot": 2000000, "targets": 5000000}
 
@@ -495,8 +503,24 @@ def run(sc: Scenario, factories: list[ClientFactory] | None = None
                 del files[f"metadata/{b.root_versions[-1][0].version - 1}.root.json"]
             elif m in TARGET_MUTATIONS:
                 _mutate_target(m, b, files)
+            elif m in LOCAL_MUTATIONS:
+                for client in clients:
+                    _damage_local(client.metadata_dir, m, spec.junk)
             steps.append([c.step(files, spec.target) for c in clients])
         return steps
+
+
+def _damage_local(metadata_dir: Path, mutation: str, junk: bytes) -> None:
+    action, _, role = mutation.removeprefix("local_").partition("_")
+    path = metadata_dir / f"{role}.json"
+    if not path.exists():
+        return
+    if action == "delete":
+        path.unlink()
+    elif action == "empty":
+        path.write_bytes(b"")
+    else:
+        path.write_bytes(junk)
 
 
 def _version(b: RepoBuilder, role: str) -> int:

@@ -240,6 +240,8 @@ def relevant_roles(mutation: str) -> tuple[str, ...]:
         return ("root",)
     if mutation.startswith("s_root_"):
         return ("root",)
+    if mutation.startswith("local_"):
+        return ("timestamp",)
     if mutation.startswith("s_meta_"):
         return ("timestamp", "snapshot")
     if mutation.startswith(("s_target_", "s_deleg_")):
