@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from typing import Any
 
 
-
 def _log(msg: str, *args: object) -> None:
     # logging is imported only when there is something to say: it is slow to import.
     import logging
@@ -189,8 +188,10 @@ class Updater:
         del local  # not kept alive while the new copy is parsed (peak memory)
         assert trusted.timestamp is not None  # noqa: S101 - set by _update_timestamp
         meta = trusted.timestamp.snapshot_meta
-        name = f"{meta.version}.snapshot.json" if trusted.root.consistent_snapshot else (
-            "snapshot.json"
+        name = (
+            f"{meta.version}.snapshot.json"
+            if trusted.root.consistent_snapshot
+            else ("snapshot.json")
         )
         data = self._fetch(name, meta.length or self.config.snapshot_max_length)
         trusted.update_snapshot(data)
@@ -213,8 +214,10 @@ class Updater:
         if meta is None:
             raise RepositoryError(f"snapshot does not list {role}.json")
         quoted = _quote(role)
-        name = f"{meta.version}.{quoted}.json" if trusted.root.consistent_snapshot else (
-            f"{quoted}.json"
+        name = (
+            f"{meta.version}.{quoted}.json"
+            if trusted.root.consistent_snapshot
+            else (f"{quoted}.json")
         )
         data = self._fetch(name, meta.length or self.config.targets_max_length)
         md = trusted.update_delegated_targets(data, role, delegator)
@@ -282,8 +285,7 @@ class Updater:
                         break
                 to_visit.extend(reversed(children))
         if to_visit:
-            _log("%s: more than %d roles to visit", target_path,
-                        self.config.max_delegations)
+            _log("%s: more than %d roles to visit", target_path, self.config.max_delegations)
         return None
 
     def _all_firmware_names(self, trusted: TrustedMetadataSet) -> list[str]:
@@ -366,9 +368,7 @@ class Updater:
 
     # -- download -----------------------------------------------------------------
 
-    def find_cached_target(
-        self, target: TargetFile, path: str | os.PathLike[str]
-    ) -> Path | None:
+    def find_cached_target(self, target: TargetFile, path: str | os.PathLike[str]) -> Path | None:
         """Return ``path`` if it already holds ``target`` (length and hashes), else None."""
         path = Path(path)
         try:
@@ -427,8 +427,8 @@ class Updater:
             dirname, sep, basename = path.rpartition("/")
             path = f"{dirname}{sep}{digest}.{basename}"
         url = self._target_url + path
-        part = Path(partial_path) if partial_path is not None else dest.with_name(
-            dest.name + ".part"
+        part = (
+            Path(partial_path) if partial_path is not None else dest.with_name(dest.name + ".part")
         )
         try:
             self._download_to(target, url, part)
@@ -569,7 +569,6 @@ def _move_into_place(part: Path, dest: Path) -> None:
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
-
 
 
 def _role_keys(root: Root, role: str) -> frozenset[str]:

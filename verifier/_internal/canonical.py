@@ -46,6 +46,7 @@ def _accelerator() -> Any:
             _orjson = orjson
     return _orjson
 
+
 _dumps = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 ).encode
@@ -64,7 +65,6 @@ def _refuse_constant(text: str) -> Any:
 
 
 _decoder = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_constant)
-
 
 
 def loads(data: bytes) -> Any:
