@@ -70,6 +70,7 @@ MAX_LENGTHS = {"root": 512000, "timestamp": 16384, "snapshot": 2000000, "targets
 @dataclass
 class Scenario:
     key_type: str = "ed25519"
+    key_types: dict[str, str] = field(default_factory=dict)  # per top-level role
     thresholds: dict[str, int] = field(default_factory=dict)
     extra_keys: dict[str, int] = field(default_factory=dict)
     snapshot_hashes: bool = False
@@ -106,6 +107,7 @@ def build(sc: Scenario) -> Built:
         nkeys=nkeys,
         snapshot_hashes=sc.snapshot_hashes,
         timestamp_hashes=sc.timestamp_hashes,
+        key_types=sc.key_types,
     )
     data = b"firmware image " * 64
     dt = sc.delegated_threshold

@@ -199,6 +199,8 @@ def later_steps(draw: st.DrawFn) -> Scenario:
 def scenarios(draw: st.DrawFn) -> Scenario:
     return Scenario(
         key_type=draw(st.sampled_from(KEY_TYPES)),
+        key_types={r: draw(st.sampled_from(KEY_TYPES)) for r in draw(
+            st.lists(st.sampled_from(TOP_ROLES), max_size=2, unique=True))},
         thresholds={r: draw(st.integers(1, 2)) for r in TOP_ROLES},
         extra_keys={r: draw(st.integers(0, 1)) for r in TOP_ROLES},
         snapshot_hashes=draw(st.booleans()),
