@@ -108,7 +108,7 @@ class TufClient:
     def error(self, name: str) -> type[BaseException]:
         from tuf.api import exceptions
 
-        return getattr(exceptions, name)  # type: ignore[no-any-return]
+        return getattr(exceptions, name)
 
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
         return _with_trusted(self, _step(self, files, target))
@@ -141,7 +141,7 @@ class VerifierClient:
     def error(self, name: str) -> type[BaseException]:
         import verifier
 
-        return getattr(verifier, name)  # type: ignore[no-any-return]
+        return getattr(verifier, name)
 
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
         return _with_trusted(self, _step(self, files, target))

@@ -61,7 +61,7 @@ LOCAL_MUTATIONS = (
     "local_delete_timestamp", "local_delete_snapshot", "local_delete_targets",
     "local_empty_timestamp",
 )
-MUTATIONS = (POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS
+MUTATIONS: tuple[str, ...] = (POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS
              + LOCAL_MUTATIONS)  # + SIGNED_EDITS below
 
 MAX_LENGTHS = {"root": 512000, "timestamp": 16384, "snapshot": 2000000, "targets": 5000000}
@@ -151,12 +151,12 @@ def build(sc: Scenario) -> Built:
         back = b.targets["a"]
         b_md = b.targets["b"].signed
         assert b_md.delegations is None
-        b_md.delegations = Delegations(keys={}, roles={})
-        b_md.delegations.roles["a"] = DelegatedRole(
-            "a", [sg.public_key.keyid for sg in back.signers], dt, False, paths=["fw/*"]
+        b_md.delegations = Delegations(
+            keys={sg.public_key.keyid: sg.public_key for sg in back.signers},
+            roles={"a": DelegatedRole(
+                "a", [sg.public_key.keyid for sg in back.signers], dt, False, paths=["fw/*"]
+            )},
         )
-        for signer in back.signers:
-            b_md.delegations.keys[signer.public_key.keyid] = signer.public_key
         b.add_target("b", TARGET, data)
         roles = ["a", "b"]
     elif sc.shape == "hash_prefix":
@@ -172,8 +172,8 @@ def build(sc: Scenario) -> Built:
     else:
         raise ValueError(sc.shape)
     b.timestamp.version = b.snapshot.version = sc.start_version
-    for role in b.targets.values():
-        role.signed.version = sc.start_version
+    for entry in b.targets.values():
+        entry.signed.version = sc.start_version
     return Built(b, roles)
 
 
@@ -202,7 +202,8 @@ def parent_of(b: RepoBuilder, role: str) -> str:
     raise KeyError(role)
 
 
-def _edit_json(files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], None]) -> None:
+def _edit_json(files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
+               ) -> None:
     doc = json.loads(files[path])
     edit(doc)
     files[path] = json.dumps(doc, indent=1).encode()
@@ -649,7 +650,7 @@ def _extra_top_role(d: dict[str, Any]) -> None:
         d["roles"]["mirrors"] = {"keyids": [], "threshold": 1}
 
 
-SIGNED_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
+SIGNED_EDITS: dict[str, Callable[[dict[str, Any]], object]] = {
     "s_version_str": _own("version", str),
     "s_version_zero": _own("version", lambda v: 0),
     "s_version_bool": _own("version", lambda v: True),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from securesystemslib.signer import SSlibKey
+from securesystemslib.signer import Signer, SSlibKey
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata
 
 from tests.oracle._clients import Client, Outcome
@@ -53,7 +53,8 @@ def persisted(client: Client) -> dict[str, bytes]:
     }
 
 
-def edit_json(files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], None]) -> bytes:
+def edit_json(files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
+              ) -> bytes:
     doc = json.loads(files[path])
     edit(doc)
     files[path] = json.dumps(doc, indent=1).encode()
@@ -106,7 +107,7 @@ def test_cve_2020_15163_root_failing_verification_never_trusted_later(
     b.rotate_keys("timestamp")
     b.commit_root()
     b.bump("timestamp")
-    attacker = list(b.signers["root"])
+    attacker: list[Signer] = list(b.signers["root"])
     evil = b.publish(Hooks(signers=lambda role, v: attacker if role == "root" and v == 2 else None))
 
     refused(client, client.step(evil, TARGET), "UnsignedMetadataError")
@@ -126,7 +127,11 @@ def test_cve_2020_6174_one_signature_counted_twice(new_client: ClientMaker, role
     thresholds = {"root": 2, "timestamp": 2, "snapshot": 2, "targets": 2, "prod": 2}
     b = delegated_repo(thresholds=thresholds)
     client = start(new_client, b)
-    bump_for(b, role) if role != "root" else (b.commit_root(), b.bump("timestamp"))
+    if role == "root":
+        b.commit_root()
+        b.bump("timestamp")
+    else:
+        bump_for(b, role)
     files = b.publish()
     path = {
         "root": "metadata/2.root.json",
@@ -218,9 +223,9 @@ def test_cve_2021_41131_names_never_escape_directories_updater(
     workdir = tmp_path / "a" / "b" / "c" / "client"
     files = escaping_repo().publish()
     root = files["metadata/1.root.json"]
-    client = (TufClient if kind == "python-tuf" else VerifierClient)(root, workdir)
+    client: Client = (TufClient if kind == "python-tuf" else VerifierClient)(root, workdir)
     client.step(files, TARGET)  # walks the delegation: stores the role's metadata
-    up = client.updater(files)
+    up: Any = client.updater(files)
     try:
         up.refresh()
         info = up.get_targetinfo(ESCAPING_TARGET)
