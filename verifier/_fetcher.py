@@ -194,9 +194,13 @@ class HttpFetcher(Fetcher):
         if response.status_code >= 400:
             response.close()
             raise DownloadHTTPError(f"{url}: HTTP {response.status_code}", response.status_code)
-        if offset and response.status_code != 206:
+        if offset and (
+            response.status_code != 206
+            or not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+        ):
+            # Resuming needs exactly the bytes from ``offset`` on; anything else restarts.
             response.close()
-            raise DownloadHTTPError(f"{url}: server ignored the Range request", 416)
+            raise DownloadHTTPError(f"{url}: server did not honour the Range request", 416)
         return self._chunks(url, response, max_length, offset)
 
     def _check_progress(

@@ -145,6 +145,18 @@ def test_resume_when_server_ignores_range(
     assert (tmp_path / "fw.bin").read_bytes() == IMAGE
 
 
+def test_resume_when_server_sends_another_range(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    up = http_updater(repo, server, tmp_path / "md")
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    (tmp_path / "fw.bin.part").write_bytes(IMAGE[:5000])
+    server.lie_about_range = True
+    up.download(target, tmp_path / "fw.bin")
+    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
+
+
 def test_corrupt_partial_file_is_refused_then_restarted(
     repo: RepositorySimulator, server: SimServer, tmp_path: Path
 ) -> None:

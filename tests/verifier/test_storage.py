@@ -46,7 +46,7 @@ def test_failure_during_write_keeps_old_file(
     def fail_fsync(fd: int) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(storage.os, "fsync", fail_fsync)
+    monkeypatch.setattr(storage, "_sync_file", fail_fsync)
     with pytest.raises(verifier.StorageError):
         storage.atomic_write(f, b"new" * 1000)
     assert f.read_bytes() == b"old"

@@ -236,3 +236,12 @@ def test_damaged_stored_root_falls_back_to_bootstrap(
     with pytest.raises(verifier.MetadataFormatError):
         (device_dir / "root.json").write_bytes(b"garbage")
         sim.updater(device_dir).refresh()  # no bootstrap: nothing to fall back to
+
+
+def test_failed_rotation_keeps_last_good_root(sim: RepositorySimulator, device_dir: Path) -> None:
+    sim.rotate_root()
+    sim.rotate_root()
+    sim.override[METADATA_URL + "3.root.json"] = b"{}"
+    with pytest.raises(verifier.MetadataFormatError):
+        sim.updater(device_dir).refresh()
+    assert (device_dir / "root.json").read_bytes() == sim.signed_roots[1]
