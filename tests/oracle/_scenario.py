@@ -52,6 +52,7 @@ PRE_MUTATIONS = (
 STATE_MUTATIONS = (
     "none", "rollback", "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
     "root_skip_version", "key_alias", "ff_recover_timestamp", "ff_recover_snapshot",
+    "root_chain_break",
 )
 TARGET_MUTATIONS = ("target_flip", "target_long", "target_short", "target_missing")
 # Damage to the device's own trusted files before it boots (storage faults): a client must
@@ -414,7 +415,7 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
         if rotated:
             b.rotate_keys(rotated, keep=0, add=max(b.root.roles[rotated].threshold, 1))
         b.commit_root()
-        if m == "root_skip_version":
+        if m in ("root_skip_version", "root_chain_break"):
             b.commit_root()
     newest = b.root_versions[-1][0].version
     new_root_signers = list(b.signers["root"])
@@ -423,6 +424,8 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
         if m == "wrong_key" and name == role:
             return [stranger()]
         if name == "root" and version == newest:
+            if m == "root_chain_break":  # the last good root must stay trusted
+                return [stranger()]
             if m == "rotate_old_keys_only":
                 return old_root_signers
             if m == "rotate_new_keys_only":

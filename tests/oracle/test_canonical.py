@@ -11,7 +11,6 @@ import dataclasses
 import datetime
 import decimal
 import enum
-import importlib.util
 import uuid
 from typing import Any
 
@@ -126,31 +125,10 @@ NOT_JSON = {
     "decimal": decimal.Decimal("1.5"),
     "int_key": {1: "a"},
 }
-_HAVE_ORJSON = importlib.util.find_spec("orjson") is not None
-# Fast paths of our encoder that do not refuse like securesystemslib (pending verifier bugs).
-_PENDING = {
-    **{(name, "orjson"): (
-        "verifier bug: the orjson fast path of encode_canonical serializes datetime, date, "
-        "time, UUID, Enum and dataclass values natively (orjson types) instead of "
-        "refusing them like securesystemslib and encode_canonical_slow"
-    ) for name in ("datetime", "date", "time_in_dict", "uuid", "enum", "dataclass")
-        if _HAVE_ORJSON},
-    ("int_key", "json"): (
-        "verifier bug: the json fast path of encode_canonical turns non-string object keys "
-        "into strings ({1: 'a'} -> {\"1\":\"a\"}) instead of refusing them"
-    ),
-}
-
-
-@pytest.mark.parametrize(
-    ("name", "path"),
-    [
-        pytest.param(name, path, marks=pytest.mark.xfail(strict=True, reason=_PENDING[name, path]))
-        if (name, path) in _PENDING else (name, path)
-        for name in NOT_JSON
-        for path in PATHS
-    ],
-)
+# Found here and fixed in the verifier: the orjson path serialized datetime, date, time,
+# UUID, Enum and dataclass values natively; the json path turned int keys into strings.
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", NOT_JSON)
 def test_non_json_python_values_refused_like_securesystemslib(name: str, path: str) -> None:
     value = NOT_JSON[name]
     assert reference(value) is None

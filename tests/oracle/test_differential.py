@@ -241,7 +241,7 @@ def _pending(mutation: str, role: str) -> tuple[pytest.MarkDecorator, ...]:
 
 def relevant_roles(mutation: str) -> tuple[str, ...]:
     """The role labels a mutation can act on (the others would repeat another case)."""
-    if mutation in ("none", "root_skip_version", "ff_recover_timestamp", "ff_recover_snapshot",
+    if mutation in ("none", "root_skip_version", "root_chain_break", "ff_recover_timestamp", "ff_recover_snapshot",
                     "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
                     "target_flip", "target_long", "target_short", "target_missing"):
         return ("root",)
