@@ -239,11 +239,16 @@ def _pending(mutation: str, role: str) -> tuple[pytest.MarkDecorator, ...]:
     return (pytest.mark.xfail(strict=True, reason=f"verifier bug: {why}"),)
 
 
+ROLE_INDEPENDENT = (
+    "none", "root_skip_version", "root_chain_break", "ff_recover_timestamp",
+    "ff_recover_snapshot", "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
+    "target_flip", "target_long", "target_short", "target_missing",
+)
+
+
 def relevant_roles(mutation: str) -> tuple[str, ...]:
     """The role labels a mutation can act on (the others would repeat another case)."""
-    if mutation in ("none", "root_skip_version", "root_chain_break", "ff_recover_timestamp", "ff_recover_snapshot",
-                    "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
-                    "target_flip", "target_long", "target_short", "target_missing"):
+    if mutation in ROLE_INDEPENDENT:
         return ("root",)
     if mutation.startswith("s_root_"):
         return ("root",)
