@@ -242,8 +242,8 @@ def build_repo(out: Path, n_targets: int, layout: str = "flat", image_size: int 
     root_signer = CryptoSigner.generate_ed25519()
     root = Metadata(Root(expires=expires, consistent_snapshot=True))
     root.signed.add_key(root_signer.public_key, "root")
-    for role in ("timestamp", "snapshot", "targets"):
-        root.signed.add_key(signers[role].public_key, role)
+    for top_role in ("timestamp", "snapshot", "targets"):
+        root.signed.add_key(signers[top_role].public_key, top_role)
     root.sign(root_signer)
     write(root, "1.root.json")
     for version in (2, 3, 4):

@@ -180,18 +180,24 @@ def main() -> None:
     p.add_argument("--keep-state", help="update: copy the device state here afterwards")
     p.add_argument("--template", help="poll: start from this saved device state")
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--profile", help="write cProfile stats of the scenario to this file")
     args = p.parse_args()
     out: dict = {"client": args.client, "scenario": args.scenario}
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         work = Path(tmp)
-        if args.scenario == "import":
-            scenario_import(args, out)
-        elif args.scenario == "update":
-            scenario_update(args, out, work)
-        elif args.scenario == "poll":
-            scenario_poll(args, out, work)
+        scenarios = {
+            "import": lambda: scenario_import(args, out),
+            "update": lambda: scenario_update(args, out, work),
+            "poll": lambda: scenario_poll(args, out, work),
+            "transfer": lambda: scenario_transfer(args, out, work),
+        }
+        if args.profile:
+            # Where the time goes, for the report: `python -m pstats FILE` to read it.
+            import cProfile
+
+            cProfile.runctx("scenarios[args.scenario]()", globals(), locals(), args.profile)
         else:
-            scenario_transfer(args, out, work)
+            scenarios[args.scenario]()
     out["maxrss_kib"] = _peak_rss_kib()
     out["process_s"] = time.perf_counter() - T_START
     sys.stdout.write(json.dumps(out) + "\n")

@@ -65,7 +65,7 @@ def run(ctx: Context) -> dict[str, Any]:
         out[client] = {
             "module": MODULES[client],
             "importtime_ms": (median([i[0] for i in its]) - base_us) / 1e3,
-            "modules": median([i[1] for i in its]) - median([b[1] for b in base]),
+            "modules": int(median([i[1] for i in its]) - median([b[1] for b in base])),
             "wall_ms": (median(walls) - base_wall) * 1e3,
         }
         ctx.log(
