@@ -409,6 +409,10 @@ def plot(res: dict[str, Any], path: Path) -> bool:
         title="Download + verify: peak RSS vs image size",
     )
     ax2.set_ylim(bottom=0)
+    from matplotlib.ticker import ScalarFormatter
+
+    for axis in (ax1.xaxis, ax1.yaxis, ax2.xaxis):
+        axis.set_major_formatter(ScalarFormatter())
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
