@@ -144,7 +144,7 @@ def markdown(res: dict[str, Any], png_name: str | None) -> str:
         "",
     ]
     for note in res.get("notes", []):
-        lines.append(f"> {note}")
+        lines += [f"> {note}", ""]
     lines += ["## Goals", "", "| goal | measured | status |", "|---|---|---|"]
     lines += [f"| {g['goal']} | {g['measured']} | {g['status']} |" for g in goals(res)]
     if png_name:
