@@ -61,6 +61,7 @@ def run(
         "benchmarks": {},
         "errors": {},
         "notes": notes,
+        "failures": [],
     }
     with tempfile.TemporaryDirectory(prefix="firmtuf-bench-") as tmp:
         ctx = Context(sizes=sizes, work=Path(tmp), clients=clients, log=log, notes=notes)
@@ -78,6 +79,7 @@ def run(
                 results["errors"][name] = traceback.format_exc()
                 log(f"  FAILED:\n{results['errors'][name]}")
             log(f"  ({time.perf_counter() - t0:.1f}s)")
+        results["failures"] = ctx.failures
     results["goals"] = _report.goals(results)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = date.strftime("%Y-%m-%d") + ("" if profile == "full" else f"-{profile}")

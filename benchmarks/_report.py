@@ -145,6 +145,11 @@ def markdown(res: dict[str, Any], png_name: str | None) -> str:
     ]
     for note in res.get("notes", []):
         lines += [f"> {note}", ""]
+    for failure in res.get("failures", []):
+        lines += [f"> FAILED: {failure}", ""]
+    for name, error in res.get("errors", {}).items():
+        last = (error.strip().splitlines() or ["?"])[-1]
+        lines += [f"> benchmark {name} FAILED: {last}", ""]
     lines += ["## Goals", "", "| goal | measured | status |", "|---|---|---|"]
     lines += [f"| {g['goal']} | {g['measured']} | {g['status']} |" for g in goals(res)]
     if png_name:

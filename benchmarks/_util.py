@@ -102,7 +102,18 @@ class Context:
     clients: list[str]
     log: Any = print
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
     _repos: dict[tuple[int, str, int], Any] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def guard(self, label: str) -> Iterator[None]:
+        """Run one client's measurement; a failure is recorded and the others go on."""
+        try:
+            yield
+        except Exception as e:
+            last = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            self.failures.append(f"{label}: {last}")
+            self.log(f"  FAILED {label}: {last}")
 
     def repo(self, n_targets: int, layout: str = "flat", image_size: int = 0) -> Any:
         """Build (once per run) and return a BuiltRepo."""
@@ -165,6 +176,11 @@ def run_client(
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def fmt(value: float | None, spec: str = ".1f") -> str:
+    """Format a figure for the log; n/a when the measurement failed."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def ratio(num: float | None, den: float | None) -> float | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _published
-from benchmarks._util import Context, MiB, env_for_clients, http_server, median, run_client
+from benchmarks._util import Context, MiB, env_for_clients, fmt, http_server, median, run_client
 
 SHA_EXT_MASK = ":~0x20000000"  # CPUID.7.EBX bit 29 (SHA) off for OpenSSL
 
@@ -63,35 +63,42 @@ def callgrind(ctx: Context) -> dict[str, Any]:
         repo = ctx.repo(n, "flat", MiB)
         row: dict[str, Any] = {"n_targets": n}
         for client in ctx.clients:
-            state = ctx.work / f"cg-state-{client}-{n}"
-            if state.exists():
-                shutil.rmtree(state)
-            base = [
-                "--repo",
-                str(repo.root),
-                "--first-root",
-                str(repo.first_root),
-                "--lookup",
-                repo.lookup,
-            ]
-            run_client(client, "update", *base, "--keep-state", str(state))
-            if ctx.sizes.callgrind_poll:
-                row[f"{client}_poll_ir"] = _callgrind(
-                    _runner(client, "poll", *base, "--template", str(state))
-                )
-            row[f"{client}_update_ir"] = _callgrind(
-                _runner(client, "update", *base, "--image", repo.image, "--dest", str(ctx.work))
-            )
+            with ctx.guard(f"callgrind {n} {client}"):
+                row.update(_callgrind_client(ctx, client, repo, n))
         out["rows"].append(row)
         ctx.log(
             f"  callgrind {n}: "
             + ", ".join(
-                f"{c} poll {row.get(f'{c}_poll_ir', 0) / 1e6:.0f}M "
-                f"update {row[f'{c}_update_ir'] / 1e6:.0f}M"
+                f"{c} poll {fmt(row.get(f'{c}_poll_ir', 0) / 1e6, '.0f')}M "
+                f"update {fmt(row.get(f'{c}_update_ir', 0) / 1e6, '.0f')}M"
                 for c in ctx.clients
             )
         )
     return out
+
+
+def _callgrind_client(ctx: Context, client: str, repo: Any, n: int) -> dict[str, int]:
+    row: dict[str, int] = {}
+    state = ctx.work / f"cg-state-{client}-{n}"
+    if state.exists():
+        shutil.rmtree(state)
+    base = [
+        "--repo",
+        str(repo.root),
+        "--first-root",
+        str(repo.first_root),
+        "--lookup",
+        repo.lookup,
+    ]
+    run_client(client, "update", *base, "--keep-state", str(state))
+    if ctx.sizes.callgrind_poll:
+        row[f"{client}_poll_ir"] = _callgrind(
+            _runner(client, "poll", *base, "--template", str(state))
+        )
+    row[f"{client}_update_ir"] = _callgrind(
+        _runner(client, "update", *base, "--image", repo.image, "--dest", str(ctx.work))
+    )
+    return row
 
 
 def _succeeds(client: str, args: list[str], limit_mib: int) -> bool:
@@ -127,26 +134,29 @@ def address_space(ctx: Context) -> dict[str, Any]:
             str(dest),
         ]
         for client in ctx.clients:
-            lo, hi = 8, 1024
-            if not _succeeds(client, args, hi):
-                out[f"{client}_min_as_mib"] = None
-                continue
-            while hi - lo > resolution:
-                mid = (lo + hi) // 2
-                if _succeeds(client, args, mid):
-                    hi = mid
-                else:
-                    lo = mid
-            out[f"{client}_min_as_mib"] = hi
-            runs = [
-                run_client(client, "update", *args, prefix=["taskset", "-c", "0"])
-                for _ in range(ctx.sizes.repeats)
-            ]
-            out[f"{client}_one_core_ms"] = median([r["wall_s"] for r in runs]) * 1e3
-            ctx.log(
-                f"  address space {client}: {hi} MiB; one core "
-                f"{out[f'{client}_one_core_ms']:.0f} ms"
-            )
+            with ctx.guard(f"address space {client}"):
+                out.update(_bisect(ctx, client, args, resolution))
+    return out
+
+
+def _bisect(ctx: Context, client: str, args: list[str], resolution: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    lo, hi = 8, 1024
+    if not _succeeds(client, args, hi):
+        raise RuntimeError(f"fails even with {hi} MiB of address space")
+    while hi - lo > resolution:
+        mid = (lo + hi) // 2
+        if _succeeds(client, args, mid):
+            hi = mid
+        else:
+            lo = mid
+    out[f"{client}_min_as_mib"] = hi
+    runs = [
+        run_client(client, "update", *args, prefix=["taskset", "-c", "0"])
+        for _ in range(ctx.sizes.repeats)
+    ]
+    out[f"{client}_one_core_ms"] = median([r["wall_s"] for r in runs]) * 1e3
+    ctx.log(f"  address space {client}: {hi} MiB; one core {out[f'{client}_one_core_ms']:.0f} ms")
     return out
 
 

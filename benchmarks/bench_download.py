@@ -8,9 +8,10 @@ the client's download time with hashlib + raw transfer.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from benchmarks._util import Context, MiB, http_server, median, run_client
+from benchmarks._util import Context, MiB, fmt, http_server, median, run_client
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -25,26 +26,8 @@ def run(ctx: Context) -> dict[str, Any]:
         row: dict[str, Any] = {"image_mib": size / MiB}
         with http_server(repo.root) as url:
             for client in ctx.clients:
-                runs = [
-                    run_client(
-                        client,
-                        "update",
-                        "--url",
-                        url,
-                        "--first-root",
-                        str(repo.first_root),
-                        "--lookup",
-                        repo.lookup,
-                        "--image",
-                        repo.image,
-                        "--dest",
-                        str(dest),
-                    )
-                    for _ in range(repeats)
-                ]
-                assert all(r["image_bytes"] == size for r in runs)
-                row[f"{client}_download_ms"] = median([r["download_s"][0] for r in runs]) * 1e3
-                row[f"{client}_rss_mib"] = median([r["maxrss_kib"] for r in runs]) / 1024
+                with ctx.guard(f"download {size // MiB} MiB {client}"):
+                    row.update(_client(client, repo, url, dest, size, repeats))
             for ref, args in (
                 ("hashlib", ["--file", str(image_file)]),
                 ("raw", ["--url", url + rel, "--dest", str(dest)]),
@@ -57,9 +40,26 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.log(
             f"  download {size // MiB} MiB: "
             + ", ".join(
-                f"{c} {row[f'{c}_download_ms']:.0f} ms / {row[f'{c}_rss_mib']:.1f} MiB"
+                f"{c} {fmt(row.get(f'{c}_download_ms'), '.0f')} ms / "
+                f"{fmt(row.get(f'{c}_rss_mib'))} MiB"
                 for c in ctx.clients
             )
             + f"; hashlib {row['hashlib_ms']:.0f} ms, raw {row['raw_ms']:.0f} ms"
         )
     return {"rows": rows}
+
+
+def _client(
+    client: str, repo: Any, url: str, dest: Path, size: int, repeats: int
+) -> dict[str, float]:
+    args = ["--url", url, "--first-root", str(repo.first_root), "--lookup", repo.lookup]
+    runs = [
+        run_client(client, "update", *args, "--image", repo.image, "--dest", str(dest))
+        for _ in range(repeats)
+    ]
+    if any(r["image_bytes"] != size for r in runs):
+        raise RuntimeError(f"{client} wrote a file of the wrong size")
+    return {
+        f"{client}_download_ms": median([r["download_s"][0] for r in runs]) * 1e3,
+        f"{client}_rss_mib": median([r["maxrss_kib"] for r in runs]) / 1024,
+    }

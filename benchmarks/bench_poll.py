@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._util import Context, http_server, median, run_client
+from benchmarks._util import Context, fmt, http_server, median, run_client
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -23,33 +23,24 @@ def run(ctx: Context) -> dict[str, Any]:
             for change, target_repo in (("nothing", repo.root), ("timestamp", bumped)):
                 row: dict[str, Any] = {"n_targets": n, "transport": transport, "change": change}
                 for client in ctx.clients:
-                    common = [
-                        "--first-root",
-                        str(repo.first_root),
-                        "--lookup",
-                        repo.lookup,
-                        "--repeat",
-                        polls,
-                    ]
-                    if transport == "local":
-                        res = run_client(
-                            client,
-                            "poll",
-                            "--warm",
-                            str(repo.root),
-                            "--repo",
-                            str(target_repo),
-                            *common,
-                        )
-                    else:
-                        with http_server(repo.root) as warm_url, http_server(target_repo) as url:
-                            res = run_client(
-                                client, "poll", "--warm-url", warm_url, "--url", url, *common
-                            )
-                    row[f"{client}_ms"] = median(res["poll_s"]) * 1e3
+                    with ctx.guard(f"poll {n} {transport} {change} {client}"):
+                        row[f"{client}_ms"] = _poll(client, repo, target_repo, transport, polls)
                 rows.append(row)
                 ctx.log(
                     f"  poll {n} {transport} {change}: "
-                    + ", ".join(f"{c} {row[f'{c}_ms']:.2f} ms" for c in ctx.clients)
+                    + ", ".join(f"{c} {fmt(row.get(f'{c}_ms'), '.2f')} ms" for c in ctx.clients)
                 )
     return {"rows": rows}
+
+
+def _poll(client: str, repo: Any, target_repo: Any, transport: str, polls: str) -> float:
+    """Median ms of `polls` polls by `client` in one process."""
+    common = ["--first-root", str(repo.first_root), "--lookup", repo.lookup, "--repeat", polls]
+    if transport == "local":
+        res = run_client(
+            client, "poll", "--warm", str(repo.root), "--repo", str(target_repo), *common
+        )
+    else:
+        with http_server(repo.root) as warm_url, http_server(target_repo) as url:
+            res = run_client(client, "poll", "--warm-url", warm_url, "--url", url, *common)
+    return float(median(res["poll_s"]) * 1e3)

@@ -93,10 +93,19 @@ def run(ctx: Context) -> dict[str, Any]:
         t_ft = None
         impl = None
         if "firmtuf" in ctx.clients:
-            found = _firmtuf_internals.signature_verifier(key.keyid, key.to_dict())
-            if found is not None:
-                impl, verify = found
-                t_ft = _per_call(lambda v=verify, s=sig_bytes: v(s, data), loops)
+            with ctx.guard(f"signature {key_type} firmtuf"):
+                found = _firmtuf_internals.signature_verifier(key.keyid, key.to_dict())
+                if found is not None:
+                    impl, verify = found
+                    verify(sig_bytes, data)
+                    rejected = False
+                    try:
+                        verify(sig_bytes, data[:-1] + b"!")
+                    except Exception:
+                        rejected = True
+                    if not rejected:
+                        raise RuntimeError(f"{impl} accepted a bad signature")
+                    t_ft = _per_call(lambda v=verify, s=sig_bytes: v(s, data), loops)
         rows.append(
             {
                 "key_type": key_type,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._util import Context, median, run_client
+from benchmarks._util import Context, fmt, median, run_client
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -22,36 +22,28 @@ def run(ctx: Context) -> dict[str, Any]:
             row: dict[str, Any] = {
                 "layout": layout,
                 "n_targets": n,
-                "targets_json_bytes": _targets_size(repo),
+                "targets_json_bytes": (repo.metadata / "1.targets.json").stat().st_size,
             }
             for client in ctx.clients:
-                runs = [
-                    run_client(
-                        client,
-                        "update",
-                        "--repo",
-                        str(repo.root),
-                        "--first-root",
-                        str(repo.first_root),
-                        "--lookup",
-                        repo.lookup,
-                    )
-                    for _ in range(repeats)
-                ]
-                row[f"{client}_refresh_ms"] = median([r["refresh_s"][0] for r in runs]) * 1e3
-                row[f"{client}_update_ms"] = median([r["update_s"][0] for r in runs]) * 1e3
-                row[f"{client}_rss_mib"] = median([r["maxrss_kib"] for r in runs]) / 1024
-                row[f"{client}_process_ms"] = median([r["wall_s"] for r in runs]) * 1e3
+                with ctx.guard(f"update {layout} {n} {client}"):
+                    row.update(_measure(client, repo, repeats))
             rows.append(row)
             ctx.log(
                 f"  update {layout} {n}: "
                 + ", ".join(
-                    f"{c} {row[f'{c}_update_ms']:.1f} ms / {row[f'{c}_rss_mib']:.1f} MiB"
+                    f"{c} {fmt(row.get(f'{c}_update_ms'))} ms / {fmt(row.get(f'{c}_rss_mib'))} MiB"
                     for c in ctx.clients
                 )
             )
     return {"rows": rows}
 
 
-def _targets_size(repo: Any) -> int:
-    return (repo.metadata / "1.targets.json").stat().st_size
+def _measure(client: str, repo: Any, repeats: int) -> dict[str, float]:
+    args = ["--repo", str(repo.root), "--first-root", str(repo.first_root)]
+    runs = [run_client(client, "update", *args, "--lookup", repo.lookup) for _ in range(repeats)]
+    return {
+        f"{client}_refresh_ms": median([r["refresh_s"][0] for r in runs]) * 1e3,
+        f"{client}_update_ms": median([r["update_s"][0] for r in runs]) * 1e3,
+        f"{client}_rss_mib": median([r["maxrss_kib"] for r in runs]) / 1024,
+        f"{client}_process_ms": median([r["wall_s"] for r in runs]) * 1e3,
+    }

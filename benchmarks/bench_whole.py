@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._util import Context, http_server, median, run_client
+from benchmarks._util import Context, fmt, http_server, median, run_client
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -23,26 +23,15 @@ def run(ctx: Context) -> dict[str, Any]:
     repeats = ctx.sizes.big_repeats if ctx.sizes.name == "full" else ctx.sizes.repeats
     out: dict[str, Any] = {"n_targets": n, "image_mib": size / (1 << 20)}
     with http_server(repo.root) as url:
+        args = ["--url", url, "--first-root", str(repo.first_root), "--lookup", repo.lookup]
         for client in ctx.clients:
-            runs = [
-                run_client(
-                    client,
-                    "update",
-                    "--url",
-                    url,
-                    "--first-root",
-                    str(repo.first_root),
-                    "--lookup",
-                    repo.lookup,
-                    "--image",
-                    repo.image,
-                    "--dest",
-                    str(dest),
-                )
-                for _ in range(repeats)
-            ]
-            out[f"{client}_ms"] = median([r["wall_s"] for r in runs]) * 1e3
-            out[f"{client}_rss_mib"] = median([r["maxrss_kib"] for r in runs]) / 1024
+            with ctx.guard(f"whole process {client}"):
+                runs = [
+                    run_client(client, "update", *args, "--image", repo.image, "--dest", str(dest))
+                    for _ in range(repeats)
+                ]
+                out[f"{client}_ms"] = median([r["wall_s"] for r in runs]) * 1e3
+                out[f"{client}_rss_mib"] = median([r["maxrss_kib"] for r in runs]) / 1024
         runs = [
             run_client("rawhash", "transfer", "--url", url + rel, "--dest", str(dest))
             for _ in range(repeats)
@@ -50,7 +39,7 @@ def run(ctx: Context) -> dict[str, Any]:
         out["floor_ms"] = median([r["wall_s"] for r in runs]) * 1e3
     ctx.log(
         "  whole process: "
-        + ", ".join(f"{c} {out[f'{c}_ms']:.0f} ms" for c in ctx.clients)
+        + ", ".join(f"{c} {fmt(out.get(f'{c}_ms'), '.0f')} ms" for c in ctx.clients)
         + f", floor {out['floor_ms']:.0f} ms"
     )
     return out

@@ -27,6 +27,7 @@ def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, An
 def test_every_benchmark_ran_without_error(tiny_results: tuple[dict[str, Any], Path]) -> None:
     res, _ = tiny_results
     assert res["errors"] == {}
+    assert res["failures"] == []
     assert set(res["benchmarks"]) == set(bench_main.ORDER)
 
 
