@@ -8,6 +8,7 @@ so a rename in the verifier shows up as "not found" in the report instead of a c
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -49,9 +50,18 @@ def canonical_encoder() -> tuple[str, Callable[[Any], bytes]] | None:
     if found is None:
         return None
     name, fn = found
+    kwargs: dict[str, Any] = {}
+    try:
+        if "_decoded" in inspect.signature(fn).parameters:
+            # The verification path: the object came from the verifier's own parser, which
+            # already refused floats, so the encoder skips its float walk.
+            kwargs["_decoded"] = True
+            name += "(_decoded=True)"
+    except (TypeError, ValueError):
+        pass
 
     def encode(obj: Any) -> bytes:
-        out = fn(obj)
+        out = fn(obj, **kwargs)
         return out.encode() if isinstance(out, str) else out
 
     return name, encode
@@ -59,11 +69,12 @@ def canonical_encoder() -> tuple[str, Callable[[Any], bytes]] | None:
 
 def signature_verifier(
     keyid: str, key_dict: dict[str, Any]
-) -> tuple[str, Callable[[bytes, bytes], None]] | None:
-    """(name, verify(signature, data)) built the way the verifier loads a key, or None.
+) -> tuple[str, Callable[[str, bytes], None]] | None:
+    """(name, verify(signature_hex, data)) built the way the verifier loads a key, or None.
 
-    The key is loaded once (as the verifier does per metadata file) and verify() raises on a
-    bad signature.
+    The key object is made once (as the verifier does per metadata file); the signature is
+    passed as the hex string metadata carries; verify() raises on a bad signature whether
+    the verifier's own call returns False or raises.
     """
     found = _lookup(_KEY_LOADERS)
     if found is None:
@@ -75,7 +86,8 @@ def signature_verifier(
         key = loader(key_dict)
     verify = getattr(key, "verify", None) or key.verify_signature
 
-    def call(sig: bytes, data: bytes) -> None:
-        verify(sig, data)
+    def call(sig_hex: str, data: bytes) -> None:
+        if verify(sig_hex, data) is False:
+            raise ValueError("bad signature")
 
     return name, call

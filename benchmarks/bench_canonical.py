@@ -61,6 +61,15 @@ def run(ctx: Context) -> dict[str, Any]:
             "firmtuf_identical": None,
             "firmtuf_impl": None,
         }
+        try:
+            import orjson  # optional (firmtuf[accel]): a second lower bound when installed
+
+            t_or, out_or = _time(
+                lambda o=obj: orjson.dumps(o, option=orjson.OPT_SORT_KEYS), repeats
+            )
+            row.update(orjson_ms=t_or * 1e3, orjson_identical=out_or == ref)
+        except ImportError:
+            row.update(orjson_ms=None, orjson_identical=None)
         if ours is not None:
             name, enc = ours
             with ctx.guard(f"canonical {n} firmtuf"):
