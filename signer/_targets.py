@@ -1,0 +1,232 @@
+"""Firmware targets: the ADR 0001 fields, target names, and adding/removing images.
+
+Images are copied into the repository's content store ``REPO/targets/<sha256>.<basename>``
+while they are hashed (one read), so the stored bytes are exactly the hashed bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuf.api.metadata import TargetFile, Targets
+
+from signer._errors import ConflictError, InvalidInputError, MetadataError
+from signer._firmware import (
+    FirmwareFields,
+    validate_target_name,
+)
+from signer._fsutil import fsync_dir, temp_path
+from signer._repository import FirmwareRepository
+
+HASH_ALGORITHMS = ("sha256", "sha512")
+"""Hashes `firmtuf add` can write; sha256 is always written and always first."""
+
+_CHUNK = 1 << 20
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes just processed (for progress bars)."""
+
+
+def targets_role_for(repo: FirmwareRepository, name: str) -> str:
+    """The targets role that holds (or would hold) target ``name``.
+
+    Always ``targets`` for now; delegations will route names to delegated roles here.
+    """
+    del repo, name
+    return Targets.type
+
+
+def store_name(sha256: str, name: str) -> str:
+    """File name of an image in the content store (and, hash-prefixed, when published)."""
+    return f"{sha256}.{name.rpartition('/')[2]}"
+
+
+@dataclass(frozen=True)
+class AddedTarget:
+    """A target created by :func:`add_firmware`."""
+
+    name: str
+    role: str
+    length: int
+    hashes: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "length": self.length, "hashes": self.hashes}
+
+
+def _ingest(
+    image: Path,
+    store_dir: Path,
+    basename: str,
+    algorithms: Sequence[str],
+    progress: ProgressCallback | None,
+) -> tuple[Path, int, dict[str, str], bool]:
+    """Copy ``image`` into the store while hashing it. Returns (path, length, hashes, new)."""
+    hashers = {alg: hashlib.new(alg) for alg in algorithms}
+    tmp = temp_path(store_dir, ".part")
+    length = 0
+    try:
+        with open(image, "rb") as fin, open(tmp, "wb") as fout:
+            while chunk := fin.read(_CHUNK):
+                for h in hashers.values():
+                    h.update(chunk)
+                fout.write(chunk)
+                length += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            fout.flush()
+            os.fsync(fout.fileno())
+        hashes = {alg: h.hexdigest() for alg, h in hashers.items()}
+        dest = store_dir / store_name(hashes["sha256"], basename)
+        if dest.exists():
+            tmp.unlink()
+            return dest, length, hashes, False
+        tmp.replace(dest)
+        fsync_dir(store_dir)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return dest, length, hashes, True
+
+
+def add_firmware(
+    repo: FirmwareRepository,
+    images: Sequence[Path | str],
+    fields: FirmwareFields,
+    *,
+    name: str | None = None,
+    hash_algorithms: Sequence[str] = ("sha256",),
+    allow_downgrade: bool = False,
+    progress: ProgressCallback | None = None,
+) -> list[AddedTarget]:
+    """Add firmware images as targets and save the repository.
+
+    Each image becomes target ``<first hardware id>/<version>/<file name>`` (or ``name``
+    for a single image) with its length, hashes and ``custom.firmtuf`` fields. The targets
+    role becomes an unsigned draft: run :meth:`FirmwareRepository.sign` to sign it.
+
+    Raises:
+        InvalidInputError: missing image, bad name, fields or hash algorithm.
+        ConflictError: the name exists, or the version is not newer than an existing
+            target for one of the hardware ids (unless ``allow_downgrade``).
+    """
+    fields.validate()
+    algorithms = ["sha256"]
+    for alg in hash_algorithms:
+        if alg not in HASH_ALGORITHMS:
+            raise InvalidInputError(f"unsupported hash {alg!r} (choose from sha256, sha512)")
+        if alg not in algorithms:
+            algorithms.append(alg)
+    if not images:
+        raise InvalidInputError("no image given")
+    paths = [Path(p) for p in images]
+    if name is not None and len(paths) > 1:
+        raise InvalidInputError("--name names one image; add images one by one to name them")
+    names: list[str] = []
+    for path in paths:
+        if not path.is_file():
+            what = "is not a file" if path.exists() else "does not exist"
+            raise InvalidInputError(f"image {path} {what}")
+        target_name = name or f"{fields.hardware_ids[0]}/{fields.version}/{path.name}"
+        validate_target_name(target_name)
+        if target_name in names:
+            raise ConflictError(f"target {target_name!r} given twice")
+        names.append(target_name)
+
+    existing = {n: (role, info) for role, n, info in repo.iter_targets()}
+    for target_name in names:
+        if target_name in existing:
+            raise ConflictError(f"target {target_name!r} already exists (remove it first)")
+    if not allow_downgrade:
+        _check_newer(existing, fields)
+
+    created: list[Path] = []
+    added: list[AddedTarget] = []
+    try:
+        repo.targets_dir.mkdir(exist_ok=True)
+        ingested = []
+        for path, target_name in zip(paths, names, strict=True):
+            try:
+                stored, length, hashes, new = _ingest(
+                    path, repo.targets_dir, target_name.rpartition("/")[2], algorithms, progress
+                )
+            except OSError as e:
+                raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
+            if new:
+                created.append(stored)
+            ingested.append((target_name, length, hashes))
+        by_role: dict[str, list[tuple[str, int, dict[str, str]]]] = {}
+        for item in ingested:
+            by_role.setdefault(targets_role_for(repo, item[0]), []).append(item)
+        for role, items in by_role.items():
+            with repo.edit_targets(role) as targets:
+                for target_name, length, hashes in items:
+                    targets.targets[target_name] = TargetFile(
+                        length,
+                        hashes,
+                        target_name,
+                        unrecognized_fields={"custom": fields.to_custom()},
+                    )
+                    added.append(AddedTarget(target_name, role, length, hashes))
+        repo.save()
+    except BaseException:
+        for stored in created:
+            with contextlib.suppress(OSError):
+                stored.unlink()
+        raise
+    return added
+
+
+def _check_newer(existing: dict[str, tuple[str, TargetFile]], fields: FirmwareFields) -> None:
+    new_version = fields.parsed_version
+    for target_name, (_role, info) in sorted(existing.items()):
+        other = FirmwareFields.from_target(target_name, info)
+        if other is None:
+            continue
+        shared = [hw for hw in fields.hardware_ids if hw in other.hardware_ids]
+        if shared and not new_version > other.parsed_version:
+            raise ConflictError(
+                f"version {fields.version} is not newer than {other.version} "
+                f"({target_name}) for hardware id {shared[0]!r}; use --allow-downgrade to add it"
+            )
+
+
+def remove_target(repo: FirmwareRepository, name: str) -> None:
+    """Remove target ``name`` and save; its image leaves the store when nothing else uses it.
+
+    Raises:
+        ConflictError: no target has that name.
+    """
+    found = [(role, info) for role, n, info in repo.iter_targets() if n == name]
+    if not found:
+        raise ConflictError(f"no target named {name!r}")
+    role, info = found[0]
+    with repo.edit_targets(role) as targets:
+        del targets.targets[name]
+    repo.save()
+    sha = info.hashes.get("sha256")
+    if sha is None:
+        return
+    stored = repo.targets_dir / store_name(sha, name)
+    still_used = any(
+        i.hashes.get("sha256") == sha and store_name(sha, n) == stored.name
+        for _r, n, i in repo.iter_targets()
+    )
+    if not still_used:
+        with contextlib.suppress(OSError):
+            stored.unlink()
+
+
+def stored_image(repo: FirmwareRepository, name: str, info: TargetFile) -> Path:
+    """Path of target ``name``'s image in the content store."""
+    sha = info.hashes.get("sha256")
+    if sha is None:
+        raise MetadataError(f"target {name!r} has no sha256 hash")
+    return repo.targets_dir / store_name(sha, name)
