@@ -141,9 +141,11 @@ def address_space(ctx: Context) -> dict[str, Any]:
 
 def _bisect(ctx: Context, client: str, args: list[str], resolution: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    lo, hi = 8, 1024
-    if not _succeeds(client, args, hi):
-        raise RuntimeError(f"fails even with {hi} MiB of address space")
+    lo, hi = 8, 256
+    while not _succeeds(client, args, hi):
+        lo, hi = hi, hi * 2
+        if hi > 4096:
+            raise RuntimeError("fails even with 4 GiB of address space")
     while hi - lo > resolution:
         mid = (lo + hi) // 2
         if _succeeds(client, args, mid):
