@@ -426,7 +426,8 @@ def plot(res: dict[str, Any], path: Path) -> bool:
         axis.set_major_formatter(ScalarFormatter())
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -85,10 +85,10 @@ def scenario_update(args: argparse.Namespace, out: dict, work: Path) -> None:
             td = time.perf_counter()
             client.download(img, dest)
             out["download_s"].append(time.perf_counter() - td)
-            size = dest.stat().st_size
-            dest.unlink()
-            out["image_bytes"] = size
         out["update_s"].append(time.perf_counter() - t0)
+        if args.image:
+            out["image_bytes"] = dest.stat().st_size
+            dest.unlink()
     if args.keep_state:
         shutil.copytree(state, args.keep_state, dirs_exist_ok=True)
 

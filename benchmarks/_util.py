@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -111,9 +111,29 @@ class Context:
         try:
             yield
         except Exception as e:
-            last = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-            self.failures.append(f"{label}: {last}")
-            self.log(f"  FAILED {label}: {last}")
+            self.fail(label, e)
+
+    def fail(self, label: str, e: Exception) -> None:
+        last = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+        self.failures.append(f"{label}: {last}")
+        self.log(f"  FAILED {label}: {last}")
+
+    def interleaved(
+        self, label: str, jobs: dict[str, Callable[[], dict[str, Any]]], repeats: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Run every job `repeats` times, taking turns, so a slow spell of the machine hits
+        all of them alike. A job that fails is recorded once and dropped (empty list)."""
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name in jobs}
+        alive = dict(jobs)
+        for _ in range(repeats):
+            for name, job in list(alive.items()):
+                try:
+                    results[name].append(job())
+                except Exception as e:
+                    self.fail(f"{label} {name}", e)
+                    del alive[name]
+                    results[name] = []
+        return results
 
     def repo(self, n_targets: int, layout: str = "flat", image_size: int = 0) -> Any:
         """Build (once per run) and return a BuiltRepo."""

@@ -51,22 +51,30 @@ def run(ctx: Context) -> dict[str, Any]:
     repeats = max(ctx.sizes.repeats * 2, 3) if ctx.sizes.name != "tiny" else 1
     for client in ctx.clients:  # first run writes bytecode caches; not measured
         _wall(PRELUDE + f"import {MODULES[client]}")
-    base = [_importtime_us(PRELUDE + "pass") for _ in range(repeats)]
-    base_us = median([b[0] for b in base])
-    base_wall = median([_wall(PRELUDE + "pass") for _ in range(repeats)])
-    out: dict[str, Any] = {"startup_ms": base_wall * 1e3}
     keep = env_for_clients({"BENCH_KEEP_OPTIONAL": "1"})
-    venv = [_importtime_us(PRELUDE + "import tuf.ngclient", keep) for _ in range(repeats)]
-    out["tuf_with_optional_sdks_ms"] = (median([v[0] for v in venv]) - base_us) / 1e3
+    codes = {"base": PRELUDE + "pass"}
+    codes.update({c: PRELUDE + f"import {MODULES[c]}" for c in ctx.clients})
+    its: dict[str, list[tuple[int, int]]] = {name: [] for name in [*codes, "venv"]}
+    walls: dict[str, list[float]] = {name: [] for name in codes}
+    # Rounds in which every command runs once, so a slow spell hits all alike.
+    for _ in range(repeats):
+        for name, code in codes.items():
+            its[name].append(_importtime_us(code))
+            walls[name].append(_wall(code))
+        its["venv"].append(_importtime_us(PRELUDE + "import tuf.ngclient", keep))
+    base_us = median([b[0] for b in its["base"]])
+    base_mods = median([b[1] for b in its["base"]])
+    base_wall = median(walls["base"])
+    out: dict[str, Any] = {
+        "startup_ms": base_wall * 1e3,
+        "tuf_with_optional_sdks_ms": (median([v[0] for v in its["venv"]]) - base_us) / 1e3,
+    }
     for client in ctx.clients:
-        code = PRELUDE + f"import {MODULES[client]}"
-        its = [_importtime_us(code) for _ in range(repeats)]
-        walls = [_wall(code) for _ in range(repeats)]
         out[client] = {
             "module": MODULES[client],
-            "importtime_ms": (median([i[0] for i in its]) - base_us) / 1e3,
-            "modules": int(median([i[1] for i in its]) - median([b[1] for b in base])),
-            "wall_ms": (median(walls) - base_wall) * 1e3,
+            "importtime_ms": (median([i[0] for i in its[client]]) - base_us) / 1e3,
+            "modules": int(median([i[1] for i in its[client]]) - base_mods),
+            "wall_ms": (median(walls[client]) - base_wall) * 1e3,
         }
         ctx.log(
             f"  import {MODULES[client]}: {out[client]['importtime_ms']:.1f} ms "

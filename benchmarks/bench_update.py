@@ -3,11 +3,12 @@
 Fresh device = only 1.root.json trusted; the update walks three root rotations, then
 timestamp, snapshot, targets and one delegated role (the `firmware` role, or the hash bin of
 the looked-up target). One fresh process per run (so RSS is that run's), in-process fetch
-(each client's directory fetcher), medians over the runs.
+(each client's directory fetcher), clients taking turns, medians over the runs.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from benchmarks._util import Context, fmt, median, run_client
@@ -24,9 +25,12 @@ def run(ctx: Context) -> dict[str, Any]:
                 "n_targets": n,
                 "targets_json_bytes": (repo.metadata / "1.targets.json").stat().st_size,
             }
-            for client in ctx.clients:
-                with ctx.guard(f"update {layout} {n} {client}"):
-                    row.update(_measure(client, repo, repeats))
+            args = ["--repo", str(repo.root), "--first-root", str(repo.first_root)]
+            args += ["--lookup", repo.lookup]
+            jobs = {c: partial(run_client, c, "update", *args) for c in ctx.clients}
+            for client, runs in ctx.interleaved(f"update {layout} {n}", jobs, repeats).items():
+                if runs:
+                    row.update(_summary(client, runs))
             rows.append(row)
             ctx.log(
                 f"  update {layout} {n}: "
@@ -38,9 +42,7 @@ def run(ctx: Context) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _measure(client: str, repo: Any, repeats: int) -> dict[str, float]:
-    args = ["--repo", str(repo.root), "--first-root", str(repo.first_root)]
-    runs = [run_client(client, "update", *args, "--lookup", repo.lookup) for _ in range(repeats)]
+def _summary(client: str, runs: list[dict[str, Any]]) -> dict[str, float]:
     return {
         f"{client}_refresh_ms": median([r["refresh_s"][0] for r in runs]) * 1e3,
         f"{client}_update_ms": median([r["update_s"][0] for r in runs]) * 1e3,
