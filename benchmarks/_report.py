@@ -137,7 +137,9 @@ def markdown(res: dict[str, Any], png_name: str | None) -> str:
         f"Machine: {m.get('nproc')} CPUs, {m.get('cpu', '?')} (SHA extensions: "
         f"{'yes' if m.get('sha_ni') else 'no'}), {m.get('mem_gib', '?')} GiB RAM; "
         f"Python {m['python']}, {m['openssl']}; python-tuf {m.get('tuf')}, "
-        f"securesystemslib {m.get('securesystemslib')}, cryptography {m.get('cryptography')}.",
+        f"securesystemslib {m.get('securesystemslib')}, cryptography {m.get('cryptography')}, "
+        f"requests {m.get('requests')}, urllib3 {m.get('urllib3')}, "
+        f"orjson {m.get('orjson', 'not installed')}.",
         f"Clients: {', '.join(res['clients'])}. Times are medians; speed-up = python-tuf / "
         "firmtuf (higher is better). Re-run: `python -m benchmarks` (add `--quick` for a "
         "short pass).",

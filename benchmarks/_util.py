@@ -261,7 +261,7 @@ def machine() -> dict[str, Any]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal"):
                 info["mem_gib"] = round(int(line.split()[1]) / (1 << 20), 1)
-    for mod in ("tuf", "securesystemslib", "cryptography"):
+    for mod in ("tuf", "securesystemslib", "cryptography", "requests", "urllib3", "orjson"):
         with contextlib.suppress(Exception):
             info[mod] = __import__(mod).__version__
     return info
