@@ -175,7 +175,8 @@ class HttpFetcher(Fetcher):
 
         if not url.startswith(("http://", "https://")):
             raise DownloadError(f"unsupported URL {url!r}")
-        headers = {"User-Agent": self.user_agent}
+        # identity: byte ranges and length caps then refer to the bytes TUF verifies.
+        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
         try:
@@ -219,7 +220,7 @@ class HttpFetcher(Fetcher):
         # read1 returns as soon as some bytes arrive, so a trickling server is measured
         # (and cut off) between small reads instead of blocking until a chunk fills.
         chunks: Iterator[bytes] = (
-            iter(lambda: raw.read1(self.chunk_size), b"")
+            iter(lambda: raw.read1(self.chunk_size, decode_content=True), b"")
             if hasattr(raw, "read1")
             else response.iter_content(self.chunk_size)
         )

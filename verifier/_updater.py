@@ -61,7 +61,8 @@ class Updater:
         config: limits (default ``Config()``).
         policy: the device (needed by ``check``; when set, ``download`` enforces it).
         bootstrap: bytes of the root.json the device ships; stored when metadata_dir has
-            no trusted root yet (it must be signed by its own keys).
+            no trusted root yet, and used again if the stored root is ever unusable (it
+            must be signed by its own keys).
 
     Raises:
         RepositoryError: ``bootstrap`` is not a valid self-signed root.
@@ -94,8 +95,10 @@ class Updater:
         # The clock read once per refresh (replaceable for conformance tests that fake time).
         self._clock = time.time
         self._trusted: TrustedMetadataSet | None = None
-        if bootstrap is not None and not (self._dir / "root.json").exists():
+        self._bootstrap = bootstrap
+        if bootstrap is not None:
             TrustedMetadataSet(bootstrap, time.time())  # self-signed, parseable
+        if bootstrap is not None and not (self._dir / "root.json").exists():
             try:
                 self._dir.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -114,11 +117,24 @@ class Updater:
             DownloadError: the transport failed.
             StorageError: trusted metadata cannot be read or written.
         """
-        root_data = self._read_local("root.json", self.config.root_max_length)
-        if root_data is None:
-            raise StorageError(f"no trusted root.json in {self._dir}")
         self._trusted = None
-        trusted = TrustedMetadataSet(root_data, self._clock())
+        now = self._clock()
+        root_data = self._read_local("root.json", self.config.root_max_length)
+        trusted: TrustedMetadataSet | None = None
+        if root_data is not None:
+            try:
+                trusted = TrustedMetadataSet(root_data, now)
+            except RepositoryError:
+                if self._bootstrap is None:
+                    raise
+                # A damaged stored root: start again from the shipped one (and walk the
+                # rotation chain from there), never from nothing.
+                _log("stored root.json unusable, starting from the bootstrap root")
+        if trusted is None:
+            if self._bootstrap is None:
+                raise StorageError(f"no trusted root.json in {self._dir}")
+            trusted = TrustedMetadataSet(self._bootstrap, now)
+            self._persist("root.json", self._bootstrap)
         self._update_root(trusted)
         self._update_timestamp(trusted)
         self._update_snapshot(trusted)
@@ -170,6 +186,7 @@ class Updater:
                 _log("local snapshot not usable: %s", e)
             else:
                 return
+        del local  # not kept alive while the new copy is parsed (peak memory)
         assert trusted.timestamp is not None  # noqa: S101 - set by _update_timestamp
         meta = trusted.timestamp.snapshot_meta
         name = f"{meta.version}.snapshot.json" if trusted.root.consistent_snapshot else (
@@ -190,6 +207,7 @@ class Updater:
                 return trusted.update_delegated_targets(local, role, delegator)
             except RepositoryError as e:
                 _log("local %s not usable: %s", role, e)
+        del local  # not kept alive while the new copy is parsed (peak memory)
         assert trusted.snapshot is not None  # noqa: S101 - loaded before targets
         meta = trusted.snapshot.meta.get(f"{role}.json")
         if meta is None:
@@ -380,7 +398,8 @@ class Updater:
         ``.part``), which survives an interrupted transfer so the next call resumes with
         an HTTP Range request; ``dest`` appears (atomic rename) only once every hash
         matches. A ``dest`` that already holds the target is not downloaded again. With a
-        DevicePolicy, the target must satisfy it (``verify_policy``).
+        DevicePolicy, a firmware target must satisfy it (``verify_policy``); targets
+        without ``custom.firmtuf`` (manifests, ...) are not firmware and are not checked.
 
         Returns:
             ``dest`` as a Path.
@@ -394,7 +413,7 @@ class Updater:
             ValueError: no target_base_url was given.
         """
         check_target_name(target.path)
-        if self.policy is not None:
+        if self.policy is not None and target.firmware is not None:
             self.verify_policy(target)
         dest = Path(dest)
         if self.find_cached_target(target, dest) is not None:
@@ -553,6 +572,8 @@ def _with_slash(url: str) -> str:
 
 
 
-def _role_keys(root: Root, role: str) -> tuple[int, frozenset[str]]:
+def _role_keys(root: Root, role: str) -> frozenset[str]:
+    # Spec 5.3.11 speaks of rotated keys: a threshold change alone keeps the trusted
+    # timestamp and snapshot (and their rollback protection).
     r = root.roles[role]
-    return r.threshold, frozenset(root.keys[k].public for k in r.keyids if k in root.keys)
+    return frozenset(root.keys[k].public for k in r.keyids if k in root.keys)

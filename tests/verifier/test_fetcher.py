@@ -218,3 +218,38 @@ def test_foreign_fetcher_errors_are_wrapped(repo: RepositorySimulator, tmp_path:
     with pytest.raises(verifier.DownloadError) as info:
         verifier.Updater(md, "https://x/", fetcher=Broken()).refresh()
     assert isinstance(info.value.__cause__, OSError)
+
+
+def test_gzip_response_is_decoded_and_capped(tmp_path: Path) -> None:
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = gzip.compress(b"A" * 100_000)
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Accept-Encoding"))
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/x"
+        fetcher = verifier.HttpFetcher(chunk_size=4096)
+        assert b"".join(fetcher.fetch(url, 100_000)) == b"A" * 100_000
+        with pytest.raises(verifier.DownloadLengthMismatchError):
+            b"".join(fetcher.fetch(url, 50_000))  # a decompression bomb stays capped
+        assert seen[0] == "identity"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

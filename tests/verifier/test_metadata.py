@@ -152,3 +152,34 @@ def test_same_key_two_encodings_has_one_identity() -> None:
     d = key_dict(signer)
     upper = {**d, "keyval": {"public": str(d["keyval"]["public"]).upper()}}  # type: ignore[index]
     assert Key.from_dict("a", d).identity() == Key.from_dict("b", upper).identity()
+
+
+def test_missing_primitive_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from verifier import CryptoUnavailableError
+
+    signer = CryptoSigner.generate_ed25519()
+    key = Key.from_dict("k", key_dict(signer))
+    sig = signer.sign(b"m").signature
+    from cryptography.hazmat.primitives import asymmetric
+
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.asymmetric.ed25519", None)
+    monkeypatch.delattr(asymmetric, "ed25519")
+    with pytest.raises(CryptoUnavailableError):
+        key.verify(sig, b"m")
+
+
+def test_unloadable_key_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from verifier import CryptoUnavailableError
+
+    signer = CryptoSigner.generate_ecdsa()
+
+    def unsupported(data: bytes) -> object:
+        raise RuntimeError("curve not supported by this OpenSSL")
+
+    monkeypatch.setattr(serialization, "load_pem_public_key", unsupported)
+    with pytest.raises(CryptoUnavailableError):
+        Key.from_dict("k", key_dict(signer)).verify("00", b"m")

@@ -179,3 +179,12 @@ def test_config_validation_and_replace() -> None:
     assert c.read_timeout == 1.0 and c.max_delegations == 32
     with pytest.raises(AttributeError):
         c.read_timeout = 2.0  # type: ignore[misc]
+
+
+def test_non_firmware_download_with_policy(repo: RepositorySimulator, tmp_path: Path) -> None:
+    up = repo.updater(tmp_path / "md", policy=policy("1.0.0"))
+    target = up.get_targetinfo("manifest.json")
+    assert target is not None
+    assert up.download(target, tmp_path / "m.json").read_bytes() == b"{}"
+    with pytest.raises(verifier.PolicyError):
+        up.verify_policy(target)

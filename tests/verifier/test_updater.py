@@ -212,3 +212,19 @@ def test_key_types(tmp_path: Path, signer: object) -> None:
     sim.add_target("k", b"k")
     sim.publish()
     assert sim.updater(tmp_path).get_targetinfo("k") is not None
+
+
+def test_damaged_stored_root_falls_back_to_bootstrap(
+    sim: RepositorySimulator, device_dir: Path
+) -> None:
+    sim.rotate_root()
+    up = verifier.Updater(device_dir, METADATA_URL, fetcher=sim.fetcher,
+                          bootstrap=sim.signed_roots[0])
+    up.refresh()
+    assert (device_dir / "root.json").read_bytes() == sim.signed_roots[1]
+    (device_dir / "root.json").write_bytes(b"garbage")
+    up.refresh()
+    assert (device_dir / "root.json").read_bytes() == sim.signed_roots[1]
+    with pytest.raises(verifier.MetadataFormatError):
+        (device_dir / "root.json").write_bytes(b"garbage")
+        sim.updater(device_dir).refresh()  # no bootstrap: nothing to fall back to

@@ -82,7 +82,7 @@ class Key:
         try:
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-        except ImportError as e:  # pragma: no cover - depends on the installed wheel
+        except ImportError as e:
             raise CryptoUnavailableError(f"cannot load cryptography: {e}") from e
         try:
             if self.kind == "ed25519":
