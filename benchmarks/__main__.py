@@ -78,6 +78,8 @@ def run(
             except Exception:
                 results["errors"][name] = traceback.format_exc()
                 log(f"  FAILED:\n{results['errors'][name]}")
+            finally:
+                ctx.cleanup()
             log(f"  ({time.perf_counter() - t0:.1f}s)")
         results["failures"] = ctx.failures
     results["goals"] = _report.goals(results)

@@ -152,9 +152,9 @@ def markdown(res: dict[str, Any], png_name: str | None) -> str:
         f"securesystemslib {m.get('securesystemslib')}, cryptography {m.get('cryptography')}, "
         f"requests {m.get('requests')}, urllib3 {m.get('urllib3')}, "
         f"orjson {m.get('orjson', 'not installed')}.",
-        f"Clients: {', '.join(res['clients'])}. Times are medians; speed-up = python-tuf / "
-        "firmtuf (higher is better). Re-run: `python -m benchmarks` (add `--quick` for a "
-        "short pass).",
+        f"Clients: {', '.join(res['clients'])}. Times are medians of fresh processes (1 and 2: "
+        "best of several rounds); speed-up = python-tuf / firmtuf (higher is better). Re-run: "
+        "`python -m benchmarks` (add `--quick` for a short pass).",
         "",
     ]
     for note in res.get("notes", []):

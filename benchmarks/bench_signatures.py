@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import _firmtuf_internals
-from benchmarks._util import Context, median
+from benchmarks._util import Context
 
 KEY_TYPES = ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-pss-3072"]
 
@@ -60,7 +60,8 @@ def _make(key_type: str) -> tuple[Any, Any, Callable[[bytes, bytes], None]]:
 
 
 def _per_call(fns: dict[str, Callable[[], None]], loops: int) -> dict[str, float]:
-    """Median seconds per call of each fn over 7 rounds of `loops` calls.
+    """Seconds per call of each fn: the best of 7 rounds of `loops` calls (as timeit
+    advises for micro-benchmarks: slower rounds measure the machine's other load).
 
     The functions take turns within each round, so a slow spell of the machine hits all of
     them alike.
@@ -74,7 +75,7 @@ def _per_call(fns: dict[str, Callable[[], None]], loops: int) -> dict[str, float
             for _ in range(loops):
                 fn()
             samples[name].append((time.perf_counter() - t0) / loops)
-    return {name: median(v) for name, v in samples.items()}
+    return {name: min(v) for name, v in samples.items()}
 
 
 def run(ctx: Context) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 This is what a device pays per update when the updater is its own process. Measured as the
 wall time of a fresh `python benchmarks/_run_client.py CLIENT update ...` over HTTP on
 127.0.0.1, against a floor measured the same way: a fresh interpreter that downloads the
-image with urllib and hashes it while streaming (no TUF at all). All take turns.
+image with urllib and hashes it while streaming (no TUF at all). All take turns. The
+device's metadata directory and the image are on tmpfs (see Context.scratch).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from benchmarks._util import Context, fmt, http_server, median, run_client
 def run(ctx: Context) -> dict[str, Any]:
     n, size = ctx.sizes.whole_targets, ctx.sizes.whole_image
     repo = ctx.repo(n, "flat", size)
-    dest = ctx.work / "downloads"
-    dest.mkdir(exist_ok=True)
+    dest, env = ctx.scratch("whole")
     image_file = next((repo.root / "targets").glob("acme-gw-r2/2.0.1/*.image.bin"))
     rel = image_file.relative_to(repo.root).as_posix()
     repeats = ctx.sizes.repeats
@@ -26,9 +26,9 @@ def run(ctx: Context) -> dict[str, Any]:
     with http_server(repo.root) as url:
         args = ["--url", url, "--first-root", str(repo.first_root), "--lookup", repo.lookup]
         args += ["--image", repo.image, "--dest", str(dest)]
-        jobs = {c: partial(run_client, c, "update", *args) for c in ctx.clients}
+        jobs = {c: partial(run_client, c, "update", *args, env=env) for c in ctx.clients}
         jobs["floor"] = partial(
-            run_client, "rawhash", "transfer", "--url", url + rel, "--dest", str(dest)
+            run_client, "rawhash", "transfer", "--url", url + rel, "--dest", str(dest), env=env
         )
         results = ctx.interleaved("whole process", jobs, repeats)
     for name, runs in results.items():
