@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.abc import MetaPathFinder
-from typing import Any
 
 HIDDEN = frozenset(
     {
@@ -32,8 +30,10 @@ HIDDEN = frozenset(
 )
 
 
-class _Hide(MetaPathFinder):
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+class _Hide:
+    # A meta path finder by duck typing: subclassing importlib.abc.MetaPathFinder would
+    # import importlib.abc, ~90 M instructions that callgrind would charge to every client.
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         if fullname.split(".", 1)[0] in HIDDEN:
             raise ModuleNotFoundError(f"No module named {fullname!r} (hidden: not on a device)")
         return
