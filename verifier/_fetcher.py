@@ -87,14 +87,15 @@ class DirectoryFetcher(Fetcher):
     Paths that would leave ``root`` (``..``, symlinks out) are refused with a 403.
     """
 
-    def __init__(self, root: str | os.PathLike[str], base_url: str = "",
-                 chunk_size: int = 256 * 1024) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], base_url: str = "", chunk_size: int = 256 * 1024
+    ) -> None:
         self.root = Path(root).resolve()
         self.base_url = base_url
         self.chunk_size = chunk_size
 
     def _path(self, url: str) -> Path:
-        rel = url[len(self.base_url):] if url.startswith(self.base_url) else None
+        rel = url[len(self.base_url) :] if url.startswith(self.base_url) else None
         if rel is None:
             raise DownloadHTTPError(f"{url} is not under {self.base_url}", 404)
         from urllib.parse import unquote
@@ -193,9 +194,13 @@ class HttpFetcher(Fetcher):
         if response.status_code >= 400:
             response.close()
             raise DownloadHTTPError(f"{url}: HTTP {response.status_code}", response.status_code)
-        if offset and response.status_code != 206:
+        if offset and (
+            response.status_code != 206
+            or not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+        ):
+            # Resuming needs exactly the bytes from ``offset`` on; anything else restarts.
             response.close()
-            raise DownloadHTTPError(f"{url}: server ignored the Range request", 416)
+            raise DownloadHTTPError(f"{url}: server did not honour the Range request", 416)
         return self._chunks(url, response, max_length, offset)
 
     def _check_progress(

@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from typing import Any
 
 
-
 def _log(msg: str, *args: object) -> None:
     # logging is imported only when there is something to say: it is slow to import.
     import logging
@@ -95,6 +94,7 @@ class Updater:
         # The clock read once per refresh (replaceable for conformance tests that fake time).
         self._clock = time.time
         self._trusted: TrustedMetadataSet | None = None
+        self._pending_dir_sync = False
         self._bootstrap = bootstrap
         if bootstrap is not None:
             TrustedMetadataSet(bootstrap, time.time())  # self-signed, parseable
@@ -130,29 +130,43 @@ class Updater:
                 # A damaged stored root: start again from the shipped one (and walk the
                 # rotation chain from there), never from nothing.
                 _log("stored root.json unusable, starting from the bootstrap root")
-        if trusted is None:
-            if self._bootstrap is None:
-                raise StorageError(f"no trusted root.json in {self._dir}")
-            trusted = TrustedMetadataSet(self._bootstrap, now)
-            self._persist("root.json", self._bootstrap)
-        self._update_root(trusted)
-        self._update_timestamp(trusted)
-        self._update_snapshot(trusted)
-        self._load_targets(trusted, "targets", "root")
+        # Files written during refresh get one directory fsync at the end (see storage).
+        self._pending_dir_sync = False
+        try:
+            if trusted is None:
+                if self._bootstrap is None:
+                    raise StorageError(f"no trusted root.json in {self._dir}")
+                trusted = TrustedMetadataSet(self._bootstrap, now)
+                self._persist("root.json", self._bootstrap)
+            self._update_root(trusted)
+            self._update_timestamp(trusted)
+            self._update_snapshot(trusted)
+            self._load_targets(trusted, "targets", "root")
+        finally:
+            if self._pending_dir_sync:
+                self._pending_dir_sync = False
+                storage.fsync_dir(self._dir)
         self._trusted = trusted
 
     def _update_root(self, trusted: TrustedMetadataSet) -> None:
         first = trusted.root
         lower = first.version + 1
-        for version in range(lower, lower + self.config.max_root_rotations):
-            try:
-                data = self._fetch(f"{version}.root.json", self.config.root_max_length)
-            except DownloadHTTPError as e:
-                if e.status_code in (403, 404):
-                    break
-                raise
-            trusted.update_root(data)
-            self._persist("root.json", data)
+        accepted: bytes | None = None
+        try:
+            for version in range(lower, lower + self.config.max_root_rotations):
+                try:
+                    data = self._fetch(f"{version}.root.json", self.config.root_max_length)
+                except DownloadHTTPError as e:
+                    if e.status_code in (403, 404):
+                        break
+                    raise
+                trusted.update_root(data)
+                accepted = data
+        finally:
+            # Only the newest accepted root is written (also when a later one fails):
+            # the stored root is the same as with one write per rotation, in one write.
+            if accepted is not None:
+                self._persist("root.json", accepted)
         final = trusted.root
         if final is not first and any(
             _role_keys(first, r) != _role_keys(final, r) for r in ("timestamp", "snapshot")
@@ -161,6 +175,7 @@ class Updater:
             # attack recovery: a rolled-forward timestamp must not block the new one).
             storage.remove_file(self._dir / "timestamp.json")
             storage.remove_file(self._dir / "snapshot.json")
+            self._pending_dir_sync = True
         trusted.check_root_expiry()
 
     def _update_timestamp(self, trusted: TrustedMetadataSet) -> None:
@@ -189,8 +204,10 @@ class Updater:
         del local  # not kept alive while the new copy is parsed (peak memory)
         assert trusted.timestamp is not None  # noqa: S101 - set by _update_timestamp
         meta = trusted.timestamp.snapshot_meta
-        name = f"{meta.version}.snapshot.json" if trusted.root.consistent_snapshot else (
-            "snapshot.json"
+        name = (
+            f"{meta.version}.snapshot.json"
+            if trusted.root.consistent_snapshot
+            else ("snapshot.json")
         )
         data = self._fetch(name, meta.length or self.config.snapshot_max_length)
         trusted.update_snapshot(data)
@@ -213,8 +230,10 @@ class Updater:
         if meta is None:
             raise RepositoryError(f"snapshot does not list {role}.json")
         quoted = _quote(role)
-        name = f"{meta.version}.{quoted}.json" if trusted.root.consistent_snapshot else (
-            f"{quoted}.json"
+        name = (
+            f"{meta.version}.{quoted}.json"
+            if trusted.root.consistent_snapshot
+            else (f"{quoted}.json")
         )
         data = self._fetch(name, meta.length or self.config.targets_max_length)
         md = trusted.update_delegated_targets(data, role, delegator)
@@ -229,7 +248,14 @@ class Updater:
             return None
 
     def _persist(self, filename: str, data: bytes) -> None:
-        storage.atomic_write(self._dir / filename, data)
+        if self._refreshing():
+            storage.atomic_write(self._dir / filename, data, sync_dir=False)
+            self._pending_dir_sync = True
+        else:
+            storage.atomic_write(self._dir / filename, data)
+
+    def _refreshing(self) -> bool:
+        return self._trusted is None
 
     def _fetch(self, name: str, max_length: int) -> bytes:
         url = self._metadata_url + name
@@ -282,8 +308,7 @@ class Updater:
                         break
                 to_visit.extend(reversed(children))
         if to_visit:
-            _log("%s: more than %d roles to visit", target_path,
-                        self.config.max_delegations)
+            _log("%s: more than %d roles to visit", target_path, self.config.max_delegations)
         return None
 
     def _all_firmware_names(self, trusted: TrustedMetadataSet) -> list[str]:
@@ -366,9 +391,7 @@ class Updater:
 
     # -- download -----------------------------------------------------------------
 
-    def find_cached_target(
-        self, target: TargetFile, path: str | os.PathLike[str]
-    ) -> Path | None:
+    def find_cached_target(self, target: TargetFile, path: str | os.PathLike[str]) -> Path | None:
         """Return ``path`` if it already holds ``target`` (length and hashes), else None."""
         path = Path(path)
         try:
@@ -427,8 +450,8 @@ class Updater:
             dirname, sep, basename = path.rpartition("/")
             path = f"{dirname}{sep}{digest}.{basename}"
         url = self._target_url + path
-        part = Path(partial_path) if partial_path is not None else dest.with_name(
-            dest.name + ".part"
+        part = (
+            Path(partial_path) if partial_path is not None else dest.with_name(dest.name + ".part")
         )
         try:
             self._download_to(target, url, part)
@@ -569,7 +592,6 @@ def _move_into_place(part: Path, dest: Path) -> None:
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
-
 
 
 def _role_keys(root: Root, role: str) -> frozenset[str]:

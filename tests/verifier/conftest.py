@@ -12,9 +12,11 @@ from tests.verifier.simulator import RepositorySimulator
 @pytest.fixture
 def sim() -> RepositorySimulator:
     s = RepositorySimulator()
-    s.add_target("gw/1.0.0/fw.bin", b"firmware one", custom={
-        "firmtuf": {"hardware_ids": ["gw"], "version": "1.0.0", "security_counter": 1}
-    })
+    s.add_target(
+        "gw/1.0.0/fw.bin",
+        b"firmware one",
+        custom={"firmtuf": {"hardware_ids": ["gw"], "version": "1.0.0", "security_counter": 1}},
+    )
     s.publish()
     return s
 

@@ -22,6 +22,7 @@ class SimServer:
         self.slow_paths: dict[str, float] = {}
         self.truncate: dict[str, int] = {}
         self.honour_range = True
+        self.lie_about_range = False
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,6 +44,8 @@ class SimServer:
                         self.send_error(416)
                         return
                     self.send_response(206)
+                    if server.lie_about_range:  # claims a range, sends the whole file
+                        start = 0
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 else:
                     self.send_response(200)

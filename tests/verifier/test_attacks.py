@@ -300,8 +300,14 @@ def test_endless_delegated_metadata(tmp_path: Path) -> None:
     sim.updater(md).refresh()
     url = current_url(sim, "team")
     sim.override[url] = pad(sim.files[url], 30000)
-    attack(sim, md, verifier.DownloadLengthMismatchError,
-           lambda up: up.get_targetinfo("t/x"), config=SMALL, role="team")
+    attack(
+        sim,
+        md,
+        verifier.DownloadLengthMismatchError,
+        lambda up: up.get_targetinfo("t/x"),
+        config=SMALL,
+        role="team",
+    )
 
 
 def test_endless_snapshot_with_length_in_timestamp(tmp_path: Path) -> None:
@@ -377,8 +383,13 @@ def test_mirror_serves_garbage(sim: RepositorySimulator, md: Path) -> None:
 
 
 def fw(version: str, *ids: str, counter: int = 0) -> dict[str, object]:
-    return {"firmtuf": {"hardware_ids": list(ids or ["gw"]), "version": version,
-                        "security_counter": counter}}
+    return {
+        "firmtuf": {
+            "hardware_ids": list(ids or ["gw"]),
+            "version": version,
+            "security_counter": counter,
+        }
+    }
 
 
 def download_named(name: str, dest: Path) -> Action:
@@ -395,15 +406,25 @@ def test_wrong_hardware_id(sim: RepositorySimulator, md: Path, tmp_path: Path) -
     sim.publish()
     sim.updater(md).refresh()
     policy = verifier.DevicePolicy("gw", "1.0.0")
-    attack(sim, md, verifier.PolicyError, download_named("cam/2.0/fw.bin", tmp_path / "x"),
-           policy=policy)
+    attack(
+        sim,
+        md,
+        verifier.PolicyError,
+        download_named("cam/2.0/fw.bin", tmp_path / "x"),
+        policy=policy,
+    )
     assert not (tmp_path / "x").exists()
 
 
 def test_firmware_downgrade(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
     policy = verifier.DevicePolicy("gw", "1.1.0")
-    attack(sim, md, verifier.PolicyError, download_named("gw/1.0.0/fw.bin", tmp_path / "x"),
-           policy=policy)
+    attack(
+        sim,
+        md,
+        verifier.PolicyError,
+        download_named("gw/1.0.0/fw.bin", tmp_path / "x"),
+        policy=policy,
+    )
     assert sim.updater(md, policy=policy).check() is None
 
 
@@ -412,15 +433,21 @@ def test_security_counter_decrease(sim: RepositorySimulator, md: Path, tmp_path:
     sim.publish()
     md2 = md.parent / "md2"
     sim.updater(md2).refresh()
-    policy = verifier.DevicePolicy("gw", "1.0.0", security_counter=3,
-                                   unsafe_allow_downgrade=True)
-    attack(sim, md2, verifier.PolicyError, download_named("gw/2.0/fw.bin", tmp_path / "x"),
-           policy=policy)
+    policy = verifier.DevicePolicy("gw", "1.0.0", security_counter=3, unsafe_allow_downgrade=True)
+    attack(
+        sim,
+        md2,
+        verifier.PolicyError,
+        download_named("gw/2.0/fw.bin", tmp_path / "x"),
+        policy=policy,
+    )
     assert sim.updater(md2, policy=policy).check() is None
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd", "/abs/fw.bin", "gw\\fw.bin",
-                                  "gw/./fw.bin", "gw//fw.bin", "gw/fw\x00.bin"])
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/passwd", "/abs/fw.bin", "gw\\fw.bin", "gw/./fw.bin", "gw//fw.bin", "gw/fw\x00.bin"],
+)
 def test_unsafe_target_names(tmp_path: Path, name: str) -> None:
     sim = RepositorySimulator()
     sim.add_target(name, b"x", custom=fw("9.0"))
@@ -428,8 +455,13 @@ def test_unsafe_target_names(tmp_path: Path, name: str) -> None:
     md = tmp_path / "md"
     sim.updater(md).refresh()
     attack(sim, md, verifier.UnsafeTargetNameError, download_named(name, tmp_path / "x"))
-    attack(sim, md, verifier.UnsafeTargetNameError, lambda up: up.check(),
-           policy=verifier.DevicePolicy("gw", "1.0"))
+    attack(
+        sim,
+        md,
+        verifier.UnsafeTargetNameError,
+        lambda up: up.check(),
+        policy=verifier.DevicePolicy("gw", "1.0"),
+    )
 
 
 # -- delegation graph ------------------------------------------------------------------------
@@ -467,8 +499,11 @@ def test_over_deep_delegation_chain(tmp_path: Path) -> None:
     fetched = [r for r in sim.fetcher.requests if ".r" in r]
     assert len(fetched) <= 9
     with pytest.raises(verifier.RepositoryError, match="enumerate"):
-        sim.updater(tmp_path / "md2", config=verifier.Config(max_enumerated_roles=10),
-                    policy=verifier.DevicePolicy("gw", "1")).check()
+        sim.updater(
+            tmp_path / "md2",
+            config=verifier.Config(max_enumerated_roles=10),
+            policy=verifier.DevicePolicy("gw", "1"),
+        ).check()
 
 
 def test_delegated_role_verified_with_each_delegators_keys(tmp_path: Path) -> None:
@@ -482,8 +517,9 @@ def test_delegated_role_verified_with_each_delegators_keys(tmp_path: Path) -> No
 
     other = CryptoSigner.generate_ed25519()
     bmd = sim.delegated["b"].signed
-    bmd.delegations = Delegations({}, roles={"shared": DelegatedRole("shared", [], 1, False,
-                                                                     ["b/*"])})
+    bmd.delegations = Delegations(
+        {}, roles={"shared": DelegatedRole("shared", [], 1, False, ["b/*"])}
+    )
     bmd.add_key(other.public_key, "shared")
     sim.add_target("b/y", b"y", role="shared")
     sim.publish(("targets", "a", "b", "shared"))
@@ -601,26 +637,102 @@ MUTATIONS: list[tuple[str, str, Any]] = [
     ("targets", "delegations", {"keys": [], "roles": []}),
     ("targets", "delegations", {"keys": {}}),
     ("targets", "delegations", {"keys": {}, "roles": [{"name": "a"}]}),
-    ("targets", "delegations", {"keys": {}, "roles": [
-        {"name": 1, "keyids": [], "threshold": 1, "terminating": False, "paths": []}]}),
-    ("targets", "delegations", {"keys": {}, "roles": [
-        {"name": "a", "keyids": [], "threshold": 1, "terminating": "no", "paths": []}]}),
-    ("targets", "delegations", {"keys": {}, "roles": [
-        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": "a/*"}]}),
-    ("targets", "delegations", {"keys": {}, "roles": [
-        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": [],
-         "path_hash_prefixes": []}]}),
-    ("targets", "delegations", {"keys": {}, "roles": [
-        {"name": "a", "keyids": ["k", "k"], "threshold": 1, "terminating": False,
-         "paths": []}]}),
-    ("targets", "delegations", {"keys": {}, "roles": [
-        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": []},
-        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": []}]}),
-    ("targets", "delegations", {"keys": {}, "roles": [
-        {"name": "snapshot", "keyids": [], "threshold": 1, "terminating": False,
-         "paths": []}]}),
-    ("targets", "delegations", {"keys": {}, "succinct_roles": {
-        "keyids": [], "threshold": 1, "bit_length": 33, "name_prefix": "b"}}),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "roles": [{"name": 1, "keyids": [], "threshold": 1, "terminating": False, "paths": []}],
+        },
+    ),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "roles": [
+                {"name": "a", "keyids": [], "threshold": 1, "terminating": "no", "paths": []}
+            ],
+        },
+    ),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "roles": [
+                {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": "a/*"}
+            ],
+        },
+    ),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "roles": [
+                {
+                    "name": "a",
+                    "keyids": [],
+                    "threshold": 1,
+                    "terminating": False,
+                    "paths": [],
+                    "path_hash_prefixes": [],
+                }
+            ],
+        },
+    ),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "roles": [
+                {
+                    "name": "a",
+                    "keyids": ["k", "k"],
+                    "threshold": 1,
+                    "terminating": False,
+                    "paths": [],
+                }
+            ],
+        },
+    ),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "roles": [
+                {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": []},
+                {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": []},
+            ],
+        },
+    ),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "roles": [
+                {
+                    "name": "snapshot",
+                    "keyids": [],
+                    "threshold": 1,
+                    "terminating": False,
+                    "paths": [],
+                }
+            ],
+        },
+    ),
+    (
+        "targets",
+        "delegations",
+        {
+            "keys": {},
+            "succinct_roles": {"keyids": [], "threshold": 1, "bit_length": 33, "name_prefix": "b"},
+        },
+    ),
     ("targets", "delegations", {"keys": {"k": {"keytype": "ed25519"}}, "roles": []}),
 ]
 

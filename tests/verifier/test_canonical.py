@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
+import uuid
 from unittest import mock
 
 import pytest
@@ -13,8 +17,9 @@ from verifier._internal.canonical import encode_canonical, encode_canonical_slow
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -95,3 +100,33 @@ def test_loads_refuses_floats_and_garbage(data: bytes) -> None:
 def test_loads_deep_nesting_is_format_error() -> None:
     with pytest.raises(MetadataFormatError):
         loads(b"[" * 100000 + b"]" * 100000)
+
+
+class _Color(enum.Enum):
+    RED = "red"
+
+
+NOT_JSON = [
+    datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC),
+    {"at": datetime.time(1, 2)},
+    uuid.UUID(int=5),
+    _Color.RED,
+    {1, 2},
+    b"ab",
+    decimal.Decimal("1.5"),
+    {1: "a"},
+    {1: "a", "b": 2},
+    [object()],
+]
+
+
+@pytest.mark.parametrize("accel", [ORJSON, None], ids=["orjson", "stdlib"])
+@pytest.mark.parametrize("value", NOT_JSON, ids=repr)
+def test_non_json_values_refused_on_every_path(accel: object, value: object) -> None:
+    with pytest.raises(Exception):  # noqa: B017 - securesystemslib raises its own class
+        reference(value)
+    with mock.patch.object(canonical, "_orjson", accel):
+        with pytest.raises(MetadataFormatError):
+            encode_canonical(value)
+        with pytest.raises(MetadataFormatError):
+            encode_canonical_slow(value)

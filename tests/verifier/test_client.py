@@ -120,12 +120,22 @@ def test_init_missing_file_is_exit_1(tmp_path: Path) -> None:
 def test_python_dash_m(sim: RepositorySimulator, server: SimServer, tmp_path: Path) -> None:
     md = tmp_path / "md"
     init(md, sim, tmp_path)
-    cmd = [sys.executable, "-m", "verifier.client", "--metadata-dir", str(md),
-           "--metadata-url", server.url + "metadata/", "refresh"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
-                          cwd=Path(__file__).parents[2])
+    cmd = [
+        sys.executable,
+        "-m",
+        "verifier.client",
+        "--metadata-dir",
+        str(md),
+        "--metadata-url",
+        server.url + "metadata/",
+        "refresh",
+    ]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=60, check=False, cwd=Path(__file__).parents[2]
+    )
     assert done.returncode == 0, done.stderr
     sim.override["https://repo.test/metadata/timestamp.json"] = b"[]"
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
-                          cwd=Path(__file__).parents[2])
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=60, check=False, cwd=Path(__file__).parents[2]
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr

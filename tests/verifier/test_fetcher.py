@@ -38,24 +38,25 @@ def http_updater(
     if not (md / "root.json").exists():
         (md / "root.json").write_bytes(repo.signed_roots[0])
     fetcher = verifier.HttpFetcher(**fetcher_kw)  # type: ignore[arg-type]
-    return verifier.Updater(md, server.url + "metadata", server.url + "targets",
-                            fetcher=fetcher)
+    return verifier.Updater(md, server.url + "metadata", server.url + "targets", fetcher=fetcher)
 
 
 def image_path() -> str:
     return f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
 
 
-def test_http_refresh_and_download(repo: RepositorySimulator, server: SimServer,
-                                   tmp_path: Path) -> None:
+def test_http_refresh_and_download(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
     up = http_updater(repo, server, tmp_path / "md")
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     assert up.download(target, tmp_path / "fw.bin").read_bytes() == IMAGE
 
 
-def test_slow_retrieval_of_metadata(repo: RepositorySimulator, server: SimServer,
-                                    tmp_path: Path) -> None:
+def test_slow_retrieval_of_metadata(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
     md = tmp_path / "md"
     http_updater(repo, server, md).refresh()
     repo.publish()
@@ -67,8 +68,9 @@ def test_slow_retrieval_of_metadata(repo: RepositorySimulator, server: SimServer
     assert state_of(md) == before
 
 
-def test_slow_retrieval_of_target(repo: RepositorySimulator, server: SimServer,
-                                  tmp_path: Path) -> None:
+def test_slow_retrieval_of_target(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
     server.slow_paths[image_path()] = 0.01
     up = http_updater(repo, server, tmp_path / "md", min_speed=10_000, grace_period=0.2)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -78,8 +80,9 @@ def test_slow_retrieval_of_target(repo: RepositorySimulator, server: SimServer,
     assert not (tmp_path / "fw.bin").exists()
 
 
-def test_stalled_server_read_timeout(repo: RepositorySimulator, server: SimServer,
-                                     tmp_path: Path) -> None:
+def test_stalled_server_read_timeout(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
     server.slow_paths["/metadata/timestamp.json"] = 1.0
     up = http_updater(repo, server, tmp_path / "md", read_timeout=0.2)
     with pytest.raises(verifier.SlowRetrievalError):
@@ -113,8 +116,7 @@ def test_non_http_url_refused() -> None:
         list(verifier.HttpFetcher().fetch("file:///etc/passwd", 10))
 
 
-def test_resume_with_range(repo: RepositorySimulator, server: SimServer,
-                           tmp_path: Path) -> None:
+def test_resume_with_range(repo: RepositorySimulator, server: SimServer, tmp_path: Path) -> None:
     up = http_updater(repo, server, tmp_path / "md")
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
@@ -131,13 +133,26 @@ def test_resume_with_range(repo: RepositorySimulator, server: SimServer,
     assert not part.exists()
 
 
-def test_resume_when_server_ignores_range(repo: RepositorySimulator, server: SimServer,
-                                          tmp_path: Path) -> None:
+def test_resume_when_server_ignores_range(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
     up = http_updater(repo, server, tmp_path / "md")
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     (tmp_path / "fw.bin.part").write_bytes(IMAGE[:5000])
     server.honour_range = False
+    up.download(target, tmp_path / "fw.bin")
+    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
+
+
+def test_resume_when_server_sends_another_range(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    up = http_updater(repo, server, tmp_path / "md")
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    (tmp_path / "fw.bin.part").write_bytes(IMAGE[:5000])
+    server.lie_about_range = True
     up.download(target, tmp_path / "fw.bin")
     assert (tmp_path / "fw.bin").read_bytes() == IMAGE
 
@@ -168,8 +183,12 @@ def test_directory_fetcher(tmp_path: Path) -> None:
     with pytest.raises(verifier.DownloadHTTPError) as info:
         list(f.fetch("usb://metadata/missing.json", 9))
     assert info.value.status_code == 404
-    for escape in ("usb://../secret", "usb://metadata/%2e%2e/%2e%2e/secret", "usb:///etc/passwd",
-                   "usb://metadata\\..\\..\\secret"):
+    for escape in (
+        "usb://../secret",
+        "usb://metadata/%2e%2e/%2e%2e/secret",
+        "usb:///etc/passwd",
+        "usb://metadata\\..\\..\\secret",
+    ):
         with pytest.raises(verifier.DownloadHTTPError) as info:
             list(f.fetch(escape, 100))
         assert info.value.status_code in (403, 404)
@@ -192,8 +211,9 @@ def test_directory_fetcher_serves_a_repository(repo: RepositorySimulator, tmp_pa
     md = tmp_path / "md"
     md.mkdir()
     (md / "root.json").write_bytes(repo.signed_roots[0])
-    up = verifier.Updater(md, "file:///mirror/metadata/",
-                          fetcher=verifier.DirectoryFetcher(root, "file:///mirror/"))
+    up = verifier.Updater(
+        md, "file:///mirror/metadata/", fetcher=verifier.DirectoryFetcher(root, "file:///mirror/")
+    )
     assert up.get_targetinfo("gw/2.0/fw.bin") is not None
 
 

@@ -18,8 +18,9 @@ def test_import_verifier_loads_no_heavy_modules() -> None:
         "{'requests', 'urllib3', 'cryptography', 'tuf', 'securesystemslib', 'click', "
         "'signer', 'orjson', 'hashlib', 'logging'}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=PACKAGE.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
+    )
     assert out.stdout.strip() == "[]"
 
 

@@ -19,9 +19,7 @@ segment = st.text(alphabet="ab*?.[]!-/", min_size=0, max_size=6)
 
 
 @given(
-    st.datetimes(
-        min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31)
-    )
+    st.datetimes(min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31))
 )
 def test_expires_matches_calendar(dt: datetime.datetime) -> None:
     text = dt.strftime("%Y-%m-%dT%H:%M:%SZ").rjust(20, "0")
@@ -30,8 +28,15 @@ def test_expires_matches_calendar(dt: datetime.datetime) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2030-02-29T00:00:00Z", "2030-00-01T00:00:00Z", "2030-01-01T24:00:00Z",
-     "2030-01-01 00:00:00Z", "2030-01-01T00:00:00", "2030-01-01T00:00:00+00:00", "x"],
+    [
+        "2030-02-29T00:00:00Z",
+        "2030-00-01T00:00:00Z",
+        "2030-01-01T24:00:00Z",
+        "2030-01-01 00:00:00Z",
+        "2030-01-01T00:00:00",
+        "2030-01-01T00:00:00+00:00",
+        "x",
+    ],
 )
 def test_bad_expires(text: str) -> None:
     with pytest.raises(MetadataFormatError):
@@ -72,8 +77,9 @@ def test_path_patterns(pattern: str, path: str, expected: bool) -> None:
 @given(bits=st.integers(1, 12), path=st.text(max_size=20))
 def test_succinct_matches_python_tuf(bits: int, path: str) -> None:
     theirs = tuf_md.SuccinctRoles([], 1, bits, "bin")
-    ours = md.SuccinctRoles({"keyids": [], "threshold": 1, "bit_length": bits,
-                             "name_prefix": "bin"})
+    ours = md.SuccinctRoles(
+        {"keyids": [], "threshold": 1, "bit_length": bits, "name_prefix": "bin"}
+    )
     name = ours.role_for_target(path)
     assert name == theirs.get_role_for_target(path)
     assert ours.is_delegated_role(name)
@@ -87,8 +93,15 @@ def test_succinct_role_names() -> None:
 
 
 def test_hash_prefix_role() -> None:
-    role = md.DelegatedRole({"name": "r", "keyids": [], "threshold": 1, "terminating": False,
-                             "path_hash_prefixes": ["8", "e3b"]})
+    role = md.DelegatedRole(
+        {
+            "name": "r",
+            "keyids": [],
+            "threshold": 1,
+            "terminating": False,
+            "path_hash_prefixes": ["8", "e3b"],
+        }
+    )
     theirs = tuf_md.DelegatedRole("r", [], 1, False, path_hash_prefixes=["8", "e3b"])
     for path in ["", "a", "b", "firmware/1.0/x.bin"]:
         assert role.is_delegated_path(path) == theirs.is_delegated_path(path)
@@ -124,8 +137,9 @@ def test_key_errors() -> None:
         Key.from_dict("k", {"keytype": "ed25519", "scheme": "ed25519", "keyval": {}})
     with pytest.raises(MetadataFormatError):
         Key.from_dict("k", [])
-    bad = Key.from_dict("k", {"keytype": "ed25519", "scheme": "ed25519",
-                              "keyval": {"public": "abcd"}})
+    bad = Key.from_dict(
+        "k", {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": "abcd"}}
+    )
     with pytest.raises(MetadataFormatError):
         bad.verify("00", b"m")
 

@@ -11,8 +11,14 @@ from tests.verifier.simulator import RepositorySimulator
 
 
 def fw(version: str, *ids: str, counter: int = 0, **extra: object) -> dict[str, object]:
-    return {"firmtuf": {"hardware_ids": list(ids or ["gw"]), "version": version,
-                        "security_counter": counter, **extra}}
+    return {
+        "firmtuf": {
+            "hardware_ids": list(ids or ["gw"]),
+            "version": version,
+            "security_counter": counter,
+            **extra,
+        }
+    }
 
 
 @pytest.fixture
@@ -139,8 +145,11 @@ def test_mark_installed_persists(repo: RepositorySimulator, tmp_path: Path) -> N
     assert new_policy.security_counter == 2
     loaded = verifier.DevicePolicy.from_metadata_dir(tmp_path, "gw", "0.0.1")
     assert loaded == new_policy
-    assert not [p for p in tmp_path.iterdir() if p.suffix == ".json" and p.stem not in
-                ("root", "timestamp", "snapshot", "targets")]
+    assert not [
+        p
+        for p in tmp_path.iterdir()
+        if p.suffix == ".json" and p.stem not in ("root", "timestamp", "snapshot", "targets")
+    ]
     assert up.check() is None
 
 

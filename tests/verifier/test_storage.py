@@ -21,8 +21,9 @@ def test_atomic_write_replaces(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
-def test_failure_before_rename_keeps_old_file(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_before_rename_keeps_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     f = tmp_path / "a.json"
     storage.atomic_write(f, b"old")
 
@@ -36,22 +37,24 @@ def test_failure_before_rename_keeps_old_file(tmp_path: Path,
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
-def test_failure_during_write_keeps_old_file(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_during_write_keeps_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     f = tmp_path / "a.json"
     storage.atomic_write(f, b"old")
 
     def fail_fsync(fd: int) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(storage.os, "fsync", fail_fsync)
+    monkeypatch.setattr(storage, "_sync_file", fail_fsync)
     with pytest.raises(verifier.StorageError):
         storage.atomic_write(f, b"new" * 1000)
     assert f.read_bytes() == b"old"
 
 
-def test_refresh_crash_while_persisting(sim: RepositorySimulator, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refresh_crash_while_persisting(
+    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     md = tmp_path / "md"
     sim.updater(md).refresh()
     before = state_of(md)

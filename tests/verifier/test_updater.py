@@ -13,8 +13,14 @@ from tests.verifier.simulator import METADATA_URL, RepositorySimulator
 
 
 def fw(version: str, *ids: str, counter: int = 0, **extra: object) -> dict[str, object]:
-    return {"firmtuf": {"hardware_ids": list(ids or ["gw"]), "version": version,
-                        "security_counter": counter, **extra}}
+    return {
+        "firmtuf": {
+            "hardware_ids": list(ids or ["gw"]),
+            "version": version,
+            "security_counter": counter,
+            **extra,
+        }
+    }
 
 
 def test_refresh_stores_exact_bytes(sim: RepositorySimulator, device_dir: Path) -> None:
@@ -72,8 +78,9 @@ def test_root_rotation_is_capped(sim: RepositorySimulator, device_dir: Path) -> 
 
 
 def test_bootstrap_is_stored_once(sim: RepositorySimulator, device_dir: Path) -> None:
-    up = verifier.Updater(device_dir, METADATA_URL, fetcher=sim.fetcher,
-                          bootstrap=sim.signed_roots[0])
+    up = verifier.Updater(
+        device_dir, METADATA_URL, fetcher=sim.fetcher, bootstrap=sim.signed_roots[0]
+    )
     up.refresh()
     assert (device_dir / "root.json").read_bytes() == sim.signed_roots[0]
 
@@ -218,8 +225,9 @@ def test_damaged_stored_root_falls_back_to_bootstrap(
     sim: RepositorySimulator, device_dir: Path
 ) -> None:
     sim.rotate_root()
-    up = verifier.Updater(device_dir, METADATA_URL, fetcher=sim.fetcher,
-                          bootstrap=sim.signed_roots[0])
+    up = verifier.Updater(
+        device_dir, METADATA_URL, fetcher=sim.fetcher, bootstrap=sim.signed_roots[0]
+    )
     up.refresh()
     assert (device_dir / "root.json").read_bytes() == sim.signed_roots[1]
     (device_dir / "root.json").write_bytes(b"garbage")
@@ -228,3 +236,12 @@ def test_damaged_stored_root_falls_back_to_bootstrap(
     with pytest.raises(verifier.MetadataFormatError):
         (device_dir / "root.json").write_bytes(b"garbage")
         sim.updater(device_dir).refresh()  # no bootstrap: nothing to fall back to
+
+
+def test_failed_rotation_keeps_last_good_root(sim: RepositorySimulator, device_dir: Path) -> None:
+    sim.rotate_root()
+    sim.rotate_root()
+    sim.override[METADATA_URL + "3.root.json"] = b"{}"
+    with pytest.raises(verifier.MetadataFormatError):
+        sim.updater(device_dir).refresh()
+    assert (device_dir / "root.json").read_bytes() == sim.signed_roots[1]

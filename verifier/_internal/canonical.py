@@ -46,6 +46,7 @@ def _accelerator() -> Any:
             _orjson = orjson
     return _orjson
 
+
 _dumps = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 ).encode
@@ -64,7 +65,6 @@ def _refuse_constant(text: str) -> Any:
 
 
 _decoder = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_constant)
-
 
 
 def loads(data: bytes) -> Any:
@@ -121,17 +121,25 @@ def encode_canonical_slow(obj: Any) -> bytes:
     try:
         _encode(obj, out)
         return "".join(out).encode("utf-8")
-    except (UnicodeEncodeError, RecursionError) as e:
+    except (UnicodeEncodeError, RecursionError, TypeError) as e:
         raise MetadataFormatError(f"cannot encode metadata canonically: {e}") from e
 
 
 def encode_canonical(obj: Any, *, _decoded: bool = False) -> bytes:
     """Return the UTF-8 bytes of the OLPC canonical JSON form of ``obj``.
 
+    ``_decoded`` (internal): ``obj`` came from :func:`loads`, so it holds only dict,
+    list, str, int, bool and None; the fast encoders are used without a check.
+    Otherwise ``obj`` is first checked to hold only those exact types (anything else,
+    such as a float, a non-string key, a datetime or an Enum, goes to the pure encoder,
+    which refuses it like securesystemslib does).
+
     Raises:
         MetadataFormatError: ``obj`` holds something canonical JSON cannot express
-            (a float, a non-string key, a lone surrogate).
+            (a float, a non-string key, a lone surrogate, a non-JSON type).
     """
+    if not _decoded and not _is_plain_json(obj):
+        return encode_canonical_slow(obj)
     accel = _accelerator()
     if accel is not None:
         try:
@@ -140,33 +148,37 @@ def encode_canonical(obj: Any, *, _decoded: bool = False) -> bytes:
             return encode_canonical_slow(obj)
         if b"\\" in raw:
             return encode_canonical_slow(obj)
-        if not _decoded and _has_float(obj):
-            raise MetadataFormatError("floats are not allowed in canonical JSON")
-        return raw
+        return bytes(raw)
     try:
         text = _dumps(obj)
     except (TypeError, ValueError, RecursionError):
         return encode_canonical_slow(obj)
     if "\\" in text:
         return encode_canonical_slow(obj)
-    if not _decoded and _has_float(obj):
-        raise MetadataFormatError("floats are not allowed in canonical JSON")
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise MetadataFormatError(f"cannot encode metadata canonically: {e}") from e
 
 
-def _has_float(obj: Any) -> bool:
-    # Skipped (``_decoded``) for objects produced by ``loads``, which refuses floats: the
-    # walk costs as much as the encoding on large targets metadata.
+_PLAIN_LEAVES = frozenset((str, int, bool, type(None)))
+
+
+def _is_plain_json(obj: Any) -> bool:
+    # Exact types only: subclasses (Enum members, str/int subclasses) and foreign types
+    # would be serialised differently by json/orjson than by the OLPC encoder. Skipped
+    # for objects from ``loads`` (the walk costs as much as encoding large metadata).
     stack = [obj]
     while stack:
         item = stack.pop()
-        if isinstance(item, float):
-            return True
-        if isinstance(item, dict):
+        kind = type(item)
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
             stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
+        elif kind is list or kind is tuple:
             stack.extend(item)
-    return False
+        elif kind not in _PLAIN_LEAVES:
+            return False
+    return True

@@ -86,9 +86,7 @@ class Key:
             raise CryptoUnavailableError(f"cannot load cryptography: {e}") from e
         try:
             if self.kind == "ed25519":
-                loaded: Any = ed25519.Ed25519PublicKey.from_public_bytes(
-                    bytes.fromhex(self.public)
-                )
+                loaded: Any = ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(self.public))
             else:
                 loaded = serialization.load_pem_public_key(self.public.encode("utf-8"))
                 _check_kind(self.kind, loaded, ec, rsa)

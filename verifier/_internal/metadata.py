@@ -368,11 +368,12 @@ class TargetFile:
         return f"TargetFile({self.path!r}, length={self.length})"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, TargetFile)
-            and (self.path, self.length, self.hashes, self.custom)
-            == (other.path, other.length, other.hashes, other.custom)
-        )
+        return isinstance(other, TargetFile) and (
+            self.path,
+            self.length,
+            self.hashes,
+            self.custom,
+        ) == (other.path, other.length, other.hashes, other.custom)
 
     def __hash__(self) -> int:
         return hash((self.path, self.length))

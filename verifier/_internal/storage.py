@@ -1,6 +1,10 @@
-"""Crash-safe file writes: temp file, fsync, rename, fsync the directory.
+"""Crash-safe file writes: temp file, fdatasync, rename, fsync the directory.
 
-A power cut at any moment leaves either the old file or the new one, never a torn file.
+A power cut at any moment leaves either the old file or the new one, never a torn file:
+the data is on disk before the rename makes it visible. The directory fsync only makes
+the rename itself durable, so a caller writing several files may do it once at the end
+(``sync_dir=False`` then :func:`fsync_dir`); until then a power cut may bring back the
+old file, which is still a whole, verifiable file.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably.
+# fdatasync skips the inode timestamps fsync would also flush; the file size (needed to
+# read the data back) is still synced.
+_sync_file = getattr(os, "fdatasync", os.fsync)
+
+
+def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (and durably with ``sync_dir``).
 
     Raises:
         StorageError: the file cannot be written.
@@ -38,11 +47,12 @@ def atomic_write(path: Path, data: bytes) -> None:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
+            _sync_file(fd)
         finally:
             os.close(fd)
         tmp.replace(path)
-        fsync_dir(path.parent)
+        if sync_dir:
+            fsync_dir(path.parent)
     except OSError as e:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
