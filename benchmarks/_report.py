@@ -106,7 +106,8 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
             f"whole process ({whole['n_targets']:,} targets, {whole['image_mib']:.0f} MiB) "
             ">= 3x faster",
             f"tuf {_f(t, 0)} ms, firmtuf {_f(f, 0)} ms ({_x(t, f)}), "
-            f"floor {_f(whole['floor_ms'], 0)} ms",
+            f"floor {_f(whole.get('floor_ms'), 0)} ms (a client at the floor would be "
+            f"{_x(t, whole.get('floor_ms'))})",
             None if f is None else t / f >= 3,
         )
     imp = b.get("import")

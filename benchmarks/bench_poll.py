@@ -18,7 +18,9 @@ def run(ctx: Context) -> dict[str, Any]:
     for n in ctx.sizes.poll_targets:
         repo = ctx.repo(n, "flat")
         bumped = repo.with_new_timestamp(ctx.work / f"poll-ts-{n}")
-        polls = str(max(ctx.sizes.repeats * 2, 1) if ctx.sizes.name != "tiny" else 1)
+        # Small polls take milliseconds and swing with the machine: many per process.
+        polls = ctx.sizes.repeats * (6 if n <= 1_000 else 2) if ctx.sizes.name != "tiny" else 1
+        polls = str(polls)
         for transport in ("local", "http"):
             for change, target_repo in (("nothing", repo.root), ("timestamp", bumped)):
                 row: dict[str, Any] = {"n_targets": n, "transport": transport, "change": change}
