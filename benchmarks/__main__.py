@@ -1,0 +1,137 @@
+"""Run every benchmark: `python -m benchmarks [--quick] [--only NAME,...]`.
+
+Writes benchmarks/results/<date>.json, <date>.md and <date>.png (quick runs: <date>-quick.*)
+and, for a full run, docs/benchmarks.md. See docs/benchmarks.md for what each benchmark does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks import _report
+from benchmarks._util import PROFILES, PROJECT, Context, env_for_clients, machine, run_client
+
+ORDER = ["signatures", "canonical", "poll", "update", "download", "whole", "import", "constrained"]
+
+
+def firmtuf_available() -> str | None:
+    """None when verifier.Updater can be imported, else the reason."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import verifier; verifier.Updater; verifier.DirectoryFetcher"],
+        capture_output=True,
+        text=True,
+        env=env_for_clients(),
+    )
+    return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1]
+
+
+def run(
+    profile: str,
+    only: list[str] | None,
+    out_dir: Path,
+    docs: bool,
+    clients: list[str] | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    sizes = PROFILES[profile]
+    notes: list[str] = []
+    if clients is None:
+        clients = ["tuf", "firmtuf"]
+        reason = firmtuf_available()
+        if reason is not None:
+            clients = ["tuf"]
+            notes.append(f"firmtuf client not measured: verifier not usable yet ({reason})")
+    date = datetime.datetime.now(datetime.UTC)
+    results: dict[str, Any] = {
+        "profile": profile,
+        "date": date.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "clients": clients,
+        "benchmarks": {},
+        "errors": {},
+        "notes": notes,
+        "failures": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="firmtuf-bench-") as tmp:
+        ctx = Context(sizes=sizes, work=Path(tmp), clients=clients, log=log, notes=notes)
+        for client in clients:  # writes bytecode caches so no measured run compiles
+            run_client(client, "import")
+        for name in ORDER:
+            if only and name not in only:
+                continue
+            log(f"== {name}")
+            t0 = time.perf_counter()
+            try:
+                mod = importlib.import_module(f"benchmarks.bench_{name}")
+                results["benchmarks"][name] = mod.run(ctx)
+            except Exception:
+                results["errors"][name] = traceback.format_exc()
+                log(f"  FAILED:\n{results['errors'][name]}")
+            finally:
+                ctx.cleanup()
+            log(f"  ({time.perf_counter() - t0:.1f}s)")
+        results["failures"] = ctx.failures
+    results["goals"] = _report.goals(results)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = date.strftime("%Y-%m-%d") + ("" if profile == "full" else f"-{profile}")
+    png = out_dir / f"{stem}.png"
+    has_png = _report.plot(results, png)
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    md = _report.markdown(results, png.name if has_png else None)
+    (out_dir / f"{stem}.md").write_text(md)
+    if docs:
+        _write_docs(results, out_dir, stem, has_png)
+    log(f"wrote {out_dir / stem}.{{json,md{',png' if has_png else ''}}}")
+    return results
+
+
+def _write_docs(results: dict[str, Any], out_dir: Path, stem: str, has_png: bool) -> None:
+    docs = PROJECT / "docs" / "benchmarks.md"
+    rel = Path("..") / out_dir.resolve().relative_to(PROJECT) / f"{stem}.png"
+    intro = (PROJECT / "benchmarks" / "README.md").read_text()
+    body = _report.markdown(results, rel.as_posix() if has_png else None)
+    # The report's own title is replaced by the docs page's.
+    body = body.split("\n", 1)[1]
+    docs.write_text(intro.rstrip() + "\n\n## Latest results\n" + body.replace("\n## ", "\n### "))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="every benchmark at small sizes")
+    mode.add_argument("--tiny", action="store_true", help="smallest sizes (what the tests run)")
+    p.add_argument("--only", help=f"comma-separated subset of: {','.join(ORDER)}")
+    p.add_argument("--out", type=Path, default=PROJECT / "benchmarks" / "results")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    p.add_argument("--clients", help="comma-separated clients (default: tuf,firmtuf)")
+    args = p.parse_args()
+    profile = "quick" if args.quick else "tiny" if args.tiny else "full"
+    only = args.only.split(",") if args.only else None
+    if only and (bad := set(only) - set(ORDER)):
+        p.error(f"unknown benchmark(s): {', '.join(sorted(bad))}")
+    for tool in ("valgrind", "prlimit", "taskset"):
+        if shutil.which(tool) is None:
+            print(f"note: {tool} not found; the benchmarks that need it are skipped")
+    res = run(
+        profile,
+        only,
+        args.out,
+        docs=profile == "full" and not args.no_docs and not only,
+        clients=args.clients.split(",") if args.clients else None,
+    )
+    sys.exit(1 if res["errors"] else 0)
+
+
+if __name__ == "__main__":
+    main()
