@@ -131,4 +131,3 @@ class RepoBuilder:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         return out
-

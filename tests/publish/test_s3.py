@@ -264,9 +264,12 @@ def test_prune_keeps_newest_versions_root_chain_and_referenced_images(
     # 5.targets.json still lists image 3; images 0-2 were only in pruned versions.
     assert keys[3] in left
     assert not {keys[0], keys[1], keys[2]} & left
-    assert device_fetch(
-        f"{s3_endpoint}/{bucket}/fleet/prod", repo.root_bytes, tmp_path / "dev", "gw/3.0/fw.bin"
-    ) is None  # the live targets lists nothing, yet a fresh device walks the whole chain
+    assert (
+        device_fetch(
+            f"{s3_endpoint}/{bucket}/fleet/prod", repo.root_bytes, tmp_path / "dev", "gw/3.0/fw.bin"
+        )
+        is None
+    )  # the live targets lists nothing, yet a fresh device walks the whole chain
 
     assert prune(store, keep=2).deleted == []
 

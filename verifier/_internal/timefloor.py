@@ -1,0 +1,79 @@
+"""A persisted time floor for devices without a trustworthy clock.
+
+Expiry protects devices from replayed (frozen) metadata only if "now" is right. A device
+whose clock resets (no RTC battery, factory reset, clock set back by an attacker) would
+accept any old bundle. The floor is the newest time the device has ever seen: the
+reference time for expiry checks is ``max(clock, floor)``, and the floor is advanced to
+that reference time after every update, so the clock can never go backwards as far as
+TUF is concerned. It is stored next to the trusted metadata, written crash-safely
+(temporary file, fsync, atomic rename, directory fsync).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+FLOOR_FILE = "time_floor.json"
+
+
+class TimeFloorError(Exception):
+    """The stored time floor is unreadable; the device refuses to guess a time."""
+
+
+class TimeFloor:
+    """The persisted newest-time-seen of one device (one metadata directory)."""
+
+    def __init__(self, metadata_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(metadata_dir) / FLOOR_FILE
+
+    def load(self) -> datetime | None:
+        """The stored floor, or None if the device has none yet.
+
+        Raises:
+            TimeFloorError: the file exists but is not a valid floor.
+        """
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            value = datetime.fromisoformat(json.loads(raw)["time"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise TimeFloorError(f"time floor {self.path} is corrupt") from e
+        if value.tzinfo is None:
+            raise TimeFloorError(f"time floor {self.path} has no timezone")
+        return value.astimezone(UTC)
+
+    def reference_time(self, clock: datetime) -> datetime:
+        """``max(clock, floor)``: the time expiry is checked against."""
+        floor = self.load()
+        if floor is not None and floor > clock:
+            return floor
+        return clock
+
+    def advance(self, seen: datetime) -> None:
+        """Persist ``seen`` as the floor unless the stored floor is already newer."""
+        floor = self.load()
+        if floor is not None and floor >= seen:
+            return
+        data = json.dumps({"time": seen.astimezone(UTC).isoformat()}).encode()
+        directory = self.path.parent
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".time_floor.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            Path(tmp).replace(self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
