@@ -1,1 +1,76 @@
-"""firmtuf signing tool (release-engineer side). See signer/cli for the `firmtuf` command."""
+"""firmtuf signing tool (release-engineer side).
+
+The ``firmtuf`` command (``signer.cli``) is a thin layer over this API::
+
+    repo = init_repository("repo", password="...")
+    add_firmware(repo, ["fw.bin"], FirmwareFields(("acme-gw-r2",), "1.4.2"))
+    repo.sign(); repo.save()
+    publish(FirmwareRepository("repo"), "out")
+
+Everything else lives in private modules and may change.
+"""
+
+from signer._client import ClientRefusal, ClientReport, verify_published
+from signer._errors import (
+    ConflictError,
+    FirmtufError,
+    InvalidInputError,
+    KeyProblemError,
+    MetadataError,
+    PublishError,
+    RepositoryLocationError,
+    UnhealthyError,
+    VerificationError,
+    WrongPasswordError,
+)
+from signer._init import ExternalKey, init_repository
+from signer._keys import KEY_TYPES, SIGNER_URI_FIELD, Keyring, password_from_env
+from signer._publish import PublishReport, publish
+from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
+from signer._status import RepositoryStatus, RoleStatus, repository_status
+from signer._targets import (
+    AddedTarget,
+    FirmwareFields,
+    add_firmware,
+    remove_target,
+    validate_target_name,
+)
+
+__all__ = [
+    # repository
+    "FirmwareRepository",
+    "init_repository",
+    "ExternalKey",
+    "DEFAULT_EXPIRY",
+    "KEY_TYPES",
+    "SIGNER_URI_FIELD",
+    "Keyring",
+    "password_from_env",
+    # firmware targets
+    "FirmwareFields",
+    "AddedTarget",
+    "add_firmware",
+    "remove_target",
+    "validate_target_name",
+    # signing, status, publishing, verifying
+    "SignResult",
+    "RepositoryStatus",
+    "RoleStatus",
+    "repository_status",
+    "PublishReport",
+    "publish",
+    "ClientReport",
+    "ClientRefusal",
+    "verify_published",
+    # errors
+    "FirmtufError",
+    "InvalidInputError",
+    "RepositoryLocationError",
+    "KeyProblemError",
+    "WrongPasswordError",
+    "MetadataError",
+    "ConflictError",
+    "PublishError",
+    "VerificationError",
+    "UnhealthyError",
+]

@@ -1,0 +1,65 @@
+"""The error family of the signing tool: one class per kind of problem, one exit code each.
+
+The CLI turns a :class:`FirmtufError` into a one-line message on stderr and exits with the
+error's ``exit_code`` (documented in docs/cli.md). Anything else escaping a command is a bug.
+"""
+
+from __future__ import annotations
+
+
+class FirmtufError(Exception):
+    """Base of every error the signing tool reports to its user."""
+
+    exit_code = 1
+
+
+class InvalidInputError(FirmtufError):
+    """A value given by the user is wrong: missing image, bad target name, bad version, ..."""
+
+    exit_code = 3
+
+
+class RepositoryLocationError(FirmtufError):
+    """REPO is not a firmtuf repository, or `init` was pointed at a non-empty directory."""
+
+    exit_code = 4
+
+
+class KeyProblemError(FirmtufError):
+    """A signing key cannot be used: wrong password, missing key file, unusable signer URI."""
+
+    exit_code = 5
+
+
+class WrongPasswordError(KeyProblemError):
+    """The password does not decrypt an encrypted key file."""
+
+
+class MetadataError(FirmtufError):
+    """Repository metadata on disk is malformed, inconsistent or fails its signature check."""
+
+    exit_code = 6
+
+
+class ConflictError(FirmtufError):
+    """The change conflicts with the repository: duplicate target, downgrade, unknown name."""
+
+    exit_code = 7
+
+
+class PublishError(FirmtufError):
+    """The repository cannot be published: unsigned, expired or not verifying."""
+
+    exit_code = 8
+
+
+class VerificationError(FirmtufError):
+    """A published repository does not verify as a device would check it."""
+
+    exit_code = 9
+
+
+class UnhealthyError(FirmtufError):
+    """`status` found a role expired, under-signed, stale or expiring soon."""
+
+    exit_code = 10

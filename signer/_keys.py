@@ -1,0 +1,269 @@
+"""Signing keys: generation, encrypted key files, and loading signers by URI.
+
+The repository stores public keys only. Each key in root (and later in delegations)
+carries the URI of its private key in the unrecognized field ``x-firmtuf-signer-uri``;
+any scheme securesystemslib knows works (``hsm:``, ``awskms:``, ``gcpkms:``, ``file2:``, ...)
+plus the ``file:`` scheme registered here for password-encrypted PKCS#8 PEM files:
+
+    file:keys/targets-1a2b3c4d.pem?encrypted=true
+
+A relative ``file:`` path is relative to the repository directory. Secrets (the key file
+password, an HSM PIN) come through a securesystemslib ``SecretsHandler`` callback, called
+with the secret's name, so a command line can prompt and a CI job can read a variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from urllib import parse
+
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
+from securesystemslib.exceptions import KeyMismatchError
+from securesystemslib.signer import (
+    SIGNER_FOR_URI_SCHEME,
+    CryptoSigner,
+    Key,
+    SecretsHandler,
+    Signer,
+    SSlibKey,
+)
+
+from signer._errors import InvalidInputError, KeyProblemError, WrongPasswordError
+from signer._fsutil import atomic_write
+
+SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
+"""Unrecognized field of a public key that holds the URI of its private key."""
+
+PASSWORD_SECRET = "passphrase"  # noqa: S105 - the name of a secret, not one
+"""Name under which the key file password is asked from a ``SecretsHandler``."""
+
+KEY_TYPES: dict[str, Callable[[], CryptoSigner]] = {
+    "ed25519": CryptoSigner.generate_ed25519,
+    "ecdsa-p256": lambda: CryptoSigner.generate_ecdsa(scheme="ecdsa-sha2-nistp256"),
+    "ecdsa-p384": lambda: CryptoSigner.generate_ecdsa(scheme="ecdsa-sha2-nistp384"),
+    "rsa-pss": lambda: CryptoSigner.generate_rsa(scheme="rsassa-pss-sha256", size=3072),
+}
+"""Key types `firmtuf init --key-type` offers, mapped to their generators."""
+
+
+class EncryptedFileSigner(Signer):
+    """Loader for ``file:PATH?encrypted=true|false`` URIs: PKCS#8 PEM, optionally encrypted.
+
+    ``from_priv_key_uri`` returns a securesystemslib ``CryptoSigner``; this class exists to
+    register the ``file`` scheme. The password is asked through the secrets handler under
+    the name ``"passphrase"``.
+    """
+
+    SCHEME = "file"
+
+    def __init__(self) -> None:  # pragma: no cover - never instantiated
+        raise TypeError("use Signer.from_priv_key_uri()")
+
+    @classmethod
+    def from_priv_key_uri(
+        cls,
+        priv_key_uri: str,
+        public_key: Key,
+        secrets_handler: SecretsHandler | None = None,
+    ) -> Signer:
+        uri = parse.urlparse(priv_key_uri)
+        if uri.scheme != cls.SCHEME:
+            raise ValueError(f"EncryptedFileSigner does not support {priv_key_uri}")
+        params = parse.parse_qs(uri.query)
+        encrypted = params.get("encrypted", ["true"])[0] != "false"
+        path = Path(parse.unquote(uri.path))
+        try:
+            pem = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyProblemError(f"key file {path} not found") from None
+        except OSError as e:
+            raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
+        password: bytes | None = None
+        if encrypted:
+            if secrets_handler is None:
+                raise KeyProblemError(f"key file {path} is encrypted and no password was given")
+            password = secrets_handler(PASSWORD_SECRET).encode()
+        try:
+            private_key = load_pem_private_key(pem, password)
+        except (ValueError, TypeError) as e:
+            if encrypted and b"ENCRYPTED" in pem:
+                raise WrongPasswordError(f"wrong password for key file {path}") from None
+            raise KeyProblemError(f"key file {path} is not a usable private key: {e}") from None
+        if not isinstance(public_key, SSlibKey):
+            raise KeyProblemError(f"key {public_key.keyid[:8]} is not a file key")
+        try:
+            return CryptoSigner(private_key, public_key)
+        except (KeyMismatchError, ValueError):
+            raise KeyProblemError(
+                f"key file {path} holds another key than {public_key.keyid[:8]}"
+            ) from None
+
+
+SIGNER_FOR_URI_SCHEME[EncryptedFileSigner.SCHEME] = EncryptedFileSigner
+
+
+def generate_key(key_type: str) -> CryptoSigner:
+    """Generate a new private key of ``key_type`` (one of :data:`KEY_TYPES`)."""
+    try:
+        factory = KEY_TYPES[key_type]
+    except KeyError:
+        raise InvalidInputError(
+            f"unknown key type {key_type!r} (choose from {', '.join(KEY_TYPES)})"
+        ) from None
+    return factory()
+
+
+def write_key_file(signer: CryptoSigner, path: Path, password: str | None) -> None:
+    """Write the private key of ``signer`` as PKCS#8 PEM, encrypted when ``password`` is set.
+
+    The file is created readable by its owner only.
+    """
+    encryption = BestAvailableEncryption(password.encode()) if password else NoEncryption()
+    private_key = signer._private_key
+    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old_umask = os.umask(0o077)
+    try:
+        atomic_write(path, pem)
+    finally:
+        os.umask(old_umask)
+    path.chmod(0o600)
+
+
+def file_uri(path: Path, base_dir: Path, *, encrypted: bool = True) -> str:
+    """The ``file:`` signer URI of a key file, relative to ``base_dir`` when inside it."""
+    try:
+        shown = path.resolve().relative_to(base_dir.resolve()).as_posix()
+    except ValueError:
+        shown = path.resolve().as_posix()
+    query = "true" if encrypted else "false"
+    return f"file:{parse.quote(shown)}?encrypted={query}"
+
+
+def public_key_from_pem(pem: bytes) -> SSlibKey:
+    """Parse a PEM public key (SubjectPublicKeyInfo) into a securesystemslib key.
+
+    RSA keys get the ``rsassa-pss-sha256`` scheme; ECDSA and Ed25519 the scheme of their curve.
+    """
+    try:
+        crypto_key = load_pem_public_key(pem)
+    except ValueError as e:
+        raise InvalidInputError(f"not a PEM public key: {e}") from None
+    try:
+        return SSlibKey.from_crypto(crypto_key)
+    except ValueError as e:
+        raise InvalidInputError(f"unsupported public key: {e}") from None
+
+
+def signer_uri(key: Key) -> str | None:
+    """The signer URI stored with ``key``, or None."""
+    uri = key.unrecognized_fields.get(SIGNER_URI_FIELD)
+    return uri if isinstance(uri, str) else None
+
+
+class Keyring:
+    """The keys at hand for one command: loads signers by URI on demand and caches them.
+
+    A key whose private part is not reachable (file missing, unknown URI scheme, no URI)
+    is simply not at hand: :meth:`signer_for` returns None and :attr:`unavailable` says
+    why. A wrong password or a key file holding another key is an error, since the user
+    meant to sign with it.
+
+    Args:
+        base_dir: directory that relative ``file:`` URIs are resolved against.
+        secrets_handler: called with a secret's name ("passphrase", "pin") when needed.
+        signers: signers already in memory (e.g. keys generated by this command), by keyid.
+    """
+
+    def __init__(
+        self,
+        base_dir: Path,
+        secrets_handler: SecretsHandler | None = None,
+        signers: dict[str, Signer] | None = None,
+    ) -> None:
+        self.base_dir = base_dir
+        self.secrets_handler = secrets_handler
+        self._signers: dict[str, Signer | None] = dict(signers or {})
+        self.unavailable: dict[str, str] = {}
+
+    def resolve_uri(self, uri: str) -> str:
+        """Make a relative ``file:`` URI absolute (relative to the repository directory)."""
+        parsed = parse.urlparse(uri)
+        if parsed.scheme == EncryptedFileSigner.SCHEME and not parsed.path.startswith("/"):
+            path = (self.base_dir / parse.unquote(parsed.path)).resolve()
+            query = f"?{parsed.query}" if parsed.query else ""
+            return f"file:{parse.quote(path.as_posix())}{query}"
+        return uri
+
+    def signer_for(self, key: Key) -> Signer | None:
+        """Return a signer for ``key`` if its private key is at hand, else None.
+
+        Raises:
+            WrongPasswordError: the key file password is wrong.
+            KeyProblemError: the private key exists but cannot be used.
+        """
+        if key.keyid in self._signers:
+            return self._signers[key.keyid]
+        uri = signer_uri(key)
+        signer: Signer | None = None
+        if uri is None:
+            self.unavailable[key.keyid] = "no signer URI stored with the key"
+        else:
+            scheme = uri.partition(":")[0]
+            if scheme not in SIGNER_FOR_URI_SCHEME:
+                self.unavailable[key.keyid] = f"unsupported signer URI scheme {scheme!r}"
+            elif scheme == EncryptedFileSigner.SCHEME and not self._file_exists(uri):
+                self.unavailable[key.keyid] = f"key file {self._file_path(uri)} not found"
+            else:
+                signer = self._load(uri, key)
+        self._signers[key.keyid] = signer
+        return signer
+
+    def _file_path(self, uri: str) -> Path:
+        return Path(parse.unquote(parse.urlparse(self.resolve_uri(uri)).path))
+
+    def _file_exists(self, uri: str) -> bool:
+        return self._file_path(uri).is_file()
+
+    def _load(self, uri: str, key: Key) -> Signer:
+        try:
+            return Signer.from_priv_key_uri(self.resolve_uri(uri), key, self.secrets_handler)
+        except KeyProblemError:
+            raise
+        except Exception as e:  # signer backends raise anything (network, PKCS#11, ...)
+            raise KeyProblemError(f"cannot load signer {uri} for key {key.keyid[:8]}: {e}") from e
+
+
+def password_from_env(name: str) -> SecretsHandler:
+    """A secrets handler returning the value of environment variable ``name`` for any secret.
+
+    Raises:
+        KeyProblemError: (when called) the variable is not set or is empty.
+    """
+
+    def handler(secret: str) -> str:
+        value = os.environ.get(name)
+        if not value:
+            raise KeyProblemError(f"environment variable {name} (the {secret}) is not set")
+        return value
+
+    return handler
+
+
+def static_secret(value: str) -> SecretsHandler:
+    """A secrets handler that returns ``value`` for any secret."""
+
+    def handler(secret: str) -> str:
+        del secret
+        return value
+
+    return handler

@@ -1,0 +1,210 @@
+"""`firmtuf publish`: write the servable tree, checked first, in a client-safe order.
+
+Published layout (what devices fetch, consistent snapshots)::
+
+    OUT/metadata/1.root.json ... N.root.json, root.json     every root version
+    OUT/metadata/N.targets.json, N.<delegated>.json          versioned targets metadata
+    OUT/metadata/N.snapshot.json
+    OUT/metadata/timestamp.json                              the only mutable entry point
+    OUT/targets/<dir>/<hash>.<basename>                      images, one name per hash
+
+Before anything is written the new tree is checked end to end by a client: one that
+already trusts the previously published tree (so rollbacks are caught) and then updates
+to the new one through an overlay of the new files. Files are then written in reference
+order — images, delegated targets, targets, snapshot, root versions, ``timestamp.json``
+last — each through a temp file and a rename, so a device reading OUT at any instant,
+or after a crash midway, sees the previous repository or the new one. Versioned
+metadata already published is never overwritten with other bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuf.api.exceptions import LengthOrHashMismatchError
+from tuf.api.metadata import Root, Snapshot, Targets, Timestamp
+
+from signer._client import LOCAL_BASE_URL, ClientRefusal, DirectoryFetcher, check_repository
+from signer._errors import PublishError
+from signer._fsutil import atomic_copy, atomic_write
+from signer._repository import FirmwareRepository, role_filename
+from signer._status import repository_status
+from signer._targets import stored_image
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class PublishReport:
+    """What :func:`publish` wrote (in write order) and what was already there."""
+
+    out_dir: str
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": self.out_dir,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "versions": self.versions,
+        }
+
+
+def _check_publishable(repo: FirmwareRepository) -> None:
+    status = repository_status(repo)
+    for role in status.roles:
+        if role.problems:
+            hint = "; run 'firmtuf sign'" if "under-signed" in role.problems[0] else ""
+            raise PublishError(f"cannot publish: {role.role} {role.problems[0]}{hint}")
+
+
+def _same_file(path: Path, digest: str) -> bool:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest() == digest
+
+
+def plan(repo: FirmwareRepository) -> list[tuple[str, bytes | Path, bool]]:
+    """The files of the published tree in write order: (path in tree, content, immutable).
+
+    Raises:
+        PublishError: a role is not publishable or a stored image does not match.
+    """
+    _check_publishable(repo)
+    files: list[tuple[str, bytes | Path, bool]] = []
+    for role, name, info in repo.iter_targets():
+        src = stored_image(repo, name, info)
+        try:
+            with open(src, "rb") as f:
+                info.verify_length_and_hashes(f)
+        except FileNotFoundError:
+            raise PublishError(
+                f"cannot publish: image of target {name!r} is missing from the store ({src.name})"
+            ) from None
+        except LengthOrHashMismatchError:
+            raise PublishError(
+                f"cannot publish: stored image of target {name!r} does not "
+                f"match its {role} metadata"
+            ) from None
+        dirname, sep, basename = name.rpartition("/")
+        for digest in info.hashes.values():
+            files.append((f"targets/{dirname}{sep}{digest}.{basename}", src, False))
+    targets_roles = repo.targets_roles()
+    for role in [*reversed(targets_roles[1:]), Targets.type, Snapshot.type]:
+        version = repo.metadata(role).signed.version
+        data = repo.metadata_path(role).read_bytes()
+        files.append((f"metadata/{version}.{role_filename(role)}", data, True))
+    root_version = repo.metadata(Root.type).signed.version
+    for version in range(1, root_version + 1):
+        path = repo.root_history_path(version)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise PublishError(
+                f"cannot publish: root version {version} is missing ({path})"
+            ) from None
+        files.append((f"metadata/{version}.root.json", data, True))
+    files.append(("metadata/root.json", repo.metadata_path(Root.type).read_bytes(), False))
+    files.append(
+        ("metadata/timestamp.json", repo.metadata_path(Timestamp.type).read_bytes(), False)
+    )
+    return files
+
+
+def _write(dest: Path, content: bytes | Path) -> None:
+    """Write one file of the tree atomically (tests replace this to simulate a crash)."""
+    if isinstance(content, bytes):
+        atomic_write(dest, content)
+    else:
+        atomic_copy(content, dest)
+
+
+def publish(repo: FirmwareRepository, out_dir: Path | str) -> PublishReport:
+    """Publish ``repo`` into ``out_dir`` (see module docstring).
+
+    Raises:
+        PublishError: a role is under-signed, expired or stale, an image is missing or
+            altered, OUT_DIR holds other bytes under a published version, or the new tree
+            does not verify for a client (including rollback against the published tree).
+    """
+    out = Path(out_dir)
+    files = plan(repo)
+    report = PublishReport(str(out))
+    todo: list[tuple[str, bytes | Path]] = []
+    for rel, content, immutable in files:
+        dest = out / rel
+        if dest.is_file():
+            if isinstance(content, bytes):
+                same = dest.read_bytes() == content
+            else:
+                # Store files are named <sha256>.<basename> and were verified by plan().
+                same = dest.stat().st_size == content.stat().st_size and _same_file(
+                    dest, content.name.partition(".")[0]
+                )
+            if same:
+                report.unchanged.append(rel)
+                continue
+            if immutable:
+                raise PublishError(
+                    f"cannot publish: {dest} already exists with other content "
+                    "(OUT_DIR holds another repository, or this version was published "
+                    "differently)"
+                )
+        elif dest.exists():
+            raise PublishError(f"cannot publish: {dest} exists and is not a file")
+        todo.append((rel, content))
+    _client_check(repo, out, files)
+    for rel, content in todo:
+        _write(out / rel, content)
+        report.written.append(rel)
+    for role in [Root.type, Timestamp.type, Snapshot.type, *repo.targets_roles()]:
+        report.versions[role] = repo.metadata(role).signed.version
+    return report
+
+
+def _client_check(
+    repo: FirmwareRepository, out: Path, files: list[tuple[str, bytes | Path, bool]]
+) -> None:
+    """Check the new tree as a client that already trusts the published one would."""
+    files_by_name = {rel: content for rel, content, _ in files}
+    first_root = files_by_name["metadata/1.root.json"]
+    if not isinstance(first_root, bytes):  # pragma: no cover - plan() reads roots as bytes
+        raise PublishError("cannot publish: root version 1 is missing")
+    metadata_url = LOCAL_BASE_URL + "metadata/"
+    targets_url = LOCAL_BASE_URL + "targets/"
+    with tempfile.TemporaryDirectory(prefix="firmtuf-publish-check-") as tmp:
+        mdir = Path(tmp, "metadata")
+        bootstrap: bytes | None = first_root
+        if (out / "metadata" / "timestamp.json").is_file():
+            try:
+                check_repository(
+                    metadata_url,
+                    targets_url,
+                    first_root,
+                    fetcher=DirectoryFetcher(out),
+                    metadata_dir=mdir,
+                    download=False,
+                )
+                bootstrap = None  # keep what the client now trusts
+            except ClientRefusal:
+                # The published tree does not verify (e.g. expired): nothing to roll
+                # back from; check the new tree from the first root.
+                pass
+        try:
+            check_repository(
+                metadata_url,
+                targets_url,
+                bootstrap,
+                fetcher=DirectoryFetcher(out, files_by_name),
+                metadata_dir=mdir if bootstrap is None else Path(tmp, "fresh"),
+            )
+        except ClientRefusal as e:
+            raise PublishError(f"cannot publish: the new tree does not verify: {e}") from e

@@ -1,0 +1,573 @@
+"""The working repository on disk and the edits a release engineer makes to it.
+
+Layout of a working repository (see docs/quickstart.md):
+
+    REPO/firmtuf.json                 format marker and expiry period per role
+    REPO/metadata/<role>.json         current metadata of each role (maybe partly signed)
+    REPO/metadata/root_history/N.root.json   every fully signed root version (for publish)
+    REPO/targets/<sha256>.<basename>  content store of firmware images
+    REPO/keys/                        default place of encrypted key files (git-ignored)
+
+A command loads what it needs, edits in memory, and writes everything at the end with
+:meth:`FirmwareRepository.save` (temp file + fsync + rename per file, in the order
+delegated targets, targets, snapshot, timestamp, root): an error before ``save`` leaves
+the repository untouched.
+
+Versions: an edit bumps a role's version only when its stored version is fully signed;
+a draft that still lacks signatures keeps its version, so a multi-step change (add, add,
+sign) makes one new version.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib import parse
+
+from securesystemslib.signer import Key, SecretsHandler
+from tuf.api.metadata import (
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    Targets,
+    Timestamp,
+)
+from tuf.api.serialization import DeserializationError
+from tuf.api.serialization.json import JSONSerializer
+from tuf.repository import Repository
+
+from signer._errors import (
+    ConflictError,
+    InvalidInputError,
+    KeyProblemError,
+    MetadataError,
+    RepositoryLocationError,
+)
+from signer._fsutil import atomic_write
+from signer._keys import Keyring
+
+CONFIG_FILE = "firmtuf.json"
+CONFIG_FORMAT = 1
+METADATA_DIR = "metadata"
+ROOT_HISTORY_DIR = "root_history"
+TARGETS_DIR = "targets"
+KEYS_DIR = "keys"
+TOP_LEVEL_ROLES = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
+
+DEFAULT_EXPIRY: dict[str, timedelta] = {
+    Root.type: timedelta(days=365),
+    Targets.type: timedelta(days=91),
+    Snapshot.type: timedelta(days=7),
+    Timestamp.type: timedelta(days=1),
+}
+"""Default validity period of each role's metadata (`firmtuf init --expiry` overrides)."""
+
+_SERIALIZER = JSONSerializer(compact=False)
+_T = TypeVar("_T")
+
+
+def utcnow() -> datetime:
+    """Current time, UTC, whole seconds (metadata expiry has second resolution)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def role_filename(role: str) -> str:
+    """File name of a role's metadata (role names are URL-quoted, as clients expect)."""
+    return f"{parse.quote(role, '')}.json"
+
+
+@dataclass
+class RepositoryConfig:
+    """Settings of a working repository, stored in ``REPO/firmtuf.json``."""
+
+    expiry: dict[str, timedelta] = field(default_factory=lambda: dict(DEFAULT_EXPIRY))
+
+    def expiry_for(self, role: str) -> timedelta:
+        """Validity period of ``role`` (delegated roles use the targets period)."""
+        return self.expiry.get(role, self.expiry[Targets.type])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "firmtuf_repository": CONFIG_FORMAT,
+            "expiry_seconds": {r: int(d.total_seconds()) for r, d in self.expiry.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RepositoryConfig:
+        if not isinstance(data, dict) or data.get("firmtuf_repository") != CONFIG_FORMAT:
+            raise MetadataError(f"{CONFIG_FILE}: not a firmtuf repository configuration")
+        raw = data.get("expiry_seconds")
+        if not isinstance(raw, dict):
+            raise MetadataError(f"{CONFIG_FILE}: expiry_seconds missing")
+        expiry = dict(DEFAULT_EXPIRY)
+        for role, seconds in raw.items():
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+                raise MetadataError(f"{CONFIG_FILE}: bad expiry for {role}")
+            expiry[role] = timedelta(seconds=seconds)
+        return cls(expiry)
+
+
+@dataclass
+class SignatureState:
+    """How far a role's current metadata is signed."""
+
+    role: str
+    threshold: int
+    signed: list[str]
+    unsigned: list[str]
+    missing: int
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0
+
+
+@dataclass
+class SignResult:
+    """What :meth:`FirmwareRepository.sign` did, role by role."""
+
+    signed: dict[str, list[str]] = field(default_factory=dict)
+    """Role -> keyids that added a signature in this run."""
+    new_versions: dict[str, int] = field(default_factory=dict)
+    """Role -> version created in this run (snapshot/timestamp refresh, re-issue)."""
+    incomplete: dict[str, str] = field(default_factory=dict)
+    """Role -> why it still lacks signatures (or waits for another role)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "signed": self.signed,
+            "new_versions": self.new_versions,
+            "incomplete": self.incomplete,
+        }
+
+
+class FirmwareRepository(Repository):
+    """A working firmtuf repository on disk (see module docstring for the layout).
+
+    Args:
+        path: the repository directory (made by :func:`signer.init_repository`).
+        secrets_handler: asked for key file passwords / PINs when signing.
+        keyring: alternatively, a prepared :class:`Keyring` (keys at hand).
+
+    Without ``secrets_handler`` and ``keyring`` the repository signs nothing: edits
+    leave unsigned drafts for a later :meth:`sign`.
+
+    Raises:
+        RepositoryLocationError: ``path`` is not a firmtuf repository.
+        MetadataError: its configuration is malformed.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        secrets_handler: SecretsHandler | None = None,
+        keyring: Keyring | None = None,
+    ) -> None:
+        self.path = Path(path)
+        config_path = self.path / CONFIG_FILE
+        if not config_path.is_file():
+            raise RepositoryLocationError(
+                f"{self.path} is not a firmtuf repository (no {CONFIG_FILE}; "
+                "create one with 'firmtuf init')"
+            )
+        try:
+            raw = json.loads(config_path.read_bytes())
+        except (OSError, ValueError) as e:
+            raise MetadataError(f"{config_path}: unreadable: {e}") from None
+        self.config = RepositoryConfig.from_dict(raw)
+        if keyring is None and secrets_handler is not None:
+            keyring = Keyring(self.path, secrets_handler)
+        self.keyring = keyring
+        self._loaded: dict[str, Metadata] = {}
+        self._current: dict[str, Metadata] = {}
+        self._dirty: list[str] = []
+        self._now = utcnow()
+
+    # -- locations ---------------------------------------------------------------------
+    @property
+    def metadata_dir(self) -> Path:
+        return self.path / METADATA_DIR
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.path / TARGETS_DIR
+
+    def metadata_path(self, role: str) -> Path:
+        return self.metadata_dir / role_filename(role)
+
+    def root_history_path(self, version: int) -> Path:
+        return self.metadata_dir / ROOT_HISTORY_DIR / f"{version}.root.json"
+
+    # -- loading -----------------------------------------------------------------------
+    def _read(self, path: Path, role: str) -> Metadata:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise MetadataError(f"{path} is missing") from None
+        except OSError as e:
+            raise MetadataError(f"cannot read {path}: {e.strerror}") from None
+        try:
+            md = Metadata.from_bytes(data)
+        except DeserializationError as e:
+            cause = e.__cause__ or e
+            raise MetadataError(f"{path} is malformed: {cause}") from None
+        if md.signed.type != _role_type(role):
+            raise MetadataError(f"{path} holds {md.signed.type} metadata, not {role}")
+        return md
+
+    def _load(self, role: str) -> Metadata:
+        if role in self._current:
+            return self._current[role]
+        path = self.metadata_path(role)
+        if role not in TOP_LEVEL_ROLES and not path.exists():
+            md: Metadata = Metadata(Targets(expires=self._now))
+            self._current[role] = md
+            return md
+        md = self._read(path, role)
+        self._current[role] = md
+        self._loaded[role] = md
+        self._check_signatures(role, md)
+        return md
+
+    def previous_root(self, root: Root | None = None) -> Root | None:
+        """The root version before ``root`` (default: the current one), or None for v1."""
+        root = root or self._load_root()
+        if root.version <= 1:
+            return None
+        path = self.root_history_path(root.version - 1)
+        return _as(self._read(path, Root.type).signed, Root)
+
+    def _load_root(self) -> Root:
+        root = self._load(Root.type).signed
+        if not isinstance(root, Root):  # pragma: no cover - _read checks the type
+            raise MetadataError("root metadata has the wrong type")
+        return root
+
+    def signature_state(self, role: str, md: Metadata | None = None) -> SignatureState:
+        """How far ``role`` (its current metadata, or ``md``) is signed by its keys."""
+        md = md or self._load(role)
+        payload = md.signed_bytes
+        if role == Root.type:
+            root = _as(md.signed, Root)
+            result = root.get_root_verification_result(
+                self.previous_root(root), payload, md.signatures
+            )
+            # Root needs its own threshold and the previous root's: report the larger gap.
+            missing = max(result.first.missing, result.second.missing)
+            return SignatureState(
+                role,
+                result.first.threshold,
+                sorted(result.signed),
+                sorted(result.unsigned),
+                missing,
+            )
+        delegator = self._delegator(role)
+        try:
+            res = delegator.get_verification_result(role, payload, md.signatures)
+        except ValueError:
+            raise MetadataError(f"role {role} is not delegated by any role") from None
+        return SignatureState(
+            role, res.threshold, sorted(res.signed), sorted(res.unsigned), res.missing
+        )
+
+    def _check_signatures(self, role: str, md: Metadata) -> None:
+        """Refuse metadata carrying a signature of one of its keys that does not verify.
+
+        That is what a hand edit of signed metadata looks like.
+        """
+        state = self.signature_state(role, md)
+        authorized = set(state.signed) | set(state.unsigned)
+        bad = [k for k in md.signatures if k in authorized and k not in state.signed]
+        if bad:
+            raise MetadataError(
+                f"{self.metadata_path(role)}: signature of key {bad[0][:8]} does not verify "
+                "(was the file edited by hand?)"
+            )
+
+    def _delegator(self, role: str) -> Root | Targets:
+        """The metadata that lists the keys of ``role`` (root for top-level roles)."""
+        if role in TOP_LEVEL_ROLES:
+            return self._load_root()
+        for parent in self.targets_roles():
+            targets = _as(self._load(parent).signed, Targets)
+            if targets.delegations and role in (targets.delegations.roles or {}):
+                return targets
+        raise MetadataError(f"role {role} is not delegated by any role")
+
+    def targets_roles(self) -> list[str]:
+        """Every targets role of the repository: ``targets`` then delegated roles, pre-order."""
+        seen: list[str] = []
+        stack = [Targets.type]
+        while stack:
+            role = stack.pop()
+            if role in seen:
+                continue
+            seen.append(role)
+            targets = _as(self._load(role).signed, Targets)
+            if targets.delegations and targets.delegations.roles:
+                stack.extend(reversed(list(targets.delegations.roles)))
+        return seen
+
+    def is_complete(self, role: str) -> bool:
+        """True when ``role``'s current metadata has its threshold of valid signatures."""
+        return self.signature_state(role).complete
+
+    # -- tuf.repository.Repository ----------------------------------------------------
+    def open(self, role: str) -> Metadata:
+        """Load ``role`` for an edit (a copy: an aborted edit changes nothing)."""
+        return copy.deepcopy(self._load(role))
+
+    def close(self, role: str, md: Metadata) -> None:
+        """Finish an edit: version, expiry, fresh signatures from the keys at hand."""
+        stored = self._loaded.get(role)
+        if stored is not None and self.signature_state(role, stored).complete:
+            md.signed.version = stored.signed.version + 1
+        md.signed.expires = self._now + self.config.expiry_for(role)
+        md.signatures.clear()
+        self._store(role, md)
+        self._add_signatures(role)
+
+    @property
+    def targets_infos(self) -> dict[str, MetaFile]:
+        return {
+            role_filename(role): MetaFile(version=self._load(role).signed.version)
+            for role in self.targets_roles()
+        }
+
+    @property
+    def snapshot_info(self) -> MetaFile:
+        return MetaFile(version=self._load(Snapshot.type).signed.version)
+
+    # -- changes -----------------------------------------------------------------------
+    def _store(self, role: str, md: Metadata) -> None:
+        self._current[role] = md
+        if role not in self._dirty:
+            self._dirty.append(role)
+
+    def signing_keys(self, role: str) -> list[Key]:
+        """Keys whose signatures count for ``role`` (for root: new and previous root keys)."""
+        keys: dict[str, Key] = {}
+        if role == Root.type:
+            roots = [self._load_root()]
+            prev = self.previous_root()
+            if prev is not None:
+                roots.append(prev)
+            for root in roots:
+                for keyid in root.roles[Root.type].keyids:
+                    keys[keyid] = root.get_key(keyid)
+        else:
+            delegator = self._delegator(role)
+            for keyid in delegator.get_delegated_role(role).keyids:
+                keys[keyid] = delegator.get_key(keyid)
+        return list(keys.values())
+
+    def _add_signatures(self, role: str) -> list[str]:
+        """Add the signatures of every key at hand that has not signed ``role`` yet."""
+        md = self._load(role)
+        added: list[str] = []
+        if self.keyring is None:
+            return added
+        for key in self.signing_keys(role):
+            if key.keyid in md.signatures:
+                continue
+            signer = self.keyring.signer_for(key)
+            if signer is None:
+                continue
+            md.sign(signer, append=True)
+            added.append(key.keyid)
+        if added:
+            self._store(role, md)
+        return added
+
+    def _missing_reason(self, role: str) -> str:
+        state = self.signature_state(role)
+        reasons = [
+            f"{keyid[:8]}: {self.keyring.unavailable[keyid]}"
+            for keyid in state.unsigned
+            if self.keyring is not None and keyid in self.keyring.unavailable
+        ]
+        text = f"{len(state.signed)}/{state.threshold} signatures, needs {state.missing} more"
+        if reasons:
+            text += " (" + "; ".join(reasons) + ")"
+        return text
+
+    def sign(self, role: str | None = None) -> SignResult:
+        """Sign what changed with the keys at hand, or re-issue ``role`` when it is named.
+
+        Without ``role``: roles lacking signatures get those of the keys at hand, then a
+        new snapshot is made when every targets role is fully signed and changed, then a
+        new timestamp when the snapshot is fully signed and changed. Roles that still need
+        signatures stay as they are (``status`` reports them). With ``role``: only that
+        role is signed; when it is already fully signed and current it is re-issued as a
+        new version with a fresh expiry date.
+
+        Nothing is written until :meth:`save`.
+
+        Raises:
+            KeyProblemError: a role needed signatures but no key of it was at hand, or a
+                key file password is wrong.
+            ConflictError: ``role`` cannot be signed yet (e.g. snapshot before targets).
+            InvalidInputError: ``role`` is not a role of this repository.
+        """
+        result = SignResult()
+        known = [Root.type, *self.targets_roles(), Snapshot.type, Timestamp.type]
+        if role is not None and role not in known:
+            raise InvalidInputError(f"unknown role {role!r} (roles: {', '.join(known)})")
+        plan = known if role is None else [role]
+        for name in plan:
+            if name == Snapshot.type:
+                self._sign_snapshot(result, forced=role is not None)
+            elif name == Timestamp.type:
+                self._sign_timestamp(result, forced=role is not None)
+            else:
+                self._sign_plain(name, result, forced=role is not None)
+        if not result.signed and result.incomplete:
+            needy = [r for r, why in result.incomplete.items() if "needs" in why]
+            if needy:
+                raise KeyProblemError(
+                    f"no key at hand for {needy[0]}: {result.incomplete[needy[0]]}"
+                )
+        if role is not None and role in result.incomplete and role not in result.signed:
+            raise ConflictError(f"cannot sign {role}: {result.incomplete[role]}")
+        return result
+
+    def _record(self, role: str, added: list[str], result: SignResult) -> None:
+        if added:
+            result.signed.setdefault(role, []).extend(added)
+        if not self.is_complete(role):
+            result.incomplete[role] = self._missing_reason(role)
+
+    def _sign_plain(self, role: str, result: SignResult, *, forced: bool) -> None:
+        if self.is_complete(role):
+            if not forced:
+                return
+            with self.edit(role):
+                pass
+            result.new_versions[role] = self._current[role].signed.version
+            self._record(role, list(self._current[role].signatures), result)
+            return
+        self._record(role, self._add_signatures(role), result)
+
+    def _sign_snapshot(self, result: SignResult, *, forced: bool) -> None:
+        waiting = [r for r in self.targets_roles() if not self.is_complete(r)]
+        if waiting:
+            result.incomplete[Snapshot.type] = f"waits for {waiting[0]} to be fully signed"
+            return
+        before = self._current_version(Snapshot.type)
+        try:
+            self.do_snapshot(force=forced and self.is_complete(Snapshot.type))
+        except ValueError as e:
+            raise MetadataError(f"cannot make a snapshot: {e}") from None
+        self._after_refresh(Snapshot.type, before, result)
+
+    def _sign_timestamp(self, result: SignResult, *, forced: bool) -> None:
+        if not self.is_complete(Snapshot.type) or self._stale(Snapshot.type):
+            result.incomplete[Timestamp.type] = "waits for a fully signed, current snapshot"
+            return
+        before = self._current_version(Timestamp.type)
+        try:
+            self.do_timestamp(force=forced and self.is_complete(Timestamp.type))
+        except ValueError as e:
+            raise MetadataError(f"cannot make a timestamp: {e}") from None
+        self._after_refresh(Timestamp.type, before, result)
+
+    def _current_version(self, role: str) -> tuple[int, int]:
+        md = self._load(role)
+        return md.signed.version, len(md.signatures)
+
+    def _after_refresh(self, role: str, before: tuple[int, int], result: SignResult) -> None:
+        md = self._current[role]
+        if role in self._dirty and (md.signed.version, len(md.signatures)) != before:
+            if md.signed.version != before[0]:
+                result.new_versions[role] = md.signed.version
+            if md.signatures:
+                result.signed.setdefault(role, []).extend(md.signatures)
+        if not self.is_complete(role):
+            result.incomplete[role] = self._missing_reason(role)
+
+    def _stale(self, role: str) -> bool:
+        """True when snapshot/timestamp do not describe the current roles they list."""
+        if role == Snapshot.type:
+            snapshot = _as(self._load(Snapshot.type).signed, Snapshot)
+            for name, info in self.targets_infos.items():
+                listed = snapshot.meta.get(name)
+                if listed is None or listed.version != info.version:
+                    return True
+            return False
+        if role == Timestamp.type:
+            timestamp = _as(self._load(Timestamp.type).signed, Timestamp)
+            return timestamp.snapshot_meta.version != self.snapshot_info.version
+        return False
+
+    def stale_reason(self, role: str) -> str | None:
+        """Why snapshot or timestamp is out of date, or None when it is current."""
+        if not self._stale(role):
+            return None
+        if role == Snapshot.type:
+            snapshot = _as(self._load(Snapshot.type).signed, Snapshot)
+            for name, info in self.targets_infos.items():
+                listed = snapshot.meta.get(name)
+                if listed is None:
+                    return f"does not list {name} v{info.version}"
+                if listed.version != info.version:
+                    return f"lists {name} v{listed.version}, current is v{info.version}"
+        return (
+            f"lists snapshot v{self._load(Timestamp.type).signed.snapshot_meta.version}, "
+            f"current is v{self.snapshot_info.version}"
+        )
+
+    def metadata(self, role: str) -> Metadata:
+        """The current metadata of ``role`` (do not modify: use :meth:`edit`)."""
+        return self._load(role)
+
+    def iter_targets(self) -> Iterator[tuple[str, str, Any]]:
+        """Yield ``(role, name, TargetFile)`` for every target of every targets role."""
+        for role in self.targets_roles():
+            targets = _as(self._load(role).signed, Targets)
+            for name, info in targets.targets.items():
+                yield role, name, info
+
+    # -- writing -----------------------------------------------------------------------
+    def save(self) -> list[Path]:
+        """Write every changed role, each file atomically, referenced roles first.
+
+        Returns the paths written.
+        """
+        order = {r: i for i, r in enumerate((Targets.type, Snapshot.type, Timestamp.type))}
+        dirty = sorted(self._dirty, key=lambda r: (r == Root.type, order.get(r, -1)))
+        written = []
+        for role in dirty:
+            md = self._current[role]
+            data = md.to_bytes(_SERIALIZER)
+            if role == Root.type and self.signature_state(role, md).complete:
+                history = self.root_history_path(md.signed.version)
+                atomic_write(history, data)
+                written.append(history)
+            path = self.metadata_path(role)
+            atomic_write(path, data)
+            written.append(path)
+            self._loaded[role] = md
+        self._dirty.clear()
+        return written
+
+    @property
+    def has_changes(self) -> bool:
+        """True when edits are waiting for :meth:`save`."""
+        return bool(self._dirty)
+
+
+def _as(obj: object, cls: type[_T]) -> _T:
+    if not isinstance(obj, cls):
+        raise MetadataError(f"expected {cls.__name__.lower()} metadata, got {type(obj).__name__}")
+    return obj
+
+
+def _role_type(role: str) -> str:
+    return role if role in TOP_LEVEL_ROLES else Targets.type

@@ -1,0 +1,161 @@
+"""`firmtuf status`: health of every role, as data for people and for CI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tuf.api.metadata import Root, Snapshot, Timestamp
+
+from signer._errors import MetadataError
+from signer._keys import signer_uri
+from signer._repository import FirmwareRepository, utcnow
+from signer._targets import FirmwareFields
+
+
+@dataclass
+class KeyStatus:
+    """One key of a role."""
+
+    keyid: str
+    keytype: str
+    scheme: str
+    signer_uri: str | None
+    signed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "keyid": self.keyid,
+            "keytype": self.keytype,
+            "scheme": self.scheme,
+            "signer_uri": self.signer_uri,
+            "signed": self.signed,
+        }
+
+
+@dataclass
+class RoleStatus:
+    """Health of one role's current metadata."""
+
+    role: str
+    version: int
+    expires: datetime
+    threshold: int
+    signatures: int
+    keys: list[KeyStatus]
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    targets: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.warnings
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "role": self.role,
+            "version": self.version,
+            "expires": self.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "threshold": self.threshold,
+            "signatures": self.signatures,
+            "keys": [k.to_dict() for k in self.keys],
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
+        if self.targets is not None:
+            data["targets"] = self.targets
+        return data
+
+
+@dataclass
+class RepositoryStatus:
+    """Health of a working repository: ``ok`` is False when any role needs attention."""
+
+    path: str
+    checked_at: datetime
+    warn: timedelta
+    roles: list[RoleStatus]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.roles)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repository": self.path,
+            "checked_at": self.checked_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "warn_seconds": int(self.warn.total_seconds()),
+            "ok": self.ok,
+            "roles": [r.to_dict() for r in self.roles],
+        }
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} hours"
+    return f"{max(seconds // 60, 0)} minutes"
+
+
+def repository_status(
+    repo: FirmwareRepository,
+    *,
+    warn: timedelta = timedelta(days=7),
+    now: datetime | None = None,
+) -> RepositoryStatus:
+    """Inspect every role: versions, expiry, keys, thresholds, signatures, consistency.
+
+    A role has *problems* when it is expired, under-signed or stale (snapshot/timestamp
+    not describing the current roles, malformed firmware fields), and *warnings* when it
+    expires within ``warn``.
+
+    Raises:
+        MetadataError: metadata cannot be read at all.
+    """
+    now = now or utcnow()
+    roles = [Root.type, *repo.targets_roles(), Snapshot.type, Timestamp.type]
+    result = []
+    for role in roles:
+        md = repo.metadata(role)
+        state = repo.signature_state(role)
+        keys = []
+        for key in repo.signing_keys(role):
+            keys.append(
+                KeyStatus(
+                    key.keyid, key.keytype, key.scheme, signer_uri(key), key.keyid in state.signed
+                )
+            )
+        status = RoleStatus(
+            role,
+            md.signed.version,
+            md.signed.expires,
+            state.threshold,
+            len(state.signed),
+            keys,
+        )
+        if not state.complete:
+            status.problems.append(
+                f"under-signed: {len(state.signed)}/{state.threshold} signatures, "
+                f"needs {state.missing} more"
+            )
+        if md.signed.expires <= now:
+            status.problems.append(f"expired {md.signed.expires:%Y-%m-%d %H:%M} UTC")
+        elif md.signed.expires - now <= warn:
+            status.warnings.append(f"expires in {_human(md.signed.expires - now)}")
+        if role in (Snapshot.type, Timestamp.type):
+            stale = repo.stale_reason(role)
+            if stale:
+                status.problems.append(f"stale: {stale}")
+        if role not in (Root.type, Snapshot.type, Timestamp.type):
+            targets = getattr(md.signed, "targets", {})
+            status.targets = len(targets)
+            for name, info in targets.items():
+                try:
+                    FirmwareFields.from_target(name, info)
+                except MetadataError as e:
+                    status.problems.append(str(e))
+        result.append(status)
+    return RepositoryStatus(str(repo.path), now, warn, result)

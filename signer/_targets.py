@@ -1,0 +1,354 @@
+"""Firmware targets: the ADR 0001 fields, target names, and adding/removing images.
+
+Images are copied into the repository's content store ``REPO/targets/<sha256>.<basename>``
+while they are hashed (one read), so the stored bytes are exactly the hashed bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuf.api.metadata import TargetFile, Targets
+
+from signer._errors import ConflictError, InvalidInputError, MetadataError
+from signer._fsutil import fsync_dir, temp_path
+from signer._repository import FirmwareRepository
+from verifier._internal.version import FirmwareVersion, VersionError
+
+CUSTOM_KEY = "firmtuf"
+"""Key of the firmware fields inside a target's ``custom`` object (ADR 0001)."""
+
+HASH_ALGORITHMS = ("sha256", "sha512")
+"""Hashes `firmtuf add` can write; sha256 is always written and always first."""
+
+MAX_SECURITY_COUNTER = 2**63 - 1
+_CHUNK = 1 << 20
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes just processed (for progress bars)."""
+
+
+@dataclass(frozen=True)
+class FirmwareFields:
+    """The firmware facts of a target (``custom.firmtuf``, ADR 0001)."""
+
+    hardware_ids: tuple[str, ...]
+    version: str
+    security_counter: int | None = None
+    min_version: str | None = None
+    notes: str | None = None
+
+    def validate(self) -> None:
+        """Raise InvalidInputError unless the fields follow ADR 0001."""
+        if not self.hardware_ids:
+            raise InvalidInputError("at least one --hardware-id is needed")
+        seen: set[str] = set()
+        for hw in self.hardware_ids:
+            if not isinstance(hw, str) or not hw or hw.strip() != hw:
+                raise InvalidInputError(f"invalid hardware id {hw!r}: empty or padded")
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in hw):
+                raise InvalidInputError(f"invalid hardware id {hw!r}: control character")
+            if hw in seen:
+                raise InvalidInputError(f"hardware id {hw!r} given twice")
+            seen.add(hw)
+        version = parse_firmware_version(self.version, "version")
+        if self.min_version is not None:
+            minimum = parse_firmware_version(self.min_version, "min-version")
+            if not minimum < version:
+                raise InvalidInputError(
+                    f"min-version {self.min_version} must be lower than version {self.version}"
+                )
+        if self.security_counter is not None and not (
+            isinstance(self.security_counter, int)
+            and not isinstance(self.security_counter, bool)
+            and 0 <= self.security_counter <= MAX_SECURITY_COUNTER
+        ):
+            raise InvalidInputError(
+                f"security counter must be an integer from 0 to 2^63-1, got {self.security_counter}"
+            )
+        if self.notes is not None and not isinstance(self.notes, str):
+            raise InvalidInputError("notes must be text")
+
+    @property
+    def parsed_version(self) -> FirmwareVersion:
+        return FirmwareVersion(self.version)
+
+    def to_custom(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"hardware_ids": list(self.hardware_ids), "version": self.version}
+        if self.security_counter is not None:
+            fields["security_counter"] = self.security_counter
+        if self.min_version is not None:
+            fields["min_version"] = self.min_version
+        if self.notes is not None:
+            fields["notes"] = self.notes
+        return {CUSTOM_KEY: fields}
+
+    @classmethod
+    def from_target(cls, name: str, info: TargetFile) -> FirmwareFields | None:
+        """The firmware fields of a target; None when it is not firmware.
+
+        Raises:
+            MetadataError: ``custom.firmtuf`` is present but malformed.
+        """
+        custom = info.custom
+        if CUSTOM_KEY not in custom:
+            return None
+        try:
+            return cls._parse(custom[CUSTOM_KEY])
+        except InvalidInputError as e:
+            raise MetadataError(f"target {name!r}: malformed custom.{CUSTOM_KEY}: {e}") from None
+
+    @classmethod
+    def _parse(cls, raw: Any) -> FirmwareFields:
+        if not isinstance(raw, dict):
+            raise InvalidInputError("not an object")
+        hw = raw.get("hardware_ids")
+        if not isinstance(hw, list) or not all(isinstance(h, str) for h in hw):
+            raise InvalidInputError("hardware_ids is not a list of strings")
+        version = raw.get("version")
+        if not isinstance(version, str):
+            raise InvalidInputError("version is not a string")
+        for opt in ("min_version", "notes"):
+            if opt in raw and not isinstance(raw[opt], str):
+                raise InvalidInputError(f"{opt} is not a string")
+        fields = cls(
+            tuple(hw),
+            version,
+            raw.get("security_counter"),
+            raw.get("min_version"),
+            raw.get("notes"),
+        )
+        fields.validate()
+        return fields
+
+
+def parse_firmware_version(text: str, what: str = "version") -> FirmwareVersion:
+    """Parse a firmware version (ADR 0001 grammar) or raise InvalidInputError."""
+    try:
+        return FirmwareVersion(text)
+    except VersionError as e:
+        raise InvalidInputError(f"{what}: {e}") from None
+
+
+def validate_target_name(name: str) -> None:
+    """Raise InvalidInputError unless ``name`` is a relative POSIX path per ADR 0001."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError("target name is empty")
+    if name.startswith("/"):
+        raise InvalidInputError(f"target name {name!r} is an absolute path")
+    if "\\" in name:
+        raise InvalidInputError(f"target name {name!r} contains a backslash")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise InvalidInputError(f"target name {name!r} contains a control character")
+    for segment in name.split("/"):
+        if segment == "":
+            raise InvalidInputError(f"target name {name!r} has an empty path segment")
+        if segment in (".", ".."):
+            raise InvalidInputError(f"target name {name!r} has a {segment!r} segment")
+    if len(name.encode()) > 1024:
+        raise InvalidInputError("target name is longer than 1024 bytes")
+
+
+def targets_role_for(repo: FirmwareRepository, name: str) -> str:
+    """The targets role that holds (or would hold) target ``name``.
+
+    Always ``targets`` for now; delegations will route names to delegated roles here.
+    """
+    del repo, name
+    return Targets.type
+
+
+def store_name(sha256: str, name: str) -> str:
+    """File name of an image in the content store (and, hash-prefixed, when published)."""
+    return f"{sha256}.{name.rpartition('/')[2]}"
+
+
+@dataclass(frozen=True)
+class AddedTarget:
+    """A target created by :func:`add_firmware`."""
+
+    name: str
+    role: str
+    length: int
+    hashes: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "length": self.length, "hashes": self.hashes}
+
+
+def _ingest(
+    image: Path,
+    store_dir: Path,
+    basename: str,
+    algorithms: Sequence[str],
+    progress: ProgressCallback | None,
+) -> tuple[Path, int, dict[str, str], bool]:
+    """Copy ``image`` into the store while hashing it. Returns (path, length, hashes, new)."""
+    hashers = {alg: hashlib.new(alg) for alg in algorithms}
+    tmp = temp_path(store_dir, ".part")
+    length = 0
+    try:
+        with open(image, "rb") as fin, open(tmp, "wb") as fout:
+            while chunk := fin.read(_CHUNK):
+                for h in hashers.values():
+                    h.update(chunk)
+                fout.write(chunk)
+                length += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            fout.flush()
+            os.fsync(fout.fileno())
+        hashes = {alg: h.hexdigest() for alg, h in hashers.items()}
+        dest = store_dir / store_name(hashes["sha256"], basename)
+        if dest.exists():
+            tmp.unlink()
+            return dest, length, hashes, False
+        tmp.replace(dest)
+        fsync_dir(store_dir)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return dest, length, hashes, True
+
+
+def add_firmware(
+    repo: FirmwareRepository,
+    images: Sequence[Path | str],
+    fields: FirmwareFields,
+    *,
+    name: str | None = None,
+    hash_algorithms: Sequence[str] = ("sha256",),
+    allow_downgrade: bool = False,
+    progress: ProgressCallback | None = None,
+) -> list[AddedTarget]:
+    """Add firmware images as targets and save the repository.
+
+    Each image becomes target ``<first hardware id>/<version>/<file name>`` (or ``name``
+    for a single image) with its length, hashes and ``custom.firmtuf`` fields. The targets
+    role becomes an unsigned draft: run :meth:`FirmwareRepository.sign` to sign it.
+
+    Raises:
+        InvalidInputError: missing image, bad name, fields or hash algorithm.
+        ConflictError: the name exists, or the version is not newer than an existing
+            target for one of the hardware ids (unless ``allow_downgrade``).
+    """
+    fields.validate()
+    algorithms = ["sha256"]
+    for alg in hash_algorithms:
+        if alg not in HASH_ALGORITHMS:
+            raise InvalidInputError(f"unsupported hash {alg!r} (choose from sha256, sha512)")
+        if alg not in algorithms:
+            algorithms.append(alg)
+    if not images:
+        raise InvalidInputError("no image given")
+    paths = [Path(p) for p in images]
+    if name is not None and len(paths) > 1:
+        raise InvalidInputError("--name names one image; add images one by one to name them")
+    names: list[str] = []
+    for path in paths:
+        if not path.is_file():
+            what = "is not a file" if path.exists() else "does not exist"
+            raise InvalidInputError(f"image {path} {what}")
+        target_name = name or f"{fields.hardware_ids[0]}/{fields.version}/{path.name}"
+        validate_target_name(target_name)
+        if target_name in names:
+            raise ConflictError(f"target {target_name!r} given twice")
+        names.append(target_name)
+
+    existing = {n: (role, info) for role, n, info in repo.iter_targets()}
+    for target_name in names:
+        if target_name in existing:
+            raise ConflictError(f"target {target_name!r} already exists (remove it first)")
+    if not allow_downgrade:
+        _check_newer(existing, fields)
+
+    created: list[Path] = []
+    added: list[AddedTarget] = []
+    try:
+        repo.targets_dir.mkdir(exist_ok=True)
+        ingested = []
+        for path, target_name in zip(paths, names, strict=True):
+            try:
+                stored, length, hashes, new = _ingest(
+                    path, repo.targets_dir, target_name.rpartition("/")[2], algorithms, progress
+                )
+            except OSError as e:
+                raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
+            if new:
+                created.append(stored)
+            ingested.append((target_name, length, hashes))
+        by_role: dict[str, list[tuple[str, int, dict[str, str]]]] = {}
+        for item in ingested:
+            by_role.setdefault(targets_role_for(repo, item[0]), []).append(item)
+        for role, items in by_role.items():
+            with repo.edit_targets(role) as targets:
+                for target_name, length, hashes in items:
+                    targets.targets[target_name] = TargetFile(
+                        length,
+                        hashes,
+                        target_name,
+                        unrecognized_fields={"custom": fields.to_custom()},
+                    )
+                    added.append(AddedTarget(target_name, role, length, hashes))
+        repo.save()
+    except BaseException:
+        for stored in created:
+            with contextlib.suppress(OSError):
+                stored.unlink()
+        raise
+    return added
+
+
+def _check_newer(existing: dict[str, tuple[str, TargetFile]], fields: FirmwareFields) -> None:
+    new_version = fields.parsed_version
+    for target_name, (_role, info) in sorted(existing.items()):
+        other = FirmwareFields.from_target(target_name, info)
+        if other is None:
+            continue
+        shared = [hw for hw in fields.hardware_ids if hw in other.hardware_ids]
+        if shared and not new_version > other.parsed_version:
+            raise ConflictError(
+                f"version {fields.version} is not newer than {other.version} "
+                f"({target_name}) for hardware id {shared[0]!r}; use --allow-downgrade to add it"
+            )
+
+
+def remove_target(repo: FirmwareRepository, name: str) -> None:
+    """Remove target ``name`` and save; its image leaves the store when nothing else uses it.
+
+    Raises:
+        ConflictError: no target has that name.
+    """
+    found = [(role, info) for role, n, info in repo.iter_targets() if n == name]
+    if not found:
+        raise ConflictError(f"no target named {name!r}")
+    role, info = found[0]
+    with repo.edit_targets(role) as targets:
+        del targets.targets[name]
+    repo.save()
+    sha = info.hashes.get("sha256")
+    if sha is None:
+        return
+    stored = repo.targets_dir / store_name(sha, name)
+    still_used = any(
+        i.hashes.get("sha256") == sha and store_name(sha, n) == stored.name
+        for _r, n, i in repo.iter_targets()
+    )
+    if not still_used:
+        with contextlib.suppress(OSError):
+            stored.unlink()
+
+
+def stored_image(repo: FirmwareRepository, name: str, info: TargetFile) -> Path:
+    """Path of target ``name``'s image in the content store."""
+    sha = info.hashes.get("sha256")
+    if sha is None:
+        raise MetadataError(f"target {name!r} has no sha256 hash")
+    return repo.targets_dir / store_name(sha, name)

@@ -1,0 +1,31 @@
+"""The `firmtuf` command line: one module per command, each a thin layer over ``signer``."""
+
+from __future__ import annotations
+
+import click
+
+from signer.cli._common import FirmtufGroup
+from signer.cli.add import add
+from signer.cli.demo import demo
+from signer.cli.init import init
+from signer.cli.publish import publish
+from signer.cli.remove import remove
+from signer.cli.sign import sign
+from signer.cli.status import status
+from signer.cli.verify import verify
+
+
+@click.group(cls=FirmtufGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """firmtuf: sign, publish and check firmware update repositories (TUF).
+
+    Exit codes: 0 ok, 2 usage, 3 bad input, 4 not a repository / exists, 5 key problem
+    (wrong password, missing key), 6 invalid metadata, 7 conflict (duplicate, downgrade,
+    unknown target), 8 not publishable, 9 verification failed, 10 status needs attention.
+    """
+
+
+for _command in (init, add, remove, sign, publish, status, verify, demo):
+    main.add_command(_command)
+
+__all__ = ["main"]

@@ -1,0 +1,124 @@
+"""Shared pieces of the click commands: error mapping, options, parsers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import click
+from securesystemslib.signer import SecretsHandler
+
+from signer._errors import FirmtufError, KeyProblemError
+from signer._keys import PASSWORD_SECRET
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PASSWORD_ENV_HELP = "Read the key file password from environment variable NAME, not a prompt."  # noqa: S105 - help text
+
+
+class FirmtufClickError(click.ClickException):
+    """A FirmtufError as click shows it: one line on stderr, the documented exit code."""
+
+    def __init__(self, error: FirmtufError) -> None:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        super().__init__(message)
+        self.error = error
+
+
+_ERROR_CLASSES: dict[int, type[FirmtufClickError]] = {}
+
+
+def click_error(error: FirmtufError) -> FirmtufClickError:
+    """The click exception for ``error``, of a subclass carrying its exit code."""
+    code = error.exit_code
+    if code not in _ERROR_CLASSES:
+        _ERROR_CLASSES[code] = type(
+            f"FirmtufClickError{code}", (FirmtufClickError,), {"exit_code": code}
+        )
+    return _ERROR_CLASSES[code](error)
+
+
+class FirmtufGroup(click.Group):
+    """The `firmtuf` group: turns library errors into one-line click errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FirmtufError as e:
+            raise click_error(e) from e
+
+
+def password_env_option(f: F) -> F:
+    return click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def secrets_handler(password_env: str | None, *, confirm: bool = False) -> SecretsHandler:
+    """Password from ``$password_env`` or one prompt per command (cached for every key)."""
+    cache: dict[str, str] = {}
+
+    def handler(secret: str) -> str:
+        if secret in cache:
+            return cache[secret]
+        if password_env:
+            value = os.environ.get(password_env)
+            if not value:
+                raise KeyProblemError(f"environment variable {password_env} is not set")
+        else:
+            label = "Key file password" if secret == PASSWORD_SECRET else f"Enter {secret}"
+            value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+        cache[secret] = value
+        return value
+
+    return handler
+
+
+_DURATION_RE = re.compile(r"(\d+)\s*([smhdw]?)")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d``, ``12w``, ``36h``, ``30m``, ``45s``; a bare number is days."""
+    match = _DURATION_RE.fullmatch(text.strip())
+    if match is None:
+        raise click.BadParameter(f"{text!r} is not a duration like 90d, 12w, 36h")
+    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+class DurationType(click.ParamType):
+    name = "DURATION"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except click.BadParameter as e:
+            self.fail(str(e.message), param, ctx)
+
+
+def role_values(values: Iterable[str], convert: Callable[[str], Any], what: str) -> dict[str, Any]:
+    """Parse repeated ``ROLE=VALUE`` options."""
+    result: dict[str, Any] = {}
+    for item in values:
+        role, sep, raw = item.partition("=")
+        if not sep or not role or not raw:
+            raise click.BadParameter(f"{item!r}: expected ROLE={what}")
+        try:
+            result[role.strip()] = convert(raw.strip())
+        except (ValueError, click.BadParameter) as e:
+            raise click.BadParameter(f"{item!r}: {e}") from None
+    return result

@@ -1,0 +1,112 @@
+"""`firmtuf add REPO IMAGE...`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from signer._repository import FirmwareRepository
+from signer._targets import FirmwareFields, ProgressCallback, add_firmware
+from signer.cli._common import echo_json, json_option
+
+PROGRESS_THRESHOLD = 8 << 20
+"""Show a progress bar when the images add up to at least this many bytes."""
+
+
+@contextlib.contextmanager
+def _progress(images: tuple[Path, ...]) -> Iterator[ProgressCallback | None]:
+    total = sum(p.stat().st_size for p in images if p.is_file())
+    if total < PROGRESS_THRESHOLD:
+        yield None
+        return
+    with click.progressbar(length=total, label="Hashing and storing", file=sys.stderr) as bar:
+        yield bar.update
+
+
+@click.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--hardware-id",
+    "hardware_ids",
+    multiple=True,
+    required=True,
+    metavar="ID",
+    help="Device model the image runs on. Repeatable.",
+)
+@click.option(
+    "--version",
+    "version",
+    required=True,
+    metavar="V",
+    help="Firmware version (N.N.N[-pre], compared as a version).",
+)
+@click.option(
+    "--security-counter",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Anti-rollback counter (0 to 2^63-1).",
+)
+@click.option(
+    "--min-version",
+    default=None,
+    metavar="V",
+    help="Version a device must already run to install this one.",
+)
+@click.option("--notes", default=None, metavar="TEXT", help="Release notes (informational).")
+@click.option(
+    "--name",
+    default=None,
+    metavar="PATH",
+    help="Target name (default HARDWARE_ID/VERSION/FILE_NAME); one image only.",
+)
+@click.option(
+    "--hash",
+    "hashes",
+    multiple=True,
+    type=click.Choice(["sha256", "sha512"]),
+    help="Extra hash to record (sha256 is always recorded).",
+)
+@click.option(
+    "--allow-downgrade",
+    is_flag=True,
+    help="Accept a version that is not newer than an existing one.",
+)
+@json_option
+def add(
+    repo: Path,
+    images: tuple[Path, ...],
+    hardware_ids: tuple[str, ...],
+    version: str,
+    security_counter: int | None,
+    min_version: str | None,
+    notes: str | None,
+    name: str | None,
+    hashes: tuple[str, ...],
+    allow_downgrade: bool,
+    as_json: bool,
+) -> None:
+    """Add firmware IMAGES to REPO as targets (unsigned until `firmtuf sign`)."""
+    repository = FirmwareRepository(repo)
+    fields = FirmwareFields(hardware_ids, version, security_counter, min_version, notes)
+    with _progress(images) as progress:
+        added = add_firmware(
+            repository,
+            images,
+            fields,
+            name=name,
+            hash_algorithms=hashes,
+            allow_downgrade=allow_downgrade,
+            progress=progress,
+        )
+    if as_json:
+        echo_json([a.to_dict() for a in added])
+        return
+    for target in added:
+        click.echo(f"Added {target.name} ({target.length} bytes, sha256 {target.hashes['sha256']})")
+    click.echo(f"Next: firmtuf sign {repo}")

@@ -1,0 +1,133 @@
+"""`firmtuf init REPO`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from signer._errors import InvalidInputError, KeyProblemError
+from signer._init import ExternalKey, init_repository
+from signer._keys import KEY_TYPES, public_key_from_pem
+from signer._status import repository_status
+from signer.cli._common import (
+    PASSWORD_ENV_HELP,
+    echo_json,
+    json_option,
+    parse_duration,
+    role_values,
+    secrets_handler,
+)
+
+
+@click.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.option(
+    "--key-type",
+    type=click.Choice(list(KEY_TYPES)),
+    default="ed25519",
+    show_default=True,
+    help="Type of the generated keys.",
+)
+@click.option(
+    "--keys",
+    "key_counts",
+    multiple=True,
+    metavar="ROLE=N",
+    help="Number of keys to generate for ROLE (default 1). Repeatable.",
+)
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="ROLE=N",
+    help="Signatures ROLE needs (default 1). Repeatable.",
+)
+@click.option(
+    "--expiry",
+    "expiries",
+    multiple=True,
+    metavar="ROLE=DURATION",
+    help="Validity of ROLE's metadata, e.g. targets=90d, timestamp=12h. "
+    "Defaults: root 365d, targets 91d, snapshot 7d, timestamp 1d.",
+)
+@click.option(
+    "--keys-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the encrypted key files (default REPO/keys, git-ignored).",
+)
+@click.option(
+    "--signer",
+    "signers",
+    multiple=True,
+    type=(str, str, click.Path(path_type=Path)),
+    metavar="ROLE URI PUBKEY.pem",
+    help="Use an existing key for ROLE: its securesystemslib signer URI and PEM "
+    "public key. Repeatable.",
+)
+@click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)
+@json_option
+def init(
+    repo: Path,
+    key_type: str,
+    key_counts: tuple[str, ...],
+    thresholds: tuple[str, ...],
+    expiries: tuple[str, ...],
+    keys_dir: Path | None,
+    signers: tuple[tuple[str, str, Path], ...],
+    password_env: str | None,
+    as_json: bool,
+) -> None:
+    """Create a new repository REPO with root, targets, snapshot and timestamp roles."""
+    counts = role_values(key_counts, int, "N")
+    limits = role_values(thresholds, int, "N")
+    expiry = role_values(expiries, parse_duration, "DURATION")
+    external = []
+    for role, uri, pub_path in signers:
+        try:
+            pem = pub_path.read_bytes()
+        except OSError as e:
+            raise InvalidInputError(f"cannot read public key {pub_path}: {e.strerror}") from None
+        external.append(ExternalKey(role, uri, public_key_from_pem(pem)))
+    generates = any(
+        counts.get(role, 0 if any(e.role == role for e in external) else 1) > 0
+        for role in ("root", "targets", "snapshot", "timestamp")
+    )
+    password = None
+    if generates:
+        if password_env:
+            password = os.environ.get(password_env)
+            if not password:
+                raise KeyProblemError(f"environment variable {password_env} is not set")
+        else:
+            password = click.prompt(
+                "Password for the new key files",
+                hide_input=True,
+                confirmation_prompt=True,
+                err=True,
+            )
+    repository = init_repository(
+        repo,
+        password=password,
+        key_type=key_type,
+        keys=counts,
+        thresholds=limits,
+        expiry=expiry,
+        keys_dir=keys_dir,
+        external_keys=external,
+        secrets_handler=secrets_handler(password_env),
+    )
+    status = repository_status(repository)
+    if as_json:
+        echo_json(status.to_dict())
+        return
+    click.echo(f"Created repository {repo}")
+    for info in status.roles:
+        state = "signed" if not info.problems else info.problems[0]
+        click.echo(
+            f"  {info.role:<10} {len(info.keys)} key(s), threshold {info.threshold}, "
+            f"expires {info.expires:%Y-%m-%d}, {state}"
+        )
+    click.echo(f"Next: firmtuf add {repo} IMAGE --hardware-id ID --version V")

@@ -1,0 +1,40 @@
+"""`firmtuf sign REPO [ROLE]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from signer._repository import FirmwareRepository
+from signer.cli._common import echo_json, json_option, password_env_option, secrets_handler
+
+
+@click.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.argument("role", required=False)
+@password_env_option
+@json_option
+def sign(repo: Path, role: str | None, password_env: str | None, as_json: bool) -> None:
+    """Sign what changed in REPO with the keys at hand.
+
+    Without ROLE: roles lacking signatures are signed, then snapshot and timestamp are
+    renewed when what they describe changed. With ROLE: only that role is signed, or
+    re-issued with a fresh expiry date when it is already fully signed.
+    """
+    repository = FirmwareRepository(repo, secrets_handler=secrets_handler(password_env))
+    result = repository.sign(role)
+    repository.save()
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    if not result.signed and not result.incomplete:
+        click.echo("Nothing to sign: every role is fully signed and current.")
+        return
+    for name, keyids in result.signed.items():
+        version = repository.metadata(name).signed.version
+        click.echo(f"Signed {name} v{version} with {len(keyids)} key(s)")
+    for name, why in result.incomplete.items():
+        click.echo(f"Not yet publishable: {name}: {why}")
+    if not result.incomplete:
+        click.echo("Next: firmtuf publish REPO OUT_DIR")

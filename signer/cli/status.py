@@ -1,0 +1,53 @@
+"""`firmtuf status REPO`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from signer._errors import UnhealthyError
+from signer._repository import FirmwareRepository
+from signer._status import repository_status
+from signer.cli._common import DurationType, echo_json, json_option
+
+
+@click.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.option(
+    "--warn",
+    type=DurationType(),
+    default="7d",
+    show_default=True,
+    help="Warn about roles expiring within this duration (e.g. 7d, 36h).",
+)
+@json_option
+def status(repo: Path, warn: timedelta, as_json: bool) -> None:
+    """Show roles, keys, thresholds, signatures, versions and expiry of REPO.
+
+    Exits 10 when a role is expired, under-signed, stale or expires within --warn.
+    """
+    report = repository_status(FirmwareRepository(repo), warn=warn)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        for role in report.roles:
+            mark = "ok" if role.ok else "ATTENTION"
+            extra = f", {role.targets} target(s)" if role.targets is not None else ""
+            click.echo(
+                f"{role.role:<10} v{role.version:<4} expires {role.expires:%Y-%m-%d %H:%M} UTC  "
+                f"signatures {role.signatures}/{role.threshold}{extra}  [{mark}]"
+            )
+            for key in role.keys:
+                signed = "signed" if key.signed else "not signed"
+                uri = key.signer_uri or "-"
+                click.echo(f"    key {key.keyid[:12]} {key.keytype:<8} {signed:<11} {uri}")
+            for problem in role.problems:
+                click.echo(f"    problem: {problem}")
+            for warning in role.warnings:
+                click.echo(f"    warning: {warning}")
+    if not report.ok:
+        bad = next(r for r in report.roles if not r.ok)
+        first = (bad.problems or bad.warnings)[0]
+        raise UnhealthyError(f"{bad.role}: {first}")

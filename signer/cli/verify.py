@@ -1,0 +1,43 @@
+"""`firmtuf verify REPO_OR_URL --root ROOT.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from signer._client import ClientRefusal, verify_published
+from signer._errors import InvalidInputError, VerificationError
+from signer.cli._common import echo_json, json_option
+
+
+@click.command()
+@click.argument("source", metavar="REPO_OR_URL")
+@click.option(
+    "--root",
+    "root_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Trusted root metadata to start from (e.g. the 1.root.json devices ship).",
+)
+@json_option
+def verify(source: str, root_path: Path, as_json: bool) -> None:
+    """Check a published repository (directory or http(s) URL) end to end as a device would."""
+    try:
+        root = root_path.read_bytes()
+    except OSError as e:
+        raise InvalidInputError(f"cannot read root {root_path}: {e.strerror}") from None
+    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
+        raise InvalidInputError(f"{source} is neither a directory nor an http(s) URL")
+    try:
+        report = verify_published(source, root)
+    except ClientRefusal as e:
+        raise VerificationError(f"{source} does not verify: {e}") from e
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    versions = ", ".join(f"{r} v{v}" for r, v in report.versions.items())
+    click.echo(
+        f"OK: {source} verifies ({versions}); {len(report.targets)} target(s) downloaded "
+        "and checked"
+    )
