@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signer._store import PublishError, split_versioned
+from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
+from signer._store import split_versioned
 
 _MAX_SEARCH = 32  # same bound as the device's max_delegations default
 
@@ -78,7 +79,7 @@ class _Repo:
         self.meta = published / "metadata"
         self.targets_dir = published / "targets"
         if not (self.meta / "timestamp.json").is_file():
-            raise PublishError(
+            raise RepositoryLocationError(
                 f"{published} is not a published repository (no metadata/timestamp.json)"
             )
         ts = _load(self.meta, "timestamp.json")
@@ -123,7 +124,7 @@ class _Repo:
                         stack = []
                         break
             stack.extend(reversed(children))
-        raise PublishError(f"no target named {target!r} in the published repository")
+        raise InvalidInputError(f"no target named {target!r} in the published repository")
 
     def all_roles(self) -> list[str]:
         return sorted(
@@ -175,11 +176,11 @@ def build_bundle(
         PublishError: unknown target, bad root version, incomplete repository.
     """
     if not target_names:
-        raise PublishError("choose at least one --target")
+        raise InvalidInputError("choose at least one --target")
     repo = _Repo(published)
     newest_root = repo.newest_root()
     if not 1 <= from_root_version <= newest_root:
-        raise PublishError(
+        raise InvalidInputError(
             f"--from-root-version must be between 1 and {newest_root} (the newest root)"
         )
     members: list[tuple[str, Path]] = []

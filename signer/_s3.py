@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from signer._store import LocalFile, PublishError, RemoteObject
+from signer._errors import InvalidInputError, PublishError
+from signer._store import LocalFile, RemoteObject
 
 _MUTABLE_MAX_AGE = 60
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -27,13 +28,13 @@ _DELETE_BATCH = 1000
 def parse_s3_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")`` (prefix may be empty)."""
     if not url.startswith("s3://"):
-        raise PublishError(f"not an s3:// URL: {url!r}")
+        raise InvalidInputError(f"not an s3:// URL: {url!r}")
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
     prefix = prefix.strip("/")
     if not bucket:
-        raise PublishError(f"no bucket in {url!r} (expected s3://bucket/prefix)")
+        raise InvalidInputError(f"no bucket in {url!r} (expected s3://bucket/prefix)")
     if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
-        raise PublishError(f"bad prefix in {url!r}")
+        raise InvalidInputError(f"bad prefix in {url!r}")
     return bucket, prefix
 
 

@@ -24,12 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
+
 _VERSIONED_RE = re.compile(r"^([1-9][0-9]{0,18})\.(.+)\.json$")
 _CHUNK = 1 << 20
-
-
-class PublishError(Exception):
-    """Publishing or pruning failed; the message is one line meant for the user."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +152,9 @@ def scan_tree(root: Path) -> dict[str, LocalFile]:
         PublishError: the directory is not a published tree, or holds symlinks.
     """
     if not (root / "metadata" / "timestamp.json").is_file():
-        raise PublishError(f"{root} is not a published repository (no metadata/timestamp.json)")
+        raise RepositoryLocationError(
+            f"{root} is not a published repository (no metadata/timestamp.json)"
+        )
     files: dict[str, LocalFile] = {}
     for top in ("metadata", "targets"):
         base = root / top
@@ -302,7 +302,7 @@ def prune(store: Store, keep: int, *, dry_run: bool = False) -> PruneReport:
             is missing or unreadable (nothing is deleted then).
     """
     if keep < 1:
-        raise PublishError("--keep must be at least 1")
+        raise InvalidInputError("--keep must be at least 1")
     remote = store.listing()
     if "metadata/timestamp.json" not in remote:
         raise PublishError(f"nothing is published at {store.url} (no metadata/timestamp.json)")

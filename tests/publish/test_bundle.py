@@ -12,7 +12,7 @@ import pytest
 from tuf.api.exceptions import RepositoryError
 
 from signer._bundle import build_bundle
-from signer._store import PublishError
+from signer._errors import InvalidInputError, RepositoryLocationError
 from tests.publish._device import device_fetch_bundle
 from tests.publish._repo import RepoBuilder
 from verifier._internal.bundle import Bundle, BundleError, BundleLimits, BundleMemberNotFound
@@ -89,14 +89,14 @@ def test_bundle_is_deterministic(published: Path, tmp_path: Path) -> None:
 def test_bundle_bad_input_is_refused_and_writes_nothing(
     published: Path, tmp_path: Path, targets: list[str], kwargs: dict[str, int], message: str
 ) -> None:
-    with pytest.raises(PublishError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         build_bundle(published, tmp_path / "out.tar", targets, **kwargs)  # type: ignore[arg-type]
     assert list(tmp_path.glob("out.tar*")) == []
     assert list(tmp_path.glob(".out.tar*")) == []
 
 
 def test_bundle_of_a_directory_that_is_not_published(tmp_path: Path) -> None:
-    with pytest.raises(PublishError, match="not a published repository"):
+    with pytest.raises(RepositoryLocationError, match="not a published repository"):
         build_bundle(tmp_path, tmp_path / "out.tar", ["x"])
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
 from signer._s3 import S3Store, parse_s3_url
-from signer._store import LocalStore, PublishError, prune, sync_tree, upload_order
+from signer._store import LocalStore, prune, sync_tree, upload_order
 from tests.publish._device import device_fetch
 from tests.publish._repo import RepoBuilder
 
@@ -42,9 +43,9 @@ def _two_releases(repo: RepoBuilder) -> None:
 def test_parse_s3_url() -> None:
     assert parse_s3_url("s3://b/a/b/") == ("b", "a/b")
     assert parse_s3_url("s3://b") == ("b", "")
-    with pytest.raises(PublishError, match="no bucket"):
+    with pytest.raises(InvalidInputError, match="no bucket"):
         parse_s3_url("s3:///x")
-    with pytest.raises(PublishError, match="bad prefix"):
+    with pytest.raises(InvalidInputError, match="bad prefix"):
         parse_s3_url("s3://b/a/../c")
 
 
@@ -278,7 +279,7 @@ def test_prune_needs_a_positive_count_and_a_published_repository(
     s3_endpoint: str, bucket: str
 ) -> None:
     store = _store(s3_endpoint, bucket)
-    with pytest.raises(PublishError, match="at least 1"):
+    with pytest.raises(InvalidInputError, match="at least 1"):
         prune(store, keep=0)
     with pytest.raises(PublishError, match="nothing is published"):
         prune(store, keep=3)
@@ -295,5 +296,5 @@ def test_local_store_same_order_and_skips(repo: RepoBuilder, tmp_path: Path) -> 
 
 
 def test_refuses_a_directory_that_is_not_published(tmp_path: Path) -> None:
-    with pytest.raises(PublishError, match="not a published repository"):
+    with pytest.raises(RepositoryLocationError, match="not a published repository"):
         sync_tree(tmp_path, LocalStore(tmp_path / "x"))

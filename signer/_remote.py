@@ -1,0 +1,80 @@
+"""Publishing a working repository to a remote store (S3-compatible object storage).
+
+``publish`` (signer/_publish.py) checks a new tree against what is already published:
+immutable versions, and a client that trusts the published state must accept the new one
+(no rollback). For a remote store the published state is first mirrored into a local
+staging directory (metadata only: small), the local publish runs against that mirror with
+all of its checks, and the staging tree is then uploaded in the safe order with
+:func:`signer._store.sync_tree`, skipping what the store already holds.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from signer._errors import PublishError
+from signer._fsutil import atomic_write
+from signer._publish import publish
+from signer._repository import FirmwareRepository
+from signer._store import LocalFile, Store, SyncReport, sync_tree
+
+
+@dataclass
+class RemotePublishReport:
+    """What :func:`publish_to_store` uploaded (in upload order) and left unchanged."""
+
+    url: str
+    uploaded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "uploaded": self.uploaded,
+            "unchanged": self.unchanged,
+            "versions": self.versions,
+        }
+
+
+def _mirror_metadata(store: Store, stage: Path) -> None:
+    for key in store.listing():
+        if not key.startswith("metadata/"):
+            continue
+        name = key.removeprefix("metadata/")
+        if "/" in name or name in ("", ".", "..") or "\\" in name:
+            raise PublishError(f"unexpected object {key!r} in {store.url}")
+        data = store.read(key)
+        if data is not None:
+            atomic_write(stage / "metadata" / name, data, sync_dir=False)
+
+
+def publish_to_store(
+    repo: FirmwareRepository,
+    store: Store,
+    *,
+    on_upload: Callable[[LocalFile], None] | None = None,
+) -> RemotePublishReport:
+    """Publish ``repo`` to ``store`` with the local publish's checks and the safe order.
+
+    Raises:
+        PublishError: the repository is not publishable, the new tree would roll back or
+            change what is published, or the store failed midway (what was uploaded is
+            not referenced until ``timestamp.json``: devices keep the previous state;
+            run the command again to finish).
+    """
+    with tempfile.TemporaryDirectory(prefix="firmtuf-stage-") as tmp:
+        stage = Path(tmp)
+        _mirror_metadata(store, stage)
+        local = publish(repo, stage)
+        sync: SyncReport = sync_tree(stage, store, on_upload=on_upload)
+    return RemotePublishReport(
+        url=store.url,
+        uploaded=sync.uploaded,
+        unchanged=sync.skipped,
+        versions=dict(local.versions),
+    )
