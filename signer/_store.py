@@ -416,7 +416,7 @@ def open_store(url: str, *, endpoint_url: str | None = None) -> Store:
 
         return S3Store.from_url(url, endpoint_url=endpoint_url)
     if "://" in url:
-        raise PublishError(
+        raise InvalidInputError(
             f"unsupported destination {url!r} (use a directory or s3://bucket/prefix)"
         )
     return LocalStore(Path(url))

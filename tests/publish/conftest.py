@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on an ephemeral port of 127.0.0.1, stopped after the session."""
     from moto.server import ThreadedMotoServer
 
+    # werkzeug logs every request to stderr otherwise.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     saved = {k: os.environ.get(k) for k in _AWS_ENV}
     os.environ.update(_AWS_ENV)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
