@@ -15,6 +15,7 @@ for long (devices poll them), everything else is immutable once published.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from signer._errors import InvalidInputError, PublishError
@@ -23,6 +24,7 @@ from signer._store import LocalFile, RemoteObject
 _MUTABLE_MAX_AGE = 60
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _DELETE_BATCH = 1000
+_CHUNK = 1 << 20
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -134,6 +136,26 @@ class S3Store:
                 return None
             raise PublishError(f"S3 get failed on {self.url}/{key}: {e}") from e
         return bytes(obj["Body"].read())
+
+    def stream(self, key: str) -> Iterator[bytes] | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise PublishError(f"S3 get failed on {self.url}/{key}: {e}") from e
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from obj["Body"].iter_chunks(_CHUNK)
+            except BotoCoreError as e:
+                raise PublishError(f"S3 download of {key} failed: {e}") from e
+            finally:
+                obj["Body"].close()
+
+        return chunks()
 
     def put(self, local: LocalFile) -> None:
         with open(local.path, "rb") as body:

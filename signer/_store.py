@@ -19,7 +19,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +65,9 @@ class Store(Protocol):
 
     def put(self, local: LocalFile) -> None:
         """Store ``local`` under its key; the object appears whole or not at all."""
+
+    def stream(self, key: str) -> Iterator[bytes] | None:
+        """Yield the bytes of ``key`` in chunks, or return None when it does not exist."""
 
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent keys are ignored)."""
@@ -143,6 +146,12 @@ def _digest_file(path: Path) -> tuple[str, str]:
             sha.update(chunk)
             md5.update(chunk)
     return sha.hexdigest(), md5.hexdigest()
+
+
+def _read_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            yield chunk
 
 
 def scan_tree(root: Path) -> dict[str, LocalFile]:
@@ -388,6 +397,12 @@ class LocalStore:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             return None
+
+    def stream(self, key: str) -> Iterator[bytes] | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        return _read_chunks(path)
 
     def put(self, local: LocalFile) -> None:
         dest = self._path(local.key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from signer.cli._common import FirmtufGroup
+from signer.cli._config import config_option
 from signer.cli.add import add
 from signer.cli.bundle import bundle
 from signer.cli.demo import demo
@@ -18,6 +19,7 @@ from signer.cli.verify import verify
 
 
 @click.group(cls=FirmtufGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@config_option
 def main() -> None:
     """firmtuf: sign, publish and check firmware update repositories (TUF).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from signer._errors import InvalidInputError
 from signer._store import open_store
 from signer._store import prune as prune_store
 from signer.cli._common import echo_json, json_option
@@ -11,7 +12,7 @@ from signer.cli._remote import endpoint_option
 
 
 @click.command()
-@click.argument("dest", metavar="DEST")
+@click.argument("dest", metavar="[DEST]", required=False)
 @click.option(
     "--keep",
     type=int,
@@ -21,13 +22,18 @@ from signer.cli._remote import endpoint_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @endpoint_option
 @json_option
-def prune(dest: str, keep: int, dry_run: bool, endpoint_url: str | None, as_json: bool) -> None:
+def prune(
+    dest: str | None, keep: int, dry_run: bool, endpoint_url: str | None, as_json: bool
+) -> None:
     """Delete old metadata versions and unreferenced images from a published DEST.
 
     DEST is a published directory or s3://bucket/prefix. Root versions, root.json and
     timestamp.json are never deleted; everything the live timestamp and the kept
-    versions reference stays.
+    versions reference stays. DEST and --keep default to [publish] to / keep of
+    firmtuf.toml.
     """
+    if dest is None:
+        raise InvalidInputError("missing DEST (or [publish] to in firmtuf.toml)")
     report = prune_store(open_store(dest, endpoint_url=endpoint_url), keep, dry_run=dry_run)
     if as_json:
         echo_json(report.to_dict())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from signer._errors import InvalidInputError
 from signer._publish import publish as publish_repository
@@ -25,10 +26,21 @@ from signer.cli._remote import endpoint_option, publish_remote
 )
 @endpoint_option
 @json_option
+@click.pass_context
 def publish(
-    repo: Path, out_dir: Path | None, dest: str | None, endpoint_url: str | None, as_json: bool
+    ctx: click.Context,
+    repo: Path,
+    out_dir: Path | None,
+    dest: str | None,
+    endpoint_url: str | None,
+    as_json: bool,
 ) -> None:
-    """Write REPO's servable tree into OUT_DIR or DEST (checked first; timestamp.json last)."""
+    """Write REPO's servable tree into OUT_DIR or DEST (checked first; timestamp.json last).
+
+    DEST defaults to [publish] to of firmtuf.toml.
+    """
+    if out_dir is not None and ctx.get_parameter_source("dest") is ParameterSource.DEFAULT_MAP:
+        dest = None  # OUT_DIR on the command line wins over firmtuf.toml
     if out_dir is not None and dest is not None:
         raise InvalidInputError("give OUT_DIR or --to, not both")
     if out_dir is None and dest is None:

@@ -150,3 +150,36 @@ def test_bundle_command_and_reference_client(repo: Path, tmp_path: Path) -> None
     assert "no target named 'nope'" in unknown.output
     firmtuf("bundle", tmp_path, tmp_path / "x.tar", "--target", name, code=4)
     assert not (tmp_path / "x.tar").exists()
+
+
+@pytest.mark.s3
+def test_ci_checkout_without_images_fetches_them_from_the_store(
+    repo: Path, tmp_path: Path, s3_endpoint: str, bucket: str, s3_client: Any
+) -> None:
+    """CI keeps only metadata in git: published images come back from the store, checked
+    against the signed hashes; a tampered one is refused."""
+    dest = f"s3://{bucket}/p"
+    name1 = release(repo, tmp_path, "1.0.0", b"one")
+    firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint)
+    store_files = [p for p in (repo / "targets").iterdir() if not p.name.startswith(".")]
+    assert len(store_files) == 1
+    store_files[0].unlink()
+
+    name2 = release(repo, tmp_path, "2.0.0", b"two")
+    firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint)
+    assert store_files[0].read_bytes() == b"one"
+    base = f"{s3_endpoint}/{bucket}/p"
+    assert device_fetch(base, _root(repo), tmp_path / "dev", name1) == b"one"
+    assert device_fetch(base, _root(repo), tmp_path / "dev", name2) == b"two"
+
+    store_files[0].unlink()
+    key = next(
+        o["Key"]
+        for o in s3_client.list_objects_v2(Bucket=bucket)["Contents"]
+        if o["Key"].endswith(".fw-1.0.0.bin")
+    )
+    s3_client.put_object(Bucket=bucket, Key=key, Body=b"evil")
+    release(repo, tmp_path, "3.0.0", b"three")
+    bad = firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint, code=8)
+    assert "does not match target 'gw/1.0.0/fw-1.0.0.bin'" in bad.output
+    assert not store_files[0].exists()
