@@ -1,0 +1,229 @@
+"""repo_template/: its files, its CI definitions, and its pipeline run locally, step by
+step, as CI runs it (against the moto S3 server, with a device updating over HTTP)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from signer._template_files import FILES
+from signer.cli import main
+from tests.publish._device import device_fetch
+from tests.publish.regen_template import TEMPLATE, template_files
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "ci secret password"
+
+
+def test_embedded_template_matches_repo_template() -> None:
+    assert template_files() == FILES, "run: python -m tests.publish.regen_template"
+
+
+def test_ci_definitions_only_call_the_ci_scripts() -> None:
+    release = yaml.safe_load((TEMPLATE / ".github/workflows/firmtuf-release.yml").read_text())
+    refresh = yaml.safe_load((TEMPLATE / ".github/workflows/firmtuf-refresh.yml").read_text())
+    gitlab = yaml.safe_load((TEMPLATE / ".gitlab-ci.yml").read_text())
+    # PyYAML reads the key `on` as True (YAML 1.1).
+    assert "release" in release[True] and "workflow_dispatch" in release[True]
+    assert refresh[True]["schedule"][0]["cron"]
+    release_runs = [s.get("run", "") for s in release["jobs"]["release"]["steps"]]
+    assert any(r.startswith("ci/release.sh ") for r in release_runs)
+    refresh_runs = [s.get("run", "") for s in refresh["jobs"]["refresh"]["steps"]]
+    assert "ci/refresh.sh" in refresh_runs
+    for workflow in (release, refresh):
+        env = next(iter(workflow["jobs"].values()))["env"]
+        assert {"FIRMTUF_KEY_PASSWORD", "FIRMTUF_ONLINE_KEYS", "AWS_ACCESS_KEY_ID"} <= set(env)
+        assert workflow["concurrency"]["group"] == "firmtuf-repository"
+    assert any(line.startswith("ci/release.sh ") for line in gitlab["release"]["script"])
+    assert gitlab["refresh"]["script"] == ["ci/refresh.sh"]
+    assert gitlab["refresh"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    for script in ("keys.sh", "release.sh", "refresh.sh"):
+        assert (TEMPLATE / "ci" / script).stat().st_mode & stat.S_IXUSR
+
+
+def test_template_config_is_valid_and_matches_signer_defaults(tmp_path: Path) -> None:
+    from signer._repository import DEFAULT_EXPIRY
+    from signer.cli._config import load_config
+
+    defaults = load_config(TEMPLATE / "firmtuf.toml")
+    assert defaults["publish"]["dest"].startswith("s3://")
+    assert defaults["sign"]["password_env"] == "FIRMTUF_KEY_PASSWORD"
+    days = {r: f"{r}={d.days}d" for r, d in DEFAULT_EXPIRY.items()}
+    assert sorted(defaults["init"]["expiries"]) == sorted(days.values())
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[publsh]\nto = 'x'\n", "unknown section [publsh]"),
+        ("[publish]\ntoo = 'x'\n", "unknown key publish.too"),
+        ("[publish]\nkeep = 'ten'\n", "publish.keep has the wrong type"),
+        ("[roles.admin]\nkeys = 1\n", "unknown role [roles.admin]"),
+        ("[firmware]\nhardware_ids = []\n", "non-empty list"),
+        ("[publish\n", "is not valid TOML"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "firmtuf.toml"
+    config.write_text(toml)
+    result = CliRunner().invoke(main, ["--config", str(config), "status", str(tmp_path)])
+    assert result.exit_code == 3
+    assert result.output.startswith("Error: config ") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_init_template_refuses_to_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "firmtuf.toml").write_text("# mine\n")
+    result = CliRunner().invoke(
+        main,
+        ["init", str(tmp_path / "repo"), "--template", "--password-env", "PW"],
+        env={"PW": PASSWORD},
+    )
+    assert result.exit_code == 4
+    assert "firmtuf.toml already exists" in result.output
+    assert not (tmp_path / "repo").exists()
+    assert (tmp_path / "firmtuf.toml").read_text() == "# mine\n"
+
+
+class Pipeline:
+    """Runs shell steps in the project directory as CI would (firmtuf on PATH)."""
+
+    def __init__(self, project: Path, bin_dir: Path, env: dict[str, str]) -> None:
+        self.project = project
+        self.env = env
+        bin_dir.mkdir()
+        shim = bin_dir / "firmtuf"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m signer "$@"\n')
+        shim.chmod(0o755)
+        self.env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+        self.env["PYTHONPATH"] = str(ROOT)
+
+    def run(self, script: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == code, (script, proc.stdout, proc.stderr)
+        return proc
+
+    def fresh_checkout(self) -> None:
+        """What CI starts from: the committed files only (no keys, no images)."""
+        for ignored in ("repo/keys", "repo/targets"):
+            subprocess.run(["rm", "-rf", str(self.project / ignored)], check=True)
+
+
+def _has_refresh() -> bool:
+    return "refresh" in main.commands
+
+
+@pytest.mark.s3
+def test_template_pipeline_runs_locally_in_order(
+    tmp_path: Path, s3_endpoint: str, bucket: str, s3_client: Any
+) -> None:
+    project = tmp_path / "updates"
+    project.mkdir()
+    env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    env["FIRMTUF_KEY_PASSWORD"] = PASSWORD
+    ci = Pipeline(project, tmp_path / "bin", env)
+
+    # Set up (README): the template and the repository, then point it at the bucket.
+    ci.run("firmtuf init repo --template --password-env FIRMTUF_KEY_PASSWORD")
+    config = (project / "firmtuf.toml").read_text()
+    config = config.replace('to = "s3://acme-firmware/gateway/prod"', f'to = "s3://{bucket}/gw"')
+    config = config.replace(
+        '# endpoint_url = "https://minio.example.com"', f'endpoint_url = "{s3_endpoint}"'
+    )
+    (project / "firmtuf.toml").write_text(config)
+    readme = (project / "README.md").read_text()
+    export_keys = next(line.strip() for line in readme.splitlines() if "tar -czf" in line)
+    online = ci.run(export_keys).stdout
+    ci.env["FIRMTUF_ONLINE_KEYS"] = online
+    assert {p.name.split("-")[0] for p in (project / "repo/keys").glob("*.pem")} == {
+        "root",
+        "targets",
+        "snapshot",
+        "timestamp",
+    }
+    root = (project / "repo/metadata/root_history/1.root.json").read_bytes()
+
+    # Release job, twice, each from a fresh checkout (no keys, no images on disk).
+    (project / "release").mkdir()
+    (project / "release/gateway.bin").write_bytes(b"gateway 1.4.2")
+    ci.fresh_checkout()
+    ci.run("ci/release.sh release/gateway.bin 1.4.2")
+    assert not list((project / "repo/keys").glob("root-*"))  # the root key never reached CI
+    base = f"{s3_endpoint}/{bucket}/gw"
+    name = "acme-gw-r2/1.4.2/gateway.bin"
+    assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
+
+    (project / "release/gateway.bin").write_bytes(b"gateway 1.5.0")
+    ci.fresh_checkout()
+    ci.run("ci/release.sh release/gateway.bin 1.5.0 --notes 'Fixes CVE-2026-0001'")
+    assert device_fetch(base, root, tmp_path / "dev", "acme-gw-r2/1.5.0/gateway.bin") == (
+        b"gateway 1.5.0"
+    )
+
+    # Scheduled job. `firmtuf refresh` (issue 4) may not exist yet: then its step is run
+    # as what it stands for today, re-issuing snapshot and timestamp.
+    refresh = (TEMPLATE / "ci/refresh.sh").read_text()
+    assert 'firmtuf refresh "$REPO"' in refresh
+    if not _has_refresh():
+        refresh = refresh.replace(
+            'firmtuf refresh "$REPO"',
+            'firmtuf sign "$REPO" snapshot && firmtuf sign "$REPO" timestamp',
+        )
+    (project / "ci/refresh-local.sh").write_text(refresh)
+    before = s3_client.get_object(Bucket=bucket, Key="gw/metadata/timestamp.json")["Body"].read()
+    ci.fresh_checkout()
+    ci.run("bash ci/refresh-local.sh")
+    after = s3_client.get_object(Bucket=bucket, Key="gw/metadata/timestamp.json")["Body"].read()
+    assert re.search(rb'"version": (\d+)', after) != re.search(rb'"version": (\d+)', before)
+    assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
+
+    # The status step fails the job while the timestamp (1 day) is still valid when the
+    # warning window is longer than what is left.
+    (project / "firmtuf.toml").write_text(config.replace('warn = "12h"', 'warn = "2d"'))
+    failed = ci.run("bash ci/refresh-local.sh", code=10)
+    assert "timestamp" in failed.stderr
+    (project / "firmtuf.toml").write_text(config)
+
+    # Retention: explicit, from the config's destination.
+    pruned = ci.run("firmtuf prune --keep 1 --json")
+    assert '"deleted"' in pruned.stdout
+    assert device_fetch(base, root, tmp_path / "dev2", name) == b"gateway 1.4.2"
+
+
+def test_template_readme_mentions_every_ci_script() -> None:
+    readme = (TEMPLATE / "README.md").read_text()
+    for script in ("ci/release.sh", "ci/refresh.sh", "ci/keys.sh", "firmtuf prune", "bundle"):
+        assert script in readme
+
+
+def test_base64_of_online_keys_round_trips(tmp_path: Path) -> None:
+    """ci/keys.sh installs exactly the files of the secret into repo/keys."""
+    keys = tmp_path / "src" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "targets-abc.pem").write_text("PEM")
+    tarball = subprocess.run(
+        ["tar", "-czf", "-", "-C", str(tmp_path / "src"), "keys"], capture_output=True, check=True
+    ).stdout
+    project = tmp_path / "p"
+    (project / "ci").mkdir(parents=True)
+    (project / "ci/keys.sh").write_text((TEMPLATE / "ci/keys.sh").read_text())
+    env = dict(os.environ, FIRMTUF_ONLINE_KEYS=base64.b64encode(tarball).decode())
+    subprocess.run(["bash", str(project / "ci/keys.sh")], env=env, check=True)
+    assert (project / "repo/keys/targets-abc.pem").read_text() == "PEM"
