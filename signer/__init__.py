@@ -23,18 +23,13 @@ from signer._errors import (
     VerificationError,
     WrongPasswordError,
 )
+from signer._firmware import FirmwareFields, validate_target_name
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, SIGNER_URI_FIELD, Keyring, password_from_env
 from signer._publish import PublishReport, publish
 from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
 from signer._status import RepositoryStatus, RoleStatus, repository_status
-from signer._targets import (
-    AddedTarget,
-    FirmwareFields,
-    add_firmware,
-    remove_target,
-    validate_target_name,
-)
+from signer._targets import AddedTarget, add_firmware, remove_target
 
 __all__ = [
     # repository

@@ -63,3 +63,46 @@ def atomic_copy(src: Path, dest: Path, *, chunk_size: int = 1 << 20) -> None:
             tmp.unlink()
         raise
     fsync_dir(dest.parent)
+
+
+def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
+    """Replace several files so that either all get their new bytes or none changes.
+
+    New contents go to synced temp files first (a failure there leaves every file as it
+    was); then the temp files are renamed in the given order. If a rename fails, files
+    already replaced get their old bytes back (or are removed if they were new).
+    """
+    staged: list[tuple[Path, Path, bytes | None]] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            old = path.read_bytes() if path.exists() else None
+            tmp = temp_path(path.parent, ".part")
+            staged.append((path, tmp, old))
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException:
+        for _path, tmp, _old in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    done: list[tuple[Path, bytes | None]] = []
+    try:
+        for path, tmp, old in staged:
+            tmp.replace(path)
+            done.append((path, old))
+    except BaseException:
+        for _path, tmp, _old in staged[len(done) :]:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        for path, old in reversed(done):
+            with contextlib.suppress(OSError):
+                if old is None:
+                    path.unlink()
+                else:
+                    atomic_write(path, old)
+        raise
+    for directory in {path.parent for path, _ in files}:
+        fsync_dir(directory)

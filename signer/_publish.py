@@ -28,7 +28,13 @@ from typing import Any
 from tuf.api.exceptions import LengthOrHashMismatchError
 from tuf.api.metadata import Root, Snapshot, Targets, Timestamp
 
-from signer._client import LOCAL_BASE_URL, ClientRefusal, DirectoryFetcher, check_repository
+from signer._client import (
+    LOCAL_BASE_URL,
+    ClientRefusal,
+    ClientReport,
+    DirectoryFetcher,
+    check_repository,
+)
 from signer._errors import PublishError
 from signer._fsutil import atomic_copy, atomic_write
 from signer._repository import FirmwareRepository, role_filename
@@ -163,7 +169,13 @@ def publish(repo: FirmwareRepository, out_dir: Path | str) -> PublishReport:
         todo.append((rel, content))
     _client_check(repo, out, files)
     for rel, content in todo:
-        _write(out / rel, content)
+        try:
+            _write(out / rel, content)
+        except OSError as e:
+            raise PublishError(
+                f"publish stopped writing {rel}: {e.strerror or e}; devices still see the "
+                "previously published tree; run publish again"
+            ) from e
         report.written.append(rel)
     for role in [Root.type, Timestamp.type, Snapshot.type, *repo.targets_roles()]:
         report.versions[role] = repo.metadata(role).signed.version
@@ -208,3 +220,19 @@ def _client_check(
             )
         except ClientRefusal as e:
             raise PublishError(f"cannot publish: the new tree does not verify: {e}") from e
+
+
+def verify_working_repository(repo: FirmwareRepository, trusted_root: bytes) -> ClientReport:
+    """Check what :func:`publish` would write for ``repo``, as a client trusting ``trusted_root``.
+
+    Raises:
+        PublishError: the repository is not publishable.
+        ClientRefusal: the tree it would publish does not verify from ``trusted_root``.
+    """
+    overlay = {rel: content for rel, content, _ in plan(repo)}
+    return check_repository(
+        LOCAL_BASE_URL + "metadata/",
+        LOCAL_BASE_URL + "targets/",
+        trusted_root,
+        fetcher=DirectoryFetcher(None, overlay),
+    )

@@ -49,7 +49,8 @@ from signer._errors import (
     MetadataError,
     RepositoryLocationError,
 )
-from signer._fsutil import atomic_write
+from signer._firmware import check_targets_content
+from signer._fsutil import write_all_or_nothing
 from signer._keys import Keyring
 
 CONFIG_FILE = "firmtuf.json"
@@ -374,6 +375,9 @@ class FirmwareRepository(Repository):
         added: list[str] = []
         if self.keyring is None:
             return added
+        if isinstance(md.signed, Targets):
+            # Never sign a broken target list (hand edit, bug): devices would reject it.
+            check_targets_content(role, md.signed)
         for key in self.signing_keys(role):
             if key.keyid in md.signatures:
                 continue
@@ -460,37 +464,35 @@ class FirmwareRepository(Repository):
         if waiting:
             result.incomplete[Snapshot.type] = f"waits for {waiting[0]} to be fully signed"
             return
-        before = self._current_version(Snapshot.type)
-        try:
-            self.do_snapshot(force=forced and self.is_complete(Snapshot.type))
-        except ValueError as e:
-            raise MetadataError(f"cannot make a snapshot: {e}") from None
-        self._after_refresh(Snapshot.type, before, result)
+        self._renew_or_sign(Snapshot.type, result, forced)
 
     def _sign_timestamp(self, result: SignResult, *, forced: bool) -> None:
         if not self.is_complete(Snapshot.type) or self._stale(Snapshot.type):
             result.incomplete[Timestamp.type] = "waits for a fully signed, current snapshot"
             return
-        before = self._current_version(Timestamp.type)
+        self._renew_or_sign(Timestamp.type, result, forced)
+
+    def _renew_or_sign(self, role: str, result: SignResult, forced: bool) -> None:
+        """New snapshot/timestamp when stale (or asked to re-issue), else add signatures.
+
+        A current draft only gets signatures added, so holders of a threshold of
+        snapshot or timestamp keys can sign one after the other.
+        """
+        if not (self._stale(role) or (forced and self.is_complete(role))):
+            self._record(role, self._add_signatures(role), result)
+            return
+        before = self._load(role).signed.version
         try:
-            self.do_timestamp(force=forced and self.is_complete(Timestamp.type))
+            if role == Snapshot.type:
+                self.do_snapshot(force=True)
+            else:
+                self.do_timestamp(force=True)
         except ValueError as e:
-            raise MetadataError(f"cannot make a timestamp: {e}") from None
-        self._after_refresh(Timestamp.type, before, result)
-
-    def _current_version(self, role: str) -> tuple[int, int]:
-        md = self._load(role)
-        return md.signed.version, len(md.signatures)
-
-    def _after_refresh(self, role: str, before: tuple[int, int], result: SignResult) -> None:
+            raise MetadataError(f"cannot make a new {role}: {e}") from None
         md = self._current[role]
-        if role in self._dirty and (md.signed.version, len(md.signatures)) != before:
-            if md.signed.version != before[0]:
-                result.new_versions[role] = md.signed.version
-            if md.signatures:
-                result.signed.setdefault(role, []).extend(md.signatures)
-        if not self.is_complete(role):
-            result.incomplete[role] = self._missing_reason(role)
+        if md.signed.version != before:
+            result.new_versions[role] = md.signed.version
+        self._record(role, list(md.signatures), result)
 
     def _stale(self, role: str) -> bool:
         """True when snapshot/timestamp do not describe the current roles they list."""
@@ -536,26 +538,28 @@ class FirmwareRepository(Repository):
 
     # -- writing -----------------------------------------------------------------------
     def save(self) -> list[Path]:
-        """Write every changed role, each file atomically, referenced roles first.
+        """Write every changed role: all or nothing, referenced roles first.
+
+        Every new file is first written and synced as a temp file; then the temp files
+        are renamed into place in order. Should a rename fail, the files already replaced
+        get their previous bytes back, so the repository is left as it was.
 
         Returns the paths written.
         """
         order = {r: i for i, r in enumerate((Targets.type, Snapshot.type, Timestamp.type))}
         dirty = sorted(self._dirty, key=lambda r: (r == Root.type, order.get(r, -1)))
-        written = []
+        files: list[tuple[Path, bytes]] = []
         for role in dirty:
             md = self._current[role]
             data = md.to_bytes(_SERIALIZER)
             if role == Root.type and self.signature_state(role, md).complete:
-                history = self.root_history_path(md.signed.version)
-                atomic_write(history, data)
-                written.append(history)
-            path = self.metadata_path(role)
-            atomic_write(path, data)
-            written.append(path)
-            self._loaded[role] = md
+                files.append((self.root_history_path(md.signed.version), data))
+            files.append((self.metadata_path(role), data))
+        write_all_or_nothing(files)
+        for role in dirty:
+            self._loaded[role] = self._current[role]
         self._dirty.clear()
-        return written
+        return [path for path, _ in files]
 
     @property
     def has_changes(self) -> bool:

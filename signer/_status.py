@@ -9,9 +9,9 @@ from typing import Any
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
 from signer._errors import MetadataError
+from signer._firmware import check_targets_content
 from signer._keys import signer_uri
 from signer._repository import FirmwareRepository, utcnow
-from signer._targets import FirmwareFields
 
 
 @dataclass
@@ -110,7 +110,8 @@ def repository_status(
 
     A role has *problems* when it is expired, under-signed or stale (snapshot/timestamp
     not describing the current roles, malformed firmware fields), and *warnings* when it
-    expires within ``warn``.
+    expires within ``warn`` -- or within half its validity period when that is shorter,
+    so a fresh 1-day timestamp is not a warning under the default 7 days.
 
     Raises:
         MetadataError: metadata cannot be read at all.
@@ -143,19 +144,17 @@ def repository_status(
             )
         if md.signed.expires <= now:
             status.problems.append(f"expired {md.signed.expires:%Y-%m-%d %H:%M} UTC")
-        elif md.signed.expires - now <= warn:
+        elif md.signed.expires - now <= min(warn, repo.config.expiry_for(role) / 2):
             status.warnings.append(f"expires in {_human(md.signed.expires - now)}")
         if role in (Snapshot.type, Timestamp.type):
             stale = repo.stale_reason(role)
             if stale:
                 status.problems.append(f"stale: {stale}")
         if role not in (Root.type, Snapshot.type, Timestamp.type):
-            targets = getattr(md.signed, "targets", {})
-            status.targets = len(targets)
-            for name, info in targets.items():
-                try:
-                    FirmwareFields.from_target(name, info)
-                except MetadataError as e:
-                    status.problems.append(str(e))
+            status.targets = len(getattr(md.signed, "targets", {}))
+            try:
+                check_targets_content(role, md.signed)
+            except MetadataError as e:
+                status.problems.append(str(e))
         result.append(status)
     return RepositoryStatus(str(repo.path), now, warn, result)

@@ -23,9 +23,10 @@ from signer.cli.verify import verify
 def main() -> None:
     """firmtuf: sign, publish and check firmware update repositories (TUF).
 
-    Exit codes: 0 ok, 2 usage, 3 bad input, 4 not a repository / exists, 5 key problem
-    (wrong password, missing key), 6 invalid metadata, 7 conflict (duplicate, downgrade,
-    unknown target), 8 not publishable, 9 verification failed, 10 status needs attention.
+    Exit codes: 0 ok, 1 unexpected or I/O error, 2 usage, 3 bad input, 4 not a
+    repository / exists, 5 key problem (wrong password, missing key), 6 invalid metadata,
+    7 conflict (duplicate, downgrade, unknown target), 8 not publishable, 9 verification
+    failed, 10 status needs attention. See docs/cli.md.
     """
 
 

@@ -50,6 +50,10 @@ class FirmtufGroup(click.Group):
             return super().invoke(ctx)
         except FirmtufError as e:
             raise click_error(e) from e
+        except OSError as e:
+            # Disk full, permissions: not a bug, so no traceback; exit 1 (unexpected).
+            name = f" {e.filename}" if e.filename else ""
+            raise click.ClickException(f"I/O error{name}: {e.strerror or e}") from e
 
 
 def password_env_option(f: F) -> F:

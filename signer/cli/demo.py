@@ -12,9 +12,10 @@ from signer._demo import run_demo
 @click.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def demo(directory: Path | None) -> None:
-    """Make keys, a repository and a sample firmware; sign, publish and serve it on
-    127.0.0.1; show a device accepting it and refusing a tampered copy.
+    """Show the whole job on local defaults, with nothing else to install.
 
+    Makes keys, a repository and a sample firmware; signs, publishes and serves it on
+    127.0.0.1 (ephemeral port); shows a device accepting it and refusing a tampered copy.
     DIR (must be empty or absent) keeps the files; without it a temporary directory is
     used and removed.
     """

@@ -49,5 +49,6 @@ def status(repo: Path, warn: timedelta, as_json: bool) -> None:
                 click.echo(f"    warning: {warning}")
     if not report.ok:
         bad = next(r for r in report.roles if not r.ok)
-        first = (bad.problems or bad.warnings)[0]
-        raise UnhealthyError(f"{bad.role}: {first}")
+        count = sum(len(r.problems) + len(r.warnings) for r in report.roles)
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        raise UnhealthyError(f"{bad.role}: {'; '.join(bad.problems + bad.warnings)}{more}")

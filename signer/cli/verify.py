@@ -8,6 +8,8 @@ import click
 
 from signer._client import ClientRefusal, verify_published
 from signer._errors import InvalidInputError, VerificationError
+from signer._publish import verify_working_repository
+from signer._repository import CONFIG_FILE, FirmwareRepository
 from signer.cli._common import echo_json, json_option
 
 
@@ -22,7 +24,11 @@ from signer.cli._common import echo_json, json_option
 )
 @json_option
 def verify(source: str, root_path: Path, as_json: bool) -> None:
-    """Check a published repository (directory or http(s) URL) end to end as a device would."""
+    """Check a published repository (directory or http(s) URL) end to end as a device would.
+
+    Given a working repository (a directory with firmtuf.json), checks the tree that
+    `firmtuf publish` would write for it.
+    """
     try:
         root = root_path.read_bytes()
     except OSError as e:
@@ -30,7 +36,10 @@ def verify(source: str, root_path: Path, as_json: bool) -> None:
     if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
         raise InvalidInputError(f"{source} is neither a directory nor an http(s) URL")
     try:
-        report = verify_published(source, root)
+        if (Path(source) / CONFIG_FILE).is_file():
+            report = verify_working_repository(FirmwareRepository(source), root)
+        else:
+            report = verify_published(source, root)
     except ClientRefusal as e:
         raise VerificationError(f"{source} does not verify: {e}") from e
     if as_json:

@@ -1,0 +1,86 @@
+"""Fixtures for the signing tool tests: repositories with keys generated at run time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
+from signer._demo import serve_directory
+from signer._keys import static_secret
+from signer.cli import main
+
+PASSWORD_ENV = "FIRMTUF_TEST_PASSWORD"
+
+
+@pytest.fixture
+def password(monkeypatch: pytest.MonkeyPatch) -> str:
+    value = secrets.token_urlsafe(12)
+    monkeypatch.setenv(PASSWORD_ENV, value)
+    return value
+
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """Run `firmtuf ARGS...` in-process; returns click's Result (exit_code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def run(*args: str | os.PathLike[str], input: str | None = None) -> Result:
+        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def repo(tmp_path: Path, password: str) -> Path:
+    """A fresh repository (one ed25519 key per role, threshold 1)."""
+    path = tmp_path / "repo"
+    init_repository(path, password=password)
+    return path
+
+
+def make_image(path: Path, size: int = 4096, seed: bytes = b"") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (seed + os.urandom(size))[:size]
+    path.write_bytes(data)
+    return path
+
+
+def add_and_sign(
+    repo: Path, password: str, image: Path, hardware_id: str = "board-a", version: str = "1.0.0"
+) -> None:
+    add_firmware(FirmwareRepository(repo), [image], FirmwareFields((hardware_id,), version))
+    r = FirmwareRepository(repo, secrets_handler=static_secret(password))
+    r.sign()
+    r.save()
+
+
+@pytest.fixture
+def signed_repo(repo: Path, password: str, tmp_path: Path) -> Path:
+    """A repository with one signed firmware target ``board-a/1.0.0/fw.bin``."""
+    add_and_sign(repo, password, make_image(tmp_path / "images" / "fw.bin", 10_000))
+    return repo
+
+
+def tree_bytes(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` with its bytes (to assert a directory is unchanged)."""
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A directory served over HTTP on 127.0.0.1 (ephemeral port): (dir, base URL)."""
+    served = tmp_path / "www"
+    served.mkdir()
+    with serve_directory(served) as base:
+        yield served, base
