@@ -9,6 +9,7 @@ import re
 import stat
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,11 @@ def _has_refresh() -> bool:
 
 @pytest.mark.s3
 def test_template_pipeline_runs_locally_in_order(
-    tmp_path: Path, s3_endpoint: str, bucket: str, s3_client: Any
+    tmp_path: Path,
+    s3_endpoint: str,
+    bucket: str,
+    s3_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     project = tmp_path / "updates"
     project.mkdir()
@@ -194,12 +199,16 @@ def test_template_pipeline_runs_locally_in_order(
     assert re.search(rb'"version": (\d+)', after) != re.search(rb'"version": (\d+)', before)
     assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
 
-    # The status step fails the job while the timestamp (1 day) is still valid when the
-    # warning window is longer than what is left.
-    (project / "firmtuf.toml").write_text(config.replace('warn = "12h"', 'warn = "2d"'))
-    failed = ci.run("bash ci/refresh-local.sh", code=10)
-    assert "timestamp" in failed.stderr
-    (project / "firmtuf.toml").write_text(config)
+    # The status step fails the job (exit 10) while the timestamp (1 day) is still valid:
+    # 20 hours later without a refresh, 4 hours are left, inside the 12h warning window.
+    later = datetime.now(UTC) + timedelta(hours=20)
+    monkeypatch.setattr("signer._status.utcnow", lambda: later.replace(microsecond=0))
+    late = CliRunner().invoke(
+        main, ["--config", str(project / "firmtuf.toml"), "status", str(project / "repo")]
+    )
+    assert late.exit_code == 10, late.output
+    assert re.search(r"Error: timestamp: expires in [34] hours", late.output)
+    monkeypatch.undo()
 
     # Retention: explicit, from the config's destination.
     pruned = ci.run("firmtuf prune --keep 1 --json")
