@@ -8,7 +8,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from click.testing import CliRunner
 from signer._template_files import FILES
 from signer.cli import main
 from tests.publish._device import device_fetch
+from tests.publish._shell import firmtuf_env, run_script
 from tests.publish.regen_template import TEMPLATE, template_files
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "ci secret password"
 
 
@@ -101,25 +100,10 @@ class Pipeline:
 
     def __init__(self, project: Path, bin_dir: Path, env: dict[str, str]) -> None:
         self.project = project
-        self.env = env
-        bin_dir.mkdir()
-        shim = bin_dir / "firmtuf"
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m signer "$@"\n')
-        shim.chmod(0o755)
-        self.env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-        self.env["PYTHONPATH"] = str(ROOT)
+        self.env = firmtuf_env(bin_dir, env)
 
     def run(self, script: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=self.project,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert proc.returncode == code, (script, proc.stdout, proc.stderr)
-        return proc
+        return run_script(script, self.project, self.env, code)
 
     def fresh_checkout(self) -> None:
         """What CI starts from: the committed files only (no keys, no images)."""
