@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 _BLOCK = 512
 _ZERO_BLOCK = bytes(_BLOCK)
@@ -42,20 +44,38 @@ class BundleMemberNotFound(BundleError):
     """The update asked for a file the bundle does not carry."""
 
 
-@dataclass(frozen=True)
 class BundleLimits:
-    """Bounds on what a bundle may contain (a hostile USB stick must not exhaust a device)."""
+    """Bounds on what a bundle may contain (a hostile USB stick must not exhaust a device).
 
-    max_members: int = 10_000
-    max_metadata_size: int = 4 * 1024 * 1024
-    max_target_size: int = 4 * 1024 * 1024 * 1024
-    max_name_length: int = 255
+    Attributes:
+        max_members: members in one bundle (10 000).
+        max_metadata_size: bytes of one metadata member (4 MiB).
+        max_target_size: bytes of one image (4 GiB).
+        max_name_length: characters of a member name (255, the ustar limit).
+    """
+
+    __slots__ = ("max_members", "max_metadata_size", "max_name_length", "max_target_size")
+
+    def __init__(
+        self,
+        *,
+        max_members: int = 10_000,
+        max_metadata_size: int = 4 * 1024 * 1024,
+        max_target_size: int = 4 * 1024 * 1024 * 1024,
+        max_name_length: int = 255,
+    ) -> None:
+        self.max_members = max_members
+        self.max_metadata_size = max_metadata_size
+        self.max_target_size = max_target_size
+        self.max_name_length = max_name_length
 
 
-@dataclass(frozen=True)
 class _Member:
-    offset: int
-    size: int
+    __slots__ = ("offset", "size")
+
+    def __init__(self, offset: int, size: int) -> None:
+        self.offset = offset
+        self.size = size
 
 
 def _field_str(raw: bytes, what: str) -> str:
@@ -195,16 +215,19 @@ class Bundle:
             raise BundleMemberNotFound(f"{name} is not in the bundle")
         return member
 
-    def stream(self, name: str) -> Iterator[bytes]:
-        """Yield the bytes of member ``name`` in chunks, read from disk as they are used.
+    def stream(self, name: str, start: int = 0) -> Iterator[bytes]:
+        """Yield the bytes of member ``name`` from byte ``start`` on, in chunks read from
+        disk as they are used.
 
         Raises:
             BundleMemberNotFound: no such member.
             BundleError: the file shrank since it was indexed.
         """
         member = self._lookup(name)
-        left = member.size
-        offset = member.offset
+        start = min(max(start, 0), member.size)
+        return self._stream(name, member.offset + start, member.size - start)
+
+    def _stream(self, name: str, offset: int, left: int) -> Iterator[bytes]:
         while left:
             self._file.seek(offset)
             chunk = self._file.read(min(_CHUNK, left))
