@@ -2,10 +2,13 @@
 
 The ``firmtuf`` command (``signer.cli``) is a thin layer over this API::
 
-    repo = init_repository("repo", password="...")
+    repo = init_repository("repo", password="pw")
     add_firmware(repo, ["fw.bin"], FirmwareFields(("acme-gw-r2",), "1.4.2"))
-    repo.sign(); repo.save()
+    signing = FirmwareRepository("repo", secrets_handler=lambda secret: "pw")
+    result = signing.sign()          # SignResult: what was signed, what still lacks keys
+    signing.save()                   # nothing is written before save()
     publish(FirmwareRepository("repo"), "out")
+    verify_published("out", Path("out/metadata/1.root.json").read_bytes())
 
 Everything else lives in private modules and may change.
 """

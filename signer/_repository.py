@@ -189,6 +189,7 @@ class FirmwareRepository(Repository):
         self._loaded: dict[str, Metadata] = {}
         self._current: dict[str, Metadata] = {}
         self._dirty: list[str] = []
+        self._disk: dict[Path, bytes] = {}
         self._now = utcnow()
 
     # -- locations ---------------------------------------------------------------------
@@ -214,6 +215,7 @@ class FirmwareRepository(Repository):
             raise MetadataError(f"{path} is missing") from None
         except OSError as e:
             raise MetadataError(f"cannot read {path}: {e.strerror}") from None
+        self._disk[path] = data
         try:
             md = Metadata.from_bytes(data)
         except DeserializationError as e:
@@ -555,11 +557,29 @@ class FirmwareRepository(Repository):
             if role == Root.type and self.signature_state(role, md).complete:
                 files.append((self.root_history_path(md.signed.version), data))
             files.append((self.metadata_path(role), data))
+        self._check_unchanged_on_disk([path for path, _ in files])
         write_all_or_nothing(files)
+        for path, data in files:
+            self._disk[path] = data
         for role in dirty:
             self._loaded[role] = self._current[role]
         self._dirty.clear()
         return [path for path, _ in files]
+
+    def _check_unchanged_on_disk(self, paths: list[Path]) -> None:
+        """Refuse to overwrite metadata another command changed since this one read it."""
+        for path in paths:
+            if path not in self._disk:
+                continue
+            try:
+                now = path.read_bytes()
+            except FileNotFoundError:
+                now = None
+            if now != self._disk[path]:
+                raise ConflictError(
+                    f"{path} changed while this command ran (another firmtuf command?); "
+                    "nothing was written, run it again"
+                )
 
     @property
     def has_changes(self) -> bool:

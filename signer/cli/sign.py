@@ -37,4 +37,4 @@ def sign(repo: Path, role: str | None, password_env: str | None, as_json: bool) 
     for name, why in result.incomplete.items():
         click.echo(f"Not yet publishable: {name}: {why}")
     if not result.incomplete:
-        click.echo("Next: firmtuf publish REPO OUT_DIR")
+        click.echo(f"Next: firmtuf publish {repo} OUT_DIR")

@@ -1,0 +1,101 @@
+"""`add`/`remove` details: several images, store handling, failure cleanup, fetcher paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tuf.api import exceptions as tuf_exceptions
+
+import signer._repository as repository_module
+from signer import FirmwareFields, FirmwareRepository, add_firmware
+from signer._client import LOCAL_BASE_URL, DirectoryFetcher
+from tests.signer.conftest import Cli, make_image, tree_bytes
+
+
+def test_several_images_one_release(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    boot = make_image(tmp_path / "boot.bin", 100)
+    app = make_image(tmp_path / "app.bin", 200)
+    r = cli("add", repo, boot, app, "--hardware-id", "gw", "--version", "2.1")
+    assert r.exit_code == 0, r.output
+    targets = FirmwareRepository(repo).metadata("targets").signed.targets  # type: ignore[attr-defined]
+    assert set(targets) == {"gw/2.1/boot.bin", "gw/2.1/app.bin"}
+    assert len(list((repo / "targets").iterdir())) == 2
+
+
+def test_name_option_needs_one_image(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    a, b = make_image(tmp_path / "a.bin"), make_image(tmp_path / "b.bin")
+    before = tree_bytes(repo)
+    r = cli("add", repo, a, b, "--hardware-id", "gw", "--version", "1", "--name", "x/y.bin")
+    assert r.exit_code == 3
+    assert "--name names one image" in r.stderr
+    assert tree_bytes(repo) == before
+
+
+def test_same_basename_twice_is_a_conflict(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    a = make_image(tmp_path / "one" / "fw.bin")
+    b = make_image(tmp_path / "two" / "fw.bin")
+    before = tree_bytes(repo)
+    r = cli("add", repo, a, b, "--hardware-id", "gw", "--version", "1")
+    assert r.exit_code == 7
+    assert "given twice" in r.stderr
+    assert tree_bytes(repo) == before
+
+
+def test_image_that_is_a_directory(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    r = cli("add", repo, tmp_path, "--hardware-id", "gw", "--version", "1")
+    assert r.exit_code == 3
+    assert "is not a file" in r.stderr
+
+
+def test_failed_save_removes_copied_images(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = tree_bytes(repo)
+
+    def broken(files: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(repository_module, "write_all_or_nothing", broken)
+    with pytest.raises(OSError, match="No space"):
+        add_firmware(
+            FirmwareRepository(repo),
+            [make_image(tmp_path / "a.bin")],
+            FirmwareFields(("gw",), "1"),
+        )
+    assert tree_bytes(repo) == before
+
+
+def test_shared_image_stays_until_last_user_removed(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    image = make_image(tmp_path / "fw.bin")
+    assert cli("add", repo, image, "--hardware-id", "a", "--version", "1").exit_code == 0
+    assert cli("add", repo, image, "--hardware-id", "b", "--version", "1").exit_code == 0
+    assert len(list((repo / "targets").iterdir())) == 1
+    assert cli("remove", repo, "a/1/fw.bin").exit_code == 0
+    assert len(list((repo / "targets").iterdir())) == 1
+    assert cli("remove", repo, "b/1/fw.bin").exit_code == 0
+    assert list((repo / "targets").iterdir()) == []
+
+
+@pytest.mark.parametrize("path", ["../etc/passwd", "metadata/../../x", "/etc/passwd", ""])
+def test_directory_fetcher_stays_inside(tmp_path: Path, path: str) -> None:
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "secret").write_text("no")
+    fetcher = DirectoryFetcher(tmp_path / "tree")
+    with pytest.raises(tuf_exceptions.DownloadHTTPError):
+        list(fetcher.fetch(LOCAL_BASE_URL + path))
+
+
+def test_concurrent_change_is_detected(repo: Path, tmp_path: Path) -> None:
+    """Two commands on one repository: the one saving second writes nothing."""
+    first = FirmwareRepository(repo)
+    first.metadata("targets")  # read before the other command writes
+    add_firmware(
+        FirmwareRepository(repo), [make_image(tmp_path / "a.bin")], FirmwareFields(("gw",), "1")
+    )
+    before = tree_bytes(repo)
+    from signer import ConflictError
+
+    with pytest.raises(ConflictError, match="changed while this command ran"):
+        add_firmware(first, [make_image(tmp_path / "b.bin")], FirmwareFields(("hw2",), "1"))
+    assert tree_bytes(repo) == before
