@@ -1,1 +1,84 @@
-"""firmtuf device verifier (placeholder until the client lands)."""
+"""firmtuf device verifier: a lean TUF 1.0.x client for firmware updates.
+
+Runtime imports: the standard library and ``cryptography`` (loaded on first signature
+check); ``requests`` only inside :class:`HttpFetcher`. Never ``tuf`` or
+``securesystemslib``.
+
+Public API (stable; everything else, including ``verifier._internal``, may change)::
+
+    up = Updater(metadata_dir, metadata_base_url, target_base_url,
+                 fetcher=None, config=None, policy=None, bootstrap=None)
+    up.refresh() -> None                        # TUF client workflow, top-level roles
+    up.get_targetinfo(name) -> TargetFile | None  # TUF delegation search
+    up.check() -> TargetFile | None             # newest firmware for the DevicePolicy
+    up.verify_policy(target) -> None            # raises PolicyError
+    up.download(target, dest, partial_path=None) -> Path  # streaming, verified, atomic
+    up.find_cached_target(target, path) -> Path | None
+    up.mark_installed(target) -> DevicePolicy | None       # persist version + counter
+    DevicePolicy.from_metadata_dir(metadata_dir, hardware_id, factory_version)
+
+Errors: ``VerifierError`` is the base. ``RepositoryError`` (do not trust what was served):
+``MetadataFormatError`` (``UnsupportedKeyError``), ``UnsignedMetadataError``,
+``ExpiredMetadataError``, ``BadVersionNumberError`` (``EqualVersionNumberError``),
+``LengthOrHashMismatchError``, ``PolicyError``, ``UnsafeTargetNameError``.
+``DownloadError`` (transport): ``DownloadHTTPError``, ``DownloadLengthMismatchError``
+(too large), ``SlowRetrievalError``. Also ``CryptoUnavailableError`` and ``StorageError``.
+"""
+
+from verifier._config import Config, DevicePolicy
+from verifier._errors import (
+    BadVersionNumberError,
+    CryptoUnavailableError,
+    DownloadError,
+    DownloadHTTPError,
+    DownloadLengthMismatchError,
+    EqualVersionNumberError,
+    ExpiredMetadataError,
+    LengthOrHashMismatchError,
+    MetadataFormatError,
+    PolicyError,
+    RepositoryError,
+    SlowRetrievalError,
+    StorageError,
+    UnsafeTargetNameError,
+    UnsignedMetadataError,
+    UnsupportedKeyError,
+    VerifierError,
+)
+from verifier._fetcher import DirectoryFetcher, Fetcher, HttpFetcher, MemoryFetcher
+from verifier._internal.firmware import FirmwareInfo
+from verifier._internal.metadata import TargetFile
+from verifier._internal.version import FirmwareVersion, VersionError, parse_version
+from verifier._updater import Updater
+
+__all__ = [
+    "Updater",
+    "Config",
+    "DevicePolicy",
+    "TargetFile",
+    "FirmwareInfo",
+    "Fetcher",
+    "HttpFetcher",
+    "DirectoryFetcher",
+    "MemoryFetcher",
+    "FirmwareVersion",
+    "VersionError",
+    "parse_version",
+    "VerifierError",
+    "RepositoryError",
+    "MetadataFormatError",
+    "UnsupportedKeyError",
+    "UnsignedMetadataError",
+    "ExpiredMetadataError",
+    "BadVersionNumberError",
+    "EqualVersionNumberError",
+    "LengthOrHashMismatchError",
+    "PolicyError",
+    "UnsafeTargetNameError",
+    "CryptoUnavailableError",
+    "StorageError",
+    "DownloadError",
+    "DownloadHTTPError",
+    "DownloadLengthMismatchError",
+    "SlowRetrievalError",
+]

@@ -1,0 +1,33 @@
+"""Fixtures of the verifier tests: an in-memory repository and a device directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.verifier.simulator import RepositorySimulator
+
+
+@pytest.fixture
+def sim() -> RepositorySimulator:
+    s = RepositorySimulator()
+    s.add_target("gw/1.0.0/fw.bin", b"firmware one", custom={
+        "firmtuf": {"hardware_ids": ["gw"], "version": "1.0.0", "security_counter": 1}
+    })
+    s.publish()
+    return s
+
+
+@pytest.fixture
+def device_dir(tmp_path: Path) -> Path:
+    return tmp_path / "device"
+
+
+def state_of(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` with its bytes (to prove nothing changed)."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }

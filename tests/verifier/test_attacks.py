@@ -1,0 +1,687 @@
+"""The attack table: one test per attack, each feeding it to the device and checking the
+exact error class and that the trusted state on disk did not change."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from securesystemslib.formats import encode_canonical
+from securesystemslib.signer import CryptoSigner, SSlibKey
+
+import verifier
+from tests.verifier.conftest import state_of
+from tests.verifier.simulator import METADATA_URL, TARGETS_URL, RepositorySimulator, future
+
+Action = Callable[[verifier.Updater], object]
+
+
+def refresh(up: verifier.Updater) -> object:
+    up.refresh()
+    return None
+
+
+ORDER = ["root", "timestamp", "snapshot", "targets"]
+
+
+def attack(
+    sim: RepositorySimulator,
+    md: Path,
+    error: type[BaseException],
+    action: Action = refresh,
+    *,
+    role: str = "root",
+    **kwargs: Any,
+) -> BaseException:
+    """Run ``action`` on a fresh Updater: it must raise exactly ``error``.
+
+    ``role`` is the attacked role: its trusted file and those of later roles must be
+    unchanged on disk. Roles before it may legitimately be updated first (a new valid
+    timestamp is stored before a bad snapshot is refused, as the spec orders).
+    """
+    order = ORDER.index(role) if role in ORDER else len(ORDER)
+    may_change = {f"{r}.json" for r in ORDER[:order]}
+    before = state_of(md)
+    up = sim.updater(md, **kwargs)
+    with pytest.raises(error) as info:
+        action(up)
+    assert type(info.value) is error, f"{type(info.value).__name__}: {info.value}"
+    after = state_of(md)
+    assert {k: v for k, v in after.items() if k not in may_change} == {
+        k: v for k, v in before.items() if k not in may_change
+    }
+    return info.value
+
+
+@pytest.fixture
+def md(sim: RepositorySimulator, tmp_path: Path) -> Path:
+    """A device that has already refreshed once against ``sim``."""
+    d = tmp_path / "md"
+    sim.updater(d).refresh()
+    return d
+
+
+def ts_url() -> str:
+    return METADATA_URL + "timestamp.json"
+
+
+def sign_dict(signer: Any, signed: dict[str, Any], keyids: list[str] | None = None) -> bytes:
+    data = encode_canonical(signed).encode()  # type: ignore[union-attr]
+    sig = signer.sign(data).signature
+    ids = keyids or [signer.public_key.keyid]
+    return json.dumps(
+        {"signed": signed, "signatures": [{"keyid": k, "sig": sig} for k in ids]}
+    ).encode()
+
+
+def role_dict(sim: RepositorySimulator, role: str) -> dict[str, Any]:
+    return copy.deepcopy(sim.md(role).signed.to_dict())
+
+
+def current_url(sim: RepositorySimulator, role: str) -> str:
+    if role == "timestamp":
+        return ts_url()
+    return f"{METADATA_URL}{sim.md(role).signed.version}.{role}.json"
+
+
+# -- arbitrary software ----------------------------------------------------------------
+
+
+def test_tampered_timestamp_bad_signature(sim: RepositorySimulator, md: Path) -> None:
+    sim.update_timestamp()
+    data = sim.files[ts_url()].replace(b'"version": 3', b'"version": 4')
+    sim.override[ts_url()] = data
+    attack(sim, md, verifier.UnsignedMetadataError)
+
+
+def test_targets_signed_by_wrong_key(sim: RepositorySimulator, md: Path) -> None:
+    sim.signers["targets"] = [CryptoSigner.generate_ed25519()]
+    sim.add_target("evil", b"evil")
+    sim.publish()
+    attack(sim, md, verifier.UnsignedMetadataError, role="targets")
+
+
+def test_targets_under_threshold(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_key("targets")
+    sim.root.signed.roles["targets"].threshold = 2
+    sim.rotate_root()
+    sim.publish()
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    sim.signers["targets"].pop()
+    sim.publish()
+    attack(sim, md, verifier.UnsignedMetadataError, role="targets")
+
+
+def test_one_key_under_two_keyids_counts_once(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    signer = sim.signers["targets"][0]
+    pub = signer.public_key
+    alias = SSlibKey("alias-keyid", pub.keytype, pub.scheme, dict(pub.keyval))
+    sim.root.signed.add_key(alias, "targets")
+    sim.root.signed.roles["targets"].threshold = 2
+    sim.rotate_root()
+    sim.publish()
+    signed = role_dict(sim, "targets")
+    sim.override[current_url(sim, "targets")] = sign_dict(
+        signer, signed, [pub.keyid, "alias-keyid"]
+    )
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(sim.signed_roots[0])
+    attack(sim, md, verifier.UnsignedMetadataError, role="targets")
+
+
+def test_duplicate_signatures_from_one_key(sim: RepositorySimulator, md: Path) -> None:
+    sim.update_timestamp()
+    doc = json.loads(sim.files[ts_url()])
+    doc["signatures"].append(dict(doc["signatures"][0]))
+    sim.override[ts_url()] = json.dumps(doc).encode()
+    attack(sim, md, verifier.MetadataFormatError)
+
+
+def test_arbitrary_target_bytes(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+    digest = hashlib.sha256(b"firmware one").hexdigest()
+    sim.override[f"{TARGETS_URL}gw/1.0.0/{digest}.fw.bin"] = b"firmware 0ne"
+
+    def download(up: verifier.Updater) -> object:
+        target = up.get_targetinfo("gw/1.0.0/fw.bin")
+        assert target is not None
+        return up.download(target, tmp_path / "out.bin")
+
+    attack(sim, md, verifier.LengthOrHashMismatchError, download)
+    assert not (tmp_path / "out.bin").exists()
+    assert not (tmp_path / "out.bin.part").exists()
+
+
+# -- rollback ----------------------------------------------------------------------------
+
+
+def test_timestamp_rollback(sim: RepositorySimulator, md: Path) -> None:
+    old = sim.files[ts_url()]
+    sim.update_timestamp()
+    sim.updater(md).refresh()
+    sim.override[ts_url()] = old
+    attack(sim, md, verifier.BadVersionNumberError)
+
+
+def test_snapshot_rollback(sim: RepositorySimulator, md: Path) -> None:
+    sim.snapshot.signed.version -= 1
+    sim.update_timestamp()
+    attack(sim, md, verifier.BadVersionNumberError)
+
+
+def test_targets_rollback(sim: RepositorySimulator, md: Path) -> None:
+    sim.targets.signed.version -= 1
+    sim.update_snapshot()
+    attack(sim, md, verifier.BadVersionNumberError, role="targets")
+
+
+def test_delegated_rollback(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "team", ["t/*"])
+    sim.publish(("targets", "team", "team"))
+    md = tmp_path / "md"
+    sim.updater(md).get_targetinfo("t/x")
+    sim.delegated["team"].signed.version -= 1
+    sim.update_snapshot()
+    attack(sim, md, verifier.BadVersionNumberError, role="team")
+
+
+def test_snapshot_dropping_a_role_is_rollback(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "team", ["t/*"])
+    sim.publish(("targets", "team"))
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    del sim.delegated["team"]
+    sim.update_snapshot()
+    attack(sim, md, verifier.BadVersionNumberError, role="snapshot")
+
+
+def test_fast_forward_then_key_rotation_recovers(sim: RepositorySimulator, md: Path) -> None:
+    # An attacker with the timestamp key pushes the version far ahead.
+    sim.timestamp.signed.version = 1000
+    sim.update_timestamp()
+    sim.updater(md).refresh()
+    sim.timestamp.signed.version = 1
+    sim.update_timestamp()
+    attack(sim, md, verifier.BadVersionNumberError)
+    # The repository rotates the timestamp key: the device recovers.
+    old = sim.signers["timestamp"][0]
+    sim.root.signed.revoke_key(old.public_key.keyid, "timestamp")
+    sim.signers["timestamp"] = []
+    sim.add_key("timestamp")
+    sim.rotate_root()
+    sim.updater(md).refresh()
+    assert b'"version": 2' in (md / "timestamp.json").read_bytes()
+
+
+def test_snapshot_fast_forward_recovery(sim: RepositorySimulator, md: Path) -> None:
+    sim.snapshot.signed.version = 500
+    sim.update_timestamp()
+    sim.updater(md).refresh()
+    old = sim.signers["snapshot"][0]
+    sim.root.signed.revoke_key(old.public_key.keyid, "snapshot")
+    sim.signers["snapshot"] = []
+    sim.add_key("snapshot")
+    sim.rotate_root()
+    sim.snapshot.signed.version = 1
+    sim.update_snapshot()
+    sim.updater(md).refresh()
+
+
+# -- freeze --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["timestamp", "snapshot", "targets"])
+def test_expired_metadata(sim: RepositorySimulator, md: Path, role: str) -> None:
+    sim.md(role).signed.expires = future(-1)
+    sim.publish()
+    attack(sim, md, verifier.ExpiredMetadataError, role=role)
+
+
+def test_expired_root(sim: RepositorySimulator, md: Path) -> None:
+    sim.root.signed.expires = future(-1)
+    sim.rotate_root()
+    attack(sim, md, verifier.ExpiredMetadataError, role="timestamp")
+
+
+def test_device_clock_past_expiry(sim: RepositorySimulator, md: Path) -> None:
+    up = sim.updater(md)
+    up._clock = lambda: 4102444800.0  # 2100-01-01
+    before = state_of(md)
+    with pytest.raises(verifier.ExpiredMetadataError):
+        up.refresh()
+    assert state_of(md) == before
+
+
+# -- endless data ------------------------------------------------------------------------
+
+SMALL = verifier.Config(
+    root_max_length=20000,
+    timestamp_max_length=5000,
+    snapshot_max_length=5000,
+    targets_max_length=8000,
+)
+
+
+def pad(data: bytes, size: int) -> bytes:
+    return data[:-1] + b" " * size + data[-1:]
+
+
+@pytest.mark.parametrize("role", ["root", "timestamp", "snapshot", "targets"])
+def test_endless_metadata(sim: RepositorySimulator, md: Path, role: str) -> None:
+    sim.publish()
+    url = (
+        f"{METADATA_URL}{len(sim.signed_roots) + 1}.root.json"
+        if role == "root"
+        else current_url(sim, role)
+    )
+    if role == "root":
+        sim.rotate_root()
+        sim.override[url] = pad(sim.signed_roots[-1], 30000)
+    else:
+        sim.override[url] = pad(sim.files[url], 30000)
+    attack(sim, md, verifier.DownloadLengthMismatchError, config=SMALL, role=role)
+
+
+def test_endless_delegated_metadata(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "team", ["t/*"])
+    sim.publish(("targets", "team"))
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    url = current_url(sim, "team")
+    sim.override[url] = pad(sim.files[url], 30000)
+    attack(sim, md, verifier.DownloadLengthMismatchError,
+           lambda up: up.get_targetinfo("t/x"), config=SMALL, role="team")
+
+
+def test_endless_snapshot_with_length_in_timestamp(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.compute_metafile_hashes_length = True
+    sim.publish()
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    sim.publish()
+    url = current_url(sim, "snapshot")
+    sim.override[url] = pad(sim.files[url], 100)
+    attack(sim, md, verifier.DownloadLengthMismatchError, role="snapshot")
+
+
+def test_endless_target(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+    digest = hashlib.sha256(b"firmware one").hexdigest()
+    sim.override[f"{TARGETS_URL}gw/1.0.0/{digest}.fw.bin"] = b"firmware one" + b"x" * 10**6
+
+    def download(up: verifier.Updater) -> object:
+        target = up.get_targetinfo("gw/1.0.0/fw.bin")
+        assert target is not None
+        return up.download(target, tmp_path / "out.bin")
+
+    attack(sim, md, verifier.DownloadLengthMismatchError, download)
+    assert not (tmp_path / "out.bin").exists()
+
+
+# -- mix and match -------------------------------------------------------------------------
+
+
+def test_snapshot_version_mismatch(sim: RepositorySimulator, md: Path) -> None:
+    old = sim.files[current_url(sim, "snapshot")]
+    sim.publish()
+    sim.override[current_url(sim, "snapshot")] = old
+    attack(sim, md, verifier.BadVersionNumberError, role="snapshot")
+
+
+def test_targets_version_mismatch(sim: RepositorySimulator, md: Path) -> None:
+    old = sim.files[current_url(sim, "targets")]
+    sim.publish()
+    sim.override[current_url(sim, "targets")] = old
+    attack(sim, md, verifier.BadVersionNumberError, role="targets")
+
+
+def test_targets_hash_mismatch(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.compute_metafile_hashes_length = True
+    sim.publish()
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    sim.publish()
+    url = current_url(sim, "targets")
+    data = sim.files[url]
+    sim.add_target("other", b"o")
+    sim.override[url] = sim.sign("targets")[: len(data)].ljust(len(data))
+    attack(sim, md, verifier.LengthOrHashMismatchError, role="targets")
+
+
+def test_malicious_mirror_other_repository(sim: RepositorySimulator, md: Path) -> None:
+    other = RepositorySimulator()
+    other.publish()
+    other.publish()
+    sim.override[ts_url()] = other.files[ts_url()]
+    attack(sim, md, verifier.UnsignedMetadataError)
+
+
+def test_mirror_serves_garbage(sim: RepositorySimulator, md: Path) -> None:
+    sim.override[ts_url()] = b"<html>hello</html>"
+    attack(sim, md, verifier.MetadataFormatError)
+
+
+# -- firmware policy -----------------------------------------------------------------------
+
+
+def fw(version: str, *ids: str, counter: int = 0) -> dict[str, object]:
+    return {"firmtuf": {"hardware_ids": list(ids or ["gw"]), "version": version,
+                        "security_counter": counter}}
+
+
+def download_named(name: str, dest: Path) -> Action:
+    def action(up: verifier.Updater) -> object:
+        target = up.get_targetinfo(name)
+        assert target is not None
+        return up.download(target, dest)
+
+    return action
+
+
+def test_wrong_hardware_id(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+    sim.add_target("cam/2.0/fw.bin", b"cam", custom=fw("2.0", "cam"))
+    sim.publish()
+    sim.updater(md).refresh()
+    policy = verifier.DevicePolicy("gw", "1.0.0")
+    attack(sim, md, verifier.PolicyError, download_named("cam/2.0/fw.bin", tmp_path / "x"),
+           policy=policy)
+    assert not (tmp_path / "x").exists()
+
+
+def test_firmware_downgrade(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+    policy = verifier.DevicePolicy("gw", "1.1.0")
+    attack(sim, md, verifier.PolicyError, download_named("gw/1.0.0/fw.bin", tmp_path / "x"),
+           policy=policy)
+    assert sim.updater(md, policy=policy).check() is None
+
+
+def test_security_counter_decrease(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+    sim.add_target("gw/2.0/fw.bin", b"2", custom=fw("2.0", counter=0))
+    sim.publish()
+    md2 = md.parent / "md2"
+    sim.updater(md2).refresh()
+    policy = verifier.DevicePolicy("gw", "1.0.0", security_counter=3,
+                                   unsafe_allow_downgrade=True)
+    attack(sim, md2, verifier.PolicyError, download_named("gw/2.0/fw.bin", tmp_path / "x"),
+           policy=policy)
+    assert sim.updater(md2, policy=policy).check() is None
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/abs/fw.bin", "gw\\fw.bin",
+                                  "gw/./fw.bin", "gw//fw.bin", "gw/fw\x00.bin"])
+def test_unsafe_target_names(tmp_path: Path, name: str) -> None:
+    sim = RepositorySimulator()
+    sim.add_target(name, b"x", custom=fw("9.0"))
+    sim.publish()
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    attack(sim, md, verifier.UnsafeTargetNameError, download_named(name, tmp_path / "x"))
+    attack(sim, md, verifier.UnsafeTargetNameError, lambda up: up.check(),
+           policy=verifier.DevicePolicy("gw", "1.0"))
+
+
+# -- delegation graph ------------------------------------------------------------------------
+
+
+def test_delegation_loop_terminates(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "a", ["*"])
+    sim.add_delegation("a", "b", ["*"])
+    # b delegates back to a: a loop.
+    from tuf.api.metadata import DelegatedRole, Delegations
+
+    b = sim.delegated["b"].signed
+    b.delegations = Delegations({}, roles={"a": DelegatedRole("a", [], 1, False, ["*"])})
+    b.add_key(sim.signers["a"][0].public_key, "a")
+    sim.publish(("targets", "a", "b"))
+    md = tmp_path / "md"
+    up = sim.updater(md)
+    assert up.get_targetinfo("missing") is None
+    assert sum(1 for r in sim.fetcher.requests if r.endswith(".a.json")) == 1
+    policy = verifier.DevicePolicy("gw", "1.0")
+    assert sim.updater(md, policy=policy).check() is None
+
+
+def test_over_deep_delegation_chain(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    parent = "targets"
+    for i in range(40):
+        sim.add_delegation(parent, f"r{i}", ["*"])
+        parent = f"r{i}"
+    sim.add_target("deep", b"deep", role="r39")
+    sim.publish(("targets", *sim.delegated))
+    up = sim.updater(tmp_path / "md", config=verifier.Config(max_delegations=8))
+    assert up.get_targetinfo("deep") is None
+    fetched = [r for r in sim.fetcher.requests if ".r" in r]
+    assert len(fetched) <= 9
+    with pytest.raises(verifier.RepositoryError, match="enumerate"):
+        sim.updater(tmp_path / "md2", config=verifier.Config(max_enumerated_roles=10),
+                    policy=verifier.DevicePolicy("gw", "1")).check()
+
+
+def test_delegated_role_verified_with_each_delegators_keys(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "a", ["a/*"])
+    sim.add_delegation("targets", "b", ["b/*"])
+    sim.add_delegation("a", "shared", ["a/*"])
+    sim.add_target("a/x", b"x", role="shared")
+    # b also delegates to "shared" but trusts another key for it.
+    from tuf.api.metadata import DelegatedRole, Delegations
+
+    other = CryptoSigner.generate_ed25519()
+    bmd = sim.delegated["b"].signed
+    bmd.delegations = Delegations({}, roles={"shared": DelegatedRole("shared", [], 1, False,
+                                                                     ["b/*"])})
+    bmd.add_key(other.public_key, "shared")
+    sim.add_target("b/y", b"y", role="shared")
+    sim.publish(("targets", "a", "b", "shared"))
+    up = sim.updater(tmp_path / "md")
+    assert up.get_targetinfo("a/x") is not None
+    # Reached through b, "shared" must carry b's key: it does not.
+    with pytest.raises(verifier.UnsignedMetadataError):
+        up.get_targetinfo("b/y")
+
+
+def test_delegated_threshold_zero_is_invalid(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "a", ["*"])
+    sim.publish(("targets", "a"))
+    signed = role_dict(sim, "targets")
+    signed["delegations"]["roles"][0]["threshold"] = 0
+    sim.override[current_url(sim, "targets")] = sign_dict(sim.signers["targets"][0], signed)
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(sim.signed_roots[0])
+    attack(sim, md, verifier.MetadataFormatError, role="targets")
+
+
+# -- key types ---------------------------------------------------------------------------------
+
+
+def test_unknown_key_type_in_root(sim: RepositorySimulator, md: Path) -> None:
+    signed = role_dict(sim, "root")
+    signed["version"] = 2
+    signed["keys"]["weird"] = {"keytype": "rot13", "scheme": "rot13", "keyval": {"public": "a"}}
+    signed["roles"]["targets"]["keyids"].append("weird")
+    sim.override[f"{METADATA_URL}2.root.json"] = sign_dict(sim.signers["root"][0], signed)
+    attack(sim, md, verifier.UnsupportedKeyError)
+
+
+def test_unknown_key_type_in_delegations(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.publish()
+    signed = role_dict(sim, "targets")
+    signed["delegations"] = {
+        "keys": {"weird": {"keytype": "rot13", "scheme": "rot13", "keyval": {"public": "a"}}},
+        "roles": [],
+    }
+    sim.override[current_url(sim, "targets")] = sign_dict(sim.signers["targets"][0], signed)
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(sim.signed_roots[0])
+    attack(sim, md, verifier.UnsupportedKeyError, role="targets")
+
+
+def test_invalid_public_key_value(sim: RepositorySimulator, md: Path) -> None:
+    signer = sim.signers["targets"][0]
+    keyid = signer.public_key.keyid
+    sim.root.signed.keys[keyid] = SSlibKey(keyid, "ed25519", "ed25519", {"public": "zz"})
+    sim.rotate_root()
+    sim.publish()
+    attack(sim, md, verifier.MetadataFormatError, role="targets")
+
+
+# -- malformed metadata at every level ---------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(signed: dict[str, Any]) -> None:
+        *parents, last = path.split("|")
+        node: Any = signed
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        if value is _DELETE:
+            del node[last]
+        elif isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+_DELETE = object()
+
+MUTATIONS: list[tuple[str, str, Any]] = [
+    ("timestamp", "version", "7"),
+    ("timestamp", "version", 0),
+    ("timestamp", "version", True),
+    ("timestamp", "expires", 5),
+    ("timestamp", "expires", "2030-13-01T00:00:00Z"),
+    ("timestamp", "expires", "2030-02-30T00:00:00Z"),
+    ("timestamp", "expires", "tomorrow"),
+    ("timestamp", "spec_version", "2.0.0"),
+    ("timestamp", "spec_version", "1"),
+    ("timestamp", "spec_version", 1),
+    ("timestamp", "_type", "snapshot"),
+    ("timestamp", "meta", _DELETE),
+    ("timestamp", "meta", []),
+    ("timestamp", "meta|snapshot.json", "x"),
+    ("timestamp", "meta|snapshot.json|version", -1),
+    ("timestamp", "meta|snapshot.json|length", "1"),
+    ("timestamp", "meta|snapshot.json|hashes", {}),
+    ("timestamp", "meta|snapshot.json|hashes", {"sha256": 1}),
+    ("snapshot", "meta", "x"),
+    ("snapshot", "meta|targets.json", None),
+    ("snapshot", "meta|targets.json|version", "1"),
+    ("targets", "targets", []),
+    ("targets", "targets|gw/1.0.0/fw.bin", 3),
+    ("targets", "targets|gw/1.0.0/fw.bin|length", "12"),
+    ("targets", "targets|gw/1.0.0/fw.bin|length", -1),
+    ("targets", "targets|gw/1.0.0/fw.bin|hashes", {}),
+    ("targets", "targets|gw/1.0.0/fw.bin|hashes", ["sha256"]),
+    ("targets", "targets|gw/1.0.0/fw.bin|hashes|sha256", None),
+    ("targets", "targets|gw/1.0.0/fw.bin|custom", "x"),
+    ("targets", "delegations", []),
+    ("targets", "delegations", {"keys": {}, "roles": "x"}),
+    ("targets", "delegations", {"keys": [], "roles": []}),
+    ("targets", "delegations", {"keys": {}}),
+    ("targets", "delegations", {"keys": {}, "roles": [{"name": "a"}]}),
+    ("targets", "delegations", {"keys": {}, "roles": [
+        {"name": 1, "keyids": [], "threshold": 1, "terminating": False, "paths": []}]}),
+    ("targets", "delegations", {"keys": {}, "roles": [
+        {"name": "a", "keyids": [], "threshold": 1, "terminating": "no", "paths": []}]}),
+    ("targets", "delegations", {"keys": {}, "roles": [
+        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": "a/*"}]}),
+    ("targets", "delegations", {"keys": {}, "roles": [
+        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": [],
+         "path_hash_prefixes": []}]}),
+    ("targets", "delegations", {"keys": {}, "roles": [
+        {"name": "a", "keyids": ["k", "k"], "threshold": 1, "terminating": False,
+         "paths": []}]}),
+    ("targets", "delegations", {"keys": {}, "roles": [
+        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": []},
+        {"name": "a", "keyids": [], "threshold": 1, "terminating": False, "paths": []}]}),
+    ("targets", "delegations", {"keys": {}, "roles": [
+        {"name": "snapshot", "keyids": [], "threshold": 1, "terminating": False,
+         "paths": []}]}),
+    ("targets", "delegations", {"keys": {}, "succinct_roles": {
+        "keyids": [], "threshold": 1, "bit_length": 33, "name_prefix": "b"}}),
+    ("targets", "delegations", {"keys": {"k": {"keytype": "ed25519"}}, "roles": []}),
+]
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "value"), MUTATIONS, ids=[f"{r}:{p}={v!r}"[:60] for r, p, v in MUTATIONS]
+)
+def test_malformed_signed_metadata(
+    sim: RepositorySimulator, md: Path, role: str, path: str, value: Any
+) -> None:
+    sim.publish()
+    signed = role_dict(sim, role)
+    _set(path, value)(signed)
+    sim.override[current_url(sim, role)] = sign_dict(sim.signers[role][0], signed)
+    attack(sim, md, verifier.MetadataFormatError, role=role)
+
+
+ROOT_MUTATIONS: list[tuple[str, Any]] = [
+    ("roles|snapshot", _DELETE),
+    ("roles|mirror", {"keyids": [], "threshold": 1}),
+    ("roles|targets|threshold", 0),
+    ("roles|targets|threshold", "1"),
+    ("roles|targets|keyids", "k"),
+    ("keys", []),
+    ("consistent_snapshot", "yes"),
+    ("version", "2"),
+    ("expires", None),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), ROOT_MUTATIONS)
+def test_malformed_new_root(sim: RepositorySimulator, md: Path, path: str, value: Any) -> None:
+    signed = role_dict(sim, "root")
+    signed["version"] = 2
+    _set(path, value)(signed)
+    sim.override[f"{METADATA_URL}2.root.json"] = sign_dict(sim.signers["root"][0], signed)
+    attack(sim, md, verifier.MetadataFormatError)
+
+
+def test_float_in_new_root(sim: RepositorySimulator, md: Path) -> None:
+    signed = role_dict(sim, "root")
+    signed["version"] = 2
+    data = sign_dict(sim.signers["root"][0], signed).replace(b'"version": 2', b'"version": 2.0')
+    sim.override[f"{METADATA_URL}2.root.json"] = data
+    attack(sim, md, verifier.MetadataFormatError)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"[]",
+        b'{"signed": []}',
+        b'{"signed": {}, "signatures": {}}',
+        b'{"signed": {"_type": "timestamp"}, "signatures": [{"keyid": 1, "sig": "00"}]}',
+        b'{"signed": {"_type": "timestamp"}, "signatures": [[]]}',
+        b'{"signatures": []}',
+        b"\xff",
+        b"",
+        b'{"signed": {"_type": "timestamp", "version": 1.0}, "signatures": []}',
+    ],
+)
+def test_malformed_envelope(sim: RepositorySimulator, md: Path, doc: bytes) -> None:
+    sim.override[ts_url()] = doc
+    attack(sim, md, verifier.MetadataFormatError)

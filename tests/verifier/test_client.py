@@ -1,0 +1,131 @@
+"""firmtuf-client: the tuf-conformance CLI protocol."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.verifier.conftest import state_of
+from tests.verifier.http_server import SimServer
+from tests.verifier.simulator import RepositorySimulator
+from verifier.client import main
+
+TOP_FILES = {"root.json", "timestamp.json", "snapshot.json", "targets.json"}
+
+
+@pytest.fixture
+def server(sim: RepositorySimulator) -> Iterator[SimServer]:
+    sim.add_target("dir/file two.txt", b"second")
+    sim.publish()
+    with SimServer(sim) as s:
+        yield s
+
+
+def run(md: Path, server: SimServer, *args: str) -> int:
+    return main(["--metadata-dir", str(md), "--metadata-url", server.url + "metadata", *args])
+
+
+def init(md: Path, sim: RepositorySimulator, tmp_path: Path, root: bytes | None = None) -> None:
+    root_file = tmp_path / "trusted_root.json"
+    root_file.write_bytes(root if root is not None else sim.signed_roots[0])
+    assert main(["--metadata-dir", str(md), "init", str(root_file)]) == 0
+
+
+def test_init_refresh(sim: RepositorySimulator, server: SimServer, tmp_path: Path) -> None:
+    md = tmp_path / "md"
+    init(md, sim, tmp_path)
+    assert server.requests == []
+    assert run(md, server, "refresh") == 0
+    assert {p.name for p in md.iterdir() if p.suffix == ".json"} == TOP_FILES
+
+
+def test_invalid_trusted_root_fails_without_requests(
+    sim: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    md = tmp_path / "md"
+    init(md, sim, tmp_path, sim.signed_roots[0].replace(b'"version": 1', b'"version": 2'))
+    assert run(md, server, "refresh") == 1
+    assert server.requests == []
+
+
+def test_refresh_failure_is_exit_1(
+    sim: RepositorySimulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    md = tmp_path / "md"
+    init(md, sim, tmp_path)
+    sim.override["https://repo.test/metadata/timestamp.json"] = b"{not json"
+    assert run(md, server, "refresh") == 1
+    err = capsys.readouterr().err
+    assert "MetadataFormatError" in err and "Traceback" not in err
+    assert set(state_of(md)) == {"root.json"}
+
+
+def test_download_names_caching_and_no_partials(
+    sim: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    md, out = tmp_path / "md", tmp_path / "out"
+    init(md, sim, tmp_path)
+    args = ["--target-base-url", server.url + "targets/", "--target-dir", str(out)]
+    names = ["--target-name", "gw/1.0.0/fw.bin", "--target-name", "dir/file two.txt"]
+    assert run(md, server, *args, *names, "download") == 0
+    assert {p.name for p in out.iterdir()} == {"gw%2F1.0.0%2Ffw.bin", "dir%2Ffile%20two.txt"}
+    assert (out / "dir%2Ffile%20two.txt").read_bytes() == b"second"
+    target_requests = [r for r in server.requests if r.startswith("/targets/")]
+    assert len(target_requests) == 2
+    assert run(md, server, *args, *names, "download") == 0
+    assert [r for r in server.requests if r.startswith("/targets/")] == target_requests
+    assert {p.name for p in md.iterdir() if p.suffix == ".json"} == TOP_FILES
+
+
+def test_download_stops_at_first_failure(
+    sim: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    md, out = tmp_path / "md", tmp_path / "out"
+    init(md, sim, tmp_path)
+    args = ["--target-base-url", server.url + "targets", "--target-dir", str(out)]
+    names = ["--target-name", "missing", "--target-name", "gw/1.0.0/fw.bin"]
+    assert run(md, server, *args, *names, "download") == 1
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_download_bad_hash_leaves_nothing(
+    sim: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    md, out = tmp_path / "md", tmp_path / "out"
+    init(md, sim, tmp_path)
+    import hashlib
+
+    # Same length, other bytes, served under the trusted hash.
+    good = hashlib.sha256(b"firmware one").hexdigest()
+    sim.override[f"https://repo.test/targets/gw/1.0.0/{good}.fw.bin"] = b"firmware ONE"
+    args = ["--target-base-url", server.url + "targets", "--target-dir", str(out)]
+    assert run(md, server, *args, "--target-name", "gw/1.0.0/fw.bin", "download") == 1
+    assert list(out.iterdir()) == []
+    assert not list((md / "firmtuf" / "partial").iterdir())
+
+
+def test_usage_error_is_exit_1(tmp_path: Path) -> None:
+    assert main(["--metadata-dir", str(tmp_path), "bogus"]) == 1
+    assert main(["--metadata-dir", str(tmp_path), "refresh"]) == 1  # no --metadata-url
+
+
+def test_init_missing_file_is_exit_1(tmp_path: Path) -> None:
+    assert main(["--metadata-dir", str(tmp_path / "md"), "init", str(tmp_path / "nope")]) == 1
+
+
+def test_python_dash_m(sim: RepositorySimulator, server: SimServer, tmp_path: Path) -> None:
+    md = tmp_path / "md"
+    init(md, sim, tmp_path)
+    cmd = [sys.executable, "-m", "verifier.client", "--metadata-dir", str(md),
+           "--metadata-url", server.url + "metadata/", "refresh"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    sim.override["https://repo.test/metadata/timestamp.json"] = b"[]"
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 1 and "Traceback" not in done.stderr

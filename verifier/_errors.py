@@ -1,0 +1,84 @@
+"""Error classes of the verifier: who is at fault decides the family.
+
+``RepositoryError``: the repository (or someone between it and the device) served metadata
+or a target that must not be trusted. ``DownloadError``: the transport failed. Everything
+derives from ``VerifierError``.
+"""
+
+from __future__ import annotations
+
+
+class VerifierError(Exception):
+    """Base class of every error the verifier raises."""
+
+
+class RepositoryError(VerifierError):
+    """Metadata or a target file failed a check: do not trust it."""
+
+
+class MetadataFormatError(RepositoryError):
+    """Metadata is not valid JSON or does not follow the TUF format (wrong field or type)."""
+
+
+class UnsupportedKeyError(MetadataFormatError):
+    """Metadata lists a key whose type or signature scheme this verifier does not support."""
+
+
+class UnsignedMetadataError(RepositoryError):
+    """Metadata is not signed by a threshold of the keys trusted for its role."""
+
+
+class ExpiredMetadataError(RepositoryError):
+    """Metadata expired at the reference time of this update (freeze attack)."""
+
+
+class BadVersionNumberError(RepositoryError):
+    """A version number is not the expected one (rollback or mix-and-match)."""
+
+
+class EqualVersionNumberError(BadVersionNumberError):
+    """The new metadata has the same version as the trusted one (nothing new)."""
+
+
+class LengthOrHashMismatchError(RepositoryError):
+    """Downloaded bytes differ in length or hash from what trusted metadata says."""
+
+
+class PolicyError(RepositoryError):
+    """A firmware target does not fit the device policy (hardware id, downgrade, counter)."""
+
+
+class UnsafeTargetNameError(RepositoryError):
+    """A target name is not a safe relative POSIX path (``..``, ``/abs``, backslash)."""
+
+
+class CryptoUnavailableError(VerifierError):
+    """The cryptographic primitive a key needs cannot be loaded on this system."""
+
+
+class StorageError(VerifierError):
+    """The trusted metadata directory cannot be read or written."""
+
+
+class DownloadError(VerifierError):
+    """Transport failure while fetching metadata or a target."""
+
+
+class DownloadHTTPError(DownloadError):
+    """The server answered with an HTTP error status.
+
+    Attributes:
+        status_code: the HTTP status code.
+    """
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class DownloadLengthMismatchError(DownloadError):
+    """The server sent more bytes than allowed (endless-data attack) or fewer than expected."""
+
+
+class SlowRetrievalError(DownloadError):
+    """The server sent data slower than the configured minimum speed."""

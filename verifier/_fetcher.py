@@ -1,0 +1,240 @@
+"""Fetchers: how the Updater gets bytes. One small interface, three implementations.
+
+``fetch(url, max_length, offset=0)`` yields chunks of the resource starting at byte
+``offset`` and raises a ``DownloadError`` subclass on failure: ``DownloadHTTPError``
+(with ``status_code``; 404 for a missing file), ``DownloadLengthMismatchError`` when more
+than ``max_length`` bytes would be delivered, ``SlowRetrievalError`` when too slow.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from verifier._errors import (
+    DownloadError,
+    DownloadHTTPError,
+    DownloadLengthMismatchError,
+    SlowRetrievalError,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from typing import Any
+
+
+class Fetcher:
+    """Base class of fetchers. Subclasses implement :meth:`fetch`."""
+
+    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        """Yield the bytes of ``url`` from ``offset`` on, at most ``max_length`` in total.
+
+        ``max_length`` counts bytes of the whole resource (from byte 0), so with an
+        offset at most ``max_length - offset`` bytes are yielded.
+
+        Raises:
+            DownloadError: a subclass describing the transport failure.
+        """
+        raise NotImplementedError
+
+    def fetch_bytes(self, url: str, max_length: int) -> bytes:
+        """Fetch the whole resource into memory (metadata; bounded by ``max_length``)."""
+        return b"".join(self.fetch(url, max_length))
+
+
+def _too_long(url: str, max_length: int) -> DownloadLengthMismatchError:
+    return DownloadLengthMismatchError(f"{url}: more than {max_length} bytes")
+
+
+class MemoryFetcher(Fetcher):
+    """Serve a dict of ``url -> bytes`` (tests, simulators). Missing URLs are 404.
+
+    Attributes:
+        requests: every URL fetched, in order (for tests that count requests).
+    """
+
+    def __init__(self, files: Mapping[str, bytes], chunk_size: int = 64 * 1024) -> None:
+        self.files = files
+        self.chunk_size = chunk_size
+        self.requests: list[str] = []
+
+    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        self.requests.append(url)
+        data = self.files.get(url)
+        if data is None:
+            from urllib.parse import unquote
+
+            data = self.files.get(unquote(url))
+        if data is None:
+            raise DownloadHTTPError(f"not found: {url}", 404)
+        return self._chunks(url, data, max_length, offset)
+
+    def _chunks(self, url: str, data: bytes, max_length: int, offset: int) -> Iterator[bytes]:
+        for start in range(offset, len(data), self.chunk_size):
+            end = min(start + self.chunk_size, len(data))
+            if end > max_length:
+                if start < max_length:
+                    yield data[start:max_length]
+                raise _too_long(url, max_length)
+            yield data[start:end]
+
+
+class DirectoryFetcher(Fetcher):
+    """Serve URLs under ``base_url`` from files under ``root`` (a local mirror, USB stick).
+
+    Paths that would leave ``root`` (``..``, symlinks out) are refused with a 403.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], base_url: str = "",
+                 chunk_size: int = 256 * 1024) -> None:
+        self.root = Path(root).resolve()
+        self.base_url = base_url
+        self.chunk_size = chunk_size
+
+    def _path(self, url: str) -> Path:
+        rel = url[len(self.base_url):] if url.startswith(self.base_url) else None
+        if rel is None:
+            raise DownloadHTTPError(f"{url} is not under {self.base_url}", 404)
+        from urllib.parse import unquote
+
+        rel = unquote(rel.split("?", 1)[0])
+        if "\x00" in rel or "\\" in rel:
+            raise DownloadHTTPError(f"refused path {rel!r}", 403)
+        path = (self.root / rel.lstrip("/")).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise DownloadHTTPError(f"refused path escaping the mirror: {rel!r}", 403)
+        return path
+
+    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        path = self._path(url)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+            raise DownloadHTTPError(f"not found: {url}", 404) from e
+        except OSError as e:
+            raise DownloadError(f"cannot read {path}: {e}") from e
+        return self._chunks(url, f, max_length, offset)
+
+    def _chunks(self, url: str, f: Any, max_length: int, offset: int) -> Iterator[bytes]:
+        with f:
+            try:
+                f.seek(offset)
+                total = offset
+                while True:
+                    chunk = f.read(self.chunk_size)
+                    if not chunk:
+                        return
+                    total += len(chunk)
+                    if total > max_length:
+                        raise _too_long(url, max_length)
+                    yield chunk
+            except OSError as e:
+                raise DownloadError(f"cannot read {url}: {e}") from e
+
+
+class HttpFetcher(Fetcher):
+    """HTTP(S) with ``requests`` (imported on first use so ``import verifier`` stays fast).
+
+    Args:
+        connect_timeout: seconds to wait for the connection.
+        read_timeout: seconds to wait for each read.
+        min_speed: bytes per second below which the download is aborted (slow
+            retrieval), judged after ``grace_period`` seconds.
+        grace_period: seconds before the speed guard applies.
+        chunk_size: bytes per read.
+    """
+
+    def __init__(
+        self,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 10.0,
+        min_speed: int = 1024,
+        grace_period: float = 5.0,
+        chunk_size: int = 256 * 1024,
+        user_agent: str = "firmtuf-verifier",
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.min_speed = min_speed
+        self.grace_period = grace_period
+        self.chunk_size = chunk_size
+        self.user_agent = user_agent
+        self._session: Any = None
+
+    def _get_session(self) -> Any:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+        return self._session
+
+    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        import requests
+
+        if not url.startswith(("http://", "https://")):
+            raise DownloadError(f"unsupported URL {url!r}")
+        headers = {"User-Agent": self.user_agent}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        try:
+            response = self._get_session().get(
+                url,
+                stream=True,
+                timeout=(self.connect_timeout, self.read_timeout),
+                headers=headers,
+            )
+        except requests.exceptions.Timeout as e:
+            raise SlowRetrievalError(f"{url}: timed out") from e
+        except requests.exceptions.RequestException as e:
+            raise DownloadError(f"{url}: {e}") from e
+        if response.status_code >= 400:
+            response.close()
+            raise DownloadHTTPError(f"{url}: HTTP {response.status_code}", response.status_code)
+        if offset and response.status_code != 206:
+            response.close()
+            raise DownloadHTTPError(f"{url}: server ignored the Range request", 416)
+        return self._chunks(url, response, max_length, offset)
+
+    def _check_progress(
+        self, url: str, total: int, max_length: int, received: int, start: float
+    ) -> None:
+        if total > max_length:
+            raise _too_long(url, max_length)
+        elapsed = time.monotonic() - start
+        if elapsed > self.grace_period and received / elapsed < self.min_speed:
+            raise SlowRetrievalError(
+                f"{url}: {received / elapsed:.0f} B/s is below {self.min_speed} B/s"
+            )
+
+    def _chunks(self, url: str, response: Any, max_length: int, offset: int) -> Iterator[bytes]:
+        import requests
+        import urllib3
+
+        start = time.monotonic()
+        received = 0
+        total = offset
+        raw = response.raw
+        # read1 returns as soon as some bytes arrive, so a trickling server is measured
+        # (and cut off) between small reads instead of blocking until a chunk fills.
+        chunks: Iterator[bytes] = (
+            iter(lambda: raw.read1(self.chunk_size), b"")
+            if hasattr(raw, "read1")
+            else response.iter_content(self.chunk_size)
+        )
+        try:
+            for chunk in chunks:
+                received += len(chunk)
+                total += len(chunk)
+                self._check_progress(url, total, max_length, received, start)
+                yield chunk
+        except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as e:
+            raise SlowRetrievalError(f"{url}: read timed out") from e
+        except DownloadError:
+            raise
+        except Exception as e:
+            # urllib3 and socket errors: transport failures, whatever their class.
+            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+        finally:
+            response.close()

@@ -1,0 +1,150 @@
+"""Public keys in the TUF/securesystemslib format and signature verification.
+
+Supported (keytype, scheme) pairs, with the key encodings securesystemslib writes:
+``ed25519/ed25519`` (hex raw public key), ``ecdsa/ecdsa-sha2-nistp256`` and ``-nistp384``
+(also with keytype equal to the scheme; PEM SubjectPublicKeyInfo, DER signatures) and
+``rsa/rsassa-pss-sha256`` (also sha384, sha512; PEM). Signatures are hex strings.
+
+``cryptography`` is imported on first verification, not at import time: ``import
+verifier`` stays fast. A primitive that cannot be loaded raises CryptoUnavailableError;
+there is no fallback.
+"""
+
+from __future__ import annotations
+
+from verifier._errors import CryptoUnavailableError, MetadataFormatError, UnsupportedKeyError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from typing import Any
+
+_SCHEMES: dict[tuple[str, str], str] = {
+    ("ed25519", "ed25519"): "ed25519",
+    ("ecdsa", "ecdsa-sha2-nistp256"): "p256",
+    ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256"): "p256",
+    ("ecdsa", "ecdsa-sha2-nistp384"): "p384",
+    ("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384"): "p384",
+    ("rsa", "rsassa-pss-sha256"): "pss256",
+    ("rsa", "rsassa-pss-sha384"): "pss384",
+    ("rsa", "rsassa-pss-sha512"): "pss512",
+}
+
+
+class Key:
+    """One public key from a ``keys`` object; ``verify`` raises on a bad signature."""
+
+    __slots__ = ("_loaded", "keyid", "kind", "public")
+
+    def __init__(self, keyid: str, kind: str, public: str) -> None:
+        self.keyid = keyid
+        self.kind = kind
+        self.public = public
+        self._loaded: Any = None
+
+    def identity(self) -> tuple[str, bytes]:
+        """The key itself (scheme + DER public key), whatever its key id or text encoding.
+
+        One key listed under two key ids (or as upper and lower case hex) is one key:
+        thresholds count identities, not key ids.
+        """
+        from cryptography.hazmat.primitives import serialization
+
+        der = self._load().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return (self.kind, der)
+
+    @classmethod
+    def from_dict(cls, keyid: str, data: Any) -> Key:
+        """Parse one key object.
+
+        Raises:
+            MetadataFormatError: fields missing or of the wrong type.
+            UnsupportedKeyError: unknown keytype/scheme pair.
+        """
+        if not isinstance(data, dict):
+            raise MetadataFormatError(f"key {keyid!r} is not an object")
+        keytype = data.get("keytype")
+        scheme = data.get("scheme")
+        keyval = data.get("keyval")
+        if not isinstance(keytype, str) or not isinstance(scheme, str):
+            raise MetadataFormatError(f"key {keyid!r}: keytype and scheme must be strings")
+        if not isinstance(keyval, dict) or not isinstance(keyval.get("public"), str):
+            raise MetadataFormatError(f"key {keyid!r}: keyval.public must be a string")
+        kind = _SCHEMES.get((keytype, scheme))
+        if kind is None:
+            raise UnsupportedKeyError(f"key {keyid!r}: unsupported key {keytype}/{scheme}")
+        return cls(keyid, kind, keyval["public"])
+
+    def _load(self) -> Any:
+        if self._loaded is not None:
+            return self._loaded
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+        except ImportError as e:  # pragma: no cover - depends on the installed wheel
+            raise CryptoUnavailableError(f"cannot load cryptography: {e}") from e
+        try:
+            if self.kind == "ed25519":
+                loaded: Any = ed25519.Ed25519PublicKey.from_public_bytes(
+                    bytes.fromhex(self.public)
+                )
+            else:
+                loaded = serialization.load_pem_public_key(self.public.encode("utf-8"))
+                _check_kind(self.kind, loaded, ec, rsa)
+        except (ValueError, TypeError, UnicodeEncodeError) as e:
+            raise MetadataFormatError(f"key {self.keyid!r}: invalid public key: {e}") from e
+        except Exception as e:
+            # An unsupported algorithm in the linked OpenSSL must never pass silently.
+            raise CryptoUnavailableError(f"key {self.keyid!r}: cannot load key: {e}") from e
+        self._loaded = loaded
+        return loaded
+
+    def verify(self, signature_hex: str, message: bytes) -> bool:
+        """Return whether ``signature_hex`` is a valid signature of ``message``.
+
+        A malformed key is an error (MetadataFormatError), a wrong signature is False.
+
+        Raises:
+            MetadataFormatError: the public key cannot be parsed.
+            CryptoUnavailableError: the primitive for this key type is unavailable.
+        """
+        key = self._load()
+        try:
+            sig = bytes.fromhex(signature_hex)
+        except ValueError:
+            return False
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+        try:
+            if self.kind == "ed25519":
+                key.verify(sig, message)
+            elif self.kind == "p256":
+                key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
+            elif self.kind == "p384":
+                key.verify(sig, message, ec.ECDSA(hashes.SHA384()))
+            else:
+                algo = {"pss256": hashes.SHA256, "pss384": hashes.SHA384}.get(
+                    self.kind, hashes.SHA512
+                )()
+                pss = padding.PSS(mgf=padding.MGF1(algo), salt_length=padding.PSS.AUTO)
+                key.verify(sig, message, pss, algo)
+        except InvalidSignature:
+            return False
+        except (ValueError, TypeError):
+            # e.g. a DER signature that does not parse: not a valid signature.
+            return False
+        return True
+
+
+def _check_kind(kind: str, loaded: Any, ec: Any, rsa: Any) -> None:
+    if kind in ("p256", "p384"):
+        if not isinstance(loaded, ec.EllipticCurvePublicKey):
+            raise TypeError(f"PEM holds a {type(loaded).__name__}, expected ECDSA")
+        curve = ec.SECP256R1 if kind == "p256" else ec.SECP384R1
+        if not isinstance(loaded.curve, curve):
+            raise TypeError(f"wrong curve {loaded.curve.name}")
+    elif not isinstance(loaded, rsa.RSAPublicKey):
+        raise TypeError(f"PEM holds a {type(loaded).__name__}, expected RSA")

@@ -1,0 +1,557 @@
+"""The Updater: network and disk around the trusted metadata set (TUF 1.0.x section 5)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import time
+from pathlib import Path
+
+from verifier._config import STATE_DIR, STATE_FILE, Config, DevicePolicy, read_device_state
+from verifier._errors import (
+    DownloadError,
+    DownloadHTTPError,
+    EqualVersionNumberError,
+    LengthOrHashMismatchError,
+    PolicyError,
+    RepositoryError,
+    StorageError,
+)
+from verifier._fetcher import Fetcher, HttpFetcher
+from verifier._internal import storage
+from verifier._internal.firmware import FirmwareInfo, check_target_name
+from verifier._internal.metadata import Root, TargetFile, Targets, new_hasher
+from verifier._internal.trusted_set import TrustedMetadataSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from typing import Any
+
+
+
+def _log(msg: str, *args: object) -> None:
+    # logging is imported only when there is something to say: it is slow to import.
+    import logging
+
+    logging.getLogger(__name__).info(msg, *args)
+
+
+def role_filename(role: str) -> str:
+    """The file name of a role's metadata in metadata_dir (role names are url-quoted)."""
+    return f"{_quote(role)}.json"
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+class Updater:
+    """Securely refresh TUF metadata, pick firmware and download it.
+
+    Args:
+        metadata_dir: directory holding the trusted ``root.json`` and trusted metadata.
+        metadata_base_url: base URL of the repository metadata, e.g.
+            ``"http://127.0.0.1:8000/metadata/"``.
+        target_base_url: base URL of target files (needed by ``download``).
+        fetcher: how bytes are fetched (default ``HttpFetcher`` built from ``config``).
+        config: limits (default ``Config()``).
+        policy: the device (needed by ``check``; when set, ``download`` enforces it).
+        bootstrap: bytes of the root.json the device ships; stored when metadata_dir has
+            no trusted root yet (it must be signed by its own keys).
+
+    Raises:
+        RepositoryError: ``bootstrap`` is not a valid self-signed root.
+        StorageError: metadata_dir cannot be created.
+    """
+
+    def __init__(
+        self,
+        metadata_dir: str | os.PathLike[str],
+        metadata_base_url: str,
+        target_base_url: str | None = None,
+        *,
+        fetcher: Fetcher | None = None,
+        config: Config | None = None,
+        policy: DevicePolicy | None = None,
+        bootstrap: bytes | None = None,
+    ) -> None:
+        self._dir = Path(metadata_dir)
+        self._metadata_url = _with_slash(metadata_base_url)
+        self._target_url = None if target_base_url is None else _with_slash(target_base_url)
+        self.config = config or Config()
+        self._fetcher = fetcher or HttpFetcher(
+            connect_timeout=self.config.connect_timeout,
+            read_timeout=self.config.read_timeout,
+            min_speed=self.config.min_speed,
+            grace_period=self.config.slow_grace_period,
+            chunk_size=self.config.chunk_size,
+        )
+        self.policy = policy
+        # The clock read once per refresh (replaceable for conformance tests that fake time).
+        self._clock = time.time
+        self._trusted: TrustedMetadataSet | None = None
+        if bootstrap is not None and not (self._dir / "root.json").exists():
+            TrustedMetadataSet(bootstrap, time.time())  # self-signed, parseable
+            try:
+                self._dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create {self._dir}: {e}") from e
+            storage.atomic_write(self._dir / "root.json", bootstrap)
+
+    # -- refresh ------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Run the TUF client workflow for the top-level roles.
+
+        Reads the clock once; the whole refresh is judged at that time.
+
+        Raises:
+            RepositoryError: metadata failed a check (trusted state unchanged for it).
+            DownloadError: the transport failed.
+            StorageError: trusted metadata cannot be read or written.
+        """
+        root_data = self._read_local("root.json", self.config.root_max_length)
+        if root_data is None:
+            raise StorageError(f"no trusted root.json in {self._dir}")
+        self._trusted = None
+        trusted = TrustedMetadataSet(root_data, self._clock())
+        self._update_root(trusted)
+        self._update_timestamp(trusted)
+        self._update_snapshot(trusted)
+        self._load_targets(trusted, "targets", "root")
+        self._trusted = trusted
+
+    def _update_root(self, trusted: TrustedMetadataSet) -> None:
+        first = trusted.root
+        lower = first.version + 1
+        for version in range(lower, lower + self.config.max_root_rotations):
+            try:
+                data = self._fetch(f"{version}.root.json", self.config.root_max_length)
+            except DownloadHTTPError as e:
+                if e.status_code in (403, 404):
+                    break
+                raise
+            trusted.update_root(data)
+            self._persist("root.json", data)
+        final = trusted.root
+        if final is not first and any(
+            _role_keys(first, r) != _role_keys(final, r) for r in ("timestamp", "snapshot")
+        ):
+            # Spec 5.3.11: keys rotated, so forget what the old keys signed (fast-forward
+            # attack recovery: a rolled-forward timestamp must not block the new one).
+            storage.remove_file(self._dir / "timestamp.json")
+            storage.remove_file(self._dir / "snapshot.json")
+        trusted.check_root_expiry()
+
+    def _update_timestamp(self, trusted: TrustedMetadataSet) -> None:
+        local = self._read_local("timestamp.json", self.config.timestamp_max_length)
+        if local is not None:
+            try:
+                trusted.update_timestamp(local)
+            except RepositoryError as e:
+                _log("local timestamp not usable: %s", e)
+        data = self._fetch("timestamp.json", self.config.timestamp_max_length)
+        try:
+            trusted.update_timestamp(data)
+        except EqualVersionNumberError:
+            return
+        self._persist("timestamp.json", data)
+
+    def _update_snapshot(self, trusted: TrustedMetadataSet) -> None:
+        local = self._read_local("snapshot.json", self.config.snapshot_max_length)
+        if local is not None:
+            try:
+                trusted.update_snapshot(local, trusted=True)
+            except RepositoryError as e:
+                _log("local snapshot not usable: %s", e)
+            else:
+                return
+        assert trusted.timestamp is not None  # noqa: S101 - set by _update_timestamp
+        meta = trusted.timestamp.snapshot_meta
+        name = f"{meta.version}.snapshot.json" if trusted.root.consistent_snapshot else (
+            "snapshot.json"
+        )
+        data = self._fetch(name, meta.length or self.config.snapshot_max_length)
+        trusted.update_snapshot(data)
+        self._persist("snapshot.json", data)
+
+    def _load_targets(self, trusted: TrustedMetadataSet, role: str, delegator: str) -> Targets:
+        found = trusted.targets.get((delegator, role))
+        if found is not None:
+            return found
+        filename = role_filename(role)
+        local = self._read_local(filename, self.config.targets_max_length)
+        if local is not None:
+            try:
+                return trusted.update_delegated_targets(local, role, delegator)
+            except RepositoryError as e:
+                _log("local %s not usable: %s", role, e)
+        assert trusted.snapshot is not None  # noqa: S101 - loaded before targets
+        meta = trusted.snapshot.meta.get(f"{role}.json")
+        if meta is None:
+            raise RepositoryError(f"snapshot does not list {role}.json")
+        quoted = _quote(role)
+        name = f"{meta.version}.{quoted}.json" if trusted.root.consistent_snapshot else (
+            f"{quoted}.json"
+        )
+        data = self._fetch(name, meta.length or self.config.targets_max_length)
+        md = trusted.update_delegated_targets(data, role, delegator)
+        self._persist(filename, data)
+        return md
+
+    def _read_local(self, filename: str, max_length: int) -> bytes | None:
+        try:
+            return storage.read_file(self._dir / filename, max_length)
+        except StorageError as e:
+            _log("ignoring stored %s: %s", filename, e)
+            return None
+
+    def _persist(self, filename: str, data: bytes) -> None:
+        storage.atomic_write(self._dir / filename, data)
+
+    def _fetch(self, name: str, max_length: int) -> bytes:
+        url = self._metadata_url + name
+        try:
+            return self._fetcher.fetch_bytes(url, max_length)
+        except DownloadError:
+            raise
+        except Exception as e:
+            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+
+    # -- targets ------------------------------------------------------------------
+
+    def _ensure_refreshed(self) -> TrustedMetadataSet:
+        if self._trusted is None:
+            self.refresh()
+        assert self._trusted is not None  # noqa: S101 - set by refresh
+        return self._trusted
+
+    def get_targetinfo(self, target_path: str) -> TargetFile | None:
+        """Find ``target_path`` by the TUF delegation search (pre-order, depth first).
+
+        Refreshes first if ``refresh()`` was not called. Delegated metadata is fetched
+        only when the search needs it.
+
+        Returns:
+            The target as the first trusted role for it describes it, or None.
+
+        Raises:
+            RepositoryError: metadata on the search path failed a check.
+            DownloadError: the transport failed.
+        """
+        trusted = self._ensure_refreshed()
+        to_visit: list[tuple[str, str]] = [("targets", "root")]
+        visited: set[str] = set()
+        while to_visit and len(visited) <= self.config.max_delegations:
+            role, delegator = to_visit.pop()
+            if role in visited:
+                continue
+            md = self._load_targets(trusted, role, delegator)
+            target = md.get(target_path)
+            if target is not None:
+                return target
+            visited.add(role)
+            if md.delegations is not None:
+                children: list[tuple[str, str]] = []
+                for child, terminating in md.delegations.roles_for_target(target_path):
+                    children.append((child, role))
+                    if terminating:
+                        to_visit.clear()
+                        break
+                to_visit.extend(reversed(children))
+        if to_visit:
+            _log("%s: more than %d roles to visit", target_path,
+                        self.config.max_delegations)
+        return None
+
+    def _all_firmware_names(self, trusted: TrustedMetadataSet) -> list[str]:
+        names: set[str] = set()
+        to_visit: list[tuple[str, str]] = [("targets", "root")]
+        visited: set[str] = set()
+        while to_visit:
+            role, delegator = to_visit.pop()
+            if role in visited:
+                continue
+            if len(visited) >= self.config.max_enumerated_roles:
+                raise RepositoryError(
+                    f"more than {self.config.max_enumerated_roles} roles to enumerate"
+                )
+            visited.add(role)
+            md = self._load_targets(trusted, role, delegator)
+            for name, entry in md.targets.items():
+                custom = entry.get("custom")
+                if custom is not None and "firmtuf" in custom:
+                    names.add(name)
+            if md.delegations is not None:
+                children = [(c, role) for c in md.delegations.all_role_names()]
+                to_visit.extend(reversed(children))
+        return sorted(names)
+
+    def check(self) -> TargetFile | None:
+        """The newest firmware for this device's policy (docs/adr/0001), or None.
+
+        Every firmware target of every reachable role is a candidate, resolved through
+        the normal delegation search so a name counts only from the role trusted for it.
+
+        Raises:
+            ValueError: the Updater has no DevicePolicy.
+            RepositoryError: metadata failed a check, a firmware entry is malformed, or a
+                firmware for this device has an unsafe name.
+            DownloadError: the transport failed.
+        """
+        policy = self._require_policy()
+        trusted = self._ensure_refreshed()
+        best: tuple[Any, ...] | None = None
+        chosen: TargetFile | None = None
+        for name in self._all_firmware_names(trusted):
+            target = self.get_targetinfo(name)
+            if target is None:
+                continue
+            fw = target.firmware
+            if fw is None or policy.hardware_id not in fw.hardware_ids:
+                continue
+            check_target_name(name)
+            if _policy_problem(policy, fw) is not None:
+                continue
+            key = (fw.version, fw.security_counter)
+            if best is None or key > best:
+                best, chosen = key, target
+        return chosen
+
+    def verify_policy(self, target: TargetFile) -> None:
+        """Check a firmware target against this Updater's DevicePolicy.
+
+        Raises:
+            ValueError: the Updater has no DevicePolicy.
+            PolicyError: not firmware, wrong hardware id, not newer (downgrade) unless
+                allowed, security counter below the stored one, or min_version not met.
+            MetadataFormatError: ``custom.firmtuf`` is malformed.
+        """
+        policy = self._require_policy()
+        fw = target.firmware
+        if fw is None:
+            raise PolicyError(f"{target.path} is not firmware (no custom.firmtuf)")
+        if policy.hardware_id not in fw.hardware_ids:
+            raise PolicyError(f"{target.path} is not for hardware {policy.hardware_id!r}")
+        problem = _policy_problem(policy, fw)
+        if problem is not None:
+            raise PolicyError(f"{target.path}: {problem}")
+
+    def _require_policy(self) -> DevicePolicy:
+        if self.policy is None:
+            raise ValueError("this Updater has no DevicePolicy")
+        return self.policy
+
+    # -- download -----------------------------------------------------------------
+
+    def find_cached_target(
+        self, target: TargetFile, path: str | os.PathLike[str]
+    ) -> Path | None:
+        """Return ``path`` if it already holds ``target`` (length and hashes), else None."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size != target.length:
+                    return None
+                hashers = _hashers(target)
+                while chunk := f.read(self.config.chunk_size):
+                    for h in hashers.values():
+                        h.update(chunk)
+        except OSError:
+            return None
+        if all(hashers[a].hexdigest() == target.hashes[a].lower() for a in hashers):
+            return path
+        return None
+
+    def download(
+        self,
+        target: TargetFile,
+        dest: str | os.PathLike[str],
+        *,
+        partial_path: str | os.PathLike[str] | None = None,
+    ) -> Path:
+        """Download ``target`` to ``dest``, verifying length and hashes while writing.
+
+        Memory use is one chunk. Bytes land in ``partial_path`` (default ``dest`` +
+        ``.part``), which survives an interrupted transfer so the next call resumes with
+        an HTTP Range request; ``dest`` appears (atomic rename) only once every hash
+        matches. A ``dest`` that already holds the target is not downloaded again. With a
+        DevicePolicy, the target must satisfy it (``verify_policy``).
+
+        Returns:
+            ``dest`` as a Path.
+
+        Raises:
+            UnsafeTargetNameError: the target name is not a safe relative path.
+            PolicyError: the target does not fit the DevicePolicy.
+            LengthOrHashMismatchError: the downloaded bytes are not the target.
+            DownloadError: the transport failed (the partial file is kept).
+            StorageError: the file cannot be written.
+            ValueError: no target_base_url was given.
+        """
+        check_target_name(target.path)
+        if self.policy is not None:
+            self.verify_policy(target)
+        dest = Path(dest)
+        if self.find_cached_target(target, dest) is not None:
+            return dest
+        if self._target_url is None:
+            raise ValueError("download needs a target_base_url")
+        trusted = self._ensure_refreshed()
+        path = target.path
+        if trusted.root.consistent_snapshot and self.config.prefix_targets_with_hash:
+            digest = next(iter(target.hashes.values()))
+            dirname, sep, basename = path.rpartition("/")
+            path = f"{dirname}{sep}{digest}.{basename}"
+        url = self._target_url + path
+        part = Path(partial_path) if partial_path is not None else dest.with_name(
+            dest.name + ".part"
+        )
+        try:
+            self._download_to(target, url, part)
+            _move_into_place(part, dest)
+        except OSError as e:
+            raise StorageError(f"cannot write {dest}: {e}") from e
+        return dest
+
+    def _download_to(self, target: TargetFile, url: str, part: Path) -> None:
+        hashers = _hashers(target)
+        offset = 0
+        try:
+            size = part.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if 0 < size <= target.length:
+            with open(part, "rb") as f:
+                while chunk := f.read(self.config.chunk_size):
+                    for h in hashers.values():
+                        h.update(chunk)
+            offset = size
+        elif size:
+            part.unlink()
+        mode = "ab" if offset else "wb"
+        if offset < target.length:
+            try:
+                chunks = self._fetcher.fetch(url, target.length, offset)
+            except DownloadHTTPError as e:
+                if not offset or e.status_code != 416:
+                    raise
+                # The server refused the Range: start over.
+                hashers, offset, mode = _hashers(target), 0, "wb"
+                chunks = self._fetcher.fetch(url, target.length, 0)
+            except DownloadError:
+                raise
+            except Exception as e:
+                raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+            with open(part, mode) as f:
+                total = offset
+                try:
+                    for chunk in chunks:
+                        total += len(chunk)
+                        if total > target.length:
+                            raise LengthOrHashMismatchError(
+                                f"{target.path}: more than {target.length} bytes"
+                            )
+                        f.write(chunk)
+                        for h in hashers.values():
+                            h.update(chunk)
+                finally:
+                    f.flush()
+                    os.fsync(f.fileno())
+                if total != target.length:
+                    part.unlink()
+                    raise LengthOrHashMismatchError(
+                        f"{target.path}: got {total} bytes, expected {target.length}"
+                    )
+        for algo, hasher in hashers.items():
+            if hasher.hexdigest() != target.hashes[algo].lower():
+                part.unlink()
+                raise LengthOrHashMismatchError(f"{target.path}: {algo} hash mismatch")
+
+    # -- device state ---------------------------------------------------------------
+
+    def mark_installed(self, target: TargetFile) -> DevicePolicy | None:
+        """Record that ``target`` was installed: its version and security counter.
+
+        The stored counter never decreases. State is written crash-safely to
+        ``metadata_dir/firmtuf/device.json``; the Updater's policy is updated.
+
+        Returns:
+            The updated DevicePolicy (None when the Updater has none).
+
+        Raises:
+            PolicyError: ``target`` is not firmware.
+            StorageError: the state cannot be written.
+        """
+        fw = target.firmware
+        if fw is None:
+            raise PolicyError(f"{target.path} is not firmware (no custom.firmtuf)")
+        state = read_device_state(os.fspath(self._dir))
+        counter = fw.security_counter
+        if state is not None:
+            counter = max(counter, int(state["security_counter"]))  # type: ignore[call-overload]
+        if self.policy is not None:
+            counter = max(counter, self.policy.security_counter)
+        data = {"name": target.path, "version": fw.version.text, "security_counter": counter}
+        state_dir = self._dir / STATE_DIR
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"cannot create {state_dir}: {e}") from e
+        storage.atomic_write(state_dir / STATE_FILE, json.dumps(data).encode())
+        if self.policy is not None:
+            self.policy = DevicePolicy(
+                self.policy.hardware_id, fw.version, counter, self.policy.unsafe_allow_downgrade
+            )
+        return self.policy
+
+
+def _policy_problem(policy: DevicePolicy, fw: FirmwareInfo) -> str | None:
+    if fw.security_counter < policy.security_counter:
+        return (
+            f"security counter {fw.security_counter} is below the device's "
+            f"{policy.security_counter}"
+        )
+    if fw.version <= policy.installed_version and not policy.unsafe_allow_downgrade:
+        return f"version {fw.version} is not newer than installed {policy.installed_version}"
+    if fw.min_version is not None and policy.installed_version < fw.min_version:
+        return f"needs installed version >= {fw.min_version}"
+    return None
+
+
+def _hashers(target: TargetFile) -> dict[str, Any]:
+    return {algo: new_hasher(algo, target.path) for algo in target.hashes}
+
+
+def _move_into_place(part: Path, dest: Path) -> None:
+    try:
+        part.replace(dest)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        # Partial file on another file system: copy beside dest, then rename.
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        import shutil
+
+        try:
+            shutil.copyfile(part, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            tmp.replace(dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        part.unlink()
+    storage.fsync_dir(dest.parent)
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+
+def _role_keys(root: Root, role: str) -> tuple[int, frozenset[str]]:
+    r = root.roles[role]
+    return r.threshold, frozenset(root.keys[k].public for k in r.keyids if k in root.keys)
