@@ -6,26 +6,21 @@ from pathlib import Path
 
 
 def device_fetch(base_url: str, root: bytes, workdir: Path, name: str) -> bytes | None:
-    """Refresh from ``base_url`` (serving metadata/ and targets/) like a fresh device, and
-    return the bytes of target ``name`` (None when the repository does not list it)."""
-    from tuf.ngclient import Updater
+    """Refresh from ``base_url`` (serving metadata/ and targets/) with firmtuf's device
+    verifier over HTTP, and return the bytes of target ``name`` (None when the repository
+    does not list it). ``workdir`` keeps the device's trusted metadata between calls."""
+    from verifier import Updater
 
-    meta = workdir / "meta"
-    dl = workdir / "dl"
-    meta.mkdir(parents=True, exist_ok=True)
-    dl.mkdir(parents=True, exist_ok=True)
     up = Updater(
-        str(meta),
-        f"{base_url}/metadata/",
-        str(dl),
-        f"{base_url}/targets/",
-        bootstrap=root,
+        workdir / "meta", f"{base_url}/metadata/", f"{base_url}/targets/", bootstrap=root
     )
     up.refresh()
     info = up.get_targetinfo(name)
     if info is None:
         return None
-    return Path(up.download_target(info)).read_bytes()
+    dest = workdir / "dl" / name.replace("/", "_")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return up.download(info, dest).read_bytes()
 
 
 def device_fetch_bundle(bundle_path: Path, root: bytes, workdir: Path, name: str) -> bytes | None:

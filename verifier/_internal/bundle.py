@@ -23,6 +23,8 @@ import os
 import re
 from pathlib import Path
 
+from verifier._errors import RepositoryError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from collections.abc import Iterator
@@ -36,7 +38,7 @@ _TARGET_FILE_RE = re.compile(r"^[0-9a-f]{64}\..+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class BundleError(Exception):
+class BundleError(RepositoryError):
     """The bundle file is not a well-formed firmtuf bundle (refused before any TUF check)."""
 
 
