@@ -13,11 +13,13 @@ _FENCE = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def firmtuf_env(bin_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """An environment whose PATH has a `firmtuf` running this checkout's signer."""
+    """An environment whose PATH has `firmtuf` (this checkout's signer) and `python3`
+    (the test interpreter, with this checkout on its path)."""
     bin_dir.mkdir(exist_ok=True)
-    shim = bin_dir / "firmtuf"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m signer "$@"\n')
-    shim.chmod(0o755)
+    for name, command in (("firmtuf", "-m signer "), ("python3", "")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {command}"$@"\n')
+        shim.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "LANG", "LC_", "HOME"))}
     env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     env["PYTHONPATH"] = str(ROOT)

@@ -48,3 +48,15 @@ def test_ci_publishing_guide(tmp_path: Path, s3_endpoint: str, s3_client: Any) -
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket="acme-firmware")["Contents"]}
     assert "gateway/prod/metadata/timestamp.json" in keys
     assert any(k.endswith(".gateway.bin") for k in keys)
+
+
+def test_offline_updates_guide(tmp_path: Path) -> None:
+    blocks = sh_blocks((DOCS / "offline-updates.md").read_text())
+    assert len(blocks) >= 2
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = run_script("\n".join(blocks), work, firmtuf_env(tmp_path / "bin"))
+    assert "update: acme-gw-r2/1.4.2/gateway.bin 22" in proc.stdout
+    bundle = json.loads(proc.stdout[proc.stdout.index("{\n") : proc.stdout.index("\n}") + 2])
+    assert bundle["targets"] == ["acme-gw-r2/1.4.2/gateway.bin"]
+    assert (work / "device" / "metadata" / "time_floor.json").is_file()
