@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tuf.api.exceptions import RepositoryError
 
 from signer._bundle import build_bundle
@@ -292,3 +294,35 @@ def test_reference_tuf_client_refuses_bundle_of_another_repository(
     build_bundle(published, tmp_path / "b.tar", ["gw/1.0.0/fw.bin"])
     with pytest.raises(RepositoryError):
         device_fetch_bundle(tmp_path / "b.tar", other.root_bytes, tmp_path / "d", "gw/1.0.0/fw.bin")
+
+
+# --- mutations -------------------------------------------------------------------------
+
+_GOOD_BYTES = _tar(*GOOD)
+
+
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, len(_GOOD_BYTES) - 1), st.integers(1, 255)),
+        min_size=1,
+        max_size=8,
+    ),
+    cut=st.integers(0, len(_GOOD_BYTES)),
+)
+def test_mutated_bundles_are_refused_or_still_well_formed(
+    tmp_path_factory: pytest.TempPathFactory, flips: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(_GOOD_BYTES)
+    for pos, xor in flips:
+        data[pos] ^= xor
+    path = tmp_path_factory.mktemp("mut") / "m.tar"
+    path.write_bytes(bytes(data[:cut]))
+    try:
+        bundle = Bundle(path)
+    except BundleError:
+        return
+    with bundle:
+        for name in bundle.names():
+            assert name.startswith(("metadata/", "targets/"))
+            assert ".." not in name.split("/")
+            assert len(bundle.read(name)) == bundle.size(name)
