@@ -183,3 +183,43 @@ def test_ci_checkout_without_images_fetches_them_from_the_store(
     bad = firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint, code=8)
     assert "does not match target 'gw/1.0.0/fw-1.0.0.bin'" in bad.output
     assert not store_files[0].exists()
+
+
+@pytest.mark.s3
+def test_cli_publish_interrupted_then_rerun(
+    repo: Path, tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The network dies during `firmtuf publish --to s3://`: one-line error, devices keep
+    the previous release, and running the same command again finishes the job."""
+    from signer._s3 import S3Store
+
+    dest = f"s3://{bucket}/p"
+    base = f"{s3_endpoint}/{bucket}/p"
+    name1 = release(repo, tmp_path, "1.0.0", b"one")
+    firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint)
+    name2 = release(repo, tmp_path, "2.0.0", b"two")
+
+    real_put = S3Store.put
+    calls: list[str] = []
+
+    def flaky_put(self: S3Store, local: Any) -> None:
+        if len(calls) == 2:
+            from signer._errors import PublishError
+
+            raise PublishError(f"S3 upload failed on {self.url}: RequestTimeout")
+        calls.append(local.key)
+        real_put(self, local)
+
+    monkeypatch.setattr(S3Store, "put", flaky_put)
+    failed = firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint, code=8)
+    assert "RequestTimeout" in failed.output
+    assert calls[0].startswith("targets/gw/2.0.0/")
+    assert device_fetch(base, _root(repo), tmp_path / "dev", name2) is None
+    assert device_fetch(base, _root(repo), tmp_path / "dev", name1) == b"one"
+
+    monkeypatch.setattr(S3Store, "put", real_put)
+    done = firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint, "--json")
+    report = json.loads(done.stdout)
+    assert calls[0] in report["unchanged"] and calls[1] in report["unchanged"]
+    assert report["uploaded"][-1] == "metadata/timestamp.json"
+    assert device_fetch(base, _root(repo), tmp_path / "dev", name2) == b"two"
