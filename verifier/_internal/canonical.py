@@ -13,6 +13,15 @@ either encoder and the two outputs are identical. Both sort keys by Python ``str
 ordering (code points), write ints with ``int.__repr__`` and booleans/null the same way.
 Floats are the remaining difference: the parser refuses them (see ``loads``), so decoded
 metadata never holds one. Anything else falls back to the pure encoder.
+
+Optional accelerator: when ``orjson`` is installed (extra ``accel``), it encodes with
+the same guard. ``orjson.dumps(OPT_SORT_KEYS)`` is compact, writes non-ASCII as raw
+UTF-8, escapes exactly ``"``, ``\\`` and control characters (with a backslash), and
+sorts keys by UTF-8 bytes, which is code-point order: without a backslash in its output
+it is byte-identical to OLPC. Integers beyond 64 bits make it raise: the standard
+library path takes over. Decoding always uses the standard library, whose
+``parse_float`` hook refuses floats at no cost (orjson is barely faster at decoding
+metadata, and would need a separate float scan).
 """
 
 from __future__ import annotations
@@ -20,6 +29,22 @@ from __future__ import annotations
 import json
 
 from verifier._errors import MetadataFormatError
+
+_UNSET: Any = object()
+# Imported on first use, not with ``import verifier`` (it costs import time).
+_orjson: Any = _UNSET
+
+
+def _accelerator() -> Any:
+    global _orjson  # a lazily filled module cache
+    if _orjson is _UNSET:
+        try:
+            import orjson
+        except ImportError:  # the accelerator is optional
+            _orjson = None
+        else:
+            _orjson = orjson
+    return _orjson
 
 _dumps = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
@@ -39,6 +64,7 @@ def _refuse_constant(text: str) -> Any:
 
 
 _decoder = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_constant)
+
 
 
 def loads(data: bytes) -> Any:
@@ -106,6 +132,17 @@ def encode_canonical(obj: Any, *, _decoded: bool = False) -> bytes:
         MetadataFormatError: ``obj`` holds something canonical JSON cannot express
             (a float, a non-string key, a lone surrogate).
     """
+    accel = _accelerator()
+    if accel is not None:
+        try:
+            raw = accel.dumps(obj, option=accel.OPT_SORT_KEYS)
+        except (TypeError, ValueError):
+            return encode_canonical_slow(obj)
+        if b"\\" in raw:
+            return encode_canonical_slow(obj)
+        if not _decoded and _has_float(obj):
+            raise MetadataFormatError("floats are not allowed in canonical JSON")
+        return raw
     try:
         text = _dumps(obj)
     except (TypeError, ValueError, RecursionError):

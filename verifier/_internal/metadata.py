@@ -366,6 +366,15 @@ class TargetFile:
             self._firmware = FirmwareInfo.from_dict(self.custom["firmtuf"], self.path)
         return self._firmware
 
+    @classmethod
+    def error(cls, path: str, data: Any) -> MetadataFormatError:
+        """The precise format error of a malformed target entry."""
+        try:
+            cls(path, data)
+        except MetadataFormatError as e:
+            return e
+        return _fail(f"target {path!r} is malformed")
+
     def verify(self, data: bytes) -> None:
         """Raises LengthOrHashMismatchError when ``data`` is not this target."""
         verify_length_and_hashes(data, self.length, self.hashes, f"target {self.path!r}")
@@ -538,16 +547,14 @@ class Targets(Signed):
                 raise _fail(f"target {path!r} must be an object")
             length = entry.get("length")
             hashes = entry.get("hashes")
+            if type(length) is not int or length < 0 or type(hashes) is not dict or not hashes:
+                raise TargetFile.error(path, entry)
+            for digest in hashes.values():
+                if type(digest) is not str:
+                    raise TargetFile.error(path, entry)
             custom = entry.get("custom")
-            if (
-                type(length) is not int
-                or length < 0
-                or type(hashes) is not dict
-                or not hashes
-                or (custom is not None and type(custom) is not dict)
-                or not all(type(h) is str for h in hashes.values())
-            ):
-                TargetFile(path, entry)  # raises the precise error
+            if custom is not None and type(custom) is not dict:
+                raise TargetFile.error(path, entry)
         self.targets: dict[str, Any] = targets
         self._cache: dict[str, TargetFile] = {}
         delegations = signed.get("delegations")

@@ -1,0 +1,220 @@
+"""Fetchers: HTTP against a real server on 127.0.0.1 (slow, Range, errors), directories,
+memory."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import verifier
+from tests.verifier.conftest import state_of
+from tests.verifier.http_server import SimServer
+from tests.verifier.simulator import RepositorySimulator
+
+IMAGE = bytes(range(256)) * 2000  # 512000 bytes
+
+
+@pytest.fixture
+def repo() -> RepositorySimulator:
+    sim = RepositorySimulator()
+    sim.add_target("gw/2.0/fw.bin", IMAGE)
+    sim.publish()
+    return sim
+
+
+@pytest.fixture
+def server(repo: RepositorySimulator) -> Iterator[SimServer]:
+    with SimServer(repo) as s:
+        yield s
+
+
+def http_updater(
+    repo: RepositorySimulator, server: SimServer, md: Path, **fetcher_kw: float
+) -> verifier.Updater:
+    md.mkdir(parents=True, exist_ok=True)
+    if not (md / "root.json").exists():
+        (md / "root.json").write_bytes(repo.signed_roots[0])
+    fetcher = verifier.HttpFetcher(**fetcher_kw)  # type: ignore[arg-type]
+    return verifier.Updater(md, server.url + "metadata", server.url + "targets",
+                            fetcher=fetcher)
+
+
+def image_path() -> str:
+    return f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
+
+
+def test_http_refresh_and_download(repo: RepositorySimulator, server: SimServer,
+                                   tmp_path: Path) -> None:
+    up = http_updater(repo, server, tmp_path / "md")
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    assert up.download(target, tmp_path / "fw.bin").read_bytes() == IMAGE
+
+
+def test_slow_retrieval_of_metadata(repo: RepositorySimulator, server: SimServer,
+                                    tmp_path: Path) -> None:
+    md = tmp_path / "md"
+    http_updater(repo, server, md).refresh()
+    repo.publish()
+    server.slow_paths["/metadata/timestamp.json"] = 0.02
+    before = state_of(md)
+    up = http_updater(repo, server, md, min_speed=10_000, grace_period=0.2)
+    with pytest.raises(verifier.SlowRetrievalError):
+        up.refresh()
+    assert state_of(md) == before
+
+
+def test_slow_retrieval_of_target(repo: RepositorySimulator, server: SimServer,
+                                  tmp_path: Path) -> None:
+    server.slow_paths[image_path()] = 0.01
+    up = http_updater(repo, server, tmp_path / "md", min_speed=10_000, grace_period=0.2)
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    with pytest.raises(verifier.SlowRetrievalError):
+        up.download(target, tmp_path / "fw.bin")
+    assert not (tmp_path / "fw.bin").exists()
+
+
+def test_stalled_server_read_timeout(repo: RepositorySimulator, server: SimServer,
+                                     tmp_path: Path) -> None:
+    server.slow_paths["/metadata/timestamp.json"] = 1.0
+    up = http_updater(repo, server, tmp_path / "md", read_timeout=0.2)
+    with pytest.raises(verifier.SlowRetrievalError):
+        up.refresh()
+
+
+def test_http_error_status(server: SimServer) -> None:
+    with pytest.raises(verifier.DownloadHTTPError) as info:
+        list(verifier.HttpFetcher().fetch(server.url + "metadata/nope.json", 100))
+    assert info.value.status_code == 404
+
+
+def test_http_too_large(server: SimServer) -> None:
+    with pytest.raises(verifier.DownloadLengthMismatchError):
+        list(verifier.HttpFetcher().fetch(server.url + "metadata/1.root.json", 10))
+
+
+def test_connection_refused_is_download_error() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(verifier.DownloadError):
+        list(verifier.HttpFetcher(connect_timeout=1).fetch(f"http://127.0.0.1:{port}/x", 10))
+
+
+def test_non_http_url_refused() -> None:
+    with pytest.raises(verifier.DownloadError):
+        list(verifier.HttpFetcher().fetch("file:///etc/passwd", 10))
+
+
+def test_resume_with_range(repo: RepositorySimulator, server: SimServer,
+                           tmp_path: Path) -> None:
+    up = http_updater(repo, server, tmp_path / "md")
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    dest = tmp_path / "fw.bin"
+    server.truncate[image_path()] = 100_000
+    with pytest.raises(verifier.DownloadError):
+        up.download(target, dest)
+    part = tmp_path / "fw.bin.part"
+    assert part.stat().st_size == 100_000 and not dest.exists()
+    del server.truncate[image_path()]
+    up.download(target, dest)
+    assert dest.read_bytes() == IMAGE
+    assert server.ranges[-1] == "bytes=100000-"
+    assert not part.exists()
+
+
+def test_resume_when_server_ignores_range(repo: RepositorySimulator, server: SimServer,
+                                          tmp_path: Path) -> None:
+    up = http_updater(repo, server, tmp_path / "md")
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    (tmp_path / "fw.bin.part").write_bytes(IMAGE[:5000])
+    server.honour_range = False
+    up.download(target, tmp_path / "fw.bin")
+    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
+
+
+def test_corrupt_partial_file_is_refused_then_restarted(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    up = http_updater(repo, server, tmp_path / "md")
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    (tmp_path / "fw.bin.part").write_bytes(b"\xff" * 5000)
+    with pytest.raises(verifier.LengthOrHashMismatchError):
+        up.download(target, tmp_path / "fw.bin")
+    assert not (tmp_path / "fw.bin.part").exists()
+    up.download(target, tmp_path / "fw.bin")
+    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
+
+
+def test_directory_fetcher(tmp_path: Path) -> None:
+    (tmp_path / "mirror" / "metadata").mkdir(parents=True)
+    (tmp_path / "mirror" / "metadata" / "a.json").write_bytes(b"0123456789")
+    (tmp_path / "secret").write_bytes(b"secret")
+    f = verifier.DirectoryFetcher(tmp_path / "mirror", "usb://")
+    assert b"".join(f.fetch("usb://metadata/a.json", 10)) == b"0123456789"
+    assert b"".join(f.fetch("usb://metadata/a.json", 10, offset=4)) == b"456789"
+    with pytest.raises(verifier.DownloadLengthMismatchError):
+        list(f.fetch("usb://metadata/a.json", 9))
+    with pytest.raises(verifier.DownloadHTTPError) as info:
+        list(f.fetch("usb://metadata/missing.json", 9))
+    assert info.value.status_code == 404
+    for escape in ("usb://../secret", "usb://metadata/%2e%2e/%2e%2e/secret", "usb:///etc/passwd",
+                   "usb://metadata\\..\\..\\secret"):
+        with pytest.raises(verifier.DownloadHTTPError) as info:
+            list(f.fetch(escape, 100))
+        assert info.value.status_code in (403, 404)
+
+
+def test_directory_fetcher_refuses_symlink_out(tmp_path: Path) -> None:
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "secret").write_bytes(b"secret")
+    (tmp_path / "mirror" / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(verifier.DownloadHTTPError):
+        list(verifier.DirectoryFetcher(tmp_path / "mirror").fetch("link", 100))
+
+
+def test_directory_fetcher_serves_a_repository(repo: RepositorySimulator, tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    for url in ["1.root.json", "timestamp.json", "2.snapshot.json", "2.targets.json"]:
+        data = repo.files["https://repo.test/metadata/" + url]
+        (root / "metadata").mkdir(parents=True, exist_ok=True)
+        (root / "metadata" / url).write_bytes(data)
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(repo.signed_roots[0])
+    up = verifier.Updater(md, "file:///mirror/metadata/",
+                          fetcher=verifier.DirectoryFetcher(root, "file:///mirror/"))
+    assert up.get_targetinfo("gw/2.0/fw.bin") is not None
+
+
+def test_memory_fetcher_cap_and_offset() -> None:
+    f = verifier.MemoryFetcher({"u": b"abcdef"}, chunk_size=2)
+    assert b"".join(f.fetch("u", 6, offset=2)) == b"cdef"
+    with pytest.raises(verifier.DownloadLengthMismatchError):
+        b"".join(f.fetch("u", 5))
+    with pytest.raises(verifier.DownloadHTTPError):
+        f.fetch("v", 5)
+    assert f.requests == ["u", "u", "v"]
+
+
+def test_foreign_fetcher_errors_are_wrapped(repo: RepositorySimulator, tmp_path: Path) -> None:
+    class Broken(verifier.Fetcher):
+        def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+            raise OSError("cable unplugged")
+
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(repo.signed_roots[0])
+    with pytest.raises(verifier.DownloadError) as info:
+        verifier.Updater(md, "https://x/", fetcher=Broken()).refresh()
+    assert isinstance(info.value.__cause__, OSError)

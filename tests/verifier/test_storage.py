@@ -1,0 +1,97 @@
+"""Crash-safe storage of trusted metadata: a failure between write and rename leaves the
+old file intact, and stored files are re-verified when loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import verifier
+from tests.verifier.conftest import state_of
+from tests.verifier.simulator import METADATA_URL, RepositorySimulator
+from verifier._internal import storage
+
+
+def test_atomic_write_replaces(tmp_path: Path) -> None:
+    f = tmp_path / "a.json"
+    storage.atomic_write(f, b"one")
+    storage.atomic_write(f, b"two")
+    assert f.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_failure_before_rename_keeps_old_file(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "a.json"
+    storage.atomic_write(f, b"old")
+
+    def power_cut(self: Path, target: object) -> Path:
+        raise OSError("power cut")
+
+    monkeypatch.setattr(Path, "replace", power_cut)
+    with pytest.raises(verifier.StorageError):
+        storage.atomic_write(f, b"new")
+    assert f.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_failure_during_write_keeps_old_file(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "a.json"
+    storage.atomic_write(f, b"old")
+
+    def fail_fsync(fd: int) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(storage.os, "fsync", fail_fsync)
+    with pytest.raises(verifier.StorageError):
+        storage.atomic_write(f, b"new" * 1000)
+    assert f.read_bytes() == b"old"
+
+
+def test_refresh_crash_while_persisting(sim: RepositorySimulator, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    before = state_of(md)
+    sim.publish()
+
+    def power_cut(self: Path, target: object) -> Path:
+        raise OSError("power cut")
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "replace", power_cut)
+        with pytest.raises(verifier.StorageError):
+            sim.updater(md).refresh()
+    assert state_of(md) == before
+    sim.updater(md).refresh()  # the device carries on after the reboot
+
+
+def test_stored_files_are_reverified(sim: RepositorySimulator, tmp_path: Path) -> None:
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    # Someone edits the stored targets.json: it no longer verifies, so it is fetched again.
+    stored = (md / "targets.json").read_bytes()
+    (md / "targets.json").write_bytes(stored.replace(b'"length": 12', b'"length": 13'))
+    sim.fetcher.requests.clear()
+    up = sim.updater(md)
+    up.refresh()
+    assert METADATA_URL + "2.targets.json" in sim.fetcher.requests
+    assert (md / "targets.json").read_bytes() == stored
+
+
+def test_torn_stored_timestamp_is_ignored(sim: RepositorySimulator, tmp_path: Path) -> None:
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    (md / "timestamp.json").write_bytes(b'{"signed": {"_ty')
+    sim.updater(md).refresh()
+    assert (md / "timestamp.json").read_bytes() == sim.files[METADATA_URL + "timestamp.json"]
+
+
+def test_oversized_stored_file_is_ignored(sim: RepositorySimulator, tmp_path: Path) -> None:
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    (md / "snapshot.json").write_bytes(b" " * 6000)
+    sim.updater(md, config=verifier.Config(snapshot_max_length=5000)).refresh()
+    assert (md / "snapshot.json").read_bytes().startswith(b"{")
