@@ -17,11 +17,10 @@ from urllib.parse import unquote
 from verifier._errors import (
     DownloadHTTPError,
     DownloadLengthMismatchError,
-    StorageError,
 )
 from verifier._fetcher import Fetcher
 from verifier._internal.bundle import Bundle, BundleError, BundleLimits
-from verifier._internal.timefloor import TimeFloor, TimeFloorError
+from verifier._internal.timefloor import TimeFloor
 from verifier._updater import Updater
 
 TYPE_CHECKING = False
@@ -99,10 +98,7 @@ class BundleUpdater(Updater):
             self._judged_at = None
             return float("-inf")  # nothing is ever expired
         now = self._device_clock()
-        try:
-            floor = self._floor.load()
-        except TimeFloorError as e:
-            raise StorageError(str(e)) from e
+        floor = self._floor.load()  # TimeFloorError is a StorageError
         if floor is not None:
             now = max(now, floor.timestamp())
         self._judged_at = now
@@ -121,10 +117,7 @@ class BundleUpdater(Updater):
         except BundleError as e:
             raise BundleError(f"bad bundle {self.bundle.path}: {e}") from e
         if self._judged_at is not None:
-            try:
-                self._floor.advance(datetime.fromtimestamp(self._judged_at, UTC))
-            except OSError as e:
-                raise StorageError(f"cannot store the time floor: {e}") from e
+            self._floor.advance(datetime.fromtimestamp(self._judged_at, UTC))
 
     def close(self) -> None:
         """Close the bundle file."""

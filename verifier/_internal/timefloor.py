@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from verifier._errors import StorageError
+from verifier._internal import storage
+
 FLOOR_FILE = "time_floor.json"
+_MAX_LENGTH = 4096
 
 
-class TimeFloorError(Exception):
+class TimeFloorError(StorageError):
     """The stored time floor is unreadable; the device refuses to guess a time."""
 
 
@@ -35,10 +38,10 @@ class TimeFloor:
 
         Raises:
             TimeFloorError: the file exists but is not a valid floor.
+            StorageError: the file cannot be read or is oversized.
         """
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        raw = storage.read_file(self.path, _MAX_LENGTH)
+        if raw is None:
             return None
         try:
             value = datetime.fromisoformat(json.loads(raw)["time"])
@@ -56,24 +59,13 @@ class TimeFloor:
         return clock
 
     def advance(self, seen: datetime) -> None:
-        """Persist ``seen`` as the floor unless the stored floor is already newer."""
+        """Persist ``seen`` as the floor unless the stored floor is already newer.
+
+        Raises:
+            StorageError: the floor cannot be written.
+        """
         floor = self.load()
         if floor is not None and floor >= seen:
             return
         data = json.dumps({"time": seen.astimezone(UTC).isoformat()}).encode()
-        directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".time_floor.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            Path(tmp).replace(self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        storage.atomic_write(self.path, data)
