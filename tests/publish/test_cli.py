@@ -223,3 +223,23 @@ def test_cli_publish_interrupted_then_rerun(
     assert calls[0] in report["unchanged"] and calls[1] in report["unchanged"]
     assert report["uploaded"][-1] == "metadata/timestamp.json"
     assert device_fetch(base, _root(repo), tmp_path / "dev", name2) == b"two"
+
+
+def test_config_defaults_and_command_line_precedence(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release(repo, tmp_path, "1.0.0", b"one")
+    config = tmp_path / "cfg.toml"
+    config.write_text(f'[publish]\nto = "{tmp_path / "from-config"}"\nkeep = 1\n')
+    monkeypatch.setenv("FIRMTUF_CONFIG", str(config))
+    firmtuf("publish", repo)
+    assert (tmp_path / "from-config" / "metadata" / "timestamp.json").is_file()
+    # OUT_DIR on the command line wins over [publish] to.
+    firmtuf("publish", repo, tmp_path / "explicit")
+    assert (tmp_path / "explicit" / "metadata" / "timestamp.json").is_file()
+    # prune: DEST and --keep from the config.
+    result = firmtuf("prune", "--dry-run", "--json")
+    assert json.loads(result.stdout)["url"] == str(tmp_path / "from-config")
+    monkeypatch.delenv("FIRMTUF_CONFIG")
+    missing = firmtuf("prune", "--keep", "1", code=3)
+    assert "missing DEST" in missing.output
