@@ -87,6 +87,15 @@ class RepoBuilder:
         self.md[role] = Metadata(Targets(expires=self._expiry()))
         self.dirty |= {"targets", role}
 
+    def rotate_key(self, role: str) -> None:
+        """Replace ``role``'s key with a new one (a new root version lists it)."""
+        root = self.md["root"].signed
+        old = self.signers[role].public_key.keyid
+        self.signers[role] = CryptoSigner.generate_ed25519()
+        root.revoke_key(old, role)
+        root.add_key(self.signers[role].public_key, role)
+        self.dirty |= {"root", role}
+
     def rotate_root(self) -> None:
         """Bump root (same keys): devices must walk the chain."""
         self.dirty.add("root")

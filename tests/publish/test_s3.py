@@ -298,3 +298,33 @@ def test_local_store_same_order_and_skips(repo: RepoBuilder, tmp_path: Path) -> 
 def test_refuses_a_directory_that_is_not_published(tmp_path: Path) -> None:
     with pytest.raises(RepositoryLocationError, match="not a published repository"):
         sync_tree(tmp_path, LocalStore(tmp_path / "x"))
+
+
+def test_timestamp_key_rotation_cut_before_timestamp_delays_never_misleads(
+    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    """Root versions are uploaded just before the timestamp: a publish cut between them
+    makes devices refuse the old timestamp under the new key (they keep their trusted
+    state), and the re-run publish lets them update."""
+    from verifier import UnsignedMetadataError
+
+    _two_releases(repo)
+    sync_tree(repo.write(tmp_path / "v1"), _store(s3_endpoint, bucket))
+    url = f"{s3_endpoint}/{bucket}/fleet/prod"
+    dev = tmp_path / "dev"
+    assert device_fetch(url, repo.root_bytes, dev, "gw/1.0.0/fw.bin") == b"one" * 100
+
+    repo.rotate_key("timestamp")
+    repo.add_target("gw/2.0.0/fw.bin", b"two", hardware_ids=["gw"], version="2.0.0")
+    repo.commit()
+    v2 = repo.write(tmp_path / "v2")
+    store = _store(s3_endpoint, bucket)
+    puts = _record_puts(store, fail_after=5)  # image, targets, snapshot, 2.root, root.json
+    with pytest.raises(ConnectionError):
+        sync_tree(v2, store)
+    assert puts[-1] == "metadata/root.json"
+    with pytest.raises(UnsignedMetadataError):
+        device_fetch(url, repo.root_bytes, dev, "gw/2.0.0/fw.bin")
+
+    sync_tree(v2, _store(s3_endpoint, bucket))
+    assert device_fetch(url, repo.root_bytes, dev, "gw/2.0.0/fw.bin") == b"two"
