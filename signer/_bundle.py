@@ -168,7 +168,7 @@ def build_bundle(
         out: the tar file to write (atomically: it appears complete or not at all).
         target_names: the targets to ship (at least one).
         from_root_version: the oldest root version devices in the field trust; the
-            bundle carries the root chain from the version after it onwards.
+            bundle carries root versions from it to the newest.
         all_roles: ship every delegated role, not only those searched for the chosen
             targets (for devices that call ``Updater.check()`` on delegated repositories).
 
