@@ -21,7 +21,8 @@ from verifier._errors import (
 from verifier._fetcher import Fetcher, HttpFetcher
 from verifier._internal import storage
 from verifier._internal.firmware import FirmwareInfo, check_target_name
-from verifier._internal.metadata import Root, TargetFile, Targets, new_hasher
+from verifier._internal.hashing import new_hasher
+from verifier._internal.metadata import Root, TargetFile, Targets
 from verifier._internal.trusted_set import TrustedMetadataSet
 
 TYPE_CHECKING = False

@@ -8,7 +8,6 @@ threshold of the delegating role, counting each distinct key once.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
@@ -19,6 +18,7 @@ from verifier._errors import (
     UnsignedMetadataError,
 )
 from verifier._internal.canonical import encode_canonical, loads
+from verifier._internal.hashing import new_hasher, sha256
 from verifier._internal.keys import Key
 
 TYPE_CHECKING = False
@@ -28,12 +28,6 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
 SPEC_MAJOR = "1"
 TOP_LEVEL_ROLES = frozenset(("root", "timestamp", "snapshot", "targets"))
 _EXPIRES_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z")
-_HASHES = {
-    "sha224": hashlib.sha224,
-    "sha256": hashlib.sha256,
-    "sha384": hashlib.sha384,
-    "sha512": hashlib.sha512,
-}
 
 
 def _fail(msg: str) -> MetadataFormatError:
@@ -114,22 +108,6 @@ def verify_length_and_hashes(
             hasher.update(data)
             if hasher.hexdigest() != expected.lower():
                 raise LengthOrHashMismatchError(f"{what}: {algo} hash mismatch")
-
-
-def new_hasher(algo: str, what: str) -> Any:
-    """A hashlib object for a TUF hash algorithm name.
-
-    Raises:
-        LengthOrHashMismatchError: unsupported algorithm (cannot be verified).
-    """
-    factory = _HASHES.get(algo)
-    if factory is not None:
-        return factory()
-    if algo == "blake2b-256":
-        return hashlib.blake2b(digest_size=32)
-    if algo == "blake2b":
-        return hashlib.blake2b()
-    raise LengthOrHashMismatchError(f"{what}: unsupported hash algorithm {algo!r}")
 
 
 class Role:
@@ -228,7 +206,7 @@ def verify_signatures(
 class Signed:
     """Fields common to all metadata types."""
 
-    __slots__ = ("canonical", "envelope", "expires", "version")
+    __slots__ = ("envelope", "expires", "version")
     type_name = ""
 
     def __init__(self, env: Envelope) -> None:
@@ -242,7 +220,14 @@ class Signed:
         self.version = _int(signed.get("version"), "version", 1)
         self.expires = _parse_expires(signed.get("expires"))
         self.envelope = env
-        self.canonical = encode_canonical(signed, _decoded=True)
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes signatures cover (computed on demand, not kept: memory).
+
+        Raises:
+            MetadataFormatError: not expressible in canonical JSON.
+        """
+        return encode_canonical(self.envelope.signed, _decoded=True)
 
     def is_expired(self, reference_time: float) -> bool:
         """True when ``reference_time`` (seconds since the epoch) is at or past expiry."""
@@ -289,7 +274,7 @@ class Root(Signed):
     def verify_delegate(self, role_name: str, other: Signed) -> None:
         """Raises UnsignedMetadataError unless ``other`` meets ``role_name``'s threshold."""
         verify_signatures(
-            other.envelope, other.canonical, self.roles[role_name], self.keys, role_name
+            other.envelope, other.signed_bytes(), self.roles[role_name], self.keys, role_name
         )
 
 
@@ -427,7 +412,7 @@ class DelegatedRole(Role):
         if self.paths is not None:
             return any(_path_matches(target_path, p) for p in self.paths)
         assert self.path_hash_prefixes is not None  # noqa: S101 - checked in __init__
-        digest = hashlib.sha256(target_path.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = sha256(target_path.encode("utf-8", "surrogatepass")).hex()
         return any(digest.startswith(p) for p in self.path_hash_prefixes)
 
 
@@ -457,7 +442,7 @@ class SuccinctRoles(Role):
 
     def role_for_target(self, target_path: str) -> str:
         """The bin responsible for ``target_path``."""
-        digest = hashlib.sha256(target_path.encode("utf-8", "surrogatepass")).digest()
+        digest = sha256(target_path.encode("utf-8", "surrogatepass"))
         bin_number = int.from_bytes(digest[:4], "big") >> (32 - self.bit_length)
         return f"{self.name_prefix}-{bin_number:0{self.suffix_len}x}"
 
@@ -576,7 +561,7 @@ class Targets(Signed):
         if role is None or self.delegations is None:
             raise UnsignedMetadataError(f"{role_name} is not delegated by this role")
         verify_signatures(
-            other.envelope, other.canonical, role, self.delegations.keys, role_name
+            other.envelope, other.signed_bytes(), role, self.delegations.keys, role_name
         )
 
 
