@@ -103,7 +103,7 @@ FILES: dict[str, tuple[str, int]] = {
         '            curl -fsSL "$IMAGE_URL" -o "release/$(basename "$IMAGE_URL")"\n'
         '            echo "FIRMWARE_VERSION=$INPUT_VERSION" >> "$GITHUB_ENV"\n'
         '          fi\n'
-        '          echo "FIRMWARE_IMAGE=$(ls release/*)" >> "$GITHUB_ENV"\n'
+        '          echo "FIRMWARE_IMAGE=$(ls release/* | head -n 1)" >> "$GITHUB_ENV"\n'
         '      - name: Add, sign and publish\n'
         '        run: ci/release.sh "$FIRMWARE_IMAGE" "$FIRMWARE_VERSION"\n'
         '      - name: Commit the signed metadata\n'
