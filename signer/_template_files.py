@@ -82,7 +82,11 @@ FILES: dict[str, tuple[str, int]] = {
         '      AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n'
         "      AWS_DEFAULT_REGION: ${{ vars.AWS_DEFAULT_REGION || 'us-east-1' }}\n"
         '    steps:\n'
+        '      # The repository state lives on the default branch (a release event checks out\n'
+        '      # the tag, where the signed metadata could not be pushed back).\n'
         '      - uses: actions/checkout@v4\n'
+        '        with:\n'
+        '          ref: ${{ github.event.repository.default_branch }}\n'
         '      - uses: actions/setup-python@v5\n'
         '        with:\n'
         '          python-version: "3.11"\n'
