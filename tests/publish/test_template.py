@@ -4,6 +4,7 @@ step, as CI runs it (against the moto S3 server, with a device updating over HTT
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import stat
@@ -100,7 +101,7 @@ class Pipeline:
 
     def __init__(self, project: Path, bin_dir: Path, env: dict[str, str]) -> None:
         self.project = project
-        self.env = firmtuf_env(bin_dir, env)
+        self.env = firmtuf_env(bin_dir, env, refresh_stand_in=not _has_refresh())
 
     def run(self, script: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         return run_script(script, self.project, self.env, code)
@@ -149,38 +150,48 @@ def test_template_pipeline_runs_locally_in_order(
     }
     root = (project / "repo/metadata/root_history/1.root.json").read_bytes()
 
-    # Release job, twice, each from a fresh checkout (no keys, no images on disk).
+    # The CI steps, taken from the CI definitions themselves.
+    github = yaml.safe_load((project / ".github/workflows/firmtuf-release.yml").read_text())
+    github_release = next(
+        s["run"] for s in github["jobs"]["release"]["steps"] if "ci/release.sh" in s.get("run", "")
+    )
+    gitlab = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+    gitlab_release = next(line for line in gitlab["release"]["script"] if "ci/release.sh" in line)
+    refresh_yml = yaml.safe_load((project / ".github/workflows/firmtuf-refresh.yml").read_text())
+    github_refresh = next(
+        s["run"] for s in refresh_yml["jobs"]["refresh"]["steps"] if "ci/" in s.get("run", "")
+    )
+    assert github_refresh == "ci/refresh.sh" == gitlab["refresh"]["script"][0]
+
+    # Release job (GitHub's step), from a fresh checkout: no keys, no images on disk.
     (project / "release").mkdir()
     (project / "release/gateway.bin").write_bytes(b"gateway 1.4.2")
     ci.fresh_checkout()
-    ci.run("ci/release.sh release/gateway.bin 1.4.2")
+    ci.env.update(FIRMWARE_IMAGE="release/gateway.bin", FIRMWARE_VERSION="1.4.2")
+    ci.run(github_release)
     assert not list((project / "repo/keys").glob("root-*"))  # the root key never reached CI
     base = f"{s3_endpoint}/{bucket}/gw"
     name = "acme-gw-r2/1.4.2/gateway.bin"
     assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
 
+    # The next release through GitLab's step, again from a fresh checkout.
     (project / "release/gateway.bin").write_bytes(b"gateway 1.5.0")
     ci.fresh_checkout()
-    ci.run("ci/release.sh release/gateway.bin 1.5.0 --notes 'Fixes CVE-2026-0001'")
+    ci.env["VERSION"] = "1.5.0"
+    ci.run(gitlab_release)
     assert device_fetch(base, root, tmp_path / "dev", "acme-gw-r2/1.5.0/gateway.bin") == (
         b"gateway 1.5.0"
     )
 
-    # Scheduled job. `firmtuf refresh` (issue 4) may not exist yet: then its step is run
-    # as what it stands for today, re-issuing snapshot and timestamp.
-    refresh = (TEMPLATE / "ci/refresh.sh").read_text()
-    assert 'firmtuf refresh "$REPO"' in refresh
-    if not _has_refresh():
-        refresh = refresh.replace(
-            'firmtuf refresh "$REPO"',
-            'firmtuf sign "$REPO" snapshot && firmtuf sign "$REPO" timestamp',
-        )
-    (project / "ci/refresh-local.sh").write_text(refresh)
-    before = s3_client.get_object(Bucket=bucket, Key="gw/metadata/timestamp.json")["Body"].read()
+    # Scheduled job (the step both CI definitions run).
+    def live_timestamp_version() -> int:
+        obj = s3_client.get_object(Bucket=bucket, Key="gw/metadata/timestamp.json")
+        return int(json.loads(obj["Body"].read())["signed"]["version"])
+
+    before = live_timestamp_version()
     ci.fresh_checkout()
-    ci.run("bash ci/refresh-local.sh")
-    after = s3_client.get_object(Bucket=bucket, Key="gw/metadata/timestamp.json")["Body"].read()
-    assert re.search(rb'"version": (\d+)', after) != re.search(rb'"version": (\d+)', before)
+    ci.run(github_refresh)
+    assert live_timestamp_version() > before
     assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
 
     # The status step fails the job (exit 10) while the timestamp (1 day) is still valid:
