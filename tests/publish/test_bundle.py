@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,6 +233,18 @@ def test_not_a_tar_file(tmp_path: Path) -> None:
         _open(tmp_path, b"PK\x03\x04" + b"\x01" * 2000)
     with pytest.raises(BundleError, match="cannot open bundle"):
         Bundle(tmp_path / "missing.tar")
+
+
+def test_bundle_must_be_a_regular_file(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="is not a regular file"):
+        Bundle("/dev/zero")
+    fifo = tmp_path / "fifo.tar"
+    os.mkfifo(fifo)
+    with pytest.raises(BundleError, match="is not a regular file"):
+        Bundle(fifo)
+    (tmp_path / "link.tar").symlink_to("/dev/zero")
+    with pytest.raises(BundleError, match="is not a regular file"):
+        Bundle(tmp_path / "link.tar")
 
 
 def test_empty_archive_is_refused(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from verifier._errors import RepositoryError
@@ -154,9 +155,14 @@ class Bundle:
         self.limits = limits or BundleLimits()
         self._members: dict[str, _Member] = {}
         try:
-            self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            # O_NONBLOCK: a FIFO must not hang the device before we can refuse it.
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as e:
             raise BundleError(f"cannot open bundle {self.path}: {e.strerror}") from e
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise BundleError(f"bundle {self.path} is not a regular file")
+        self._file: BinaryIO = os.fdopen(fd, "rb")
         try:
             self._index()
         except BaseException:
