@@ -219,6 +219,10 @@ def test_every_truncation_is_refused(tmp_path: Path) -> None:
 def test_data_after_the_end_marker_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="data after the end-of-archive"):
         _open(tmp_path, _tar(*GOOD) + b"\x00" * 512 + b"smuggled")
+    with pytest.raises(BundleError, match="data after the end-of-archive"):
+        _open(tmp_path, _tar(*GOOD) + bytes(128 * 1024))
+    with _open(tmp_path, _tar(*GOOD) + bytes(10240)) as bundle:  # record padding is fine
+        assert len(bundle.names()) == 2
 
 
 def test_corrupt_header_is_refused(tmp_path: Path) -> None:

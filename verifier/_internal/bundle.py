@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
 _BLOCK = 512
 _ZERO_BLOCK = bytes(_BLOCK)
 _CHUNK = 1 << 16
+_MAX_PADDING = 64 * 1024
 _METADATA_RE = re.compile(r"^metadata/(?:[1-9][0-9]{0,18}\.[A-Za-z0-9_.@+-]+|timestamp)\.json$")
 _TARGET_FILE_RE = re.compile(r"^[0-9a-f]{64}\..+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -180,9 +181,10 @@ class Bundle:
             if block == _ZERO_BLOCK:
                 if f.read(_BLOCK) != _ZERO_BLOCK:
                     raise BundleError("bundle is truncated or corrupt (bad end-of-archive marker)")
-                while chunk := f.read(_CHUNK):
-                    if chunk.count(0) != len(chunk):
-                        raise BundleError("bundle has data after the end-of-archive marker")
+                # Writers pad to a record (10 KiB for tar's default blocking factor).
+                tail = f.read(_MAX_PADDING + 1)
+                if len(tail) > _MAX_PADDING or tail.count(0) != len(tail):
+                    raise BundleError("bundle has data after the end-of-archive marker")
                 break
             name, size, kind = _parse_header(block)
             if kind not in (b"0", b"\x00"):
