@@ -46,7 +46,7 @@ class BundleFetcher(Fetcher):
         if not url.startswith(BUNDLE_URL):
             raise DownloadHTTPError(f"{url} is not a bundle URL", 404)
         name = unquote(url[len(BUNDLE_URL) :])
-        if name not in self.bundle.names():
+        if name not in self.bundle:
             raise DownloadHTTPError(f"not in the bundle: {name}", 404)
         size = self.bundle.size(name)
         if size > max_length:

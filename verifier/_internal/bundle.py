@@ -215,6 +215,9 @@ class Bundle:
         """Member names in archive order."""
         return list(self._members)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._members
+
     def size(self, name: str) -> int:
         """Size in bytes of member ``name``."""
         return self._lookup(name).size
