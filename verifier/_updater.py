@@ -610,6 +610,8 @@ def _with_slash(url: str) -> str:
 
 
 
-def _role_keys(root: Root, role: str) -> tuple[int, frozenset[str]]:
+def _role_keys(root: Root, role: str) -> frozenset[str]:
+    # Spec 5.3.11 speaks of rotated keys: a threshold change alone keeps the trusted
+    # timestamp and snapshot (and their rollback protection).
     r = root.roles[role]
-    return r.threshold, frozenset(root.keys[k].public for k in r.keyids if k in root.keys)
+    return frozenset(root.keys[k].public for k in r.keyids if k in root.keys)

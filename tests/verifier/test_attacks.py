@@ -685,3 +685,27 @@ def test_float_in_new_root(sim: RepositorySimulator, md: Path) -> None:
 def test_malformed_envelope(sim: RepositorySimulator, md: Path, doc: bytes) -> None:
     sim.override[ts_url()] = doc
     attack(sim, md, verifier.MetadataFormatError)
+
+
+def test_timestamp_meta_listing_more_than_snapshot(sim: RepositorySimulator, md: Path) -> None:
+    sim.publish()
+    signed = role_dict(sim, "timestamp")
+    signed["meta"]["targets.json"] = {"version": 1}
+    sim.override[ts_url()] = sign_dict(sim.signers["timestamp"][0], signed)
+    attack(sim, md, verifier.MetadataFormatError)
+
+
+def test_threshold_change_alone_keeps_rollback_protection(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_key("timestamp")  # two keys, threshold 1; both sign
+    sim.rotate_root()
+    sim.publish()
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    old = sim.files[ts_url()]
+    sim.update_timestamp()
+    sim.updater(md).refresh()
+    sim.root.signed.roles["timestamp"].threshold = 2  # same keys: not a key rotation
+    sim.rotate_root()
+    sim.override[ts_url()] = old
+    attack(sim, md, verifier.BadVersionNumberError, role="timestamp")

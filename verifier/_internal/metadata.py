@@ -287,8 +287,8 @@ class Timestamp(Signed):
     def __init__(self, env: Envelope) -> None:
         super().__init__(env)
         meta = _dict(env.signed.get("meta"), "timestamp meta")
-        if "snapshot.json" not in meta:
-            raise _fail("timestamp meta must list snapshot.json")
+        if list(meta) != ["snapshot.json"]:
+            raise _fail("timestamp meta must list snapshot.json and nothing else")
         self.snapshot_meta = MetaFile(meta["snapshot.json"], "snapshot.json meta")
 
 
