@@ -27,7 +27,11 @@ from verifier._internal.trusted_set import TrustedMetadataSet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from collections.abc import Callable
     from typing import Any
+
+    from verifier._bundle import BundleUpdater
+    from verifier._internal.bundle import BundleLimits
 
 
 def _log(msg: str, *args: object) -> None:
@@ -147,6 +151,59 @@ class Updater:
                 self._pending_dir_sync = False
                 storage.fsync_dir(self._dir)
         self._trusted = trusted
+
+    # -- offline bundles (verifier/_bundle.py) --------------------------------------
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle_path: str | os.PathLike[str],
+        metadata_dir: str | os.PathLike[str],
+        *,
+        config: Config | None = None,
+        policy: DevicePolicy | None = None,
+        bootstrap: bytes | None = None,
+        limits: BundleLimits | None = None,
+        clock: Callable[[], float] | None = None,
+        unsafe_ignore_expiry: bool = False,
+    ) -> BundleUpdater:
+        """An Updater reading an offline bundle (``firmtuf bundle``) with the same checks.
+
+        Expiry is judged at ``max(clock(), time floor)``; the floor (the newest time the
+        device has seen, ``time_floor.json`` in ``metadata_dir``) rises after each
+        successful refresh. See docs/offline-updates.md.
+
+        Args:
+            bundle_path: the bundle file (streamed, never extracted).
+            metadata_dir: the device's trusted metadata, as for ``Updater``.
+            config: limits, as for ``Updater``.
+            policy: the device, as for ``Updater``.
+            bootstrap: the shipped root.json, as for ``Updater``.
+            limits: bounds on the bundle's members (``BundleLimits``).
+            clock: seconds since the epoch (default ``time.time``).
+            unsafe_ignore_expiry: skip every expiry check for this bundle (devices with
+                no clock at all); signatures, versions, hashes and policy still apply,
+                and the time floor is not advanced.
+
+        Returns:
+            A ``BundleUpdater`` (an ``Updater``; close it, or use it in a ``with``).
+
+        Raises:
+            RepositoryError: the bundle is malformed (``BundleError``: truncated, links,
+                path traversal, extra or oversize members, ...).
+        """
+        from verifier._bundle import BundleUpdater
+
+        return BundleUpdater(
+            bundle_path,
+            metadata_dir,
+            config=config,
+            policy=policy,
+            bootstrap=bootstrap,
+            limits=limits,
+            clock=clock or time.time,
+            unsafe_ignore_expiry=unsafe_ignore_expiry,
+        )
 
     def _update_root(self, trusted: TrustedMetadataSet) -> None:
         first = trusted.root

@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 
 from signer.cli._common import FirmtufGroup
+from signer.cli._config import config_option
 from signer.cli.add import add
+from signer.cli.bundle import bundle
 from signer.cli.demo import demo
 from signer.cli.init import init
+from signer.cli.prune import prune
 from signer.cli.publish import publish
 from signer.cli.remove import remove
 from signer.cli.sign import sign
@@ -16,6 +19,7 @@ from signer.cli.verify import verify
 
 
 @click.group(cls=FirmtufGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@config_option
 def main() -> None:
     """firmtuf: sign, publish and check firmware update repositories (TUF).
 
@@ -27,6 +31,10 @@ def main() -> None:
 
 
 for _command in (init, add, remove, sign, publish, status, verify, demo):
+    main.add_command(_command)
+
+# Publishing helpers (issue 5): remote stores, retention, offline bundles.
+for _command in (prune, bundle):
     main.add_command(_command)
 
 __all__ = ["main"]

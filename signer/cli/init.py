@@ -11,6 +11,7 @@ from signer._errors import InvalidInputError, KeyProblemError
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._status import repository_status
+from signer._template import check_template_target, write_template
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
     echo_json,
@@ -68,6 +69,12 @@ from signer.cli._common import (
     "public key. Repeatable.",
 )
 @click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)
+@click.option(
+    "--template",
+    is_flag=True,
+    help="Also write the CI template (firmtuf.toml, GitHub/GitLab CI, ci/*.sh, README) "
+    "into REPO's parent directory.",
+)
 @json_option
 def init(
     repo: Path,
@@ -78,9 +85,13 @@ def init(
     keys_dir: Path | None,
     signers: tuple[tuple[str, str, Path], ...],
     password_env: str | None,
+    template: bool,
     as_json: bool,
 ) -> None:
     """Create a new repository REPO with root, targets, snapshot and timestamp roles."""
+    template_dir = repo.absolute().parent
+    if template:
+        check_template_target(template_dir)
     counts = role_values(key_counts, int, "N")
     limits = role_values(thresholds, int, "N")
     expiry = role_values(expiries, parse_duration, "DURATION")
@@ -119,6 +130,8 @@ def init(
         external_keys=external,
         secrets_handler=secrets_handler(password_env),
     )
+    if template:
+        write_template(template_dir)
     status = repository_status(repository)
     if as_json:
         echo_json(status.to_dict())

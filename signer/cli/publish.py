@@ -1,22 +1,54 @@
-"""`firmtuf publish REPO OUT_DIR`."""
+"""`firmtuf publish REPO [OUT_DIR] [--to DEST]`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from signer._errors import InvalidInputError
 from signer._publish import publish as publish_repository
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option
+from signer.cli._remote import endpoint_option, publish_remote
 
 
 @click.command()
 @click.argument("repo", type=click.Path(path_type=Path))
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--to",
+    "dest",
+    metavar="DEST",
+    default=None,
+    help="Where to publish: a directory (same as OUT_DIR) or s3://bucket/prefix.",
+)
+@endpoint_option
 @json_option
-def publish(repo: Path, out_dir: Path, as_json: bool) -> None:
-    """Write REPO's servable tree into OUT_DIR (checked first; timestamp.json last)."""
+@click.pass_context
+def publish(
+    ctx: click.Context,
+    repo: Path,
+    out_dir: Path | None,
+    dest: str | None,
+    endpoint_url: str | None,
+    as_json: bool,
+) -> None:
+    """Write REPO's servable tree into OUT_DIR or DEST (checked first; timestamp.json last).
+
+    DEST defaults to [publish] to of firmtuf.toml.
+    """
+    if out_dir is not None and ctx.get_parameter_source("dest") is ParameterSource.DEFAULT_MAP:
+        dest = None  # OUT_DIR on the command line wins over firmtuf.toml
+    if out_dir is not None and dest is not None:
+        raise InvalidInputError("give OUT_DIR or --to, not both")
+    if out_dir is None and dest is None:
+        raise InvalidInputError("missing destination: give OUT_DIR or --to DEST")
+    if dest is not None and "://" in dest:
+        publish_remote(FirmwareRepository(repo), dest, endpoint_url, as_json)
+        return
+    out_dir = out_dir if out_dir is not None else Path(str(dest))
     report = publish_repository(FirmwareRepository(repo), out_dir)
     if as_json:
         echo_json(report.to_dict())

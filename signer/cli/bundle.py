@@ -1,0 +1,56 @@
+"""`firmtuf bundle PUBLISHED OUT.tar --target NAME...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from signer._bundle import build_bundle
+from signer.cli._common import echo_json, json_option
+
+
+@click.command()
+@click.argument("published", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="NAME",
+    help="Target to ship (repeatable).",
+)
+@click.option(
+    "--from-root-version",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Oldest root version the devices trust; the bundle carries the chain from it.",
+)
+@click.option(
+    "--all-roles",
+    is_flag=True,
+    help="Ship every delegated role (devices calling Updater.check() on a repository "
+    "with delegations need them).",
+)
+@json_option
+def bundle(
+    published: Path,
+    out: Path,
+    targets: tuple[str, ...],
+    from_root_version: int,
+    all_roles: bool,
+    as_json: bool,
+) -> None:
+    """Write an offline update bundle (a tar for USB sticks) from a PUBLISHED directory."""
+    report = build_bundle(
+        published, out, list(targets), from_root_version=from_root_version, all_roles=all_roles
+    )
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    click.echo(
+        f"Wrote {report.path}: {len(report.members)} member(s), "
+        f"{len(report.targets)} target(s), {report.size} bytes"
+    )
