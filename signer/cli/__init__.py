@@ -8,9 +8,11 @@ from signer.cli._common import FirmtufGroup
 from signer.cli.add import add
 from signer.cli.demo import demo
 from signer.cli.init import init
+from signer.cli.key import key
 from signer.cli.publish import publish
 from signer.cli.remove import remove
 from signer.cli.sign import sign
+from signer.cli.sign_event import sign_event_group
 from signer.cli.status import status
 from signer.cli.verify import verify
 
@@ -28,5 +30,8 @@ def main() -> None:
 
 for _command in (init, add, remove, sign, publish, status, verify, demo):
     main.add_command(_command)
+# key management and multi-party signing (issue 4)
+main.add_command(key)
+main.add_command(sign_event_group)
 
 __all__ = ["main"]
