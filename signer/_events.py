@@ -395,8 +395,7 @@ def sign_event(
         else:
             candidates = []
             for key in trusted.values():
-                if key.keyid in present:
-                    continue
+                # Keys that signed already count as at hand: "already signed", not an error.
                 signer = keyring.signer_for(key)
                 if signer is not None:
                     candidates.append((key, signer))
