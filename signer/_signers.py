@@ -189,6 +189,8 @@ def signing_failure(what: str, error: BaseException) -> KeyProblemError:
         return WrongPasswordError(f"wrong PIN for {what} (bad length)")
     if name == "PinLocked":
         return KeyProblemError(f"the token PIN of {what} is locked")
+    if name == "GeneralError":
+        return KeyProblemError(f"the PKCS#11 module failed for {what} (token removed?)")
     text = str(error) or name
     if "No PKCS#11 token found" in text:
         return KeyProblemError(f"HSM token of {what} is absent ({text})")

@@ -31,7 +31,7 @@ def key_secrets(password_env: str | None, pin_env: str | None) -> SecretsHandler
         if env:
             value = os.environ.get(env)
             if not value:
-                raise KeyProblemError(f"environment variable {env} (the {secret}) is not set")
+                raise KeyProblemError(f"environment variable {env} is not set (the {secret})")
         else:
             label = "Key file password" if secret == PASSWORD_SECRET else "HSM PIN"
             value = click.prompt(label, hide_input=True, err=True)

@@ -156,6 +156,16 @@ class SoftHsmToken:
                 private_template={Attribute.ID: key_id, Attribute.SIGN: True},
             )
 
+    def unplug(self) -> None:
+        """Delete the token, as pulling a YubiKey would make it absent."""
+        subprocess.run(
+            ["softhsm2-util", "--delete-token", "--token", self.label],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "SOFTHSM2_CONF": str(self.conf)},
+        )
+        _reload_module(self.module)
+
 
 def softhsm_module() -> str | None:
     if shutil.which("softhsm2-util") is None:
@@ -201,5 +211,14 @@ def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SoftHsm
         env={**os.environ, "SOFTHSM2_CONF": str(conf)},
     )
     monkeypatch.setenv(PIN_ENV, token.pin)
+    _reload_module(module)  # SoftHSM reads SOFTHSM2_CONF when the module is initialized
     yield token
+    monkeypatch.undo()
+    _reload_module(module)
     shutil.rmtree(token_dir, ignore_errors=True)
+
+
+def _reload_module(module: str) -> None:
+    import pkcs11
+
+    pkcs11.lib(module).reinitialize()
