@@ -24,7 +24,7 @@ def main() -> None:
     Exit codes: 0 ok, 1 unexpected or I/O error, 2 usage, 3 bad input, 4 not a
     repository / exists, 5 key problem (wrong password, missing key), 6 invalid metadata,
     7 conflict (duplicate, downgrade, unknown target), 8 not publishable, 9 verification
-    failed, 10 status needs attention. See docs/cli.md.
+    failed, 10 status needs attention, 11 signing event incomplete. See docs/cli.md.
     """
 
 
