@@ -268,11 +268,9 @@ def change_keys(
     for name in touched:
         md = repo.metadata(name)
         change.versions[name] = md.signed.version
-        state = repo.signature_state(name)
-        if not state.complete:
-            change.incomplete[name] = (
-                f"{len(state.signed)}/{state.threshold} signatures, needs {state.missing} more"
-            )
+        gap = signature_gap(repo, name)
+        if gap is not None:
+            change.incomplete[name] = gap
     if new_key is not None:
         change.added.append(KeyInfo.of(role, new_key))
     if old_key is not None:
@@ -312,3 +310,24 @@ def _delegator(signed: object) -> Root | Targets:
 
 def _targets_keys(targets: Targets) -> dict[str, Key]:
     return dict(targets.delegations.keys) if targets.delegations else {}
+
+
+def signature_gap(repo: FirmwareRepository, role: str) -> str | None:
+    """What ``role``'s current metadata still lacks, or None when fully signed.
+
+    For root both thresholds are spelled out: its own and the previous root's.
+    """
+    state = repo.signature_state(role)
+    if state.complete:
+        return None
+    md = repo.metadata(role)
+    root = md.signed
+    if isinstance(root, Root):
+        previous = repo.previous_root(root)
+        result = root.get_root_verification_result(previous, md.signed_bytes, md.signatures)
+        own, old = result.second, result.first  # first: the previous root's keys
+        text = f"{len(own.signed)}/{own.threshold} signatures of its keys"
+        if previous is not None:
+            text += f", {len(old.signed)}/{old.threshold} of the previous root's keys"
+        return text
+    return f"{len(state.signed)}/{state.threshold} signatures, needs {state.missing} more"
