@@ -46,7 +46,7 @@ from signer._fsutil import atomic_write, fsync_dir, write_all_or_nothing
 from signer._keyops import delegator_of
 from signer._keys import PASSWORD_SECRET, Keyring, signer_uri
 from signer._repository import FirmwareRepository, role_filename, utcnow
-from signer._signers import public_key_from_private_uri, sign_verified
+from signer._signers import fingerprint, public_key_from_private_uri, sign_verified
 
 EVENTS_DIR = "sign-events"
 EVENT_FORMAT = 1
@@ -67,6 +67,8 @@ class RoleProgress:
     previous_threshold: int | None = None
     previous_missing: int = 0
     """Root only: the previous root's threshold and what it still lacks."""
+    changes: list[str] = field(default_factory=list)
+    """Root only: key and threshold changes against the previous root, for review."""
 
     @property
     def complete(self) -> bool:
@@ -82,6 +84,7 @@ class RoleProgress:
             "waiting_for": self.waiting_for,
             "previous_threshold": self.previous_threshold,
             "previous_missing": self.previous_missing,
+            "changes": self.changes,
             "complete": self.complete,
         }
 
@@ -134,6 +137,14 @@ class SignEvent:
         self.drafts: dict[str, bytes] = {}
         for role in self.roles:
             self.drafts[role] = (self.path / "drafts" / role_filename(role)).read_bytes()
+        for role in self.roles:
+            # The drafts are the repository's own bytes: a draft edited in the shared
+            # folder would make holders sign something nobody reviewed.
+            if _sha256(self.drafts[role]) != base.get(role):
+                raise MetadataError(
+                    f"{self.path / 'drafts' / role_filename(role)} differs from the "
+                    f"{role} metadata the event was started with (edited?)"
+                )
         for role, digest in base.items():
             try:
                 current = _sha256(repo.metadata_path(role).read_bytes())
@@ -196,6 +207,7 @@ class SignEvent:
                 {k: signer_uri(keys[k]) for k in sorted(result.unsigned)},
                 result.first.threshold if previous is not None else None,
                 result.first.missing if previous is not None else 0,
+                root_changes(previous, root) if previous is not None else [],
             )
         state = self.repo.signature_state(role, md)
         return RoleProgress(
@@ -209,6 +221,29 @@ class SignEvent:
 
     def status(self) -> EventStatus:
         return EventStatus(self.name, self.created, [self.progress(r) for r in self.roles])
+
+
+def root_changes(previous: Root, root: Root) -> list[str]:
+    """Human-readable key and threshold changes from ``previous`` to ``root``."""
+    changes = []
+    for role, new_role in root.roles.items():
+        old_role = previous.roles.get(role)
+        old_ids = set(old_role.keyids) if old_role else set()
+        for keyid in new_role.keyids:
+            if keyid not in old_ids:
+                key = root.get_key(keyid)
+                changes.append(
+                    f"{role}: adds key {keyid[:12]} fingerprint {fingerprint(key)} "
+                    f"({signer_uri(key) or 'no signer URI'})"
+                )
+        changes.extend(
+            f"{role}: removes key {keyid[:12]}" for keyid in sorted(old_ids - set(new_role.keyids))
+        )
+        if old_role and old_role.threshold != new_role.threshold:
+            changes.append(f"{role}: threshold {old_role.threshold} -> {new_role.threshold}")
+    if previous.expires != root.expires:
+        changes.append(f"root expires {root.expires:%Y-%m-%d %H:%M} UTC")
+    return changes
 
 
 def _check_name(name: str) -> str:

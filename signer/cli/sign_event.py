@@ -35,6 +35,8 @@ def echo_status(status: EventStatus) -> None:
                 f"needs {role.previous_missing} more"
             )
         click.echo(line)
+        for change in role.changes:
+            click.echo(f"    change: {change}")
         if not role.complete:
             for keyid, uri in role.waiting_for.items():
                 click.echo(f"    can still sign: {keyid[:12]} {uri or '-'}")

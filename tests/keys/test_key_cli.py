@@ -150,3 +150,12 @@ def test_add_external_kms_key_is_stored_and_shown(
     assert uri in status.output
     # The KMS key is not at hand here, the file key is: targets stays signed (threshold 1).
     assert _root(repo).signed.roles["targets"].threshold == 1
+
+
+def test_add_prompts_for_passwords(cli: Cli, repo: Path, password: str) -> None:
+    """Without --password-env: the new key file password twice, then the root key's."""
+    result = cli("key", "add", repo, "snapshot", input=f"{password}\n{password}\n{password}\n")
+    assert result.exit_code == 0, result.output
+    assert "Password for the new key file" in result.stderr
+    assert "Key file password" in result.stderr
+    assert len(keyids(repo, "snapshot")) == 2

@@ -265,3 +265,38 @@ def test_duplicate_event_name(cli: Cli, repo: Path, password: str, tmp_path: Pat
     result = cli("sign-event", "start", repo, "ev")
     assert result.exit_code == 7 and "exists already" in result.stderr
     assert tree_bytes(repo) == before
+
+
+def test_edited_draft_is_refused(cli: Cli, two_holder_repo: tuple[Path, Path, Path]) -> None:
+    """A draft changed in the shared folder must not be signed by anyone."""
+    repo, alice, _bob = two_holder_repo
+    assert cli("key", "rotate", repo, "root", keyids(repo, "root")[0],
+               "--password-env", PASSWORD_ENV).exit_code == 0  # fmt: skip
+    assert cli("sign-event", "start", repo, "ev").exit_code == 0
+    draft = repo / "sign-events" / "ev" / "drafts" / "root.json"
+    data = json.loads(draft.read_bytes())
+    data["signed"]["roles"]["targets"]["threshold"] = 1
+    data["signed"]["expires"] = "2099-01-01T00:00:00Z"
+    draft.write_text(json.dumps(data, indent=1))
+    before = tree_bytes(repo)
+    result = cli("sign-event", "sign", repo, "ev", "--key-file", alice,
+                 "--password-env", PASSWORD_ENV)  # fmt: skip
+    assert result.exit_code == 6
+    assert "differs from the root metadata the event was started with" in result.stderr
+    assert tree_bytes(repo) == before
+
+
+def test_status_shows_root_changes_for_review(
+    cli: Cli, two_holder_repo: tuple[Path, Path, Path]
+) -> None:
+    repo, _alice, _bob = two_holder_repo
+    old = keyids(repo, "root")[0]
+    rotated = cli("key", "rotate", repo, "root", old, "--threshold", "1", "--json",
+                  "--password-env", PASSWORD_ENV)  # fmt: skip
+    new = json.loads(rotated.stdout)["added"][0]
+    assert cli("sign-event", "start", repo, "ev").exit_code == 0
+    status = cli("sign-event", "status", repo, "ev")
+    assert status.exit_code == 0
+    assert f"root: adds key {new['keyid'][:12]} fingerprint {new['fingerprint']}" in status.output
+    assert f"root: removes key {old[:12]}" in status.output
+    assert "root: threshold 2 -> 1" in status.output
