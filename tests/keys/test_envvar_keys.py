@@ -91,3 +91,25 @@ def test_variable_not_holding_a_key(
     assert result.exit_code == 5
     assert "does not hold an unencrypted PEM private key" in result.stderr
     assert tree_bytes(ci_repo) == before
+
+
+def test_ci_key_signs_in_a_signing_event_by_uri(
+    cli: Cli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """targets threshold 2: the file key and a CI key; the CI job signs with --uri."""
+    monkeypatch.setenv("CI_TARGETS_KEY", _pem(ed25519.Ed25519PrivateKey.generate()))
+    added = cli("key", "add", repo, "targets", "--uri", "envvar:CI_TARGETS_KEY",
+                "--threshold", "2", "--password-env", PASSWORD_ENV)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    image = make_image(tmp_path / "fw.bin")
+    assert cli("add", repo, image, "--hardware-id", "b", "--version", "3.0.0").exit_code == 0
+    assert cli("sign-event", "start", repo, "release").exit_code == 0
+    ci = cli("sign-event", "sign", repo, "release", "--uri", "envvar:CI_TARGETS_KEY")
+    assert ci.exit_code == 0, ci.output
+    assert "needs 1 more" in ci.output
+    assert cli("sign-event", "finish", repo, "release").exit_code == 11
+    laptop = cli("sign-event", "sign", repo, "release", "--password-env", PASSWORD_ENV)
+    assert laptop.exit_code == 0 and "Complete" in laptop.output
+    assert cli("sign-event", "finish", repo, "release").exit_code == 0
+    assert cli("sign", repo, "--password-env", PASSWORD_ENV).exit_code == 0
+    assert cli("publish", repo, tmp_path / "out").exit_code == 0
