@@ -22,12 +22,23 @@ from signer._errors import (
     MetadataError,
     PublishError,
     RepositoryLocationError,
+    SigningIncompleteError,
     UnhealthyError,
+    UntrustedKeyError,
     VerificationError,
     WrongPasswordError,
 )
+from signer._events import (
+    EventStatus,
+    RoleProgress,
+    SignEvent,
+    finish_event,
+    sign_event,
+    start_event,
+)
 from signer._firmware import FirmwareFields, validate_target_name
 from signer._init import ExternalKey, init_repository
+from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
 from signer._keys import KEY_TYPES, SIGNER_URI_FIELD, Keyring, password_from_env
 from signer._publish import PublishReport, publish
 from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
@@ -71,4 +82,18 @@ __all__ = [
     "PublishError",
     "VerificationError",
     "UnhealthyError",
+    "UntrustedKeyError",
+    "SigningIncompleteError",
+    # key management and signing events (issue 4)
+    "change_keys",
+    "list_keys",
+    "NewKey",
+    "KeyChange",
+    "KeyInfo",
+    "SignEvent",
+    "EventStatus",
+    "RoleProgress",
+    "start_event",
+    "sign_event",
+    "finish_event",
 ]

@@ -63,3 +63,14 @@ class UnhealthyError(FirmtufError):
     """`status` found a role expired, under-signed, stale or expiring soon."""
 
     exit_code = 10
+
+
+# -- key management and signing events (issue 4) ---------------------------------------
+class UntrustedKeyError(KeyProblemError):
+    """The key given to sign with is not a key of the role (or of any role to sign)."""
+
+
+class SigningIncompleteError(FirmtufError):
+    """A signing event still lacks signatures: it cannot be finished (nothing published)."""
+
+    exit_code = 11

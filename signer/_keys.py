@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_pem_public_key,
 )
-from securesystemslib.exceptions import KeyMismatchError
+from securesystemslib.exceptions import KeyMismatchError, UnsupportedLibraryError
 from securesystemslib.signer import (
     SIGNER_FOR_URI_SCHEME,
     CryptoSigner,
@@ -39,6 +39,7 @@ from securesystemslib.signer import (
 
 from signer._errors import InvalidInputError, KeyProblemError, WrongPasswordError
 from signer._fsutil import atomic_write
+from signer._signers import KeyNotAtHandError
 
 SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
 """Unrecognized field of a public key that holds the URI of its private key."""
@@ -224,7 +225,10 @@ class Keyring:
             elif scheme == EncryptedFileSigner.SCHEME and not self._file_exists(uri):
                 self.unavailable[key.keyid] = f"key file {self._file_path(uri)} not found"
             else:
-                signer = self._load(uri, key)
+                try:
+                    signer = self._load(uri, key)
+                except KeyNotAtHandError as e:  # e.g. envvar: key of another CI job
+                    self.unavailable[key.keyid] = str(e)
         self._signers[key.keyid] = signer
         return signer
 
@@ -239,6 +243,8 @@ class Keyring:
             return Signer.from_priv_key_uri(self.resolve_uri(uri), key, self.secrets_handler)
         except KeyProblemError:
             raise
+        except UnsupportedLibraryError as e:  # e.g. a gcpkms: key where its library is absent
+            raise KeyNotAtHandError(f"{uri}: {e}") from e
         except Exception as e:  # signer backends raise anything (network, PKCS#11, ...)
             raise KeyProblemError(f"cannot load signer {uri} for key {key.keyid[:8]}: {e}") from e
 

@@ -52,6 +52,7 @@ from signer._errors import (
 from signer._firmware import check_targets_content
 from signer._fsutil import write_all_or_nothing
 from signer._keys import Keyring
+from signer._signers import sign_verified
 
 CONFIG_FILE = "firmtuf.json"
 CONFIG_FORMAT = 1
@@ -386,7 +387,7 @@ class FirmwareRepository(Repository):
             signer = self.keyring.signer_for(key)
             if signer is None:
                 continue
-            md.sign(signer, append=True)
+            sign_verified(md, signer, key)
             added.append(key.keyid)
         if added:
             self._store(role, md)

@@ -1,0 +1,251 @@
+"""`firmtuf key list|add|remove|rotate REPO ROLE`: key ceremonies on the command line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from securesystemslib.signer import SecretsHandler
+
+from signer._errors import InvalidInputError, KeyProblemError
+from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
+from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
+from signer._repository import FirmwareRepository
+from signer._signers import PIN_SECRET
+from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option
+
+PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
+
+
+def key_secrets(password_env: str | None, pin_env: str | None) -> SecretsHandler:
+    """Key file password and HSM PIN, each from its variable or one prompt per command."""
+    cache: dict[str, str] = {}
+
+    def handler(secret: str) -> str:
+        if secret in cache:
+            return cache[secret]
+        env = pin_env if secret == PIN_SECRET else password_env
+        if env:
+            value = os.environ.get(env)
+            if not value:
+                raise KeyProblemError(f"environment variable {env} is not set (the {secret})")
+        else:
+            label = "Key file password" if secret == PASSWORD_SECRET else "HSM PIN"
+            value = click.prompt(label, hide_input=True, err=True)
+        cache[secret] = value
+        return value
+
+    return handler
+
+
+def secrets_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(f)
+    return click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)(f)
+
+
+def new_key_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option(
+                "--key-type",
+                type=click.Choice(list(KEY_TYPES)),
+                default="ed25519",
+                show_default=True,
+                help="Type of a generated key.",
+            ),
+            click.option(
+                "--keys-dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Where to write a generated key file (default REPO/keys).",
+            ),
+            click.option(
+                "--uri",
+                default=None,
+                metavar="URI",
+                help="Use an existing key instead of generating one: hsm:ID?label=TOKEN, "
+                "envvar:NAME, awskms:..., gcpkms:..., azurekms:..., vault:..., file:...",
+            ),
+            click.option(
+                "--public-key",
+                type=click.Path(path_type=Path, dir_okay=False),
+                default=None,
+                help="PEM public key of --uri (required for KMS URIs).",
+            ),
+            click.option(
+                "--threshold", type=int, default=None, metavar="N", help="New threshold of ROLE."
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _new_key(
+    key_type: str,
+    keys_dir: Path | None,
+    uri: str | None,
+    public_key: Path | None,
+    password_env: str | None,
+) -> NewKey:
+    if public_key is not None and uri is None:
+        raise InvalidInputError("--public-key needs --uri (the signer of that key)")
+    if uri is not None:
+        pub = None
+        if public_key is not None:
+            try:
+                pub = public_key_from_pem(public_key.read_bytes())
+            except OSError as e:
+                raise InvalidInputError(f"cannot read {public_key}: {e.strerror}") from None
+        return NewKey(uri=uri, public_key=pub)
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            raise KeyProblemError(f"environment variable {password_env} is not set")
+    else:
+        password = click.prompt(
+            "Password for the new key file", hide_input=True, confirmation_prompt=True, err=True
+        )
+    return NewKey(key_type=key_type, password=password, keys_dir=keys_dir)
+
+
+def echo_key(info: KeyInfo, prefix: str = "") -> None:
+    click.echo(f"{prefix}key id      {info.keyid}")
+    click.echo(f"{prefix}fingerprint {info.fingerprint}")
+    click.echo(f"{prefix}type        {info.keytype} ({info.scheme})")
+    click.echo(f"{prefix}signer      {info.signer_uri or '-'}")
+
+
+def echo_change(repo: Path, change: KeyChange, as_json: bool) -> None:
+    if as_json:
+        echo_json(change.to_dict())
+        return
+    for info in change.added:
+        click.echo(f"Added a key to {change.role}:")
+        echo_key(info, "  ")
+        click.echo("  Compare the fingerprint with the key holder before anyone signs.")
+    for keyid in change.removed:
+        click.echo(f"Removed key {keyid} from {change.role}")
+    for path in change.key_files:
+        click.echo(f"Wrote encrypted key file {path}")
+    click.echo(f"{change.role}: {len(change.keyids)} key(s), threshold {change.threshold}")
+    for role, version in change.versions.items():
+        state = change.incomplete.get(role, "signed")
+        click.echo(f"  {role} v{version}: {state}")
+    if change.incomplete:
+        click.echo(
+            f"Next: collect signatures: firmtuf sign-event start {repo} NAME "
+            "(or firmtuf sign with the keys at hand)"
+        )
+    else:
+        click.echo(f"Next: firmtuf sign {repo}, then firmtuf publish")
+
+
+@click.group()
+def key() -> None:
+    """List, add, remove and rotate the keys of a role (root included)."""
+
+
+@key.command("list")
+@click.argument("repo", type=click.Path(path_type=Path))
+@json_option
+def list_(repo: Path, as_json: bool) -> None:
+    """Show every key of REPO with its id, fingerprint and signer URI."""
+    infos = list_keys(FirmwareRepository(repo))
+    if as_json:
+        echo_json([i.to_dict() for i in infos])
+        return
+    for info in infos:
+        click.echo(f"{info.role}:")
+        echo_key(info, "  ")
+
+
+@key.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.argument("role")
+@new_key_options
+@secrets_options
+@json_option
+def add(
+    repo: Path,
+    role: str,
+    key_type: str,
+    keys_dir: Path | None,
+    uri: str | None,
+    public_key: Path | None,
+    threshold: int | None,
+    password_env: str | None,
+    pin_env: str | None,
+    as_json: bool,
+) -> None:
+    """Add a new key to ROLE: generated, or an existing one given by --uri."""
+    FirmwareRepository(repo)  # fail early, before a password prompt
+    new = _new_key(key_type, keys_dir, uri, public_key, password_env)
+    change = change_keys(
+        repo, role, add=new, threshold=threshold, secrets_handler=key_secrets(password_env, pin_env)
+    )
+    echo_change(repo, change, as_json)
+
+
+@key.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.argument("role")
+@click.argument("keyid")
+@click.option("--threshold", type=int, default=None, metavar="N", help="New threshold of ROLE.")
+@secrets_options
+@json_option
+def remove(
+    repo: Path,
+    role: str,
+    keyid: str,
+    threshold: int | None,
+    password_env: str | None,
+    pin_env: str | None,
+    as_json: bool,
+) -> None:
+    """Remove key KEYID (8 or more hex digits) from ROLE."""
+    change = change_keys(
+        repo,
+        role,
+        remove=keyid,
+        threshold=threshold,
+        secrets_handler=key_secrets(password_env, pin_env),
+    )
+    echo_change(repo, change, as_json)
+
+
+@key.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.argument("role")
+@click.argument("keyid")
+@new_key_options
+@secrets_options
+@json_option
+def rotate(
+    repo: Path,
+    role: str,
+    keyid: str,
+    key_type: str,
+    keys_dir: Path | None,
+    uri: str | None,
+    public_key: Path | None,
+    threshold: int | None,
+    password_env: str | None,
+    pin_env: str | None,
+    as_json: bool,
+) -> None:
+    """Replace key KEYID of ROLE with a new key (generated, or given by --uri)."""
+    FirmwareRepository(repo)
+    new = _new_key(key_type, keys_dir, uri, public_key, password_env)
+    change = change_keys(
+        repo,
+        role,
+        add=new,
+        remove=keyid,
+        threshold=threshold,
+        secrets_handler=key_secrets(password_env, pin_env),
+    )
+    echo_change(repo, change, as_json)
