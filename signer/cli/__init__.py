@@ -6,9 +6,12 @@ import click
 
 from signer.cli._common import FirmtufGroup
 from signer.cli.add import add
+from signer.cli.bins import bins
+from signer.cli.delegate import delegate
 from signer.cli.demo import demo
 from signer.cli.init import init
 from signer.cli.publish import publish
+from signer.cli.refresh import refresh
 from signer.cli.remove import remove
 from signer.cli.sign import sign
 from signer.cli.status import status
@@ -27,6 +30,10 @@ def main() -> None:
 
 
 for _command in (init, add, remove, sign, publish, status, verify, demo):
+    main.add_command(_command)
+
+# Delegations and scale (issue 4).
+for _command in (delegate, bins, refresh):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from signer._delegations import check_bin_count, init_bins
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, public_key_from_pem
@@ -68,6 +69,14 @@ from signer.cli._common import (
     "public key. Repeatable.",
 )
 @click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)
+@click.option(
+    "--bins",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Put targets in N hash bins (power of two) for large repositories; "
+    "see `firmtuf bins`.",
+)
 @json_option
 def init(
     repo: Path,
@@ -78,9 +87,12 @@ def init(
     keys_dir: Path | None,
     signers: tuple[tuple[str, str, Path], ...],
     password_env: str | None,
+    bins: int | None,
     as_json: bool,
 ) -> None:
     """Create a new repository REPO with root, targets, snapshot and timestamp roles."""
+    if bins is not None:
+        check_bin_count(bins)
     counts = role_values(key_counts, int, "N")
     limits = role_values(thresholds, int, "N")
     expiry = role_values(expiries, parse_duration, "DURATION")
@@ -119,6 +131,8 @@ def init(
         external_keys=external,
         secrets_handler=secrets_handler(password_env),
     )
+    if bins is not None:
+        repository = init_bins(repo, bins, password, key_type, secrets_handler(password_env))
     status = repository_status(repository)
     if as_json:
         echo_json(status.to_dict())
