@@ -1,0 +1,1 @@
+"""firmtuf device verifier (placeholder until the client lands)."""
