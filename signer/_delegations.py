@@ -30,6 +30,7 @@ from typing import Any
 from securesystemslib.signer import Key, SecretsHandler, Signer
 from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, TargetFile, Targets
 
+from signer import _latest
 from signer._errors import ConflictError, InvalidInputError
 from signer._init import ExternalKey
 from signer._keys import (
@@ -248,9 +249,7 @@ def delegate_role(
     _check_threshold(threshold, new_keys + len(external_keys))
     written: list[Path] = []
     try:
-        keys, signers = _make_keys(
-            repo, name, new_keys, key_type, password, external_keys, written
-        )
+        keys, signers = _make_keys(repo, name, new_keys, key_type, password, external_keys, written)
         _check_threshold(threshold, len(keys))
         _with_new_signers(repo, signers)
         with repo.edit_targets(parent) as targets:
@@ -365,6 +364,7 @@ def convert_to_bins(
             with repo.edit_targets(bin_name) as bin_targets:
                 bin_targets.targets = moved.get(bin_name, {})
         repo.save()
+        _latest.rebuild(repo, set(bins))
     except BaseException:
         _remove(written)
         raise

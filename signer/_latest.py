@@ -63,6 +63,15 @@ def newest_in_bins(repo: FirmwareRepository, bins: set[str]) -> Newest:
     cached = _read(index_path(repo))
     if cached is not None and cached[0] == _fingerprint(repo, bins):
         return cached[1]
+    return _scan(repo, bins)
+
+
+def rebuild(repo: FirmwareRepository, bins: set[str]) -> None:
+    """Read every bin and store the cache (after bulk changes, e.g. a conversion)."""
+    record_added(repo, bins, _scan(repo, bins), {})
+
+
+def _scan(repo: FirmwareRepository, bins: set[str]) -> Newest:
     newest: Newest = {}
     for role in sorted(bins):
         for name, info in repo.metadata(role).signed.targets.items():

@@ -151,4 +151,11 @@ def delegate(
     )
     for path in result.key_files:
         click.echo(f"  new key file {path}")
+    short = [p for p in result.paths or [] if p.count("/") < 2]
+    if short:
+        # TUF patterns match segment by segment: '*' never spans a '/'.
+        click.echo(
+            f"Note: {short[0]!r} matches names with {short[0].count('/') + 1} path segment(s); "
+            "default target names HARDWARE_ID/VERSION/FILE need e.g. 'product-a/*/*'"
+        )
     click.echo(f"Next: firmtuf sign {repo}")
