@@ -1,11 +1,11 @@
 """Signer at scale: adding one image to repositories of 1k, 10k and 100k targets.
 
-    python -m benchmarks.bench_signer [--sizes 1000,10000,100000] [--bins 1024] [--out FILE]
+    python -m benchmarks.bench_signer [--sizes 1000,10000,100000] [--bins N] [--out FILE]
 
 For each size a working repository is generated directly through the Metadata API
 (minutes, not 100,000 CLI calls), once flat (every target in ``targets``) and once with
-hash bins (succinct delegation, TAP 15). Then one image is added and signed the way
-`firmtuf add` + `firmtuf sign` do it, in a fresh process state, measuring:
+hash bins (succinct delegation, TAP 15; by default about 100 targets per bin). Then one
+image is added and signed the way `firmtuf add` + `firmtuf sign` do it, measuring:
 
 * wall time and peak Python memory (tracemalloc) of add + sign,
 * which metadata files were rewritten,
@@ -137,15 +137,24 @@ def device_bytes(path: Path, name: str) -> dict[str, int]:
     return sizes
 
 
-def run(sizes: list[int], bins: int, workdir: Path) -> list[dict[str, Any]]:
+def auto_bins(n_targets: int) -> int:
+    """About 100 targets per bin: the power of two at or above n/100 (at least 16)."""
+    count = 16
+    while count * 100 < n_targets:
+        count *= 2
+    return count
+
+
+def run(sizes: list[int], bins: int | None, workdir: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     image = workdir / "fw-new.bin"
     image.write_bytes(os.urandom(64 * 1024))
     for size in sizes:
-        for layout, n_bins in (("flat", None), (f"bins-{bins}", bins)):
-            repo_path = workdir / f"repo-{size}-{layout}"
+        n_bins = bins or auto_bins(size)
+        for layout, count in (("flat", None), (f"{n_bins} bins", n_bins)):
+            repo_path = workdir / f"repo-{size}-{count or 0}"
             start = time.perf_counter()
-            names = build_repository(repo_path, size, bins=n_bins)
+            names = build_repository(repo_path, size, bins=count)
             build_s = time.perf_counter() - start
             result = add_one(repo_path, image)
             lookup = device_bytes(repo_path, names[len(names) // 2])
@@ -182,7 +191,9 @@ def report(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_signer")
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--bins", type=int, default=1024)
+    parser.add_argument(
+        "--bins", type=int, default=None, help="bin count (default: ~100 targets per bin)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write rows as JSON")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]

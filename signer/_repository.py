@@ -194,6 +194,7 @@ class FirmwareRepository(Repository):
         self._disk: dict[Path, bytes] = {}
         self._now = utcnow()
         self._snapshot_checked: tuple[object, bool] = (None, False)
+        self._peeked: dict[str, int | None] = {}
 
     # -- locations ---------------------------------------------------------------------
     @property
@@ -356,7 +357,7 @@ class FirmwareRepository(Repository):
             return False
         snapshot = self._load(Snapshot.type)
         listed = _as(snapshot.signed, Snapshot).meta.get(role_filename(role))
-        if listed is None or peek_version(self.metadata_path(role)) != listed.version:
+        if listed is None or self._peek(role) != listed.version:
             return False
         # One signature check per snapshot object, not one per bin.
         key = (id(snapshot), tuple(snapshot.signatures))
@@ -367,10 +368,16 @@ class FirmwareRepository(Repository):
     def role_version(self, role: str) -> int:
         """Version of ``role``'s current metadata, read cheaply when it is not loaded."""
         if role not in self._current and role not in TOP_LEVEL_ROLES:
-            version = peek_version(self.metadata_path(role))
+            version = self._peek(role)
             if version is not None:
                 return version
         return self._load(role).signed.version
+
+    def _peek(self, role: str) -> int | None:
+        # Files change only through save(), which forgets these.
+        if role not in self._peeked:
+            self._peeked[role] = peek_version(self.metadata_path(role))
+        return self._peeked[role]
 
     # -- tuf.repository.Repository ----------------------------------------------------
     def open(self, role: str) -> Metadata:
@@ -609,6 +616,7 @@ class FirmwareRepository(Repository):
             files.append((self.metadata_path(role), data))
         self._check_unchanged_on_disk([path for path, _ in files])
         write_all_or_nothing(files)
+        self._peeked.clear()
         for path, data in files:
             self._disk[path] = data
         for role in dirty:
