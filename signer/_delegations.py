@@ -25,23 +25,25 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from securesystemslib.signer import Key, SecretsHandler, Signer
+from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, TargetFile, Targets
 
 from signer import _latest
 from signer._errors import ConflictError, InvalidInputError
-from signer._init import ExternalKey
+from signer._fsutil import atomic_write
 from signer._keys import (
     KEY_TYPES,
     SIGNER_URI_FIELD,
     Keyring,
     generate_key,
-    static_secret,
     write_key_file,
 )
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
+
+if TYPE_CHECKING:  # signer._init uses this module (init --bins)
+    from signer._init import ExternalKey
 
 MAX_BINS = 1 << 16
 """Largest bin count offered (TAP 15 allows 2^32; 65,536 bins hold millions of targets)."""
@@ -193,6 +195,10 @@ def _make_keys(
         raise InvalidInputError("a password is needed to encrypt the new key files")
     keys: list[Key] = []
     signers: dict[str, Signer] = {}
+    ignore = repo.path / KEYS_DIR / ".gitignore"
+    if count and not ignore.exists():
+        # init --keys-dir elsewhere leaves REPO/keys without one; private keys land here.
+        _write_keys_gitignore(ignore, written)
     for _ in range(count):
         signer = generate_key(key_type)
         key = signer.public_key
@@ -208,6 +214,11 @@ def _make_keys(
         if all(k.keyid != ext.public_key.keyid for k in keys):
             keys.append(ext.public_key)
     return keys, signers
+
+
+def _write_keys_gitignore(path: Path, written: list[Path]) -> None:
+    atomic_write(path, b"# private keys: never commit\n*\n")
+    written.append(path)
 
 
 def _with_new_signers(repo: FirmwareRepository, signers: dict[str, Signer]) -> None:
@@ -288,26 +299,6 @@ def check_bin_count(count: int) -> None:
         raise InvalidInputError(
             f"bin count must be a power of two between 2 and {MAX_BINS}, got {count}"
         )
-
-
-def init_bins(
-    path: Path,
-    count: int,
-    password: str | None,
-    key_type: str,
-    secrets_handler: SecretsHandler,
-) -> FirmwareRepository:
-    """`firmtuf init --bins`: convert a new repository's targets to bins and sign it.
-
-    The bin key is encrypted with ``password`` (the one of the new top-level keys), and
-    targets, snapshot and timestamp are re-signed with the keys at hand.
-    """
-    convert_to_bins(FirmwareRepository(path), count, key_type=key_type, password=password)
-    handler = static_secret(password) if password else secrets_handler
-    repo = FirmwareRepository(path, secrets_handler=handler)
-    repo.sign()
-    repo.save()
-    return FirmwareRepository(path, secrets_handler=secrets_handler)
 
 
 def convert_to_bins(

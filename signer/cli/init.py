@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from signer._delegations import check_bin_count, init_bins
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, public_key_from_pem
@@ -54,6 +53,14 @@ from signer.cli._common import (
     "Defaults: root 365d, targets 91d, snapshot 7d, timestamp 1d.",
 )
 @click.option(
+    "--bins",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Put targets in N hash bins (power of two) for large repositories; "
+    "see `firmtuf bins`.",
+)
+@click.option(
     "--keys-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -69,14 +76,6 @@ from signer.cli._common import (
     "public key. Repeatable.",
 )
 @click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)
-@click.option(
-    "--bins",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Put targets in N hash bins (power of two) for large repositories; "
-    "see `firmtuf bins`.",
-)
 @json_option
 def init(
     repo: Path,
@@ -84,15 +83,13 @@ def init(
     key_counts: tuple[str, ...],
     thresholds: tuple[str, ...],
     expiries: tuple[str, ...],
+    bins: int | None,
     keys_dir: Path | None,
     signers: tuple[tuple[str, str, Path], ...],
     password_env: str | None,
-    bins: int | None,
     as_json: bool,
 ) -> None:
     """Create a new repository REPO with root, targets, snapshot and timestamp roles."""
-    if bins is not None:
-        check_bin_count(bins)
     counts = role_values(key_counts, int, "N")
     limits = role_values(thresholds, int, "N")
     expiry = role_values(expiries, parse_duration, "DURATION")
@@ -130,9 +127,8 @@ def init(
         keys_dir=keys_dir,
         external_keys=external,
         secrets_handler=secrets_handler(password_env),
+        bins=bins,
     )
-    if bins is not None:
-        repository = init_bins(repo, bins, password, key_type, secrets_handler(password_env))
     status = repository_status(repository)
     if as_json:
         echo_json(status.to_dict())

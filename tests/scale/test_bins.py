@@ -187,6 +187,12 @@ def test_init_with_bins_and_bins_under_a_delegated_role(
     r = cli("init", tmp_path / "r2", *PW, "--bins", "6")
     assert r.exit_code == 3 and "power of two" in r.output
     assert not (tmp_path / "r2").exists()
+    # top-level keys elsewhere: the bin key still lands in a git-ignored REPO/keys
+    r = cli("init", tmp_path / "r3", *PW, "--bins", "2", "--keys-dir", tmp_path / "safe")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "r3" / "keys" / ".gitignore").read_text().endswith("*\n")
+    assert len(list((tmp_path / "r3" / "keys").glob("bins-*.pem"))) == 1
+    assert cli("status", tmp_path / "r3").exit_code == 0
 
     team = tmp_path / "team"
     assert cli("init", team, *PW).exit_code == 0
