@@ -168,3 +168,21 @@ def test_delegate_with_existing_key_and_threshold(
     r = cli("sign", repo, *PW)
     assert r.exit_code == 0, r.output
     assert FirmwareRepository(repo).signature_state("team").signed == sorted(data["keyids"])
+
+
+def test_remove_from_delegated_role(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    _delegate_products(cli, repo)
+    image = make_image(tmp_path / "fw.bin")
+    assert (
+        cli("add", repo, image, "--hardware-id", "product-a", "--version", "1.0.0").exit_code == 0
+    )
+    assert cli("sign", repo, *PW).exit_code == 0
+    r = cli("remove", repo, "product-a/1.0.0/fw.bin")
+    assert r.exit_code == 0, r.output
+    repository = FirmwareRepository(repo)
+    assert repository.metadata("product-a").signed.targets == {}
+    assert not repository.is_complete("product-a")
+    assert not list((repo / "targets").glob("*.fw.bin"))
+    # an older version is accepted again once the newer one is gone
+    r = cli("add", repo, image, "--hardware-id", "product-a", "--version", "0.9.0")
+    assert r.exit_code == 0, r.output
