@@ -14,6 +14,7 @@ Everything else lives in private modules and may change.
 """
 
 from signer._client import ClientRefusal, ClientReport, verify_published
+from signer._delegations import DelegationResult, convert_to_bins, delegate_role
 from signer._errors import (
     ConflictError,
     FirmtufError,
@@ -41,6 +42,7 @@ from signer._init import ExternalKey, init_repository
 from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
 from signer._keys import KEY_TYPES, SIGNER_URI_FIELD, Keyring, password_from_env
 from signer._publish import PublishReport, publish
+from signer._refresh import RefreshResult, refresh
 from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
 from signer._status import RepositoryStatus, RoleStatus, repository_status
 from signer._targets import AddedTarget, add_firmware, remove_target
@@ -71,6 +73,12 @@ __all__ = [
     "ClientReport",
     "ClientRefusal",
     "verify_published",
+    # delegations and scale
+    "delegate_role",
+    "convert_to_bins",
+    "DelegationResult",
+    "refresh",
+    "RefreshResult",
     # errors
     "FirmtufError",
     "InvalidInputError",

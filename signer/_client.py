@@ -165,6 +165,9 @@ def _walk_roles(updater: Updater) -> Iterator[tuple[str, Targets]]:
         if targets.delegations and targets.delegations.roles:
             children = [(child, role) for child in targets.delegations.roles]
             stack.extend(reversed(children))
+        elif targets.delegations and targets.delegations.succinct_roles:
+            bins = targets.delegations.succinct_roles.get_roles()
+            stack.extend(reversed([(child, role) for child in bins]))
 
 
 def verify_published(source: str, trusted_root: bytes) -> ClientReport:

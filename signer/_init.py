@@ -22,6 +22,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
+from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
 from signer._keys import (
@@ -79,6 +80,7 @@ def init_repository(
     keys_dir: Path | str | None = None,
     external_keys: Sequence[ExternalKey] = (),
     secrets_handler: SecretsHandler | None = None,
+    bins: int | None = None,
 ) -> FirmwareRepository:
     """Create a repository at ``path`` with root, targets, snapshot and timestamp roles.
 
@@ -98,6 +100,8 @@ def init_repository(
         keys_dir: where the new key files go.
         external_keys: keys referenced by signer URI instead of generated.
         secrets_handler: asked for PINs/passwords of external keys when signing.
+        bins: put targets in this many hash bins (a power of two), with one new bin
+            key; see :func:`signer.convert_to_bins`.
 
     Returns:
         The new repository.
@@ -131,6 +135,8 @@ def init_repository(
         if ext.role not in external_by_role:
             raise InvalidInputError(f"external key for unknown role {ext.role!r}")
         external_by_role[ext.role].append(ext)
+    if bins is not None:
+        check_bin_count(bins)
     counts: dict[str, int] = {}
     for role in TOP_LEVEL_ROLES:
         count = keys.get(role, 0 if external_by_role[role] else 1)
@@ -207,6 +213,9 @@ def init_repository(
         for role in _SIGN_ORDER:
             repo._add_signatures(role)
         repo.save()
+        if bins is not None:
+            keyring = Keyring(staging, secrets_handler, signers)
+            _make_bins(staging, bins, key_type, password, keyring)
         if path.exists():
             path.rmdir()
         staging.replace(path)
@@ -218,3 +227,13 @@ def init_repository(
                 key_path.unlink()
         raise
     return FirmwareRepository(path, secrets_handler=secrets_handler)
+
+
+def _make_bins(
+    path: Path, count: int, key_type: str, password: str | None, keyring: Keyring
+) -> None:
+    """Convert the new repository's targets to hash bins and re-sign (still in staging)."""
+    convert_to_bins(FirmwareRepository(path), count, key_type=key_type, password=password)
+    repo = FirmwareRepository(path, keyring=keyring)
+    repo.sign()
+    repo.save()

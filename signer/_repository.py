@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -192,6 +194,8 @@ class FirmwareRepository(Repository):
         self._dirty: list[str] = []
         self._disk: dict[Path, bytes] = {}
         self._now = utcnow()
+        self._snapshot_checked: tuple[object, bool] = (None, False)
+        self._peeked: dict[str, int | None] = {}
 
     # -- locations ---------------------------------------------------------------------
     @property
@@ -299,14 +303,30 @@ class FirmwareRepository(Repository):
         """The metadata that lists the keys of ``role`` (root for top-level roles)."""
         if role in TOP_LEVEL_ROLES:
             return self._load_root()
-        for parent in self.targets_roles():
-            targets = _as(self._load(parent).signed, Targets)
-            if targets.delegations and role in (targets.delegations.roles or {}):
-                return targets
+        seen: set[str] = set()
+        stack = [Targets.type]
+        while stack:
+            parent = stack.pop()
+            if parent in seen:
+                continue
+            seen.add(parent)
+            delegations = _as(self._load(parent).signed, Targets).delegations
+            if delegations is None:
+                continue
+            succinct = delegations.succinct_roles
+            if role in (delegations.roles or {}) or (
+                succinct is not None and succinct.is_delegated_role(role)
+            ):
+                return _as(self._load(parent).signed, Targets)
+            stack.extend(reversed(list(delegations.roles or {})))
         raise MetadataError(f"role {role} is not delegated by any role")
 
     def targets_roles(self) -> list[str]:
-        """Every targets role of the repository: ``targets`` then delegated roles, pre-order."""
+        """Every targets role of the repository: ``targets`` then delegated roles, pre-order.
+
+        Hash bins (succinct delegations) are listed without being loaded: firmtuf never
+        delegates further from a bin, and a large repository has thousands of them.
+        """
         seen: list[str] = []
         stack = [Targets.type]
         while stack:
@@ -317,11 +337,48 @@ class FirmwareRepository(Repository):
             targets = _as(self._load(role).signed, Targets)
             if targets.delegations and targets.delegations.roles:
                 stack.extend(reversed(list(targets.delegations.roles)))
+            elif targets.delegations and targets.delegations.succinct_roles:
+                seen.extend(targets.delegations.succinct_roles.get_roles())
         return seen
 
     def is_complete(self, role: str) -> bool:
-        """True when ``role``'s current metadata has its threshold of valid signatures."""
+        """True when ``role``'s current metadata has its threshold of valid signatures.
+
+        A delegated role not loaded by this command whose file carries the version the
+        (fully signed) snapshot lists is complete without being read: snapshots are only
+        made of fully signed roles. This keeps signing one change to a repository of
+        thousands of hash bins from reading them all (`status` and `publish` still do).
+        """
+        if self._unchanged_since_snapshot(role):
+            return True
         return self.signature_state(role).complete
+
+    def _unchanged_since_snapshot(self, role: str) -> bool:
+        if role in TOP_LEVEL_ROLES or role in self._current:
+            return False
+        snapshot = self._load(Snapshot.type)
+        listed = _as(snapshot.signed, Snapshot).meta.get(role_filename(role))
+        if listed is None or self._peek(role) != listed.version:
+            return False
+        # One signature check per snapshot object, not one per bin.
+        key = (id(snapshot), tuple(snapshot.signatures))
+        if self._snapshot_checked[0] != key:
+            self._snapshot_checked = (key, self.signature_state(Snapshot.type).complete)
+        return self._snapshot_checked[1]
+
+    def role_version(self, role: str) -> int:
+        """Version of ``role``'s current metadata, read cheaply when it is not loaded."""
+        if role not in self._current and role not in TOP_LEVEL_ROLES:
+            version = self._peek(role)
+            if version is not None:
+                return version
+        return self._load(role).signed.version
+
+    def _peek(self, role: str) -> int | None:
+        # Files change only through save(), which forgets these.
+        if role not in self._peeked:
+            self._peeked[role] = peek_version(self.metadata_path(role))
+        return self._peeked[role]
 
     # -- tuf.repository.Repository ----------------------------------------------------
     def open(self, role: str) -> Metadata:
@@ -341,7 +398,7 @@ class FirmwareRepository(Repository):
     @property
     def targets_infos(self) -> dict[str, MetaFile]:
         return {
-            role_filename(role): MetaFile(version=self._load(role).signed.version)
+            role_filename(role): MetaFile(version=self.role_version(role))
             for role in self.targets_roles()
         }
 
@@ -560,6 +617,7 @@ class FirmwareRepository(Repository):
             files.append((self.metadata_path(role), data))
         self._check_unchanged_on_disk([path for path, _ in files])
         write_all_or_nothing(files)
+        self._peeked.clear()
         for path, data in files:
             self._disk[path] = data
         for role in dirty:
@@ -586,6 +644,27 @@ class FirmwareRepository(Repository):
     def has_changes(self) -> bool:
         """True when edits are waiting for :meth:`save`."""
         return bool(self._dirty)
+
+
+_TAIL_VERSION = re.compile(rb'"version":\s*(\d+)\s*}\s*}\s*$')
+_TAIL_BYTES = 128
+
+
+def peek_version(path: Path) -> int | None:
+    """The ``signed.version`` of a metadata file written by firmtuf, from its last bytes.
+
+    firmtuf writes metadata with sorted keys, so ``"version"`` closes the file; anything
+    else (hand-formatted, missing file) gives None and the caller reads the whole file.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(size - _TAIL_BYTES, 0))
+            tail = f.read()
+    except OSError:
+        return None
+    match = _TAIL_VERSION.search(tail)
+    return int(match[1]) if match else None
 
 
 def _as(obj: object, cls: type[_T]) -> _T:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuf.api.metadata import TargetFile, Targets
+from tuf.api.metadata import TargetFile
 
+from signer import _latest
+from signer._delegations import hash_bins, route_target, search_order
 from signer._errors import ConflictError, InvalidInputError, MetadataError
 from signer._firmware import (
     FirmwareFields,
@@ -33,13 +35,24 @@ ProgressCallback = Callable[[int], None]
 """Called with the number of bytes just processed (for progress bars)."""
 
 
-def targets_role_for(repo: FirmwareRepository, name: str) -> str:
-    """The targets role that holds (or would hold) target ``name``.
+def targets_role_for(repo: FirmwareRepository, name: str, role: str | None = None) -> str:
+    """The targets role that holds (or would hold) target ``name`` (see route_target)."""
+    return route_target(repo, name, role)
 
-    Always ``targets`` for now; delegations will route names to delegated roles here.
-    """
-    del repo, name
-    return Targets.type
+
+def _existing_targets(
+    repo: FirmwareRepository, names: Sequence[str], bins: set[str]
+) -> dict[str, tuple[str, TargetFile]]:
+    """Targets that may clash with ``names``: every role but the bins, plus the bins that
+    a client searches for ``names`` (one per name), so no other bin is read."""
+    roles = [r for r in repo.targets_roles() if r not in bins]
+    for target_name in names:
+        roles.extend(r for r in search_order(repo, target_name) if r not in roles)
+    existing: dict[str, tuple[str, TargetFile]] = {}
+    for role in roles:
+        for n, info in repo.metadata(role).signed.targets.items():
+            existing.setdefault(n, (role, info))
+    return existing
 
 
 def store_name(sha256: str, name: str) -> str:
@@ -105,6 +118,7 @@ def add_firmware(
     hash_algorithms: Sequence[str] = ("sha256",),
     allow_downgrade: bool = False,
     progress: ProgressCallback | None = None,
+    role: str | None = None,
 ) -> list[AddedTarget]:
     """Add firmware images as targets and save the repository.
 
@@ -112,8 +126,13 @@ def add_firmware(
     for a single image) with its length, hashes and ``custom.firmtuf`` fields. The targets
     role becomes an unsigned draft: run :meth:`FirmwareRepository.sign` to sign it.
 
+    The role is the one a client's delegation search for the name reaches first (the
+    deepest matching delegation, or the name's hash bin), or ``role`` when given. In a
+    repository of hash bins only the bins of the new names are read.
+
     Raises:
-        InvalidInputError: missing image, bad name, fields or hash algorithm.
+        InvalidInputError: missing image, bad name, fields or hash algorithm; ``role``
+            unknown or not delegated the name.
         ConflictError: the name exists, or the version is not newer than an existing
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
@@ -140,12 +159,16 @@ def add_firmware(
             raise ConflictError(f"target {target_name!r} given twice")
         names.append(target_name)
 
-    existing = {n: (role, info) for role, n, info in repo.iter_targets()}
+    bins = hash_bins(repo)
+    existing = _existing_targets(repo, names, bins)
     for target_name in names:
         if target_name in existing:
             raise ConflictError(f"target {target_name!r} already exists (remove it first)")
+    roles = {n: targets_role_for(repo, n, role) for n in names}
+    newest = _latest.newest_in_bins(repo, bins) if bins else {}
     if not allow_downgrade:
         _check_newer(existing, fields)
+        _latest.check_newer_in_bins(newest, fields)
 
     created: list[Path] = []
     added: list[AddedTarget] = []
@@ -164,9 +187,9 @@ def add_firmware(
             ingested.append((target_name, length, hashes))
         by_role: dict[str, list[tuple[str, int, dict[str, str]]]] = {}
         for item in ingested:
-            by_role.setdefault(targets_role_for(repo, item[0]), []).append(item)
-        for role, items in by_role.items():
-            with repo.edit_targets(role) as targets:
+            by_role.setdefault(roles[item[0]], []).append(item)
+        for role_name, items in by_role.items():
+            with repo.edit_targets(role_name) as targets:
                 for target_name, length, hashes in items:
                     targets.targets[target_name] = TargetFile(
                         length,
@@ -174,8 +197,11 @@ def add_firmware(
                         target_name,
                         unrecognized_fields={"custom": fields.to_custom()},
                     )
-                    added.append(AddedTarget(target_name, role, length, hashes))
+                    added.append(AddedTarget(target_name, role_name, length, hashes))
         repo.save()
+        if bins:
+            in_bins = {n: fields for n in names if roles[n] in bins}
+            _latest.record_added(repo, bins, newest, in_bins)
     except BaseException:
         for stored in created:
             with contextlib.suppress(OSError):
@@ -204,17 +230,24 @@ def remove_target(repo: FirmwareRepository, name: str) -> None:
     Raises:
         ConflictError: no target has that name.
     """
-    found = [(role, info) for role, n, info in repo.iter_targets() if n == name]
+    bins = hash_bins(repo)
+    found = [(role, info) for role, (n, info) in _found(repo, name, bins)]
     if not found:
         raise ConflictError(f"no target named {name!r}")
     role, info = found[0]
     with repo.edit_targets(role) as targets:
         del targets.targets[name]
     repo.save()
+    if role in bins:
+        _latest.forget(repo)
     sha = info.hashes.get("sha256")
     if sha is None:
         return
     stored = repo.targets_dir / store_name(sha, name)
+    if bins:
+        # Another bin may hold the same image under the same base name, and reading
+        # every bin to free one store file is not worth it: the file stays (unpublished).
+        return
     still_used = any(
         i.hashes.get("sha256") == sha and store_name(sha, n) == stored.name
         for _r, n, i in repo.iter_targets()
@@ -222,6 +255,20 @@ def remove_target(repo: FirmwareRepository, name: str) -> None:
     if not still_used:
         with contextlib.suppress(OSError):
             stored.unlink()
+
+
+def _found(
+    repo: FirmwareRepository, name: str, bins: set[str]
+) -> list[tuple[str, tuple[str, TargetFile]]]:
+    """(role, (name, info)) of target ``name`` in the roles that may hold it."""
+    roles = [r for r in repo.targets_roles() if r not in bins]
+    roles.extend(r for r in search_order(repo, name) if r not in roles)
+    found = []
+    for role in roles:
+        info = repo.metadata(role).signed.targets.get(name)
+        if info is not None:
+            found.append((role, (name, info)))
+    return found
 
 
 def stored_image(repo: FirmwareRepository, name: str, info: TargetFile) -> Path:

@@ -7,12 +7,15 @@ import click
 from signer.cli._common import FirmtufGroup
 from signer.cli._config import config_option
 from signer.cli.add import add
+from signer.cli.bins import bins
 from signer.cli.bundle import bundle
+from signer.cli.delegate import delegate
 from signer.cli.demo import demo
 from signer.cli.init import init
 from signer.cli.key import key
 from signer.cli.prune import prune
 from signer.cli.publish import publish
+from signer.cli.refresh import refresh
 from signer.cli.remove import remove
 from signer.cli.sign import sign
 from signer.cli.sign_event import sign_event_group
@@ -40,6 +43,10 @@ main.add_command(sign_event_group)
 
 # Publishing helpers (issue 5): remote stores, retention, offline bundles.
 for _command in (prune, bundle):
+    main.add_command(_command)
+
+# Delegations and scale (issue 4).
+for _command in (delegate, bins, refresh):
     main.add_command(_command)
 
 __all__ = ["main"]

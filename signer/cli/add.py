@@ -77,6 +77,12 @@ def _progress(images: tuple[Path, ...]) -> Iterator[ProgressCallback | None]:
     is_flag=True,
     help="Accept a version that is not newer than an existing one.",
 )
+@click.option(
+    "--role",
+    default=None,
+    metavar="ROLE",
+    help="Targets role to add to (default: the role delegated the name).",
+)
 @json_option
 def add(
     repo: Path,
@@ -89,6 +95,7 @@ def add(
     name: str | None,
     hashes: tuple[str, ...],
     allow_downgrade: bool,
+    role: str | None,
     as_json: bool,
 ) -> None:
     """Add firmware IMAGES to REPO as targets (unsigned until `firmtuf sign`)."""
@@ -103,10 +110,14 @@ def add(
             hash_algorithms=hashes,
             allow_downgrade=allow_downgrade,
             progress=progress,
+            role=role,
         )
     if as_json:
         echo_json([a.to_dict() for a in added])
         return
     for target in added:
-        click.echo(f"Added {target.name} ({target.length} bytes, sha256 {target.hashes['sha256']})")
+        click.echo(
+            f"Added {target.name} to {target.role} "
+            f"({target.length} bytes, sha256 {target.hashes['sha256']})"
+        )
     click.echo(f"Next: firmtuf sign {repo}")

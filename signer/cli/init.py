@@ -54,6 +54,14 @@ from signer.cli._common import (
     "Defaults: root 365d, targets 91d, snapshot 7d, timestamp 1d.",
 )
 @click.option(
+    "--bins",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Put targets in N hash bins (power of two) for large repositories; "
+    "see `firmtuf bins`.",
+)
+@click.option(
     "--keys-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -82,6 +90,7 @@ def init(
     key_counts: tuple[str, ...],
     thresholds: tuple[str, ...],
     expiries: tuple[str, ...],
+    bins: int | None,
     keys_dir: Path | None,
     signers: tuple[tuple[str, str, Path], ...],
     password_env: str | None,
@@ -129,6 +138,7 @@ def init(
         keys_dir=keys_dir,
         external_keys=external,
         secrets_handler=secrets_handler(password_env),
+        bins=bins,
     )
     if template:
         write_template(template_dir)

@@ -1,0 +1,70 @@
+"""`firmtuf bins REPO N`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from signer._delegations import bin_prefix, convert_to_bins
+from signer._errors import InvalidInputError
+from signer._repository import FirmwareRepository
+from signer.cli._common import echo_json, json_option
+from signer.cli.delegate import external_keys, key_options, new_key_password
+
+
+@click.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.argument("count", type=int)
+@click.option(
+    "--role",
+    default="targets",
+    show_default=True,
+    help="Role whose targets move into the bins.",
+)
+@key_options
+@json_option
+def bins(
+    repo: Path,
+    count: int,
+    role: str,
+    key_count: int | None,
+    signers: tuple[tuple[str, Path], ...],
+    threshold: int,
+    key_type: str,
+    password_env: str | None,
+    as_json: bool,
+) -> None:
+    """Convert ROLE of REPO to COUNT hash bins (a power of two; TAP 15 succinct roles).
+
+    ROLE's targets move into the bins they hash to; every bin is signed with the new bin
+    key(s); ROLE becomes a draft for `firmtuf sign`. Adding an image afterwards rewrites
+    one bin, snapshot and timestamp.
+    """
+    repository = FirmwareRepository(repo)
+    external = external_keys(bin_prefix(role), signers)
+    n_keys = key_count if key_count is not None else (0 if external else 1)
+    if n_keys < 0:
+        raise InvalidInputError("--keys must not be negative")
+    password = new_key_password(n_keys, password_env)
+    result = convert_to_bins(
+        repository,
+        count,
+        role=role,
+        threshold=threshold,
+        new_keys=n_keys,
+        external_keys=external,
+        key_type=key_type,
+        password=password,
+    )
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    click.echo(
+        f"{role} now delegates to {count} hash bins {result.bins[0]} .. {result.bins[-1]} "
+        f"({len(result.keyids)} key(s), threshold {threshold}); "
+        f"{result.moved_targets} target(s) moved"
+    )
+    for path in result.key_files:
+        click.echo(f"  new key file {path}")
+    click.echo(f"Next: firmtuf sign {repo}")

@@ -1,0 +1,161 @@
+"""`firmtuf delegate REPO ROLE --paths PATTERN...`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from signer._delegations import delegate_role
+from signer._errors import InvalidInputError, KeyProblemError
+from signer._init import ExternalKey
+from signer._keys import KEY_TYPES, public_key_from_pem
+from signer._repository import FirmwareRepository
+from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def key_options(f: F) -> F:
+    """Options choosing a new role's keys (shared by `delegate` and `bins`)."""
+    for option in reversed(
+        [
+            click.option(
+                "--keys",
+                "key_count",
+                type=int,
+                default=None,
+                metavar="N",
+                help="Number of keys to generate (default 1, or 0 with --signer).",
+            ),
+            click.option(
+                "--signer",
+                "signers",
+                multiple=True,
+                type=(str, click.Path(path_type=Path)),
+                metavar="URI PUBKEY.pem",
+                help="Use an existing key: signer URI and PEM public key. Repeatable.",
+            ),
+            click.option(
+                "--threshold", type=int, default=1, show_default=True, help="Signatures needed."
+            ),
+            click.option(
+                "--key-type",
+                type=click.Choice(list(KEY_TYPES)),
+                default="ed25519",
+                show_default=True,
+                help="Type of the generated keys.",
+            ),
+            click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def external_keys(role: str, signers: tuple[tuple[str, Path], ...]) -> list[ExternalKey]:
+    keys = []
+    for uri, pub_path in signers:
+        try:
+            pem = pub_path.read_bytes()
+        except OSError as e:
+            raise InvalidInputError(f"cannot read public key {pub_path}: {e.strerror}") from None
+        keys.append(ExternalKey(role, uri, public_key_from_pem(pem)))
+    return keys
+
+
+def new_key_password(count: int, password_env: str | None) -> str | None:
+    """Password for new key files: from ``$password_env`` or a confirmed prompt."""
+    if count <= 0:
+        return None
+    if password_env:
+        value = os.environ.get(password_env)
+        if not value:
+            raise KeyProblemError(f"environment variable {password_env} is not set")
+        return value
+    prompted: str = click.prompt(
+        "Password for the new key files", hide_input=True, confirmation_prompt=True, err=True
+    )
+    return prompted
+
+
+@click.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.argument("role")
+@click.option(
+    "--paths",
+    "paths",
+    multiple=True,
+    required=True,
+    metavar="PATTERN",
+    help="Target paths the role is trusted for, e.g. 'product-a/*'. Repeatable.",
+)
+@click.option(
+    "--parent",
+    default="targets",
+    show_default=True,
+    help="Role that delegates (targets or another delegated role).",
+)
+@click.option(
+    "--terminating",
+    is_flag=True,
+    help="A client searching a matching path looks in no other role after this one.",
+)
+@key_options
+@json_option
+def delegate(
+    repo: Path,
+    role: str,
+    paths: tuple[str, ...],
+    parent: str,
+    terminating: bool,
+    key_count: int | None,
+    signers: tuple[tuple[str, Path], ...],
+    threshold: int,
+    key_type: str,
+    password_env: str | None,
+    as_json: bool,
+) -> None:
+    """Delegate target PATHS of REPO to a new role ROLE with its own keys.
+
+    The new role is signed with its new keys; the parent becomes a draft for `firmtuf sign`.
+    """
+    repository = FirmwareRepository(repo)
+    external = external_keys(role, signers)
+    count = key_count if key_count is not None else (0 if external else 1)
+    if count < 0:
+        raise InvalidInputError("--keys must not be negative")
+    password = new_key_password(count, password_env)
+    result = delegate_role(
+        repository,
+        role,
+        paths,
+        parent=parent,
+        threshold=threshold,
+        terminating=terminating,
+        new_keys=count,
+        external_keys=external,
+        key_type=key_type,
+        password=password,
+    )
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    click.echo(
+        f"Delegated {', '.join(result.paths or [])} from {parent} to {role} "
+        f"({len(result.keyids)} key(s), threshold {threshold}"
+        f"{', terminating' if terminating else ''})"
+    )
+    for path in result.key_files:
+        click.echo(f"  new key file {path}")
+    short = [p for p in result.paths or [] if p.count("/") < 2]
+    if short:
+        # TUF patterns match segment by segment: '*' never spans a '/'.
+        click.echo(
+            f"Note: {short[0]!r} matches names with {short[0].count('/') + 1} path segment(s); "
+            "default target names HARDWARE_ID/VERSION/FILE need e.g. 'product-a/*/*'"
+        )
+    click.echo(f"Next: firmtuf sign {repo}")
