@@ -1,7 +1,9 @@
-"""The device side as the signing tool exercises it: python-tuf's ngclient for now.
+"""The device side as the signing tool exercises it: firmtuf's own verifier.
 
 Everything that plays "a device" (``firmtuf verify``, the pre-publish check, the demo)
-goes through this module, so switching to firmtuf's own verifier is a change here only.
+goes through this module and through :mod:`verifier`, the very client devices import,
+so what the signing tool accepts is what a device accepts. (python-tuf's client stays in
+the test suite as the oracle both agree with.)
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib import parse
 
-from tuf.api import exceptions as tuf_exceptions
-from tuf.api.metadata import Root, TargetFile, Targets
-from tuf.ngclient import Updater
-from tuf.ngclient.fetcher import FetcherInterface
+import verifier
+from verifier._internal.metadata import Targets
+from verifier._internal.trusted_set import TrustedMetadataSet
 
 _CHUNK = 1 << 20
 LOCAL_BASE_URL = "http://published.invalid/"
@@ -27,11 +28,12 @@ class ClientRefusal(Exception):
     """The client refused the repository or a target; the message says why."""
 
 
-class DirectoryFetcher(FetcherInterface):
+class DirectoryFetcher(verifier.Fetcher):
     """Serves a published tree from a directory, with optional in-memory overlay files.
 
     URLs are ``LOCAL_BASE_URL + <path in the tree>``; a missing file is an HTTP 404,
-    as a web server would answer.
+    as a web server would answer. The overlay lets the pre-publish check verify the
+    tree a publish would write before anything is written.
     """
 
     def __init__(
@@ -40,29 +42,38 @@ class DirectoryFetcher(FetcherInterface):
         self.root = root
         self.overlay = dict(overlay or {})
 
-    def _fetch(self, url: str) -> Iterator[bytes]:
+    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
         if not url.startswith(LOCAL_BASE_URL):
-            raise tuf_exceptions.DownloadHTTPError(f"not served here: {url}", 404)
+            raise verifier.DownloadHTTPError(f"not served here: {url}", 404)
         rel = parse.unquote(url[len(LOCAL_BASE_URL) :])
         parts = PurePosixPath(rel).parts
         if not parts or any(p in ("..", ".", "/") for p in parts) or rel.startswith("/"):
-            raise tuf_exceptions.DownloadHTTPError(f"bad path {rel!r}", 404)
+            raise verifier.DownloadHTTPError(f"bad path {rel!r}", 404)
         item = self.overlay.get(rel)
         if isinstance(item, bytes):
-            return iter([item])
+            return _limited(url, iter([item[offset:]]), max_length - offset)
         path = item if isinstance(item, Path) else (self.root / rel if self.root else None)
         if path is None or not path.is_file():
-            raise tuf_exceptions.DownloadHTTPError(f"{rel} not found", 404)
-        return _read_chunks(path)
+            raise verifier.DownloadHTTPError(f"{rel} not found", 404)
+        return _limited(url, _read_chunks(path, offset), max_length - offset)
 
 
-def _read_chunks(path: Path) -> Iterator[bytes]:
+def _read_chunks(path: Path, offset: int) -> Iterator[bytes]:
     with open(path, "rb") as f:
+        f.seek(offset)
         while chunk := f.read(_CHUNK):
             yield chunk
 
 
-def _urls(source: str) -> tuple[str, str, FetcherInterface | None]:
+def _limited(url: str, chunks: Iterator[bytes], budget: int) -> Iterator[bytes]:
+    for chunk in chunks:
+        budget -= len(chunk)
+        if budget < 0:
+            raise verifier.DownloadLengthMismatchError(f"{url}: longer than allowed")
+        yield chunk
+
+
+def _urls(source: str) -> tuple[str, str, verifier.Fetcher | None]:
     """(metadata URL, targets URL, fetcher) for a published tree's directory or base URL."""
     if source.startswith(("http://", "https://")):
         base = source if source.endswith("/") else source + "/"
@@ -92,7 +103,7 @@ def check_repository(
     targets_url: str,
     trusted_root: bytes | None,
     *,
-    fetcher: FetcherInterface | None = None,
+    fetcher: verifier.Fetcher | None = None,
     metadata_dir: Path | None = None,
     download: bool = True,
 ) -> ClientReport:
@@ -108,42 +119,42 @@ def check_repository(
     """
     with tempfile.TemporaryDirectory(prefix="firmtuf-client-") as tmp:
         mdir = metadata_dir or Path(tmp, "metadata")
-        mdir.mkdir(parents=True, exist_ok=True)
         try:
-            updater = Updater(
-                str(mdir),
-                metadata_url,
-                str(Path(tmp, "targets")),
-                targets_url,
-                fetcher=fetcher,
-                bootstrap=trusted_root,
+            mdir.mkdir(parents=True, exist_ok=True)
+            updater = verifier.Updater(
+                mdir, metadata_url, targets_url, fetcher=fetcher, bootstrap=trusted_root
             )
             updater.refresh()
+            trusted = updater._ensure_refreshed()
+            assert trusted.timestamp is not None and trusted.snapshot is not None  # noqa: S101
             report = ClientReport()
-            trusted = updater._trusted_set
             report.versions = {
                 "root": trusted.root.version,
                 "timestamp": trusted.timestamp.version,
                 "snapshot": trusted.snapshot.version,
             }
-            for role, targets in _walk_roles(updater):
+            dl = Path(tmp, "dl")
+            dl.mkdir()
+            for role, targets in _walk_roles(updater, trusted):
                 report.versions[role] = targets.version
-                for name, listed in targets.targets.items():
-                    info = updater.get_targetinfo(name)
-                    info = _check_found(name, role, info, listed)
+                for name in targets.targets:
+                    listed = targets.get(name)
+                    info = _check_found(name, role, updater.get_targetinfo(name), listed)
                     if download:
-                        updater.download_target(info, str(Path(tmp, "dl", "target")))
+                        target_file = dl / "target"
+                        updater.download(info, target_file)
+                        target_file.unlink()
                     report.targets[name] = info.length
         except ClientRefusal:
             raise
-        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
-            raise ClientRefusal(_describe(e)) from e
-        except (OSError, ValueError) as e:
+        except (verifier.VerifierError, OSError, ValueError) as e:
             raise ClientRefusal(_describe(e)) from e
     return report
 
 
-def _check_found(name: str, role: str, found: TargetFile | None, listed: TargetFile) -> TargetFile:
+def _check_found(
+    name: str, role: str, found: verifier.TargetFile | None, listed: verifier.TargetFile | None
+) -> verifier.TargetFile:
     if found is None or found != listed:
         raise ClientRefusal(
             f"target {name!r} of role {role} is not what a client's delegation search finds"
@@ -151,23 +162,22 @@ def _check_found(name: str, role: str, found: TargetFile | None, listed: TargetF
     return found
 
 
-def _walk_roles(updater: Updater) -> Iterator[tuple[str, Targets]]:
+def _walk_roles(
+    updater: verifier.Updater, trusted: TrustedMetadataSet
+) -> Iterator[tuple[str, Targets]]:
     """Pre-order walk of the targets role and all its delegations (each once)."""
     seen: set[str] = set()
-    stack = [(Targets.type, Root.type)]
+    stack = [("targets", "root")]
     while stack:
         role, parent = stack.pop()
         if role in seen:
             continue
         seen.add(role)
-        targets = updater._load_targets(role, parent)
+        targets = updater._load_targets(trusted, role, parent)
         yield role, targets
-        if targets.delegations and targets.delegations.roles:
-            children = [(child, role) for child in targets.delegations.roles]
+        if targets.delegations is not None:
+            children = [(child, role) for child in targets.delegations.all_role_names()]
             stack.extend(reversed(children))
-        elif targets.delegations and targets.delegations.succinct_roles:
-            bins = targets.delegations.succinct_roles.get_roles()
-            stack.extend(reversed([(child, role) for child in bins]))
 
 
 def verify_published(source: str, trusted_root: bytes) -> ClientReport:
@@ -186,24 +196,34 @@ def device_update(
     trusted_root: bytes,
     target_name: str,
     dest: Path,
+    *,
+    hardware_id: str | None = None,
+    installed_version: str = "0",
 ) -> Path:
-    """What a device does for one image: refresh, look up ``target_name``, download it.
+    """What a device does for one image: refresh, pick its firmware, download it.
+
+    With ``hardware_id`` the device runs its firmware policy (``Updater.check()``: this
+    hardware, newer than ``installed_version``, security counter) and the pick must be
+    ``target_name``; without, it looks ``target_name`` up by name.
 
     Raises:
-        ClientRefusal: refused (unsigned, expired, tampered, missing, ...).
+        ClientRefusal: refused (unsigned, expired, tampered, missing, not for this
+            device, ...).
     """
+    policy = None if hardware_id is None else verifier.DevicePolicy(hardware_id, installed_version)
     with tempfile.TemporaryDirectory(prefix="firmtuf-device-") as tmp:
         try:
-            updater = Updater(
-                str(Path(tmp)), metadata_url, None, targets_url, bootstrap=trusted_root
+            updater = verifier.Updater(
+                Path(tmp), metadata_url, targets_url, policy=policy, bootstrap=trusted_root
             )
             updater.refresh()
-            info = updater.get_targetinfo(target_name)
-            if info is not None:
+            info = updater.check() if policy else updater.get_targetinfo(target_name)
+            if info is not None and info.path == target_name:
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                updater.download_target(info, str(dest))
-        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
+                updater.download(info, dest)
+        except (verifier.VerifierError, OSError) as e:
             raise ClientRefusal(_describe(e)) from e
-    if info is None:
-        raise ClientRefusal(f"no target {target_name!r} in the repository")
+    if info is None or info.path != target_name:
+        found = "nothing" if info is None else repr(info.path)
+        raise ClientRefusal(f"the device picked {found}, not {target_name!r}")
     return dest

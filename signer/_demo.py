@@ -121,7 +121,10 @@ def _run(work: Path, say: Callable[[str], None], temporary: bool) -> DemoResult:
 
     with serve_directory(work) as base:
         say(f"5. Serve it over HTTP at {base}published/ (127.0.0.1 only).")
-        say(f"6. A device that ships 1.root.json updates from it and downloads {name}:")
+        say(
+            f"6. A {DEMO_HARDWARE_ID} device running 0.9.0 that ships 1.root.json checks "
+            f"for updates, picks {name} and downloads it:"
+        )
         try:
             got = device_update(
                 f"{base}published/metadata/",
@@ -129,6 +132,8 @@ def _run(work: Path, say: Callable[[str], None], temporary: bool) -> DemoResult:
                 root,
                 name,
                 work / "device" / "accepted.bin",
+                hardware_id=DEMO_HARDWARE_ID,
+                installed_version="0.9.0",
             )
         except ClientRefusal as e:
             raise VerificationError(f"the device refused the genuine image: {e}") from e
@@ -142,6 +147,8 @@ def _run(work: Path, say: Callable[[str], None], temporary: bool) -> DemoResult:
                 root,
                 name,
                 work / "device" / "tampered.bin",
+                hardware_id=DEMO_HARDWARE_ID,
+                installed_version="0.9.0",
             )
         except ClientRefusal as e:
             refusal = str(e)

@@ -21,6 +21,9 @@ sections and keys are errors (a typo must not silently publish somewhere else)::
     endpoint_url = "https://minio.example"  # optional S3-compatible endpoint
     keep = 10                               # firmtuf prune: --keep
 
+    [refresh]
+    within = "12h"                          # firmtuf refresh: --within
+
     [status]
     warn = "12h"                            # firmtuf status: --warn
 """
@@ -48,6 +51,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "keys": {"password_env": str},
     "firmware": {"hardware_ids": list},
     "publish": {"to": str, "endpoint_url": str, "keep": int},
+    "refresh": {"within": str},
     "status": {"warn": str},
 }
 _ROLE_SCHEMA: dict[str, type | tuple[type, ...]] = {"keys": int, "threshold": int, "expiry": str}
@@ -129,6 +133,8 @@ def load_config(path: Path) -> dict[str, Any]:
         defaults["prune"]["endpoint_url"] = publish["endpoint_url"]
     if "keep" in publish:
         defaults["prune"]["keep"] = publish["keep"]
+    if "within" in sections["refresh"]:
+        defaults["refresh"]["within"] = sections["refresh"]["within"]
     if "warn" in sections["status"]:
         defaults["status"]["warn"] = sections["status"]["warn"]
     return {command: values for command, values in defaults.items() if values}

@@ -18,9 +18,9 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient import Updater
 
 from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
-from signer._client import LOCAL_BASE_URL, DirectoryFetcher
 from signer._keys import static_secret
 from signer.cli import main
+from tests.tuf_fetcher import LOCAL_BASE_URL, TufDirectoryFetcher
 
 PASSWORD_ENV = "FIRMTUF_KEYS_TEST_PASSWORD"
 PIN_ENV = "FIRMTUF_KEYS_TEST_PIN"
@@ -120,7 +120,7 @@ def ngclient(published: Path, client_dir: Path) -> Updater:
         LOCAL_BASE_URL + "metadata/",
         str(client_dir / "downloads"),
         LOCAL_BASE_URL + "targets/",
-        fetcher=DirectoryFetcher(published),
+        fetcher=TufDirectoryFetcher(published),
         bootstrap=None,
     )
 

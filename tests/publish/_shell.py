@@ -12,26 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 _FENCE = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-# Until `firmtuf refresh` exists (issue 4), the shim runs it as what it stands for today:
-# re-issuing snapshot and timestamp with fresh expiry dates.
-_REFRESH_STAND_IN = """if [ "$1" = refresh ]; then
-  "{py}" -m signer sign "$2" snapshot && exec "{py}" -m signer sign "$2" timestamp
-fi
-"""
-
-
-def firmtuf_env(
-    bin_dir: Path, extra: dict[str, str] | None = None, *, refresh_stand_in: bool = False
-) -> dict[str, str]:
+def firmtuf_env(bin_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """An environment whose PATH has `firmtuf` (this checkout's signer) and `python3`
     (the test interpreter, with this checkout on its path)."""
     bin_dir.mkdir(exist_ok=True)
     for name, command in (("firmtuf", "-m signer "), ("python3", "")):
         shim = bin_dir / name
-        body = _REFRESH_STAND_IN.format(py=sys.executable) if name == "firmtuf" else ""
-        if not refresh_stand_in:
-            body = ""
-        shim.write_text(f'#!/bin/sh\n{body}exec "{sys.executable}" {command}"$@"\n')
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {command}"$@"\n')
         shim.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "LANG", "LC_", "HOME"))}
     env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"

@@ -59,6 +59,7 @@ def test_template_config_is_valid_and_matches_signer_defaults(tmp_path: Path) ->
     defaults = load_config(TEMPLATE / "firmtuf.toml")
     assert defaults["publish"]["dest"].startswith("s3://")
     assert defaults["sign"]["password_env"] == "FIRMTUF_KEY_PASSWORD"
+    assert defaults["refresh"] == {"password_env": "FIRMTUF_KEY_PASSWORD", "within": "12h"}
     days = {r: f"{r}={d.days}d" for r, d in DEFAULT_EXPIRY.items()}
     assert sorted(defaults["init"]["expiries"]) == sorted(days.values())
 
@@ -69,6 +70,7 @@ def test_template_config_is_valid_and_matches_signer_defaults(tmp_path: Path) ->
         ("[publsh]\nto = 'x'\n", "unknown section [publsh]"),
         ("[publish]\ntoo = 'x'\n", "unknown key publish.too"),
         ("[publish]\nkeep = 'ten'\n", "publish.keep has the wrong type"),
+        ("[refresh]\nwithin = 12\n", "refresh.within has the wrong type"),
         ("[roles.admin]\nkeys = 1\n", "unknown role [roles.admin]"),
         ("[firmware]\nhardware_ids = []\n", "non-empty list"),
         ("[publish\n", "is not valid TOML"),
@@ -101,7 +103,7 @@ class Pipeline:
 
     def __init__(self, project: Path, bin_dir: Path, env: dict[str, str]) -> None:
         self.project = project
-        self.env = firmtuf_env(bin_dir, env, refresh_stand_in=not _has_refresh())
+        self.env = firmtuf_env(bin_dir, env)
 
     def run(self, script: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         return run_script(script, self.project, self.env, code)
@@ -110,10 +112,6 @@ class Pipeline:
         """What CI starts from: the committed files only (no keys, no images)."""
         for ignored in ("repo/keys", "repo/targets"):
             subprocess.run(["rm", "-rf", str(self.project / ignored)], check=True)
-
-
-def _has_refresh() -> bool:
-    return "refresh" in main.commands
 
 
 @pytest.mark.s3
@@ -188,10 +186,18 @@ def test_template_pipeline_runs_locally_in_order(
         obj = s3_client.get_object(Bucket=bucket, Key="gw/metadata/timestamp.json")
         return int(json.loads(obj["Body"].read())["signed"]["version"])
 
+    # Nothing is due right after a release: no new versions for the fleet to fetch.
     before = live_timestamp_version()
     ci.fresh_checkout()
     ci.run(github_refresh)
-    assert live_timestamp_version() > before
+    assert live_timestamp_version() == before
+    # Once the timestamp (1 day) expires within [refresh] within, the job renews it;
+    # a 2-day window stands in for "18 hours later".
+    config = project / "firmtuf.toml"
+    config.write_text(config.read_text().replace('within = "12h"', 'within = "2d"'))
+    ci.fresh_checkout()
+    ci.run(github_refresh)
+    assert live_timestamp_version() == before + 1
     assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
 
     # The status step fails the job (exit 10) while the timestamp (1 day) is still valid:

@@ -11,11 +11,11 @@ from tuf.ngclient import Updater
 
 from benchmarks.bench_signer import PASSWORD, build_repository
 from signer import FirmwareRepository, _latest, verify_published
-from signer._client import LOCAL_BASE_URL, DirectoryFetcher
 from signer._delegations import hash_bins, route_target
 from signer._latest import INDEX_FILE
 from signer._repository import FirmwareRepository as _Repo
 from tests.scale.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
+from tests.tuf_fetcher import LOCAL_BASE_URL, TufDirectoryFetcher
 
 PW = ("--password-env", PASSWORD_ENV)
 
@@ -162,7 +162,7 @@ def test_published_bins_found_by_ngclient(cli: Cli, repo: Path, tmp_path: Path) 
         LOCAL_BASE_URL + "metadata/",
         str(tmp_path / "dl"),
         LOCAL_BASE_URL + "targets/",
-        fetcher=DirectoryFetcher(out),
+        fetcher=TufDirectoryFetcher(out),
         bootstrap=root,
     )
     (tmp_path / "dl").mkdir()

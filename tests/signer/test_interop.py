@@ -12,6 +12,7 @@ import pytest
 from tuf.api import exceptions
 from tuf.ngclient import Updater
 
+from signer._client import ClientRefusal, device_update
 from tests.signer.conftest import PASSWORD_ENV, Cli, make_image
 
 NAME = "acme-gw-r2/1.4.2/gateway.bin"
@@ -136,3 +137,22 @@ def test_firmtuf_verify_over_http(cli: Cli, published: Path, http_root: tuple[Pa
     r = cli("verify", f"{base}bad/", "--root", root)
     assert r.exit_code == 9
     assert "LengthOrHashMismatchError" in r.stderr
+
+
+def test_device_update_runs_the_firmware_policy(
+    published: Path, tmp_path: Path, http_root: tuple[Path, str]
+) -> None:
+    """The signing tool's device (demo, verify) is firmtuf's verifier with its policy."""
+    _, base = http_root
+    root = (published / "metadata" / "1.root.json").read_bytes()
+    urls = (f"{base}good/metadata/", f"{base}good/targets/", root, NAME)
+    got = device_update(*urls, tmp_path / "fw.bin", hardware_id="acme-gw-r2")
+    assert got.stat().st_size == 300_000
+    with pytest.raises(ClientRefusal, match="picked nothing"):
+        device_update(*urls, tmp_path / "other.bin", hardware_id="acme-gw-r3")
+    with pytest.raises(ClientRefusal, match="picked nothing"):
+        device_update(
+            *urls, tmp_path / "same.bin", hardware_id="acme-gw-r2", installed_version="1.4.2"
+        )
+    assert not (tmp_path / "other.bin").exists()
+    assert not (tmp_path / "same.bin").exists()

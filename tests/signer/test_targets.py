@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tuf.api import exceptions as tuf_exceptions
 
 import signer._repository as repository_module
+import verifier
 from signer import FirmwareFields, FirmwareRepository, add_firmware
 from signer._client import LOCAL_BASE_URL, DirectoryFetcher
 from tests.signer.conftest import Cli, make_image, tree_bytes
@@ -82,8 +82,20 @@ def test_directory_fetcher_stays_inside(tmp_path: Path, path: str) -> None:
     (tmp_path / "tree").mkdir()
     (tmp_path / "secret").write_text("no")
     fetcher = DirectoryFetcher(tmp_path / "tree")
-    with pytest.raises(tuf_exceptions.DownloadHTTPError):
-        list(fetcher.fetch(LOCAL_BASE_URL + path))
+    with pytest.raises(verifier.DownloadHTTPError):
+        list(fetcher.fetch(LOCAL_BASE_URL + path, 1 << 20))
+
+
+def test_directory_fetcher_enforces_max_length_and_offset(tmp_path: Path) -> None:
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "f").write_bytes(b"0123456789")
+    fetcher = DirectoryFetcher(tmp_path / "tree", {"o": b"abcdef"})
+    assert b"".join(fetcher.fetch(LOCAL_BASE_URL + "f", 10, offset=4)) == b"456789"
+    assert b"".join(fetcher.fetch(LOCAL_BASE_URL + "o", 6, offset=2)) == b"cdef"
+    with pytest.raises(verifier.DownloadLengthMismatchError):
+        b"".join(fetcher.fetch(LOCAL_BASE_URL + "f", 9))
+    with pytest.raises(verifier.DownloadLengthMismatchError):
+        b"".join(fetcher.fetch(LOCAL_BASE_URL + "o", 5))
 
 
 def test_concurrent_change_is_detected(repo: Path, tmp_path: Path) -> None:
