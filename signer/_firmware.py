@@ -123,6 +123,10 @@ def parse_firmware_version(text: str, what: str = "version") -> FirmwareVersion:
         raise InvalidInputError(f"{what}: {e}") from None
 
 
+# A target name is appended to a base URL unescaped (docs/adr/0001).
+_URL_SPECIAL = "?#%"
+
+
 def validate_target_name(name: str) -> None:
     """Raise InvalidInputError unless ``name`` is a relative POSIX path per ADR 0001."""
     if not isinstance(name, str) or not name:
@@ -131,6 +135,11 @@ def validate_target_name(name: str) -> None:
         raise InvalidInputError(f"target name {name!r} is an absolute path")
     if "\\" in name:
         raise InvalidInputError(f"target name {name!r} contains a backslash")
+    for c in _URL_SPECIAL:
+        if c in name:
+            raise InvalidInputError(
+                f"target name {name!r} contains {c!r}, which a URL would not carry as is"
+            )
     if any(unicodedata.category(c) == "Cc" for c in name):
         raise InvalidInputError(f"target name {name!r} contains a control character")
     for segment in name.split("/"):

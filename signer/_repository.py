@@ -267,11 +267,12 @@ class FirmwareRepository(Repository):
             result = root.get_root_verification_result(
                 self.previous_root(root), payload, md.signatures
             )
-            # Root needs its own threshold and the previous root's: report the larger gap.
+            # Root needs its own threshold and the previous root's: report its own
+            # threshold and the larger gap (``first`` is the previous root's result).
             missing = max(result.first.missing, result.second.missing)
             return SignatureState(
                 role,
-                result.first.threshold,
+                result.second.threshold,
                 sorted(result.signed),
                 sorted(result.unsigned),
                 missing,

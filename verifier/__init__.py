@@ -16,11 +16,13 @@ Public API (stable; everything else, including ``verifier._internal``, may chang
     up.find_cached_target(target, path) -> Path | None
     up.mark_installed(target) -> DevicePolicy | None       # persist version + counter
     DevicePolicy.from_metadata_dir(metadata_dir, hardware_id, factory_version)
+    Updater.from_bundle(bundle_path, metadata_dir, policy=..., bootstrap=...,
+                        limits=BundleLimits(...), clock=None, unsafe_ignore_expiry=False)
 
 Errors: ``VerifierError`` is the base. ``RepositoryError`` (do not trust what was served):
 ``MetadataFormatError`` (``UnsupportedKeyError``), ``UnsignedMetadataError``,
 ``ExpiredMetadataError``, ``BadVersionNumberError`` (``EqualVersionNumberError``),
-``LengthOrHashMismatchError``, ``PolicyError``, ``UnsafeTargetNameError``.
+``LengthOrHashMismatchError``, ``PolicyError``, ``UnsafeTargetNameError``, ``BundleError``.
 ``DownloadError`` (transport): ``DownloadHTTPError``, ``DownloadLengthMismatchError``
 (too large), ``SlowRetrievalError``. Also ``CryptoUnavailableError`` and ``StorageError``.
 """
@@ -46,6 +48,7 @@ from verifier._errors import (
     VerifierError,
 )
 from verifier._fetcher import DirectoryFetcher, Fetcher, HttpFetcher, MemoryFetcher
+from verifier._internal.bundle import BundleError, BundleLimits
 from verifier._internal.firmware import FirmwareInfo
 from verifier._internal.metadata import TargetFile
 from verifier._internal.version import FirmwareVersion, VersionError, parse_version
@@ -57,6 +60,7 @@ __all__ = [
     "DevicePolicy",
     "TargetFile",
     "FirmwareInfo",
+    "BundleLimits",
     "Fetcher",
     "HttpFetcher",
     "DirectoryFetcher",
@@ -75,6 +79,7 @@ __all__ = [
     "LengthOrHashMismatchError",
     "PolicyError",
     "UnsafeTargetNameError",
+    "BundleError",
     "CryptoUnavailableError",
     "StorageError",
     "DownloadError",

@@ -17,7 +17,9 @@ from click.testing import CliRunner, Result
 from tuf.api.metadata import Metadata
 from tuf.ngclient import Updater
 
+import verifier
 from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
+from signer._client import DirectoryFetcher
 from signer._keys import static_secret
 from signer.cli import main
 from tests.tuf_fetcher import LOCAL_BASE_URL, TufDirectoryFetcher
@@ -122,6 +124,20 @@ def ngclient(published: Path, client_dir: Path) -> Updater:
         LOCAL_BASE_URL + "targets/",
         fetcher=TufDirectoryFetcher(published),
         bootstrap=None,
+    )
+
+
+def firmtuf_client(published: Path, client_dir: Path) -> verifier.Updater:
+    """firmtuf's verifier as a device reading ``published`` offline (state in client_dir)."""
+    metadata_dir = client_dir / "metadata"
+    if not metadata_dir.exists():
+        metadata_dir.mkdir(parents=True)
+        shutil.copy(published / "metadata" / "1.root.json", metadata_dir / "root.json")
+    return verifier.Updater(
+        metadata_dir,
+        LOCAL_BASE_URL + "metadata/",
+        LOCAL_BASE_URL + "targets/",
+        fetcher=DirectoryFetcher(published),
     )
 
 

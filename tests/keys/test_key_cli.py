@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tuf.api.metadata import Metadata, Root
 
+from signer import FirmwareRepository
 from signer._client import verify_published
 from tests.keys.conftest import (
     PASSWORD_ENV,
@@ -55,6 +56,9 @@ def test_add_then_remove_key(cli: Cli, repo: Path, password: str, role: str) -> 
     assert (repo / "keys" / f"{role}-{new[:12]}.pem").is_file()
     assert _root(repo).signed.roles[role].threshold == 2
     assert _root(repo).signed.version == 2
+    # status counts against the role's new threshold (for root: its own, not version 1's)
+    state = FirmwareRepository(repo).signature_state(role)
+    assert (state.threshold, state.missing, len(state.signed)) == (2, 0, 2)
 
     removed = cli("key", "remove", repo, role, before[0][:10], "--threshold", "1",
                   "--password-env", PASSWORD_ENV)  # fmt: skip

@@ -1,4 +1,5 @@
-"""A device offline during key rotations catches up: python-tuf's ngclient as the device.
+"""A device offline during key rotations catches up: firmtuf's verifier and python-tuf's
+ngclient as the device.
 
 The client last updated before the timestamp, snapshot, targets and root keys were
 rotated (several releases in between); its next refresh must walk the root chain and
@@ -7,11 +8,25 @@ accept metadata signed by the new keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from tuf.api.metadata import Metadata, Root, Timestamp
 
-from tests.keys.conftest import PASSWORD_ENV, Cli, add_and_sign, keyids, make_image, ngclient
+from tests.keys.conftest import (
+    PASSWORD_ENV,
+    Cli,
+    add_and_sign,
+    firmtuf_client,
+    keyids,
+    make_image,
+    ngclient,
+)
+
+Device = Callable[[Path, Path], Any]
+DEVICES = pytest.mark.parametrize("device", [firmtuf_client, ngclient], ids=["firmtuf", "tuf"])
 
 
 def _rotate(cli: Cli, repo: Path, role: str) -> None:
@@ -25,14 +40,15 @@ def _sign_and_publish(cli: Cli, repo: Path, out: Path) -> None:
     assert published.exit_code == 0, published.output
 
 
+@DEVICES
 def test_client_offline_across_rotations_updates(
-    cli: Cli, repo: Path, password: str, tmp_path: Path
+    cli: Cli, repo: Path, password: str, tmp_path: Path, device: Device
 ) -> None:
     out = tmp_path / "out"
     add_and_sign(repo, password, make_image(tmp_path / "fw-1.bin"), "1.0.0")
     _sign_and_publish(cli, repo, out)
     client_dir = tmp_path / "device"
-    client = ngclient(out, client_dir)
+    client = device(out, client_dir)
     client.refresh()
     assert client.get_targetinfo("board-a/1.0.0/fw-1.bin") is not None
     old_timestamp_keys = keyids(repo, "timestamp")
@@ -55,7 +71,7 @@ def test_client_offline_across_rotations_updates(
     assert published_root.version == 6
     assert not set(old_timestamp_keys) & set(published_root.roles["timestamp"].keyids)
 
-    client = ngclient(out, client_dir)
+    client = device(out, client_dir)
     client.refresh()
     assert client.get_targetinfo("board-a/1.2.0/fw-3.bin") is not None
     trusted_root = Metadata[Root].from_file(str(client_dir / "metadata" / "root.json"))
@@ -66,18 +82,19 @@ def test_client_offline_across_rotations_updates(
     assert list(trusted_ts.signatures) == published_root.roles["timestamp"].keyids
 
 
+@DEVICES
 def test_client_that_saw_old_timestamp_accepts_rotated_one(
-    cli: Cli, repo: Path, password: str, tmp_path: Path
+    cli: Cli, repo: Path, password: str, tmp_path: Path, device: Device
 ) -> None:
     """Rotation re-issues the timestamp as a new version: no rollback error, no stale key."""
     out = tmp_path / "out"
     _sign_and_publish(cli, repo, out)
     client_dir = tmp_path / "device"
-    ngclient(out, client_dir).refresh()
+    device(out, client_dir).refresh()
     before = Metadata[Timestamp].from_file(str(client_dir / "metadata" / "timestamp.json"))
     _rotate(cli, repo, "timestamp")
     _sign_and_publish(cli, repo, out)
-    ngclient(out, client_dir).refresh()
+    device(out, client_dir).refresh()
     after = Metadata[Timestamp].from_file(str(client_dir / "metadata" / "timestamp.json"))
     assert after.signed.version == before.signed.version + 1
     assert set(after.signatures).isdisjoint(before.signatures)

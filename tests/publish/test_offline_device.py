@@ -15,6 +15,8 @@ from signer._bundle import build_bundle
 from tests.publish._repo import RepoBuilder
 from verifier import (
     BadVersionNumberError,
+    BundleError,
+    BundleLimits,
     DevicePolicy,
     ExpiredMetadataError,
     RepositoryError,
@@ -23,7 +25,6 @@ from verifier import (
     Updater,
 )
 from verifier._bundle import BundleUpdater
-from verifier._internal.bundle import BundleError, BundleLimits
 from verifier._internal.timefloor import FLOOR_FILE
 
 NOW = time.time()

@@ -110,6 +110,27 @@ CASES: list[tuple[str, Setup, list[str], int, str]] = [
         "backslash",
     ),
     (
+        "name with ?",
+        _nothing,
+        ["add", "REPO", IMG, "--hardware-id", "b", "--version", "2", "--name", "a/fw?x.bin"],
+        3,
+        "contains '?', which a URL would not carry as is",
+    ),
+    (
+        "name with #",
+        _nothing,
+        ["add", "REPO", IMG, "--hardware-id", "b", "--version", "2", "--name", "a/fw#x.bin"],
+        3,
+        "contains '#', which a URL would not carry as is",
+    ),
+    (
+        "name with %",
+        _nothing,
+        ["add", "REPO", IMG, "--hardware-id", "b", "--version", "2", "--name", "a/fw%x.bin"],
+        3,
+        "contains '%', which a URL would not carry as is",
+    ),
+    (
         "empty segment",
         _nothing,
         ["add", "REPO", IMG, "--hardware-id", "b", "--version", "2", "--name", "a//b"],

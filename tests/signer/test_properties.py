@@ -29,7 +29,7 @@ SEGMENT = st.text(
     alphabet=st.characters(
         min_codepoint=0x21,
         max_codepoint=0x2FF,
-        exclude_characters="/\\",
+        exclude_characters="/\\?#%",
         exclude_categories=("Cc", "Cs"),
     ),
     min_size=1,
@@ -45,6 +45,7 @@ BAD_NAMES = st.one_of(
     st.tuples(GOOD_NAMES, GOOD_NAMES).map(lambda p: f"{p[0]}\\{p[1]}"),
     st.tuples(GOOD_NAMES, st.characters(max_codepoint=0x1F)).map(lambda p: p[0] + p[1]),
     GOOD_NAMES.map(lambda n: n + "/"),
+    st.tuples(GOOD_NAMES, st.sampled_from("?#%")).map(lambda p: p[0] + p[1]),
 )
 
 VERSIONS = st.builds(
