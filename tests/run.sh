@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # The test command (README quick start, and what .ci/run calls): installs what the tests
-# need (a .venv with firmtuf[dev], SoftHSM2 from Debian when running as root), then runs
+# need (a .venv with firmtuf[dev], SoftHSM2 and faketime from Debian when running as root), then runs
 # ruff, mypy and pytest. Extra arguments go to pytest. HYPOTHESIS_PROFILE=thorough for
 # the large hypothesis run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v softhsm2-util >/dev/null 2>&1; then
+# Debian packages the tests drive: SoftHSM2 (real PKCS#11 tokens) and faketime (the
+# conformance client must read the clock through libc).
+missing=()
+command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "tests/run.sh: installing softhsm2 (Debian package) for the HSM tests"
+    echo "tests/run.sh: installing ${missing[*]} (Debian packages)"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "tests/run.sh: softhsm2 is not installed and cannot be installed here; HSM tests will be skipped" >&2
+    echo "tests/run.sh: ${missing[*]} not installed and cannot be installed here; their tests will be skipped" >&2
   fi
 fi
 

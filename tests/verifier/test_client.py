@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -139,3 +140,33 @@ def test_python_dash_m(sim: RepositorySimulator, server: SimServer, tmp_path: Pa
         cmd, capture_output=True, text=True, timeout=60, check=False, cwd=Path(__file__).parents[2]
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+def test_clock_is_read_through_the_c_library(
+    sim: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    """libfaketime (LD_PRELOAD over libc's clock_gettime) moves the client's clock: the
+    same repository is fresh today and expired (exit 1) 60 days on (metadata: 30 days)."""
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        pytest.skip("faketime (Debian package faketime) is not installed; tests/run.sh installs it")
+    cmd = [
+        sys.executable,
+        "-m",
+        "verifier.client",
+        "--metadata-dir",
+        str(tmp_path / "md"),
+        "--metadata-url",
+        server.url + "metadata/",
+        "refresh",
+    ]
+    init(tmp_path / "md", sim, tmp_path)
+    cwd = Path(__file__).parents[2]
+    later = subprocess.run(
+        [faketime, "-f", "+60d", *cmd], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
+    assert later.returncode == 1
+    assert "ExpiredMetadataError" in later.stderr
+    assert not (tmp_path / "md" / "timestamp.json").exists()
+    now = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd)
+    assert now.returncode == 0, now.stderr
