@@ -37,8 +37,21 @@ def test_trailing_zeros_are_equal() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "1.", ".1", "v1", "01.2", "1.0+build", "1..2", " 1", "1.0-", "1.0-01", "1" * 65,
-            "1.2.3.4.5.6.7.8.9"]
+    "bad",
+    [
+        "",
+        "1.",
+        ".1",
+        "v1",
+        "01.2",
+        "1.0+build",
+        "1..2",
+        " 1",
+        "1.0-",
+        "1.0-01",
+        "1" * 65,
+        "1.2.3.4.5.6.7.8.9",
+    ],
 )
 def test_invalid_versions_refused(bad: str) -> None:
     with pytest.raises(VersionError):
@@ -50,8 +63,10 @@ def test_non_string_refused() -> None:
         FirmwareVersion(3)  # type: ignore[arg-type]
 
 
-@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=8),
-       st.lists(st.integers(0, 10**6), min_size=1, max_size=8))
+@given(
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=8),
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=8),
+)
 def test_numeric_order_matches_padded_tuples(a: list[int], b: list[int]) -> None:
     va, vb = parse_version(".".join(map(str, a))), parse_version(".".join(map(str, b)))
     width = max(len(a), len(b))

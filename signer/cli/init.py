@@ -58,8 +58,7 @@ from signer.cli._common import (
     type=int,
     default=None,
     metavar="N",
-    help="Put targets in N hash bins (power of two) for large repositories; "
-    "see `firmtuf bins`.",
+    help="Put targets in N hash bins (power of two) for large repositories; see `firmtuf bins`.",
 )
 @click.option(
     "--keys-dir",

@@ -11,9 +11,7 @@ def device_fetch(base_url: str, root: bytes, workdir: Path, name: str) -> bytes 
     does not list it). ``workdir`` keeps the device's trusted metadata between calls."""
     from verifier import Updater
 
-    up = Updater(
-        workdir / "meta", f"{base_url}/metadata/", f"{base_url}/targets/", bootstrap=root
-    )
+    up = Updater(workdir / "meta", f"{base_url}/metadata/", f"{base_url}/targets/", bootstrap=root)
     up.refresh()
     info = up.get_targetinfo(name)
     if info is None:
