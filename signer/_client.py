@@ -9,6 +9,7 @@ the test suite as the oracle both agree with.)
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -96,6 +97,15 @@ class ClientReport:
 def _describe(e: Exception) -> str:
     text = str(e) or type(e).__name__
     return f"{type(e).__name__}: {text}"
+
+
+def root_problem(trusted_root: bytes) -> str | None:
+    """Why ``trusted_root`` cannot start a client (malformed, not self-signed), or None."""
+    try:
+        TrustedMetadataSet(trusted_root, time.time())
+    except verifier.RepositoryError as e:
+        return _describe(e)
+    return None
 
 
 def check_repository(

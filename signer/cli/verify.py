@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from signer._client import ClientRefusal, verify_published
+from signer._client import ClientRefusal, root_problem, verify_published
 from signer._errors import InvalidInputError, VerificationError
 from signer._publish import verify_working_repository
 from signer._repository import CONFIG_FILE, FirmwareRepository
@@ -33,6 +33,9 @@ def verify(source: str, root_path: Path, as_json: bool) -> None:
         root = root_path.read_bytes()
     except OSError as e:
         raise InvalidInputError(f"cannot read root {root_path}: {e.strerror}") from None
+    problem = root_problem(root)
+    if problem:
+        raise InvalidInputError(f"root {root_path} is not a usable trusted root: {problem}")
     if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
         raise InvalidInputError(f"{source} is neither a directory nor an http(s) URL")
     try:

@@ -422,3 +422,12 @@ def test_verify_bad_inputs(cli: Cli, tmp_path: Path, signed_repo: Path) -> None:
     r = cli("verify", out, "--root", other / "metadata" / "root.json")
     assert r.exit_code == 9
     assert "does not verify" in r.stderr
+    # not a root at all, or a root whose own signature fails: bad input, before any fetch
+    r = cli("verify", out, "--root", out / "metadata" / "timestamp.json")
+    assert r.exit_code == 3
+    assert "is not a usable trusted root: MetadataFormatError" in r.stderr
+    edited = tmp_path / "edited-root.json"
+    edited.write_bytes(root.read_bytes().replace(b'"version": 1', b'"version": 7'))
+    r = cli("verify", out, "--root", edited)
+    assert r.exit_code == 3
+    assert "is not a usable trusted root: UnsignedMetadataError" in r.stderr
