@@ -16,6 +16,7 @@ aloud.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,34 +107,93 @@ class KeyChange:
         }
 
 
-def delegator_of(repo: FirmwareRepository, role: str) -> str:
-    """Name of the role whose metadata lists the keys of ``role``.
+def _delegating_roles(repo: FirmwareRepository) -> Iterator[tuple[str, Targets]]:
+    """Every targets role that delegates, with its metadata, in pre-order.
+
+    Hash bins never delegate further (firmtuf does not delegate from a bin), so they are
+    not loaded: a large repository has thousands of them.
+    """
+    bins: set[str] = set()
+    for name in repo.targets_roles():
+        if name in bins:
+            continue
+        targets = repo.metadata(name).signed
+        if not isinstance(targets, Targets) or targets.delegations is None:
+            continue
+        if targets.delegations.succinct_roles is not None:
+            bins.update(targets.delegations.succinct_roles.get_roles())
+        yield name, targets
+
+
+def resolve_role(repo: FirmwareRepository, role: str) -> tuple[str, str, list[str]]:
+    """(delegator, name, roles sharing the keys) of ``role``; name is ``role`` or, for
+    hash bins, the group's name prefix.
+
+    ``role`` is a top-level or delegated role, or a group of hash bins given by its name
+    prefix (``bins``) or any bin's name (``bins-3f``): all bins of a succinct delegation
+    share one set of keys and one threshold, so a key change applies to every bin.
 
     Raises:
         InvalidInputError: ``role`` is not a role of the repository.
     """
     if role in TOP_LEVEL_ROLES:
-        return Root.type
-    for parent in repo.targets_roles():
-        targets = repo.metadata(parent).signed
-        delegations = targets.delegations if isinstance(targets, Targets) else None
-        if delegations and delegations.roles and role in delegations.roles:
-            return parent
-    known = [*TOP_LEVEL_ROLES, *repo.targets_roles()[1:]]
+        return Root.type, role, [role]
+    groups: list[str] = []
+    for parent, targets in _delegating_roles(repo):
+        delegations = targets.delegations
+        assert delegations is not None  # noqa: S101 - _delegating_roles yields delegators
+        if delegations.roles is not None:
+            if role in delegations.roles:
+                return parent, role, [role]
+            continue
+        succinct = delegations.succinct_roles
+        if succinct is None:  # pragma: no cover - python-tuf requires one of the two
+            continue
+        groups.append(succinct.name_prefix)
+        if role == succinct.name_prefix or succinct.is_delegated_role(role):
+            return parent, succinct.name_prefix, list(succinct.get_roles())
+    known = [*TOP_LEVEL_ROLES, *_named_roles(repo), *groups]
     raise InvalidInputError(f"unknown role {role!r} (roles: {', '.join(known)})")
+
+
+def _named_roles(repo: FirmwareRepository) -> list[str]:
+    return [
+        child
+        for _, targets in _delegating_roles(repo)
+        if targets.delegations is not None and targets.delegations.roles is not None
+        for child in targets.delegations.roles
+    ]
+
+
+def delegator_of(repo: FirmwareRepository, role: str) -> str:
+    """Name of the role whose metadata lists the keys of ``role`` (see resolve_role).
+
+    Raises:
+        InvalidInputError: ``role`` is not a role of the repository.
+    """
+    return resolve_role(repo, role)[0]
 
 
 def role_keys(repo: FirmwareRepository, role: str) -> tuple[list[Key], int]:
     """The keys trusted for ``role`` and its threshold (as the current metadata says)."""
-    delegator = _delegator(repo.metadata(delegator_of(repo, role)).signed)
-    delegated = delegator.get_delegated_role(role)
+    delegator_name, _, members = resolve_role(repo, role)
+    delegator = _delegator(repo.metadata(delegator_name).signed)
+    delegated = delegator.get_delegated_role(members[0])
     return [delegator.get_key(k) for k in delegated.keyids], delegated.threshold
 
 
 def list_keys(repo: FirmwareRepository) -> list[KeyInfo]:
-    """Every key of every role, role by role."""
+    """Every key of every role, role by role; a group of hash bins once, by its prefix."""
     infos: list[KeyInfo] = []
-    for role in [*TOP_LEVEL_ROLES, *repo.targets_roles()[1:]]:
+    roles = [*TOP_LEVEL_ROLES]
+    for _, targets in _delegating_roles(repo):
+        delegations = targets.delegations
+        assert delegations is not None  # noqa: S101 - _delegating_roles yields delegators
+        if delegations.roles is not None:
+            roles.extend(delegations.roles)
+        elif delegations.succinct_roles is not None:
+            roles.append(delegations.succinct_roles.name_prefix)
+    for role in roles:
         keys, _ = role_keys(repo, role)
         infos.extend(KeyInfo.of(role, key) for key in keys)
     return infos
@@ -217,7 +277,8 @@ def change_keys(
     """
     repo_path = Path(repo_path)
     probe = FirmwareRepository(repo_path)
-    delegator_name = delegator_of(probe, role)
+    # For hash bins ``role`` becomes the group's name prefix (key file names, output).
+    delegator_name, role, members = resolve_role(probe, role)
     signers: dict[str, Signer] = {}
     new_key: Key | None = None
     key_path: Path | None = None
@@ -228,13 +289,15 @@ def change_keys(
             signers[new_key.keyid] = generated
     repo = FirmwareRepository(repo_path, keyring=Keyring(repo_path, secrets_handler, signers))
     old_key = find_key(repo, role, remove) if remove is not None else None
-    affected = [] if role == delegator_name else [role]
-    was_complete = {r: repo.is_complete(r) for r in affected}
+    affected = [] if role == delegator_name else members
+    # Read every affected role now: "complete" must be judged against the keys as they
+    # are before the change, not taken from the snapshot afterwards.
+    was_complete = {r: repo.signature_state(r).complete for r in affected}
     change = KeyChange(role)
 
     with repo.edit(delegator_name) as delegator:
         delegator = _delegator(delegator)
-        delegated = delegator.get_delegated_role(role)
+        delegated = delegator.get_delegated_role(members[0])
         if new_key is not None:
             if new_key.keyid in delegated.keyids:
                 raise ConflictError(f"{role} already trusts key {new_key.keyid[:8]}")
@@ -251,10 +314,10 @@ def change_keys(
                     f"key {new_key.keyid[:8]} is already used by another role with signer "
                     f"{signer_uri(known[new_key.keyid])}; one key has one signer URI"
                 )
-            delegator.add_key(new_key, role)
+            delegator.add_key(new_key, members[0])
         if old_key is not None:
-            delegator.revoke_key(old_key.keyid, role)
-        delegated = delegator.get_delegated_role(role)
+            delegator.revoke_key(old_key.keyid, members[0])
+        delegated = delegator.get_delegated_role(members[0])
         if threshold is not None:
             delegated.threshold = threshold
         _check_threshold(role, delegated.threshold, len(delegated.keyids))
@@ -262,7 +325,7 @@ def change_keys(
         change.keyids = list(delegated.keyids)
 
     for name in affected:
-        if not repo.is_complete(name):
+        if not repo.signature_state(name).complete:
             _reissue(repo, name, bump=was_complete[name])
     touched = [delegator_name, *affected]
     for name in touched:

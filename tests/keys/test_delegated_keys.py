@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Targets
 
 from signer import FirmwareRepository
 from signer._keys import static_secret
-from tests.keys.conftest import PASSWORD_ENV, Cli, key_list, ngclient
+from tests.keys.conftest import (
+    PASSWORD_ENV,
+    Cli,
+    firmtuf_client,
+    key_list,
+    make_image,
+    ngclient,
+)
 
 
 def test_add_and_rotate_key_of_delegated_role(
@@ -45,3 +53,50 @@ def test_add_and_rotate_key_of_delegated_role(
     ngclient(out, tmp_path / "device").refresh()
     last = cli("key", "remove", repo, "vendor", next(iter(vendor.signatures)))
     assert last.exit_code == 7 and "cannot remove the last key of vendor" in last.stderr
+
+
+def test_hash_bin_keys_are_listed_once_and_rotated_for_every_bin(
+    cli: Cli, tmp_path: Path, password: str, monkeypatch: Any
+) -> None:
+    """All bins of a succinct delegation share keys: `key` commands take the group's name
+    prefix (or any bin's name), and a rotation re-signs every bin; a device that updated
+    before the rotation accepts the repository after it."""
+    monkeypatch.setenv(PASSWORD_ENV, password)
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    assert cli("init", repo, "--bins", "4", "--password-env", PASSWORD_ENV).exit_code == 0
+    image = make_image(tmp_path / "fw.bin")
+    assert cli("add", repo, image, "--hardware-id", "h", "--version", "1").exit_code == 0
+    assert cli("sign", repo, "--password-env", PASSWORD_ENV).exit_code == 0
+    assert cli("publish", repo, out).exit_code == 0, "first publish"
+    device = firmtuf_client(out, tmp_path / "device")
+    device.refresh()
+    assert device.get_targetinfo("h/1/fw.bin") is not None
+
+    def bin_md(i: int) -> Metadata[Targets]:
+        return Metadata[Targets].from_file(str(repo / "metadata" / f"bins-{i}.json"))
+
+    versions = [bin_md(i).signed.version for i in range(4)]
+    [bins_key] = [k for k in key_list(cli, repo) if k["role"] == "bins"]
+    assert not any(k["role"].startswith("bins-") for k in key_list(cli, repo))
+    rotated = cli("key", "rotate", repo, "bins-2", bins_key["keyid"][:12], "--password-env",
+                  PASSWORD_ENV)  # fmt: skip
+    assert rotated.exit_code == 0, rotated.output
+    [new_key] = [k for k in key_list(cli, repo) if k["role"] == "bins"]
+    assert new_key["keyid"] != bins_key["keyid"]
+    assert (repo / "keys" / f"bins-{new_key['keyid'][:12]}.pem").is_file()
+    for i in range(4):  # every bin re-issued as a newer version for devices holding it
+        assert list(bin_md(i).signatures) == [new_key["keyid"]]
+        assert bin_md(i).signed.version == versions[i] + 1
+
+    assert cli("sign", repo, "--password-env", PASSWORD_ENV).exit_code == 0
+    published = cli("publish", repo, out)
+    assert published.exit_code == 0, published.output
+    device = firmtuf_client(out, tmp_path / "device")
+    device.refresh()
+    assert device.get_targetinfo("h/1/fw.bin") is not None
+
+    unknown = cli("key", "add", repo, "bins-9", "--password-env", PASSWORD_ENV)
+    assert unknown.exit_code == 3
+    assert "unknown role 'bins-9'" in unknown.stderr and ", bins)" in unknown.stderr
+    last = cli("key", "remove", repo, "bins", new_key["keyid"][:12])
+    assert last.exit_code == 7 and "cannot remove the last key of bins" in last.stderr
