@@ -19,6 +19,7 @@ from verifier._errors import (
     DownloadLengthMismatchError,
     SlowRetrievalError,
 )
+from verifier._internal.storage import read_at_most
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
@@ -108,15 +109,28 @@ class DirectoryFetcher(Fetcher):
             raise DownloadHTTPError(f"refused path escaping the mirror: {rel!r}", 403)
         return path
 
-    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+    def _open(self, url: str) -> Any:
         path = self._path(url)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+            return open(path, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
             raise DownloadHTTPError(f"not found: {url}", 404) from e
         except OSError as e:
             raise DownloadError(f"cannot read {path}: {e}") from e
-        return self._chunks(url, f, max_length, offset)
+
+    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        return self._chunks(url, self._open(url), max_length, offset)
+
+    def fetch_bytes(self, url: str, max_length: int) -> bytes:
+        # One read into one buffer: chunks joined afterwards would hold the file twice.
+        with self._open(url) as f:
+            try:
+                data = read_at_most(f, max_length)
+            except OSError as e:
+                raise DownloadError(f"cannot read {url}: {e}") from e
+        if len(data) > max_length:
+            raise _too_long(url, max_length)
+        return data
 
     def _chunks(self, url: str, f: Any, max_length: int, offset: int) -> Iterator[bytes]:
         with f:

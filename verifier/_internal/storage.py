@@ -15,6 +15,10 @@ from pathlib import Path
 
 from verifier._errors import StorageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from typing import BinaryIO
+
 
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable."""
@@ -59,6 +63,19 @@ def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
         raise StorageError(f"cannot write {path}: {e}") from e
 
 
+def read_at_most(f: BinaryIO, max_length: int) -> bytes:
+    """Read ``f`` to its end or to ``max_length + 1`` bytes, whichever comes first.
+
+    Sized from ``fstat``: ``f.read(max_length + 1)`` would reserve the whole limit
+    (64 MiB for targets) in memory before reading a small file.
+    """
+    want = min(os.fstat(f.fileno()).st_size, max_length) + 1
+    data: bytes = f.read(want)
+    if len(data) == want and want <= max_length:
+        data += f.read(max_length + 1 - want)  # the file grew since fstat
+    return data
+
+
 def read_file(path: Path, max_length: int) -> bytes | None:
     """Read a stored file (at most ``max_length`` bytes), or None when it does not exist.
 
@@ -67,7 +84,7 @@ def read_file(path: Path, max_length: int) -> bytes | None:
     """
     try:
         with open(path, "rb") as f:
-            data = f.read(max_length + 1)
+            data = read_at_most(f, max_length)
     except FileNotFoundError:
         return None
     except OSError as e:
