@@ -159,7 +159,7 @@ class Envelope:
         self.size = size  # of the JSON document (picks the canonical encoder)
 
     @classmethod
-    def from_bytes(cls, data: bytes, expected_type: str) -> Envelope:
+    def from_bytes(cls, data: bytes | str, expected_type: str) -> Envelope:
         doc = _dict(loads(data), "metadata")
         signed = _dict(doc.get("signed"), "signed")
         sigs = doc.get("signatures")
@@ -568,8 +568,8 @@ class Targets(Signed):
         )
 
 
-def parse(cls: type[Signed], data: bytes) -> Any:
-    """Parse metadata bytes of the given class.
+def parse(cls: type[Signed], data: bytes | str) -> Any:
+    """Parse metadata (bytes, or text from ``canonical.decode``) of the given class.
 
     Raises:
         MetadataFormatError: malformed metadata.
