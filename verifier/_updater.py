@@ -243,6 +243,12 @@ class Updater:
             except RepositoryError as e:
                 _log("local timestamp not usable: %s", e)
         data = self._fetch("timestamp.json", self.config.timestamp_max_length)
+        if trusted.timestamp is not None and data == local:
+            # Byte-identical to the stored copy just verified against the same root at
+            # the same reference time: the outcome is known (equal version: keep it, and
+            # an expired one is still refused before snapshot) without a second parse and
+            # signature check. The usual case of a poll with nothing new.
+            return
         try:
             trusted.update_timestamp(data)
         except EqualVersionNumberError:

@@ -24,7 +24,7 @@ import pytest
 
 import verifier
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator
+from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future
 from tests.verifier.test_attacks import current_url, role_dict, sign_dict
 from verifier._internal import canonical, storage
 
@@ -371,3 +371,49 @@ def test_http_fetcher_ignores_proxy_environment(
 def test_http_download_digest_matches(recorder: str) -> None:
     data = b"".join(verifier.HttpFetcher(chunk_size=3).fetch(f"{recorder}/img", 100))
     assert hashlib.sha256(data).digest() == hashlib.sha256(_Recorder.body).digest()
+
+
+# -- polls ----------------------------------------------------------------------------
+
+
+def test_unchanged_timestamp_is_verified_once(
+    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verifier._internal.trusted_set import TrustedMetadataSet
+
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    calls: list[bytes] = []
+    real = TrustedMetadataSet.update_timestamp
+
+    def counting(self: TrustedMetadataSet, data: bytes) -> Any:
+        calls.append(data)
+        return real(self, data)
+
+    monkeypatch.setattr(TrustedMetadataSet, "update_timestamp", counting)
+    sim.updater(md).refresh()
+    assert calls == [(md / "timestamp.json").read_bytes()]  # the stored copy only
+    sim.update_timestamp()  # a new one is verified as before
+    calls.clear()
+    sim.updater(md).refresh()
+    assert len(calls) == 2
+
+
+def test_unchanged_expired_timestamp_is_still_refused(tmp_path: Path) -> None:
+    import datetime
+
+    sim = RepositorySimulator()
+    sim.add_target("gw/1.0/fw.bin", b"x")
+    sim.timestamp.signed.expires = future(days=1)  # before root, snapshot and targets
+    sim.publish()
+    md = tmp_path / "md"
+    up = sim.updater(md)
+    up.refresh()
+    stored = (md / "timestamp.json").read_bytes()
+    expires = sim.timestamp.signed.expires
+    later = (expires + datetime.timedelta(seconds=1)).timestamp()
+    up = sim.updater(md)
+    up._clock = lambda: later  # the same timestamp, served again, is now expired
+    with pytest.raises(verifier.ExpiredMetadataError, match="timestamp"):
+        up.refresh()
+    assert (md / "timestamp.json").read_bytes() == stored
