@@ -19,6 +19,7 @@ from verifier._errors import (
     DownloadLengthMismatchError,
     SlowRetrievalError,
 )
+from verifier._internal.storage import read_at_most
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
@@ -108,15 +109,28 @@ class DirectoryFetcher(Fetcher):
             raise DownloadHTTPError(f"refused path escaping the mirror: {rel!r}", 403)
         return path
 
-    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+    def _open(self, url: str) -> Any:
         path = self._path(url)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+            return open(path, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
             raise DownloadHTTPError(f"not found: {url}", 404) from e
         except OSError as e:
             raise DownloadError(f"cannot read {path}: {e}") from e
-        return self._chunks(url, f, max_length, offset)
+
+    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        return self._chunks(url, self._open(url), max_length, offset)
+
+    def fetch_bytes(self, url: str, max_length: int) -> bytes:
+        # One read into one buffer: chunks joined afterwards would hold the file twice.
+        with self._open(url) as f:
+            try:
+                data = read_at_most(f, max_length)
+            except OSError as e:
+                raise DownloadError(f"cannot read {url}: {e}") from e
+        if len(data) > max_length:
+            raise _too_long(url, max_length)
+        return data
 
     def _chunks(self, url: str, f: Any, max_length: int, offset: int) -> Iterator[bytes]:
         with f:
@@ -136,7 +150,13 @@ class DirectoryFetcher(Fetcher):
 
 
 class HttpFetcher(Fetcher):
-    """HTTP(S) with ``requests`` (imported on first use so ``import verifier`` stays fast).
+    """HTTP(S) with ``urllib3`` (imported on first use so ``import verifier`` stays fast).
+
+    One connection pool per fetcher: the requests of one refresh reuse a kept-alive
+    connection. ``urllib3`` directly rather than ``requests`` on top of it: that costs a
+    third of the import time and 7 MiB less address space on a device. Environment
+    proxy settings (``HTTPS_PROXY``, ...) are not read; pass ``proxy_url`` instead.
+    Redirects are followed (at most 10); nothing is retried.
 
     Args:
         connect_timeout: seconds to wait for the connection.
@@ -145,6 +165,8 @@ class HttpFetcher(Fetcher):
             retrieval), judged after ``grace_period`` seconds.
         grace_period: seconds before the speed guard applies.
         chunk_size: bytes per read.
+        user_agent: the User-Agent header.
+        proxy_url: an HTTP(S) proxy for every request, e.g. ``"http://proxy:3128"``.
     """
 
     def __init__(
@@ -155,6 +177,7 @@ class HttpFetcher(Fetcher):
         grace_period: float = 5.0,
         chunk_size: int = 256 * 1024,
         user_agent: str = "firmtuf-verifier",
+        proxy_url: str | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -162,44 +185,58 @@ class HttpFetcher(Fetcher):
         self.grace_period = grace_period
         self.chunk_size = chunk_size
         self.user_agent = user_agent
-        self._session: Any = None
+        self.proxy_url = proxy_url
+        self._pool: Any = None
 
-    def _get_session(self) -> Any:
-        if self._session is None:
-            import requests
+    def _get_pool(self) -> Any:
+        if self._pool is None:
+            import urllib3
 
-            self._session = requests.Session()
-        return self._session
+            # A device talks to one or two hosts (metadata and targets).
+            if self.proxy_url is not None:
+                self._pool = urllib3.ProxyManager(self.proxy_url, num_pools=4)
+            else:
+                self._pool = urllib3.PoolManager(num_pools=4)
+        return self._pool
 
     def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
-        import requests
-
         if not url.startswith(("http://", "https://")):
             raise DownloadError(f"unsupported URL {url!r}")
+        import urllib3
+
         # identity: byte ranges and length caps then refer to the bytes TUF verifies.
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
         try:
-            response = self._get_session().get(
+            response = self._get_pool().request(
+                "GET",
                 url,
-                stream=True,
-                timeout=(self.connect_timeout, self.read_timeout),
                 headers=headers,
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
+                retries=urllib3.Retry(
+                    total=None, connect=0, read=0, status=0, other=0, redirect=10
+                ),
             )
-        except requests.exceptions.Timeout as e:
+        except urllib3.exceptions.MaxRetryError as e:
+            if isinstance(e.reason, urllib3.exceptions.TimeoutError):
+                raise SlowRetrievalError(f"{url}: timed out") from e
+            raise DownloadError(f"{url}: {e.reason}") from e
+        except urllib3.exceptions.TimeoutError as e:
             raise SlowRetrievalError(f"{url}: timed out") from e
-        except requests.exceptions.RequestException as e:
-            raise DownloadError(f"{url}: {e}") from e
-        if response.status_code >= 400:
-            response.close()
-            raise DownloadHTTPError(f"{url}: HTTP {response.status_code}", response.status_code)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
+            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+        status = response.status
+        if status >= 400:
+            _discard(response)
+            raise DownloadHTTPError(f"{url}: HTTP {status}", status)
         if offset and (
-            response.status_code != 206
+            status != 206
             or not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
         ):
             # Resuming needs exactly the bytes from ``offset`` on; anything else restarts.
-            response.close()
+            _discard(response)
             raise DownloadHTTPError(f"{url}: server did not honour the Range request", 416)
         return self._chunks(url, response, max_length, offset)
 
@@ -215,27 +252,24 @@ class HttpFetcher(Fetcher):
             )
 
     def _chunks(self, url: str, response: Any, max_length: int, offset: int) -> Iterator[bytes]:
-        import requests
         import urllib3
 
         start = time.monotonic()
         received = 0
         total = offset
-        raw = response.raw
+        done = False
         # read1 returns as soon as some bytes arrive, so a trickling server is measured
         # (and cut off) between small reads instead of blocking until a chunk fills.
-        chunks: Iterator[bytes] = (
-            iter(lambda: raw.read1(self.chunk_size, decode_content=True), b"")
-            if hasattr(raw, "read1")
-            else response.iter_content(self.chunk_size)
-        )
+        read1 = response.read1
+        size = self.chunk_size
         try:
-            for chunk in chunks:
+            while chunk := read1(size, decode_content=True):
                 received += len(chunk)
                 total += len(chunk)
                 self._check_progress(url, total, max_length, received, start)
                 yield chunk
-        except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as e:
+            done = True
+        except (urllib3.exceptions.TimeoutError, TimeoutError) as e:
             raise SlowRetrievalError(f"{url}: read timed out") from e
         except DownloadError:
             raise
@@ -243,4 +277,13 @@ class HttpFetcher(Fetcher):
             # urllib3 and socket errors: transport failures, whatever their class.
             raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
         finally:
-            response.close()
+            if done:
+                response.release_conn()  # kept alive for the next request
+            else:
+                _discard(response)
+
+
+def _discard(response: Any) -> None:
+    # A connection with unread bytes cannot be reused: close it, free its pool slot.
+    response.close()
+    response.release_conn()

@@ -243,6 +243,12 @@ class Updater:
             except RepositoryError as e:
                 _log("local timestamp not usable: %s", e)
         data = self._fetch("timestamp.json", self.config.timestamp_max_length)
+        if trusted.timestamp is not None and data == local:
+            # Byte-identical to the stored copy just verified against the same root at
+            # the same reference time: the outcome is known (equal version: keep it, and
+            # an expired one is still refused before snapshot) without a second parse and
+            # signature check. The usual case of a poll with nothing new.
+            return
         try:
             trusted.update_timestamp(data)
         except EqualVersionNumberError:
@@ -292,10 +298,38 @@ class Updater:
             if trusted.root.consistent_snapshot
             else (f"{quoted}.json")
         )
-        data = self._fetch(name, meta.length or self.config.targets_max_length)
-        md = trusted.update_delegated_targets(data, role, delegator)
-        self._persist(filename, data)
+        # Streamed into a staged file (synced, not yet renamed) and verified from one fresh
+        # read that the trusted set alone holds and frees once decoded: large targets
+        # metadata is never in memory as chunks, joined bytes, text and parsed objects at
+        # once. The stored file changes only if it verifies.
+        path = self._dir / filename
+        tmp, size = self._fetch_staged(name, meta.length or self.config.targets_max_length, path)
+        try:
+            md = trusted.update_delegated_targets(self._read_staged(tmp, size), role, delegator)
+        except BaseException:
+            storage.discard(tmp)
+            raise
+        if self._refreshing():
+            storage.commit(tmp, path, sync_dir=False)
+            self._pending_dir_sync = True
+        else:
+            storage.commit(tmp, path)
         return md
+
+    def _fetch_staged(self, name: str, max_length: int, path: Path) -> tuple[Path, int]:
+        url = self._metadata_url + name
+        try:
+            return storage.stage_chunks(path, self._fetcher.fetch(url, max_length))
+        except (DownloadError, StorageError):
+            raise
+        except Exception as e:
+            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+
+    def _read_staged(self, tmp: Path, size: int) -> bytes:
+        data = storage.read_file(tmp, size)
+        if data is None or len(data) != size:
+            raise StorageError(f"{tmp} changed while it was verified")
+        return data
 
     def _read_local(self, filename: str, max_length: int) -> bytes | None:
         try:

@@ -42,14 +42,18 @@ class Key:
         self._loaded: Any = None
 
     def identity(self) -> tuple[str, bytes]:
-        """The key itself (scheme + DER public key), whatever its key id or text encoding.
+        """The key itself (scheme + public key bytes), whatever its key id or text encoding.
 
         One key listed under two key ids (or as upper and lower case hex) is one key:
         thresholds count identities, not key ids.
         """
+        loaded = self._load()
+        if self.kind == "ed25519":
+            # Raw bytes: no need to load the serialization machinery for Ed25519 keys.
+            return (self.kind, bytes(loaded.public_bytes_raw()))
         from cryptography.hazmat.primitives import serialization
 
-        der = self._load().public_bytes(
+        der = loaded.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return (self.kind, der)
@@ -80,8 +84,14 @@ class Key:
         if self._loaded is not None:
             return self._loaded
         try:
-            from cryptography.hazmat.primitives import serialization
-            from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+            # Only the modules this key type needs: ``serialization`` and the ECDSA/RSA
+            # modules cost tens of millions of instructions and MiBs of memory to import,
+            # and most repositories use Ed25519 keys alone.
+            if self.kind == "ed25519":
+                from cryptography.hazmat.primitives.asymmetric import ed25519
+            else:
+                from cryptography.hazmat.primitives import serialization
+                from cryptography.hazmat.primitives.asymmetric import ec, rsa
         except ImportError as e:
             raise CryptoUnavailableError(f"cannot load cryptography: {e}") from e
         try:
@@ -113,28 +123,32 @@ class Key:
         except ValueError:
             return False
         from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec, padding
 
         try:
             if self.kind == "ed25519":
                 key.verify(sig, message)
-            elif self.kind == "p256":
-                key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
-            elif self.kind == "p384":
-                key.verify(sig, message, ec.ECDSA(hashes.SHA384()))
             else:
-                algo = {"pss256": hashes.SHA256, "pss384": hashes.SHA384}.get(
-                    self.kind, hashes.SHA512
-                )()
-                pss = padding.PSS(mgf=padding.MGF1(algo), salt_length=padding.PSS.AUTO)
-                key.verify(sig, message, pss, algo)
+                _verify_pem_key(self.kind, key, sig, message)
         except InvalidSignature:
             return False
         except (ValueError, TypeError):
             # e.g. a DER signature that does not parse: not a valid signature.
             return False
         return True
+
+
+def _verify_pem_key(kind: str, key: Any, sig: bytes, message: bytes) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    if kind == "p256":
+        key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
+    elif kind == "p384":
+        key.verify(sig, message, ec.ECDSA(hashes.SHA384()))
+    else:
+        algo = {"pss256": hashes.SHA256, "pss384": hashes.SHA384}.get(kind, hashes.SHA512)()
+        pss = padding.PSS(mgf=padding.MGF1(algo), salt_length=padding.PSS.AUTO)
+        key.verify(sig, message, pss, algo)
 
 
 def _check_kind(kind: str, loaded: Any, ec: Any, rsa: Any) -> None:

@@ -151,14 +151,15 @@ def _parse_keys(data: Any, what: str) -> dict[str, Key]:
 class Envelope:
     """A parsed ``{"signed": ..., "signatures": [...]}`` document."""
 
-    __slots__ = ("signatures", "signed")
+    __slots__ = ("signatures", "signed", "size")
 
-    def __init__(self, signed: dict[str, Any], signatures: dict[str, str]) -> None:
+    def __init__(self, signed: dict[str, Any], signatures: dict[str, str], size: int = 0) -> None:
         self.signed = signed
         self.signatures = signatures
+        self.size = size  # of the JSON document (picks the canonical encoder)
 
     @classmethod
-    def from_bytes(cls, data: bytes, expected_type: str) -> Envelope:
+    def from_bytes(cls, data: bytes | str, expected_type: str) -> Envelope:
         doc = _dict(loads(data), "metadata")
         signed = _dict(doc.get("signed"), "signed")
         sigs = doc.get("signatures")
@@ -175,7 +176,7 @@ class Envelope:
         kind = signed.get("_type")
         if kind != expected_type:
             raise _fail(f"expected {expected_type} metadata, got _type {kind!r}")
-        return cls(signed, signatures)
+        return cls(signed, signatures, len(data))
 
 
 def verify_signatures(
@@ -227,7 +228,8 @@ class Signed:
         Raises:
             MetadataFormatError: not expressible in canonical JSON.
         """
-        return encode_canonical(self.envelope.signed, _decoded=True)
+        env = self.envelope
+        return encode_canonical(env.signed, _decoded=True, _size_hint=env.size)
 
     def is_expired(self, reference_time: float) -> bool:
         """True when ``reference_time`` (seconds since the epoch) is at or past expiry."""
@@ -566,8 +568,8 @@ class Targets(Signed):
         )
 
 
-def parse(cls: type[Signed], data: bytes) -> Any:
-    """Parse metadata bytes of the given class.
+def parse(cls: type[Signed], data: bytes | str) -> Any:
+    """Parse metadata (bytes, or text from ``canonical.decode``) of the given class.
 
     Raises:
         MetadataFormatError: malformed metadata.

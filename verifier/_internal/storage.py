@@ -15,6 +15,11 @@ from pathlib import Path
 
 from verifier._errors import StorageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from collections.abc import Iterable
+    from typing import BinaryIO
+
 
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable."""
@@ -39,24 +44,89 @@ def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     Raises:
         StorageError: the file cannot be written.
     """
+    commit(stage(path, data), path, sync_dir=sync_dir)
+
+
+def stage(path: Path, data: bytes) -> Path:
+    """First half of :func:`atomic_write`: ``data`` in a synced temp file beside ``path``.
+
+    The caller then either :func:`commit` s it or :func:`discard` s it; ``path`` is
+    untouched until the commit.
+
+    Raises:
+        StorageError: the file cannot be written (nothing is left behind).
+    """
+    return stage_chunks(path, (data,))[0]
+
+
+def stage_chunks(path: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
+    """:func:`stage` the concatenated ``chunks``; returns the temp file and its size.
+
+    Lets a caller store a download as it arrives and verify it from a fresh read, without
+    holding it in memory twice. An exception raised by ``chunks`` propagates unchanged
+    (the temp file is removed).
+
+    Raises:
+        StorageError: the file cannot be written (nothing is left behind).
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError as e:
+        raise StorageError(f"cannot write {path}: {e}") from e
+    size = 0
+    try:
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for chunk in chunks:
+                view = memoryview(chunk)
+                size += len(view)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
             _sync_file(fd)
         finally:
             os.close(fd)
+    except OSError as e:
+        discard(tmp)
+        raise StorageError(f"cannot write {path}: {e}") from e
+    except BaseException:
+        discard(tmp)
+        raise
+    return tmp, size
+
+
+def commit(tmp: Path, path: Path, *, sync_dir: bool = True) -> None:
+    """Rename a :func:`stage` d file over ``path`` (durably with ``sync_dir``).
+
+    Raises:
+        StorageError: the rename failed (the temp file is removed, ``path`` unchanged).
+    """
+    try:
         tmp.replace(path)
         if sync_dir:
             fsync_dir(path.parent)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise StorageError(f"cannot write {path}: {e}") from e
+
+
+def discard(tmp: Path) -> None:
+    """Remove a :func:`stage` d file that will not be committed."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+
+
+def read_at_most(f: BinaryIO, max_length: int) -> bytes:
+    """Read ``f`` to its end or to ``max_length + 1`` bytes, whichever comes first.
+
+    Sized from ``fstat``: ``f.read(max_length + 1)`` would reserve the whole limit
+    (64 MiB for targets) in memory before reading a small file.
+    """
+    want = min(os.fstat(f.fileno()).st_size, max_length) + 1
+    data: bytes = f.read(want)
+    if len(data) == want and want <= max_length:
+        data += f.read(max_length + 1 - want)  # the file grew since fstat
+    return data
 
 
 def read_file(path: Path, max_length: int) -> bytes | None:
@@ -67,7 +137,7 @@ def read_file(path: Path, max_length: int) -> bytes | None:
     """
     try:
         with open(path, "rb") as f:
-            data = f.read(max_length + 1)
+            data = read_at_most(f, max_length)
     except FileNotFoundError:
         return None
     except OSError as e:

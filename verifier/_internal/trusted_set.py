@@ -15,6 +15,7 @@ from verifier._errors import (
     ExpiredMetadataError,
     RepositoryError,
 )
+from verifier._internal.canonical import decode
 from verifier._internal.metadata import Root, Snapshot, Targets, Timestamp, parse
 
 
@@ -161,7 +162,13 @@ class TrustedMetadataSet:
         if meta is None:
             raise RepositoryError(f"snapshot does not list {role_name}.json")
         meta.verify(data, f"{role_name}.json")
-        new = parse(Targets, data)
+        text = decode(data)
+        # Peak memory: a caller that passes the only reference to the bytes (Updater
+        # does) gets them freed here, and the text after parsing, so large targets
+        # metadata is never held three times over (bytes, text, canonical bytes).
+        del data
+        new = parse(Targets, text)
+        del text
         parent.verify_delegate(role_name, new)
         if new.version != meta.version:
             raise BadVersionNumberError(

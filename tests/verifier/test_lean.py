@@ -1,0 +1,419 @@
+"""What the verifier does to stay fast and small, and that none of it loosens a check.
+
+Large metadata: the optional orjson encoder is used only above a size threshold (both
+encoders give the same bytes), the GC is paused while JSON is parsed, targets metadata is
+streamed into a staged file and verified from one read. Small devices: Ed25519 keys load
+without cryptography's serialization module, the HTTP fetcher uses urllib3 alone.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import verifier
+from tests.verifier.conftest import state_of
+from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future
+from tests.verifier.test_attacks import current_url, role_dict, sign_dict
+from verifier._internal import canonical, storage
+
+PACKAGE_ROOT = Path(__file__).parents[2]
+
+
+def big_sim(n: int) -> RepositorySimulator:
+    """A repository whose targets.json is larger than the accelerator threshold."""
+    sim = RepositorySimulator()
+    for i in range(n):
+        custom = {"firmtuf": {"hardware_ids": [f"hw-{i % 5}"], "version": f"1.0.{i}"}}
+        sim.add_target(f"hw-{i % 5}/1.0.{i}/fw-é{i}.bin", f"image {i}".encode(), custom=custom)
+    sim.publish()
+    return sim
+
+
+@pytest.fixture(scope="module")
+def big() -> RepositorySimulator:
+    return big_sim(1400)
+
+
+def test_big_fixture_is_above_the_threshold(big: RepositorySimulator) -> None:
+    data = big.files[current_url(big, "targets")]
+    assert len(data) > canonical.ACCEL_MIN_BYTES
+
+
+# -- the optional accelerator ---------------------------------------------------------
+
+
+def test_small_metadata_does_not_import_the_accelerator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(canonical, "_orjson", canonical._UNSET)
+    doc = {"b": [1, "x"], "a": {"é": None}}
+    assert canonical.encode_canonical(doc, _decoded=True, _size_hint=100) == (
+        canonical.encode_canonical_slow(doc)
+    )
+    assert canonical._orjson is canonical._UNSET  # not even looked for
+
+
+def test_large_metadata_loads_the_accelerator_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(canonical, "_orjson", canonical._UNSET)
+    doc = {"a": 1}
+    canonical.encode_canonical(doc, _decoded=True, _size_hint=canonical.ACCEL_MIN_BYTES)
+    loaded = canonical._orjson
+    assert loaded is not canonical._UNSET  # orjson, or None when the extra is missing
+    # Once loaded it serves small documents too (no import cost left to save).
+    assert canonical._accelerator(10) is loaded
+
+
+def test_accelerated_and_pure_paths_agree_on_large_metadata(
+    big: RepositorySimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = big.files[current_url(big, "targets")]
+    signed = canonical.loads(data)["signed"]
+    fast = canonical.encode_canonical(signed, _decoded=True, _size_hint=len(data))
+    monkeypatch.setattr(canonical, "_orjson", None)  # a device without the extra
+    pure = canonical.encode_canonical(signed, _decoded=True, _size_hint=len(data))
+    assert fast == pure == canonical.encode_canonical_slow(signed)
+
+
+@pytest.mark.parametrize("accel", ["default", "none"])
+def test_large_repository_refresh_with_and_without_accelerator(
+    big: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accel: str
+) -> None:
+    if accel == "none":
+        monkeypatch.setattr(canonical, "_orjson", None)
+    up = big.updater(tmp_path / "md")
+    target = up.get_targetinfo("hw-3/1.0.1003/fw-é1003.bin")
+    assert target is not None
+    assert target.length == len(b"image 1003")
+    assert (tmp_path / "md" / "targets.json").read_bytes() == big.files[current_url(big, "targets")]
+
+
+# -- parsing --------------------------------------------------------------------------
+
+
+def test_loads_pauses_the_gc_and_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert gc.isenabled()
+    seen: list[bool] = []
+
+    def hook(text: str) -> int:
+        seen.append(gc.isenabled())
+        return int(text)
+
+    monkeypatch.setattr(
+        canonical,
+        "_decoder",
+        json.JSONDecoder(
+            parse_int=hook,
+            parse_float=canonical._refuse_float,
+            parse_constant=canonical._refuse_constant,
+        ),
+    )
+    assert canonical.loads(b'{"a": 7}') == {"a": 7}
+    with pytest.raises(verifier.MetadataFormatError):
+        canonical.loads(b'{"a": 1, "b": 1.5}')
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        canonical.loads(b'{"a": 1}')
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    assert seen == [False, False, False]
+
+
+def test_loads_accepts_bytes_and_decoded_text() -> None:
+    data = '{"name": "fw-é"}'.encode()
+    assert canonical.loads(data) == canonical.loads(canonical.decode(data)) == {"name": "fw-é"}
+    with pytest.raises(verifier.MetadataFormatError, match="invalid JSON"):
+        canonical.decode(b'{"a": "\xff"}')
+
+
+def test_malformed_entry_among_many_targets_is_refused(
+    big: RepositorySimulator, tmp_path: Path
+) -> None:
+    md = tmp_path / "md"
+    big.updater(md).refresh()
+    before = state_of(md)
+    big.publish()
+    signed = role_dict(big, "targets")
+    names = list(signed["targets"])
+    signed["targets"][names[len(names) // 2]]["hashes"] = {"sha256": 5}
+    big.override[current_url(big, "targets")] = sign_dict(big.signers["targets"][0], signed)
+    with pytest.raises(verifier.MetadataFormatError, match="hashes must be strings"):
+        big.updater(md).refresh()
+    after = state_of(md)
+    # A valid new timestamp and snapshot may be stored first; targets.json is untouched
+    # and no staged file is left behind.
+    assert after["targets.json"] == before["targets.json"]
+    assert not [p for p in md.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- staged targets -------------------------------------------------------------------
+
+
+def test_unverified_targets_never_reach_the_stored_name(
+    sim: RepositorySimulator, tmp_path: Path
+) -> None:
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    stored = (md / "targets.json").read_bytes()
+    sim.publish()
+    url = current_url(sim, "targets")
+    sim.override[url] = sim.files[url].replace(b'"length": 12', b'"length": 13')
+    with pytest.raises(verifier.UnsignedMetadataError):
+        sim.updater(md).refresh()
+    assert (md / "targets.json").read_bytes() == stored
+    assert sorted(p.name for p in md.iterdir()) == [
+        "root.json",
+        "snapshot.json",
+        "targets.json",
+        "timestamp.json",
+    ]
+
+
+def test_fetch_error_while_staging_leaves_nothing(sim: RepositorySimulator, tmp_path: Path) -> None:
+    class Truncating(verifier.Fetcher):
+        def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+            data = sim.serve(url)
+            if data is None:
+                raise verifier.DownloadHTTPError("not found", 404)
+            if "targets" not in url:
+                return iter([data])
+            return self._broken(data)
+
+        def _broken(self, data: bytes) -> Iterator[bytes]:
+            yield data[:10]
+            raise verifier.DownloadError("connection reset")
+
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(sim.signed_roots[0])
+    up = verifier.Updater(md, METADATA_URL, fetcher=Truncating())
+    with pytest.raises(verifier.DownloadError, match="connection reset"):
+        up.refresh()
+    assert not (md / "targets.json").exists()
+    assert not [p for p in md.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_stage_commit_and_discard(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(b"old")
+    tmp, size = storage.stage_chunks(path, iter([b"ne", b"w"]))
+    assert size == 3 and tmp.read_bytes() == b"new" and path.read_bytes() == b"old"
+    storage.commit(tmp, path)
+    assert path.read_bytes() == b"new" and not tmp.exists()
+    storage.discard(storage.stage(path, b"newer"))
+    assert path.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_read_at_most_is_sized_by_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "f"
+    f.write_bytes(b"x" * 1000)
+    with open(f, "rb") as fh:
+        assert storage.read_at_most(fh, 64 << 20) == b"x" * 1000
+    with open(f, "rb") as fh:
+        assert storage.read_at_most(fh, 10) == b"x" * 11  # one more than allowed: too long
+    # A file that grew after fstat is still read to its end (or to the limit).
+    real = os.fstat
+
+    def stale(fd: int) -> Any:
+        result = real(fd)
+        return os.stat_result((*result[:6], 10, *result[7:]))
+
+    monkeypatch.setattr(storage.os, "fstat", stale)
+    with open(f, "rb") as fh:
+        assert storage.read_at_most(fh, 5000) == b"x" * 1000
+    with open(f, "rb") as fh:
+        assert len(storage.read_at_most(fh, 500)) == 501
+
+
+def test_directory_fetcher_fetch_bytes(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_bytes(b"0123456789")
+    fetcher = verifier.DirectoryFetcher(tmp_path, base_url="http://x/")
+    assert fetcher.fetch_bytes("http://x/a.json", 10) == b"0123456789"
+    with pytest.raises(verifier.DownloadLengthMismatchError):
+        fetcher.fetch_bytes("http://x/a.json", 9)
+    with pytest.raises(verifier.DownloadHTTPError) as info:
+        fetcher.fetch_bytes("http://x/missing.json", 9)
+    assert info.value.status_code == 404
+
+
+# -- what a device imports ------------------------------------------------------------
+
+_IMPORTS_AFTER_REFRESH = """
+import sys
+sys.path.insert(0, {root!r})
+from tests.verifier.simulator import RepositorySimulator
+sim = RepositorySimulator()
+sim.add_target("gw/1.0/fw.bin", b"x")
+sim.publish()
+before = set(sys.modules)
+sim.updater({md!r}).refresh()
+print(sorted(m for m in set(sys.modules) - before if m.startswith(("cryptography", "orjson"))))
+"""
+
+
+def test_ed25519_small_refresh_imports_only_what_it_needs(tmp_path: Path) -> None:
+    # The simulator (python-tuf) imports cryptography itself: compare against a run in
+    # which serialization was not imported before the refresh.
+    code = _IMPORTS_AFTER_REFRESH.format(root=str(PACKAGE_ROOT), md=str(tmp_path / "md"))
+    code = code.replace(
+        "before = set(sys.modules)",
+        "for m in [m for m in sys.modules if m.startswith(('cryptography', 'orjson'))]:\n"
+        "    del sys.modules[m]\n"
+        "before = set(sys.modules)",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = json.loads(out.strip().replace("'", '"'))
+    assert "cryptography.hazmat.primitives.asymmetric.ed25519" in loaded
+    assert "cryptography.hazmat.primitives.serialization" not in loaded
+    assert not [m for m in loaded if m.startswith("orjson")]
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "p256", "pss256"])
+def test_key_identity_of_every_key_type(kind: str) -> None:
+    from securesystemslib.signer import CryptoSigner
+
+    from verifier._internal.keys import Key
+
+    signer = {
+        "ed25519": CryptoSigner.generate_ed25519,
+        "p256": CryptoSigner.generate_ecdsa,
+        "pss256": lambda: CryptoSigner.generate_rsa(size=2048),
+    }[kind]()
+    data = signer.public_key.to_dict()
+    key = Key.from_dict("a", data)
+    identity = key.identity()
+    assert identity[0] == kind
+    if kind == "ed25519":
+        assert identity[1] == bytes.fromhex(data["keyval"]["public"])  # type: ignore[index]
+    else:
+        assert identity[1].startswith(b"\x30")  # DER SubjectPublicKeyInfo
+    assert Key.from_dict("b", data).identity() == identity
+
+
+# -- HTTP -------------------------------------------------------------------------------
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers every GET with ``body``; records request lines and connections."""
+
+    protocol_version = "HTTP/1.1"
+    body = b"0123456789"
+    lines: ClassVar[list[str]] = []
+    connections: ClassVar[set[int]] = set()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).lines.append(self.requestline)
+        type(self).connections.add(id(self.connection))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+@pytest.fixture
+def recorder() -> Iterator[str]:
+    _Recorder.lines = []
+    _Recorder.connections = set()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_http_fetcher_keeps_the_connection_alive(recorder: str) -> None:
+    fetcher = verifier.HttpFetcher()
+    for name in ("a", "b", "c"):
+        assert fetcher.fetch_bytes(f"{recorder}/{name}", 100) == _Recorder.body
+    assert [line.split()[1] for line in _Recorder.lines] == ["/a", "/b", "/c"]
+    assert len(_Recorder.connections) == 1
+
+
+def test_http_fetcher_uses_an_explicit_proxy(recorder: str) -> None:
+    # The recorder plays the proxy: it sees the absolute URL of the real server.
+    fetcher = verifier.HttpFetcher(proxy_url=recorder)
+    assert fetcher.fetch_bytes("http://repo.invalid/metadata/timestamp.json", 100) == (
+        _Recorder.body
+    )
+    assert _Recorder.lines == ["GET http://repo.invalid/metadata/timestamp.json HTTP/1.1"]
+
+
+def test_http_fetcher_ignores_proxy_environment(
+    recorder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # discard port: would fail
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    assert verifier.HttpFetcher().fetch_bytes(f"{recorder}/x", 100) == _Recorder.body
+
+
+def test_http_download_digest_matches(recorder: str) -> None:
+    data = b"".join(verifier.HttpFetcher(chunk_size=3).fetch(f"{recorder}/img", 100))
+    assert hashlib.sha256(data).digest() == hashlib.sha256(_Recorder.body).digest()
+
+
+# -- polls ----------------------------------------------------------------------------
+
+
+def test_unchanged_timestamp_is_verified_once(
+    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verifier._internal.trusted_set import TrustedMetadataSet
+
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    calls: list[bytes] = []
+    real = TrustedMetadataSet.update_timestamp
+
+    def counting(self: TrustedMetadataSet, data: bytes) -> Any:
+        calls.append(data)
+        return real(self, data)
+
+    monkeypatch.setattr(TrustedMetadataSet, "update_timestamp", counting)
+    sim.updater(md).refresh()
+    assert calls == [(md / "timestamp.json").read_bytes()]  # the stored copy only
+    sim.update_timestamp()  # a new one is verified as before
+    calls.clear()
+    sim.updater(md).refresh()
+    assert len(calls) == 2
+
+
+def test_unchanged_expired_timestamp_is_still_refused(tmp_path: Path) -> None:
+    import datetime
+
+    sim = RepositorySimulator()
+    sim.add_target("gw/1.0/fw.bin", b"x")
+    sim.timestamp.signed.expires = future(days=1)  # before root, snapshot and targets
+    sim.publish()
+    md = tmp_path / "md"
+    up = sim.updater(md)
+    up.refresh()
+    stored = (md / "timestamp.json").read_bytes()
+    expires = sim.timestamp.signed.expires
+    later = (expires + datetime.timedelta(seconds=1)).timestamp()
+    up = sim.updater(md)
+    up._clock = lambda: later  # the same timestamp, served again, is now expired
+    with pytest.raises(verifier.ExpiredMetadataError, match="timestamp"):
+        up.refresh()
+    assert (md / "timestamp.json").read_bytes() == stored
