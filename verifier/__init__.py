@@ -1,7 +1,7 @@
 """firmtuf device verifier: a lean TUF 1.0.x client for firmware updates.
 
 Runtime imports: the standard library and ``cryptography`` (loaded on first signature
-check); ``urllib3`` only inside :class:`HttpFetcher`. Never ``tuf`` or
+check); ``requests`` only inside :class:`HttpFetcher`. Never ``tuf`` or
 ``securesystemslib``.
 
 Public API (stable; everything else, including ``verifier._internal``, may change)::

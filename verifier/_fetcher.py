@@ -150,13 +150,13 @@ class DirectoryFetcher(Fetcher):
 
 
 class HttpFetcher(Fetcher):
-    """HTTP(S) with ``urllib3`` (imported on first use so ``import verifier`` stays fast).
+    """HTTP(S) with ``requests`` (imported on first use so ``import verifier`` stays fast).
 
-    One connection pool per fetcher: the requests of one refresh reuse a kept-alive
-    connection. ``urllib3`` directly rather than ``requests`` on top of it: that costs a
-    third of the import time and 7 MiB less address space on a device. Environment
-    proxy settings (``HTTPS_PROXY``, ...) are not read; pass ``proxy_url`` instead.
-    Redirects are followed (at most 10); nothing is retried.
+    One ``requests.Session`` per fetcher: the requests of one refresh reuse a kept-alive
+    connection. The session does not read the environment (``HTTPS_PROXY``, ``.netrc``,
+    ``REQUESTS_CA_BUNDLE``): each of those lookups costs time on every request and a
+    device's configuration should be explicit, so pass ``proxy_url`` instead. Redirects
+    are followed (at most 10); nothing is retried.
 
     Args:
         connect_timeout: seconds to wait for the connection.
@@ -186,57 +186,50 @@ class HttpFetcher(Fetcher):
         self.chunk_size = chunk_size
         self.user_agent = user_agent
         self.proxy_url = proxy_url
-        self._pool: Any = None
+        self._session: Any = None
 
-    def _get_pool(self) -> Any:
-        if self._pool is None:
-            import urllib3
+    def _get_session(self) -> Any:
+        if self._session is None:
+            import requests
 
-            # A device talks to one or two hosts (metadata and targets).
+            session = requests.Session()
+            session.trust_env = False
+            session.max_redirects = 10
             if self.proxy_url is not None:
-                self._pool = urllib3.ProxyManager(self.proxy_url, num_pools=4)
-            else:
-                self._pool = urllib3.PoolManager(num_pools=4)
-        return self._pool
+                session.proxies = {"http": self.proxy_url, "https": self.proxy_url}
+            self._session = session
+        return self._session
 
     def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
         if not url.startswith(("http://", "https://")):
             raise DownloadError(f"unsupported URL {url!r}")
-        import urllib3
+        import requests
 
         # identity: byte ranges and length caps then refer to the bytes TUF verifies.
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
         try:
-            response = self._get_pool().request(
-                "GET",
+            response = self._get_session().get(
                 url,
+                stream=True,
+                timeout=(self.connect_timeout, self.read_timeout),
                 headers=headers,
-                preload_content=False,
-                timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
-                retries=urllib3.Retry(
-                    total=None, connect=0, read=0, status=0, other=0, redirect=10
-                ),
             )
-        except urllib3.exceptions.MaxRetryError as e:
-            if isinstance(e.reason, urllib3.exceptions.TimeoutError):
-                raise SlowRetrievalError(f"{url}: timed out") from e
-            raise DownloadError(f"{url}: {e.reason}") from e
-        except urllib3.exceptions.TimeoutError as e:
+        except requests.exceptions.Timeout as e:
             raise SlowRetrievalError(f"{url}: timed out") from e
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
-            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
-        status = response.status
+        except requests.exceptions.RequestException as e:
+            raise DownloadError(f"{url}: {e}") from e
+        status = response.status_code
         if status >= 400:
-            _discard(response)
+            response.close()
             raise DownloadHTTPError(f"{url}: HTTP {status}", status)
         if offset and (
             status != 206
             or not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
         ):
             # Resuming needs exactly the bytes from ``offset`` on; anything else restarts.
-            _discard(response)
+            response.close()
             raise DownloadHTTPError(f"{url}: server did not honour the Range request", 416)
         return self._chunks(url, response, max_length, offset)
 
@@ -252,15 +245,12 @@ class HttpFetcher(Fetcher):
             )
 
     def _chunks(self, url: str, response: Any, max_length: int, offset: int) -> Iterator[bytes]:
-        import urllib3
-
         start = time.monotonic()
         received = 0
         total = offset
-        done = False
         # read1 returns as soon as some bytes arrive, so a trickling server is measured
         # (and cut off) between small reads instead of blocking until a chunk fills.
-        read1 = response.read1
+        read1 = response.raw.read1
         size = self.chunk_size
         try:
             while chunk := read1(size, decode_content=True):
@@ -268,22 +258,20 @@ class HttpFetcher(Fetcher):
                 total += len(chunk)
                 self._check_progress(url, total, max_length, received, start)
                 yield chunk
-            done = True
-        except (urllib3.exceptions.TimeoutError, TimeoutError) as e:
-            raise SlowRetrievalError(f"{url}: read timed out") from e
         except DownloadError:
             raise
         except Exception as e:
-            # urllib3 and socket errors: transport failures, whatever their class.
+            # Raw reads raise urllib3's or the socket's errors, not requests' own: a read
+            # timeout is a slow retrieval, anything else a transport failure.
+            if _is_timeout(e):
+                raise SlowRetrievalError(f"{url}: read timed out") from e
             raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
         finally:
-            if done:
-                response.release_conn()  # kept alive for the next request
-            else:
-                _discard(response)
+            # After the last byte the connection is already back in the session's pool
+            # (kept alive); otherwise this closes it, as unread bytes make it unusable.
+            response.close()
 
 
-def _discard(response: Any) -> None:
-    # A connection with unread bytes cannot be reused: close it, free its pool slot.
-    response.close()
-    response.release_conn()
+def _is_timeout(e: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(e).__mro__}
+    return bool(names & {"TimeoutError", "ReadTimeoutError", "Timeout"})

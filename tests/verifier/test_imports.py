@@ -1,4 +1,4 @@
-"""The device-side import contract: stdlib + cryptography (+ urllib3 lazily), nothing else."""
+"""The device-side import contract: stdlib + cryptography (+ requests lazily), nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[2] / "verifier"
-ALLOWED_THIRD_PARTY = {"cryptography", "urllib3", "orjson"}
+ALLOWED_THIRD_PARTY = {"cryptography", "requests", "orjson"}
 
 
 def test_import_verifier_loads_no_heavy_modules() -> None:

@@ -3,7 +3,7 @@
 Large metadata: the optional orjson encoder is used only above a size threshold (both
 encoders give the same bytes), the GC is paused while JSON is parsed, targets metadata is
 streamed into a staged file and verified from one read. Small devices: Ed25519 keys load
-without cryptography's serialization module, the HTTP fetcher uses urllib3 alone.
+without cryptography's serialization module, the HTTP fetcher keeps one session alive.
 """
 
 from __future__ import annotations
