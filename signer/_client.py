@@ -143,17 +143,15 @@ def check_repository(
                 "timestamp": trusted.timestamp.version,
                 "snapshot": trusted.snapshot.version,
             }
-            dl = Path(tmp, "dl")
-            dl.mkdir()
             for role, targets in _walk_roles(updater, trusted):
                 report.versions[role] = targets.version
                 for name in targets.targets:
                     listed = targets.get(name)
                     info = _check_found(name, role, updater.get_targetinfo(name), listed)
                     if download:
-                        target_file = dl / "target"
-                        updater.download(info, target_file)
-                        target_file.unlink()
+                        # Streamed and checked, not stored: a repository check must not
+                        # write and fsync every image as a device's download does.
+                        updater._check_remote_target(info)
                     report.targets[name] = info.length
         except ClientRefusal:
             raise

@@ -27,7 +27,7 @@ from verifier._internal.trusted_set import TrustedMetadataSet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from verifier._bundle import BundleUpdater
@@ -532,15 +532,7 @@ class Updater:
         dest = Path(dest)
         if self.find_cached_target(target, dest) is not None:
             return dest
-        if self._target_url is None:
-            raise ValueError("download needs a target_base_url")
-        trusted = self._ensure_refreshed()
-        path = target.path
-        if trusted.root.consistent_snapshot and self.config.prefix_targets_with_hash:
-            digest = next(iter(target.hashes.values()))
-            dirname, sep, basename = path.rpartition("/")
-            path = f"{dirname}{sep}{digest}.{basename}"
-        url = self._target_url + path
+        url = self._url_for(target)
         part = (
             Path(partial_path) if partial_path is not None else dest.with_name(dest.name + ".part")
         )
@@ -569,17 +561,13 @@ class Updater:
         mode = "ab" if offset else "wb"
         if offset < target.length:
             try:
-                chunks = self._fetcher.fetch(url, target.length, offset)
+                chunks = self._fetch_target(url, target.length, offset)
             except DownloadHTTPError as e:
                 if not offset or e.status_code != 416:
                     raise
                 # The server refused the Range: start over.
                 hashers, offset, mode = _hashers(target), 0, "wb"
-                chunks = self._fetcher.fetch(url, target.length, 0)
-            except DownloadError:
-                raise
-            except Exception as e:
-                raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+                chunks = self._fetch_target(url, target.length, 0)
             with open(part, mode) as f:
                 total = offset
                 try:
@@ -600,10 +588,57 @@ class Updater:
                     raise LengthOrHashMismatchError(
                         f"{target.path}: got {total} bytes, expected {target.length}"
                     )
-        for algo, hasher in hashers.items():
-            if hasher.hexdigest() != target.hashes[algo].lower():
-                part.unlink()
-                raise LengthOrHashMismatchError(f"{target.path}: {algo} hash mismatch")
+        problem = _hash_mismatch(target, hashers)
+        if problem is not None:
+            part.unlink()
+            raise LengthOrHashMismatchError(problem)
+
+    def _url_for(self, target: TargetFile) -> str:
+        if self._target_url is None:
+            raise ValueError("download needs a target_base_url")
+        trusted = self._ensure_refreshed()
+        path = target.path
+        if trusted.root.consistent_snapshot and self.config.prefix_targets_with_hash:
+            digest = next(iter(target.hashes.values()))
+            dirname, sep, basename = path.rpartition("/")
+            path = f"{dirname}{sep}{digest}.{basename}"
+        return self._target_url + path
+
+    def _fetch_target(self, url: str, length: int, offset: int) -> Iterator[bytes]:
+        try:
+            return self._fetcher.fetch(url, length, offset)
+        except DownloadError:
+            raise
+        except Exception as e:
+            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+
+    def _check_remote_target(self, target: TargetFile) -> None:
+        """Fetch ``target`` and check its length and hashes without storing it.
+
+        For checks of a whole published repository (the signing tool's ``verify`` and
+        pre-publish check), where writing and fsyncing every image would dominate;
+        devices use :meth:`download`.
+
+        Raises:
+            UnsafeTargetNameError, LengthOrHashMismatchError, DownloadError: as download.
+        """
+        check_target_name(target.path)
+        url = self._url_for(target)
+        hashers = _hashers(target)
+        total = 0
+        for chunk in self._fetch_target(url, target.length, 0):
+            total += len(chunk)
+            if total > target.length:
+                raise LengthOrHashMismatchError(f"{target.path}: more than {target.length} bytes")
+            for h in hashers.values():
+                h.update(chunk)
+        if total != target.length:
+            raise LengthOrHashMismatchError(
+                f"{target.path}: got {total} bytes, expected {target.length}"
+            )
+        problem = _hash_mismatch(target, hashers)
+        if problem is not None:
+            raise LengthOrHashMismatchError(problem)
 
     # -- device state ---------------------------------------------------------------
 
@@ -653,6 +688,13 @@ def _policy_problem(policy: DevicePolicy, fw: FirmwareInfo) -> str | None:
         return f"version {fw.version} is not newer than installed {policy.installed_version}"
     if fw.min_version is not None and policy.installed_version < fw.min_version:
         return f"needs installed version >= {fw.min_version}"
+    return None
+
+
+def _hash_mismatch(target: TargetFile, hashers: dict[str, Any]) -> str | None:
+    for algo, hasher in hashers.items():
+        if hasher.hexdigest() != target.hashes[algo].lower():
+            return f"{target.path}: {algo} hash mismatch"
     return None
 
 

@@ -245,3 +245,37 @@ def test_failed_rotation_keeps_last_good_root(sim: RepositorySimulator, device_d
     with pytest.raises(verifier.MetadataFormatError):
         sim.updater(device_dir).refresh()
     assert (device_dir / "root.json").read_bytes() == sim.signed_roots[1]
+
+
+@pytest.mark.parametrize(
+    ("served", "error", "message"),
+    [
+        (b"firmware-v1", None, ""),
+        (b"firmware-v2", verifier.LengthOrHashMismatchError, "sha256 hash mismatch"),
+        (b"firmware-v1+", verifier.DownloadLengthMismatchError, "more than 11 bytes"),
+        (b"firmware-", verifier.LengthOrHashMismatchError, "got 9 bytes, expected 11"),
+    ],
+)
+def test_check_remote_target_verifies_without_storing(
+    sim: RepositorySimulator,
+    tmp_path: Path,
+    served: bytes,
+    error: type[Exception] | None,
+    message: str,
+) -> None:
+    """The signing tool's whole-repository check: every image streamed and checked as
+    download() checks it, nothing written."""
+    sim.add_target("fw/a.bin", b"firmware-v1")
+    sim.publish()
+    up = sim.updater(tmp_path / "md")
+    target = up.get_targetinfo("fw/a.bin")
+    assert target is not None
+    url = up._url_for(target)
+    sim.override[url] = served
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    if error is None:
+        up._check_remote_target(target)
+    else:
+        with pytest.raises(error, match=message):
+            up._check_remote_target(target)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
