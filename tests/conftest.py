@@ -7,6 +7,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# `cli` and `password` for the signer-side folders (signer, keys, scale).
+pytest_plugins = ["tests.cli_fixtures"]
+
 settings.register_profile(
     "default",
     max_examples=25,

@@ -8,12 +8,11 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from tuf.api.metadata import Metadata
 from tuf.ngclient import Updater
 
@@ -21,10 +20,10 @@ import verifier
 from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
 from signer._client import DirectoryFetcher
 from signer._keys import static_secret
-from signer.cli import main
+from tests.cli_fixtures import PASSWORD_ENV as PASSWORD_ENV  # re-exported for the tests
+from tests.cli_fixtures import Cli as Cli
 from tests.tuf_fetcher import LOCAL_BASE_URL, TufDirectoryFetcher
 
-PASSWORD_ENV = "FIRMTUF_KEYS_TEST_PASSWORD"
 PIN_ENV = "FIRMTUF_KEYS_TEST_PIN"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOFTHSM_LIB_CANDIDATES = (
@@ -33,26 +32,6 @@ SOFTHSM_LIB_CANDIDATES = (
     "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
     "/usr/local/lib/softhsm/libsofthsm2.so",
 )
-
-Cli = Callable[..., Result]
-
-
-@pytest.fixture
-def password(monkeypatch: pytest.MonkeyPatch) -> str:
-    value = secrets.token_urlsafe(12)
-    monkeypatch.setenv(PASSWORD_ENV, value)
-    return value
-
-
-@pytest.fixture
-def cli() -> Cli:
-    """Run `firmtuf ARGS...` in-process; returns click's Result (exit_code, output, stderr)."""
-    runner = CliRunner()
-
-    def run(*args: str | os.PathLike[str], input: str | None = None) -> Result:
-        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
-
-    return run
 
 
 def run_process(

@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from signer import init_repository
-from signer.cli import main
-
-PASSWORD_ENV = "FIRMTUF_SCALE_PASSWORD"
-
-Cli = Callable[..., Result]
-
-
-@pytest.fixture
-def password(monkeypatch: pytest.MonkeyPatch) -> str:
-    value = secrets.token_urlsafe(12)
-    monkeypatch.setenv(PASSWORD_ENV, value)
-    return value
-
-
-@pytest.fixture
-def cli() -> Cli:
-    """Run `firmtuf ARGS...` in-process; returns click's Result."""
-    runner = CliRunner()
-
-    def run(*args: str | os.PathLike[str], input: str | None = None) -> Result:
-        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
-
-    return run
+from tests.cli_fixtures import PASSWORD_ENV as PASSWORD_ENV  # re-exported for the tests
+from tests.cli_fixtures import Cli as Cli
 
 
 @pytest.fixture

@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
 from signer._demo import serve_directory
 from signer._keys import static_secret
-from signer.cli import main
-
-PASSWORD_ENV = "FIRMTUF_TEST_PASSWORD"
-
-
-@pytest.fixture
-def password(monkeypatch: pytest.MonkeyPatch) -> str:
-    value = secrets.token_urlsafe(12)
-    monkeypatch.setenv(PASSWORD_ENV, value)
-    return value
-
-
-Cli = Callable[..., Result]
-
-
-@pytest.fixture
-def cli() -> Cli:
-    """Run `firmtuf ARGS...` in-process; returns click's Result (exit_code, stdout, stderr)."""
-    runner = CliRunner()
-
-    def run(*args: str | os.PathLike[str], input: str | None = None) -> Result:
-        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
-
-    return run
+from tests.cli_fixtures import PASSWORD_ENV as PASSWORD_ENV  # re-exported for the tests
+from tests.cli_fixtures import Cli as Cli
 
 
 @pytest.fixture
