@@ -27,5 +27,6 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 echo "== ruff"; .venv/bin/ruff check signer verifier tests benchmarks
+.venv/bin/ruff format --check --quiet signer verifier tests benchmarks
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"; exec .venv/bin/python -m pytest "$@"

@@ -131,7 +131,10 @@ class VerifierClient:
 
         config = self.config or same_limits_as_python_tuf()
         return verifier.Updater(
-            self.metadata_dir, METADATA_URL, TARGETS_URL, fetcher=memory_fetcher(files),
+            self.metadata_dir,
+            METADATA_URL,
+            TARGETS_URL,
+            fetcher=memory_fetcher(files),
             config=config,
         )
 

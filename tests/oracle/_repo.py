@@ -166,8 +166,15 @@ class RepoBuilder:
         frozen = Root.from_dict(copy.deepcopy(self.root.to_dict()))
         self.root_versions.append((frozen, list(self.signers["root"])))
 
-    def rotate_keys(self, role: str, *, keep: int = 0, add: int = 1, key_type: str | None = None,
-                    threshold: int | None = None) -> None:
+    def rotate_keys(
+        self,
+        role: str,
+        *,
+        keep: int = 0,
+        add: int = 1,
+        key_type: str | None = None,
+        threshold: int | None = None,
+    ) -> None:
         """Replace keys of a top-level role in the working root (call commit_root after)."""
         old = self.signers[role]
         for signer in old[keep:]:
@@ -225,8 +232,9 @@ class RepoBuilder:
         assert delegations is not None and delegations.succinct_roles is not None
         return delegations.succinct_roles.get_role_for_target(path)
 
-    def add_target(self, role: str, path: str, data: bytes, custom: dict[str, Any] | None = None
-                   ) -> TargetFile:
+    def add_target(
+        self, role: str, path: str, data: bytes, custom: dict[str, Any] | None = None
+    ) -> TargetFile:
         info = TargetFile.from_data(path, data, ["sha256"])
         if custom:
             info.unrecognized_fields["custom"] = custom
@@ -285,12 +293,14 @@ class RepoBuilder:
         for name, role in self.targets.items():
             data = self._sign(name, role.signed, list(role.signers), hooks)
             files[f"metadata/{role.signed.version}.{name}.json"] = data
-            self.snapshot.meta[f"{name}.json"] = self._meta(role.signed.version, data,
-                                                            self.snapshot_hashes)
+            self.snapshot.meta[f"{name}.json"] = self._meta(
+                role.signed.version, data, self.snapshot_hashes
+            )
         data = self._sign("snapshot", self.snapshot, list(self.signers["snapshot"]), hooks)
         files[f"metadata/{self.snapshot.version}.snapshot.json"] = data
-        self.timestamp.snapshot_meta = self._meta(self.snapshot.version, data,
-                                                  self.timestamp_hashes)
+        self.timestamp.snapshot_meta = self._meta(
+            self.snapshot.version, data, self.timestamp_hashes
+        )
         data = self._sign("timestamp", self.timestamp, list(self.signers["timestamp"]), hooks)
         files["metadata/timestamp.json"] = data
 

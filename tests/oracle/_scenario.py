@@ -32,38 +32,81 @@ from tests.oracle._repo import KEY_TYPES, TOP_ROLES, Hooks, RepoBuilder, sha256
 TARGET = "fw/image.bin"
 MISSING_TARGET = "fw/missing.bin"
 
-SHAPES = ("top", "paths", "paths_decoy", "terminating_miss", "nested", "hash_prefix", "succinct",
-          "terminating_child", "cycle")
+SHAPES = (
+    "top",
+    "paths",
+    "paths_decoy",
+    "terminating_miss",
+    "nested",
+    "hash_prefix",
+    "succinct",
+    "terminating_child",
+    "cycle",
+)
 
 # Mutations applied to the bytes a client downloads (a mirror or man in the middle).
 POST_MUTATIONS = (
-    "sig_flip", "sig_drop", "sig_dup", "sig_dup_append", "junk", "truncated_json",
-    "wrong_type_version", "wrong_type_expires", "missing_signed", "wrong_type_field",
-    "oversize", "missing_file", "reserialize", "unknown_field_unsigned",
+    "sig_flip",
+    "sig_drop",
+    "sig_dup",
+    "sig_dup_append",
+    "junk",
+    "truncated_json",
+    "wrong_type_version",
+    "wrong_type_expires",
+    "missing_signed",
+    "wrong_type_field",
+    "oversize",
+    "missing_file",
+    "reserialize",
+    "unknown_field_unsigned",
 )
 # Mutations of what the repository signs (a compromised or buggy repository).
 PRE_MUTATIONS = (
-    "version_up", "version_down", "expire", "meta_version_up", "meta_version_down",
-    "meta_hash", "meta_length", "threshold_up", "threshold_zero", "paths_away",
-    "terminating_flip", "wrong_key", "spec_version_major", "unknown_field",
+    "version_up",
+    "version_down",
+    "expire",
+    "meta_version_up",
+    "meta_version_down",
+    "meta_hash",
+    "meta_length",
+    "threshold_up",
+    "threshold_zero",
+    "paths_away",
+    "terminating_flip",
+    "wrong_key",
+    "spec_version_major",
+    "unknown_field",
     "wrong_type_role",
 )
 # Mutations of the repository's history.
 STATE_MUTATIONS = (
-    "none", "rollback", "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
-    "root_skip_version", "key_alias", "ff_recover_timestamp", "ff_recover_snapshot",
+    "none",
+    "rollback",
+    "rotate_good",
+    "rotate_old_keys_only",
+    "rotate_new_keys_only",
+    "root_skip_version",
+    "key_alias",
+    "ff_recover_timestamp",
+    "ff_recover_snapshot",
     "root_chain_break",
 )
 TARGET_MUTATIONS = ("target_flip", "target_long", "target_short", "target_missing")
 # Damage to the device's own trusted files before it boots (storage faults): a client must
 # recover from the repository, or refuse, never trust damaged data.
 LOCAL_MUTATIONS = (
-    "local_junk_timestamp", "local_junk_snapshot", "local_junk_targets",
-    "local_delete_timestamp", "local_delete_snapshot", "local_delete_targets",
+    "local_junk_timestamp",
+    "local_junk_snapshot",
+    "local_junk_targets",
+    "local_delete_timestamp",
+    "local_delete_snapshot",
+    "local_delete_targets",
     "local_empty_timestamp",
 )
-MUTATIONS: tuple[str, ...] = (POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS
-             + LOCAL_MUTATIONS)  # + SIGNED_EDITS below
+MUTATIONS: tuple[str, ...] = (
+    POST_MUTATIONS + PRE_MUTATIONS + STATE_MUTATIONS + TARGET_MUTATIONS + LOCAL_MUTATIONS
+)  # + SIGNED_EDITS below
 
 MAX_LENGTHS = {"root": 512000, "timestamp": 16384, "snapshot": 2000000, "targets": 5000000}
 
@@ -154,9 +197,11 @@ def build(sc: Scenario) -> Built:
         assert b_md.delegations is None
         b_md.delegations = Delegations(
             keys={sg.public_key.keyid: sg.public_key for sg in back.signers},
-            roles={"a": DelegatedRole(
-                "a", [sg.public_key.keyid for sg in back.signers], dt, False, paths=["fw/*"]
-            )},
+            roles={
+                "a": DelegatedRole(
+                    "a", [sg.public_key.keyid for sg in back.signers], dt, False, paths=["fw/*"]
+                )
+            },
         )
         b.add_target("b", TARGET, data)
         roles = ["a", "b"]
@@ -203,8 +248,9 @@ def parent_of(b: RepoBuilder, role: str) -> str:
     raise KeyError(role)
 
 
-def _edit_json(files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
-               ) -> None:
+def _edit_json(
+    files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
+) -> None:
     doc = json.loads(files[path])
     edit(doc)
     files[path] = json.dumps(doc, indent=1).encode()
@@ -217,13 +263,17 @@ def _flip_hex(text: str) -> str:
 def apply_post(sc: Scenario, files: dict[str, bytes], path: str, role: str) -> None:
     m = sc.mutation
     if m == "sig_flip":
-        _edit_json(files, path, lambda d: d["signatures"][0].update(
-            sig=_flip_hex(d["signatures"][0]["sig"])))
+        _edit_json(
+            files,
+            path,
+            lambda d: d["signatures"][0].update(sig=_flip_hex(d["signatures"][0]["sig"])),
+        )
     elif m == "sig_drop":
         _edit_json(files, path, lambda d: d["signatures"].pop(0))
     elif m == "sig_dup":
-        _edit_json(files, path, lambda d: d.update(
-            signatures=[d["signatures"][0]] * len(d["signatures"])))
+        _edit_json(
+            files, path, lambda d: d.update(signatures=[d["signatures"][0]] * len(d["signatures"]))
+        )
     elif m == "sig_dup_append":
         _edit_json(files, path, lambda d: d["signatures"].append(d["signatures"][0]))
     elif m == "junk":
@@ -308,6 +358,7 @@ def _meta_version(delta: int) -> Callable[[RepoBuilder, Any, str], None]:
         if role in ("timestamp", "root"):
             return
         _meta_of(s, role).version += delta
+
     return edit
 
 
@@ -326,6 +377,7 @@ def _threshold(value: int | None) -> Callable[[RepoBuilder, Any, str], None]:
     def edit(b: RepoBuilder, s: Any, role: str) -> None:
         entry = _role_of(b, s, role)
         entry.threshold = len(entry.keyids) + 1 if value is None else value
+
     return edit
 
 
@@ -406,8 +458,11 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
     old_root_signers = list(b.signers["root"])
     if m == "key_alias" and top:
         _add_alias(b.root, b.signers[role][0].public_key, role)
-    if role == "root" or m.startswith(("rotate", "root_", "ff_")) or sc.rotate or (
-        top and m in (*DELEGATION_EDITS, "key_alias")
+    if (
+        role == "root"
+        or m.startswith(("rotate", "root_", "ff_"))
+        or sc.rotate
+        or (top and m in (*DELEGATION_EDITS, "key_alias"))
     ):
         rotated = sc.rotate or ("root" if m.startswith("rotate") else None)
         if m.startswith("ff_recover_"):
@@ -483,8 +538,7 @@ def _add_alias(delegator: Any, key: Any, role: str) -> None:
     entry.threshold += 1
 
 
-def run(sc: Scenario, factories: list[ClientFactory] | None = None
-        ) -> list[list[Outcome]]:
+def run(sc: Scenario, factories: list[ClientFactory] | None = None) -> list[list[Outcome]]:
     """Run the scenario; returns, per step, the outcome of each client."""
     with tempfile.TemporaryDirectory() as tmp:
         built = build(sc)
@@ -492,8 +546,7 @@ def run(sc: Scenario, factories: list[ClientFactory] | None = None
         files = b.publish()
         root = files["metadata/1.root.json"]
         clients = [
-            make(root, Path(tmp) / str(i))
-            for i, make in enumerate(factories or default_clients())
+            make(root, Path(tmp) / str(i)) for i, make in enumerate(factories or default_clients())
         ]
         steps: list[list[Outcome]] = []
         if sc.preflight:
@@ -586,13 +639,15 @@ def _top_role(d: dict[str, Any]) -> dict[str, Any] | None:
     return d.get("roles", {}).get("timestamp")
 
 
-def _set(getter: Callable[[dict[str, Any]], Any], key: str, value: Callable[[Any], Any]
-         ) -> Callable[[dict[str, Any]], None]:
+def _set(
+    getter: Callable[[dict[str, Any]], Any], key: str, value: Callable[[Any], Any]
+) -> Callable[[dict[str, Any]], None]:
     def edit(d: dict[str, Any]) -> None:
         found = getter(d)
         for entry in found if isinstance(found, list) else [found]:
             if isinstance(entry, dict) and key in entry:
                 entry[key] = value(entry[key])
+
     return edit
 
 
@@ -615,6 +670,7 @@ def _add_unknown_key(listed: bool) -> Callable[[dict[str, Any]], None]:
             role = _delegation(d)
             if listed and role is not None:
                 role["keyids"].append(_UNKNOWN_KEYID)
+
     return edit
 
 

@@ -19,8 +19,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 from securesystemslib.formats import encode_canonical as sslib_encode_canonical
 
-TRICKY = ['"', "\\", '\\"', "\x00", "\x1f", "\x7f", "\n\r\t\b\f", "\u2028\u2029", "é", "💾",
-          "\ufeff", "/", "</script>", "\\u0041", "\ud800", "a\udfffb"]
+TRICKY = [
+    '"',
+    "\\",
+    '\\"',
+    "\x00",
+    "\x1f",
+    "\x7f",
+    "\n\r\t\b\f",
+    "\u2028\u2029",
+    "é",
+    "💾",
+    "\ufeff",
+    "/",
+    "</script>",
+    "\\u0041",
+    "\ud800",
+    "a\udfffb",
+]
 
 texts = st.text(st.characters(codec=None, exclude_categories=())) | st.sampled_from(TRICKY)
 scalars = (
@@ -32,9 +48,11 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=5)
-    | st.tuples(inner, inner)
-    | st.dictionaries(texts, inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.tuples(inner, inner)
+        | st.dictionaries(texts, inner, max_size=5)
+    ),
     max_leaves=40,
 )
 
@@ -84,8 +102,12 @@ def test_canonical_json_byte_identical_to_securesystemslib(value: Any) -> None:
 floats = st.floats(allow_nan=True, allow_infinity=True)
 
 
-@given(floats | st.lists(floats, min_size=1, max_size=3)
-       | st.dictionaries(st.text(max_size=3), floats, min_size=1, max_size=3), json_values)
+@given(
+    floats
+    | st.lists(floats, min_size=1, max_size=3)
+    | st.dictionaries(st.text(max_size=3), floats, min_size=1, max_size=3),
+    json_values,
+)
 def test_floats_refused_by_both(value: Any, other: Any) -> None:
     for doc in (value, [other, value], {"signed": {"a": other, "version": value}}):
         assert reference(doc) is None
@@ -125,6 +147,8 @@ NOT_JSON = {
     "decimal": decimal.Decimal("1.5"),
     "int_key": {1: "a"},
 }
+
+
 # Found here and fixed in the verifier: the orjson path serialized datetime, date, time,
 # UUID, Enum and dataclass values natively; the json path turned int keys into strings.
 @pytest.mark.parametrize("path", PATHS)

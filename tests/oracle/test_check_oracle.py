@@ -31,9 +31,7 @@ INSTALLED = "1.2.0"
 VERSIONS = ("1.0.0", "1.2.0", "1.5.0", "2.0.0", "2.1.0", "3.0.0")
 PATTERNS = ("acme/*/*", "acme/1*/*", "acme/2*/*", "*/*/*", "other/*/*", "acme/3.0.0/*")
 
-roles = st.lists(
-    st.tuples(st.sampled_from(PATTERNS), st.booleans()), min_size=1, max_size=4
-)
+roles = st.lists(st.tuples(st.sampled_from(PATTERNS), st.booleans()), min_size=1, max_size=4)
 entries = st.lists(
     st.tuples(
         st.integers(0, 5),  # index of the listing role (0: top-level targets)
@@ -46,8 +44,9 @@ entries = st.lists(
 )
 
 
-def build(role_specs: list[tuple[str, bool]], listed: list[tuple[int, str, str, bytes]]
-          ) -> tuple[dict[str, bytes], set[str]]:
+def build(
+    role_specs: list[tuple[str, bool]], listed: list[tuple[int, str, str, bytes]]
+) -> tuple[dict[str, bytes], set[str]]:
     b = RepoBuilder()
     names = ["targets"]
     for i, (pattern, terminating) in enumerate(role_specs):
@@ -100,8 +99,12 @@ def test_check_returns_what_the_delegation_search_trusts(
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "root.json").write_bytes(files["metadata/1.root.json"])
         up = verifier.Updater(
-            tmp, METADATA_URL, TARGETS_URL, fetcher=memory_fetcher(files),
-            config=same_limits_as_python_tuf(), policy=verifier.DevicePolicy(HARDWARE, INSTALLED),
+            tmp,
+            METADATA_URL,
+            TARGETS_URL,
+            fetcher=memory_fetcher(files),
+            config=same_limits_as_python_tuf(),
+            policy=verifier.DevicePolicy(HARDWARE, INSTALLED),
         )
         up.refresh()
         found = up.check()

@@ -58,54 +58,86 @@ def _rotates_timestamp_or_snapshot_keys(sc: Scenario) -> bool:
 # disagreement fails the test. (One more, by design rather than spec: ours refuses to
 # download target names that ADR 0001 calls unsafe; see unsafe_by_adr_0001 below.)
 KNOWN_DIFFERENCES: dict[str, Difference] = {
-    "5.3.11 fast-forward recovery": Difference(RESTART_5_3_11, (
-        "A new root rotates the timestamp or snapshot keys. Spec 5.3.11: the client then "
-        "deletes its trusted timestamp and snapshot, so that version numbers can start "
-        "over (fast-forward attack recovery), and downloads them again (checked against "
-        "the new timestamp, 5.5.2). python-tuf 7 deletes nothing: it keeps a local "
-        "timestamp or snapshot that still verifies under the new root. So python-tuf "
-        "refuses a snapshot version that starts over (BadVersionNumberError) or keeps an "
-        "old timestamp of equal version whose snapshot hash no longer matches "
-        "(LengthOrHashMismatchError), where ours accepts; and python-tuf keeps using its "
-        "local snapshot without checking it against the new timestamp's meta (e.g. a "
-        "length of 0), where ours downloads it, checks it and refuses (or refuses at another "
-        "stage than python-tuf). Ours follows 5.3.11."
-    ), _rotates_timestamp_or_snapshot_keys),
-    "key_alias": Difference(OURS_STRICTER, (
-        "One public key listed under two key ids with a threshold one higher, its one "
-        "signature given under both ids. python-tuf 7 counts key ids "
-        "(Root/Targets.get_verification_result), so one key meets a threshold of two; the "
-        "spec's threshold is of keys (5.3.4, 5.4.2, 5.5.3, 5.6.3), and go-tuf fixed the "
-        "same flaw as GHSA-3633-5h82-39pq. Ours counts distinct public keys."
-    ), by_mutation("key_alias")),
-    "s_version_bool": Difference(OURS_STRICTER, (
-        "A role signs \"version\": true. Spec 4.2: version is an INT. python-tuf checks "
-        "only that the value is > 0, and Python's True == 1, so a timestamp with version "
-        "true is accepted as version 1 (seen without a trusted timestamp)."
-    ), by_mutation("s_version_bool")),
-    "s_root_consistent_str": Difference(OURS_STRICTER, (
-        "Root signs consistent_snapshot as the string \"true\". Spec 4.3: BOOLEAN. "
-        "python-tuf stores whatever JSON value it finds and uses its truthiness."
-    ), by_mutation("s_root_consistent_str")),
-    "s_deleg_terminating_str": Difference(OURS_STRICTER, (
-        "A delegation signs terminating as the string \"false\". Spec 4.5: BOOLEAN. "
-        "python-tuf keeps the string, which is truthy: it treats the role as terminating."
-    ), by_mutation("s_deleg_terminating_str")),
-    "s_deleg_paths_str": Difference(OURS_STRICTER, (
-        "A delegation signs paths as a string instead of a list. Spec 4.5: a list of "
-        "PATHPATTERNs. python-tuf iterates over the string's characters as patterns."
-    ), by_mutation("s_deleg_paths_str")),
-    "s_target_custom_list": Difference(OURS_STRICTER, (
-        "A target's custom is a list. Spec 4.5: custom is an object. python-tuf keeps any "
-        "JSON value; ours refuses the role, as ADR 0001 reads custom.firmtuf from it."
-    ), by_mutation("s_target_custom_list")),
-    "s_deleg_name_empty": Difference(ROLE_LEVEL, (
-        "A delegation to the empty role name. python-tuf refuses the whole delegating "
-        "metadata when parsing it (its own rule: no empty or top-level role names); ours "
-        "loads the delegator and refuses only when a search reaches the empty-named role "
-        "(the snapshot cannot list it), so other targets of the delegator stay usable. The "
-        "spec has no rule on role names; neither client ever trusts the unnamed role."
-    ), by_mutation("s_deleg_name_empty")),
+    "5.3.11 fast-forward recovery": Difference(
+        RESTART_5_3_11,
+        (
+            "A new root rotates the timestamp or snapshot keys. Spec 5.3.11: the client then "
+            "deletes its trusted timestamp and snapshot, so that version numbers can start "
+            "over (fast-forward attack recovery), and downloads them again (checked against "
+            "the new timestamp, 5.5.2). python-tuf 7 deletes nothing: it keeps a local "
+            "timestamp or snapshot that still verifies under the new root. So python-tuf "
+            "refuses a snapshot version that starts over (BadVersionNumberError) or keeps an "
+            "old timestamp of equal version whose snapshot hash no longer matches "
+            "(LengthOrHashMismatchError), where ours accepts; and python-tuf keeps using its "
+            "local snapshot without checking it against the new timestamp's meta (e.g. a "
+            "length of 0), where ours downloads it, checks it and refuses (or refuses at another "
+            "stage than python-tuf). Ours follows 5.3.11."
+        ),
+        _rotates_timestamp_or_snapshot_keys,
+    ),
+    "key_alias": Difference(
+        OURS_STRICTER,
+        (
+            "One public key listed under two key ids with a threshold one higher, its one "
+            "signature given under both ids. python-tuf 7 counts key ids "
+            "(Root/Targets.get_verification_result), so one key meets a threshold of two; the "
+            "spec's threshold is of keys (5.3.4, 5.4.2, 5.5.3, 5.6.3), and go-tuf fixed the "
+            "same flaw as GHSA-3633-5h82-39pq. Ours counts distinct public keys."
+        ),
+        by_mutation("key_alias"),
+    ),
+    "s_version_bool": Difference(
+        OURS_STRICTER,
+        (
+            'A role signs "version": true. Spec 4.2: version is an INT. python-tuf checks '
+            "only that the value is > 0, and Python's True == 1, so a timestamp with version "
+            "true is accepted as version 1 (seen without a trusted timestamp)."
+        ),
+        by_mutation("s_version_bool"),
+    ),
+    "s_root_consistent_str": Difference(
+        OURS_STRICTER,
+        (
+            'Root signs consistent_snapshot as the string "true". Spec 4.3: BOOLEAN. '
+            "python-tuf stores whatever JSON value it finds and uses its truthiness."
+        ),
+        by_mutation("s_root_consistent_str"),
+    ),
+    "s_deleg_terminating_str": Difference(
+        OURS_STRICTER,
+        (
+            'A delegation signs terminating as the string "false". Spec 4.5: BOOLEAN. '
+            "python-tuf keeps the string, which is truthy: it treats the role as terminating."
+        ),
+        by_mutation("s_deleg_terminating_str"),
+    ),
+    "s_deleg_paths_str": Difference(
+        OURS_STRICTER,
+        (
+            "A delegation signs paths as a string instead of a list. Spec 4.5: a list of "
+            "PATHPATTERNs. python-tuf iterates over the string's characters as patterns."
+        ),
+        by_mutation("s_deleg_paths_str"),
+    ),
+    "s_target_custom_list": Difference(
+        OURS_STRICTER,
+        (
+            "A target's custom is a list. Spec 4.5: custom is an object. python-tuf keeps any "
+            "JSON value; ours refuses the role, as ADR 0001 reads custom.firmtuf from it."
+        ),
+        by_mutation("s_target_custom_list"),
+    ),
+    "s_deleg_name_empty": Difference(
+        ROLE_LEVEL,
+        (
+            "A delegation to the empty role name. python-tuf refuses the whole delegating "
+            "metadata when parsing it (its own rule: no empty or top-level role names); ours "
+            "loads the delegator and refuses only when a search reaches the empty-named role "
+            "(the snapshot cannot list it), so other targets of the delegator stay usable. The "
+            "spec has no rule on role names; neither client ever trusts the unnamed role."
+        ),
+        by_mutation("s_deleg_name_empty"),
+    ),
 }
 
 # Disagreements where our verifier is wrong and not fixed yet: name -> ((mutation, role
@@ -180,8 +212,11 @@ def check(sc: Scenario) -> None:
 
 
 def _trusted_top_level(out: Outcome) -> dict[str, bytes]:
-    return {k: v for k, v in out.trusted.items()
-            if k in ("root.json", "timestamp.json", "snapshot.json", "targets.json")}
+    return {
+        k: v
+        for k, v in out.trusted.items()
+        if k in ("root.json", "timestamp.json", "snapshot.json", "targets.json")
+    }
 
 
 LATER_BUMPS = ("snapshot", "targets", "prod", "a", "b", "decoy", "late")
@@ -204,8 +239,10 @@ def later_steps(draw: st.DrawFn) -> Scenario:
 def scenarios(draw: st.DrawFn) -> Scenario:
     return Scenario(
         key_type=draw(st.sampled_from(KEY_TYPES)),
-        key_types={r: draw(st.sampled_from(KEY_TYPES)) for r in draw(
-            st.lists(st.sampled_from(TOP_ROLES), max_size=2, unique=True))},
+        key_types={
+            r: draw(st.sampled_from(KEY_TYPES))
+            for r in draw(st.lists(st.sampled_from(TOP_ROLES), max_size=2, unique=True))
+        },
         thresholds={r: draw(st.integers(1, 2)) for r in TOP_ROLES},
         extra_keys={r: draw(st.integers(0, 1)) for r in TOP_ROLES},
         snapshot_hashes=draw(st.booleans()),
@@ -240,9 +277,18 @@ def _pending(mutation: str, role: str) -> tuple[pytest.MarkDecorator, ...]:
 
 
 ROLE_INDEPENDENT = (
-    "none", "root_skip_version", "root_chain_break", "ff_recover_timestamp",
-    "ff_recover_snapshot", "rotate_good", "rotate_old_keys_only", "rotate_new_keys_only",
-    "target_flip", "target_long", "target_short", "target_missing",
+    "none",
+    "root_skip_version",
+    "root_chain_break",
+    "ff_recover_timestamp",
+    "ff_recover_snapshot",
+    "rotate_good",
+    "rotate_old_keys_only",
+    "rotate_new_keys_only",
+    "target_flip",
+    "target_long",
+    "target_short",
+    "target_missing",
 )
 
 
@@ -263,17 +309,21 @@ def relevant_roles(mutation: str) -> tuple[str, ...]:
 
 @pytest.mark.parametrize(
     ("mutation", "role"),
-    [
-        pytest.param(m, r, marks=_pending(m, r))
-        for m in MUTATIONS
-        for r in relevant_roles(m)
-    ],
+    [pytest.param(m, r, marks=_pending(m, r)) for m in MUTATIONS for r in relevant_roles(m)],
 )
 def test_every_mutation(mutation: str, role: str) -> None:
     """Each mutation against each role once, on a repository with a delegation chain."""
     shape = SHAPES[(MUTATIONS.index(mutation) + ROLE_LABELS.index(role)) % len(SHAPES)]
-    check(Scenario(shape=shape, mutation=mutation, mutation_role=role, snapshot_hashes=True,
-                   timestamp_hashes=True, thresholds={"root": 2, "targets": 2}))
+    check(
+        Scenario(
+            shape=shape,
+            mutation=mutation,
+            mutation_role=role,
+            snapshot_hashes=True,
+            timestamp_hashes=True,
+            thresholds={"root": 2, "targets": 2},
+        )
+    )
 
 
 @pytest.mark.parametrize("key_type", KEY_TYPES)
@@ -291,13 +341,31 @@ def test_honest_repository_accepted(shape: str, key_type: str) -> None:
 
 NAME_SEGMENTS = ("fw", "image.bin", "a", "sub", "x.y.z", "Image.BIN", "-", "é", "a b", "[x]")
 PATTERN_SEGMENTS = (
-    "*", "**", "fw", "f*", "*.bin", "image.bin", "?mage.bin", "[a-z]mage.bin", "[!a]*",
-    "*.*", "", "a", "sub", "*b*", "[x]", "\\[x\\]", "é", "a b", "fw*",
+    "*",
+    "**",
+    "fw",
+    "f*",
+    "*.bin",
+    "image.bin",
+    "?mage.bin",
+    "[a-z]mage.bin",
+    "[!a]*",
+    "*.*",
+    "",
+    "a",
+    "sub",
+    "*b*",
+    "[x]",
+    "\\[x\\]",
+    "é",
+    "a b",
+    "fw*",
 )
 
 
-def _repo_delegating(paths: list[str] | None, prefixes: list[str] | None, name: str
-                     ) -> dict[str, bytes]:
+def _repo_delegating(
+    paths: list[str] | None, prefixes: list[str] | None, name: str
+) -> dict[str, bytes]:
     from tests.oracle._repo import RepoBuilder
 
     b = RepoBuilder()
@@ -328,8 +396,11 @@ def _lookup_decisions(files: dict[str, bytes], name: str) -> list[str]:
 
 
 @given(
-    st.lists(st.lists(st.sampled_from(PATTERN_SEGMENTS), min_size=1, max_size=3)
-             .map("/".join), min_size=1, max_size=2),
+    st.lists(
+        st.lists(st.sampled_from(PATTERN_SEGMENTS), min_size=1, max_size=3).map("/".join),
+        min_size=1,
+        max_size=2,
+    ),
     st.lists(st.sampled_from(NAME_SEGMENTS), min_size=1, max_size=3).map("/".join),
 )
 def test_delegation_path_patterns_match_like_python_tuf(patterns: list[str], name: str) -> None:
@@ -370,8 +441,13 @@ def unsafe_by_adr_0001(name: str) -> bool:
     )
 
 
-@given(st.text(st.sampled_from(["a", "b", "/", ".", "-", " ", "é", "\\", "\x00", "\n", "_",
-                                "Z", "💾"]), min_size=1, max_size=12))
+@given(
+    st.text(
+        st.sampled_from(["a", "b", "/", ".", "-", " ", "é", "\\", "\x00", "\n", "_", "Z", "💾"]),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_target_names_like_python_tuf_except_adr_0001(name: str) -> None:
     """Any target name: both clients find and download it alike, except that ours refuses
     to download names that ADR 0001 calls unsafe (UnsafeTargetNameError)."""

@@ -69,8 +69,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, password: None) -> Path:
     old.write_bytes(os.urandom(10_000))
     new.write_bytes(os.urandom(200_000))
     other.write_bytes(os.urandom(1000))
-    return publish(tmp, [(old, HARDWARE, "1.0.0"), (new, HARDWARE, "1.4.2"),
-                         (other, "another-board", "9.0.0")])
+    return publish(
+        tmp, [(old, HARDWARE, "1.0.0"), (new, HARDWARE, "1.4.2"), (other, "another-board", "9.0.0")]
+    )
 
 
 def updater(out: Path, url: str, workdir: Path, installed: str = "1.2.0") -> Any:
@@ -101,9 +102,13 @@ def test_published_repository_check_download_verify(published: Path, tmp_path: P
 
     with serve_directory(published) as url:
         (tmp_path / "tuf").mkdir()
-        reference = TufUpdater(str(tmp_path / "tuf"), url + "metadata/", str(tmp_path),
-                               url + "targets/",
-                               bootstrap=(published / "metadata" / "1.root.json").read_bytes())
+        reference = TufUpdater(
+            str(tmp_path / "tuf"),
+            url + "metadata/",
+            str(tmp_path),
+            url + "targets/",
+            bootstrap=(published / "metadata" / "1.root.json").read_bytes(),
+        )
         info = reference.get_targetinfo(target.path)
         assert info is not None
         assert info.hashes == target.hashes
@@ -120,9 +125,7 @@ def test_up_to_date_device_gets_nothing(published: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_1gib_sparse_image_streams_end_to_end(
-    tmp_path: Path, password: None
-) -> None:
+def test_1gib_sparse_image_streams_end_to_end(tmp_path: Path, password: None) -> None:
     """A 1 GiB image (sparse on disk) is published, served and downloaded in a stream:
     the Python heap never holds more than a few chunks of it (tracemalloc peak)."""
     needed = 4 * GIB  # repo copy + published copy + download, plus slack

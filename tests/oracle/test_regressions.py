@@ -34,9 +34,7 @@ ClientMaker = Callable[[bytes], Client]
 def kinds(python_tuf_xfail: str) -> pytest.MarkDecorator:
     """Run a test against both clients, python-tuf's run expected to fail for the reason
     given (a documented departure of python-tuf from the spec)."""
-    tuf = pytest.param(
-        "python-tuf", marks=pytest.mark.xfail(strict=True, reason=python_tuf_xfail)
-    )
+    tuf = pytest.param("python-tuf", marks=pytest.mark.xfail(strict=True, reason=python_tuf_xfail))
     return pytest.mark.parametrize("kind", [tuf, "verifier"])
 
 
@@ -49,8 +47,9 @@ def persisted(client: Client) -> dict[str, bytes]:
     }
 
 
-def edit_json(files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
-              ) -> bytes:
+def edit_json(
+    files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
+) -> bytes:
     doc = json.loads(files[path])
     edit(doc)
     files[path] = json.dumps(doc, indent=1).encode()
@@ -81,8 +80,13 @@ def bump_for(b: RepoBuilder, role: str) -> None:
 
 def delegated_repo(**kwargs: Any) -> RepoBuilder:
     b = RepoBuilder(**kwargs)
-    b.delegate("targets", "prod", paths=["fw/*"], threshold=kwargs.get("thresholds", {}).get(
-        "prod", 1), nkeys=2)
+    b.delegate(
+        "targets",
+        "prod",
+        paths=["fw/*"],
+        threshold=kwargs.get("thresholds", {}).get("prod", 1),
+        nkeys=2,
+    )
     b.add_target("prod", TARGET, DATA)
     return b
 
@@ -140,8 +144,10 @@ def test_cve_2020_6174_one_signature_counted_twice(new_client: ClientMaker, role
     refused(client, client.step(files, TARGET))
 
 
-@kinds(python_tuf_xfail="python-tuf counts key ids, not distinct keys (spec 5.3.4: "
-       "a threshold of distinct keys)")
+@kinds(
+    python_tuf_xfail="python-tuf counts key ids, not distinct keys (spec 5.3.4: "
+    "a threshold of distinct keys)"
+)
 def test_ghsa_3633_5h82_39pq_one_key_under_two_keyids_counted_once(
     new_client: ClientMaker,
 ) -> None:
@@ -158,8 +164,11 @@ def test_ghsa_3633_5h82_39pq_one_key_under_two_keyids_counted_once(
     b.commit_root()
     b.bump("timestamp")
     files = b.publish()
-    edit_json(files, "metadata/timestamp.json", lambda d: d["signatures"].append(
-        {"keyid": alias_id, "sig": d["signatures"][0]["sig"]}))
+    edit_json(
+        files,
+        "metadata/timestamp.json",
+        lambda d: d["signatures"].append({"keyid": alias_id, "sig": d["signatures"][0]["sig"]}),
+    )
     refused(client, client.step(files, TARGET))
 
 
@@ -209,9 +218,7 @@ def files_outside(root: Path, inside: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and inside not in p.parents]
 
 
-def test_cve_2021_41131_names_never_escape_directories_updater(
-    kind: str, tmp_path: Path
-) -> None:
+def test_cve_2021_41131_names_never_escape_directories_updater(kind: str, tmp_path: Path) -> None:
     """python-tuf CVE-2021-41131, tough GHSA-r56q-vv3c-6g9c: role and target names with
     ``../`` wrote files outside the metadata and target directories."""
     from tests.oracle._clients import TufClient, VerifierClient
@@ -238,7 +245,12 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.run(
         [sys.executable, "-m", "verifier.client", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -256,9 +268,18 @@ def test_cve_2021_41131_names_never_escape_directories_conformance_cli(tmp_path:
         init = _cli("--metadata-dir", str(metadata_dir), "init", str(trusted), cwd=workdir)
         assert init.returncode == 0, init.stderr
         download = _cli(
-            "--metadata-dir", str(metadata_dir), "--metadata-url", url + "metadata/",
-            "--target-name", ESCAPING_TARGET, "--target-base-url", url + "targets/",
-            "--target-dir", str(target_dir), "download", cwd=workdir,
+            "--metadata-dir",
+            str(metadata_dir),
+            "--metadata-url",
+            url + "metadata/",
+            "--target-name",
+            ESCAPING_TARGET,
+            "--target-base-url",
+            url + "targets/",
+            "--target-dir",
+            str(target_dir),
+            "download",
+            cwd=workdir,
         )
     assert "Traceback" not in download.stderr
     assert files_outside(tmp_path, workdir) == []
@@ -279,8 +300,13 @@ def _expired(role: str) -> Callable[[str, int, Metadata[Any]], None]:
 
 # An expired new root may be persisted: spec 5.3.8 stores each verified root before the
 # freeze check on the final root (5.3.10).
-PERSIST_CASES = ["expired_timestamp", "snapshot_hash", "expired_prod", "prod_bad_signature",
-                 "root_bad_signature"]
+PERSIST_CASES = [
+    "expired_timestamp",
+    "snapshot_hash",
+    "expired_prod",
+    "prod_bad_signature",
+    "root_bad_signature",
+]
 
 
 @pytest.mark.parametrize("case", PERSIST_CASES)
@@ -316,10 +342,14 @@ def test_cve_2022_29173_nothing_persisted_before_all_checks(
         files[path] = json.dumps(swapped, separators=(",", ":")).encode()
         assert len(files[path]) == len(b.publish()[path]) and files[path] != b.publish()[path]
     elif case.endswith("bad_signature"):
-        edit_json(files, path, lambda d: [
-            s.update(sig=("0" if s["sig"][0] != "0" else "1") + s["sig"][1:])
-            for s in d["signatures"]
-        ])
+        edit_json(
+            files,
+            path,
+            lambda d: [
+                s.update(sig=("0" if s["sig"][0] != "0" else "1") + s["sig"][1:])
+                for s in d["signatures"]
+            ],
+        )
     before = persisted(client)
     refused(client, client.step(files, TARGET))
     after = persisted(client)
@@ -512,8 +542,9 @@ def test_delegated_role_reverified_for_each_delegator(new_client: ClientMaker) -
     other = b.keys.take("ed25519")
     b.targets["B"].signed.delegations = Delegations(
         keys={other.public_key.keyid: other.public_key},
-        roles={"shared": DelegatedRole("shared", [other.public_key.keyid], 1, False,
-                                       paths=["fw/*"])},
+        roles={
+            "shared": DelegatedRole("shared", [other.public_key.keyid], 1, False, paths=["fw/*"])
+        },
     )
     files = b.publish()
     client = new_client(files["metadata/1.root.json"])
