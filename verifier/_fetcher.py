@@ -155,8 +155,8 @@ class HttpFetcher(Fetcher):
     One ``requests.Session`` per fetcher: the requests of one refresh reuse a kept-alive
     connection. The session does not read the environment (``HTTPS_PROXY``, ``.netrc``,
     ``REQUESTS_CA_BUNDLE``): each of those lookups costs time on every request and a
-    device's configuration should be explicit, so pass ``proxy_url`` instead. Redirects
-    are followed (at most 10); nothing is retried.
+    device's configuration should be explicit, so pass ``proxy_url`` and ``ca_bundle``
+    instead. Redirects are followed (at most 10); nothing is retried.
 
     Args:
         connect_timeout: seconds to wait for the connection.
@@ -167,6 +167,8 @@ class HttpFetcher(Fetcher):
         chunk_size: bytes per read.
         user_agent: the User-Agent header.
         proxy_url: an HTTP(S) proxy for every request, e.g. ``"http://proxy:3128"``.
+        ca_bundle: PEM file of the CA certificates trusted for HTTPS (default: the
+            ``certifi`` bundle that ``requests`` ships), e.g. a private update PKI.
     """
 
     def __init__(
@@ -178,6 +180,7 @@ class HttpFetcher(Fetcher):
         chunk_size: int = 256 * 1024,
         user_agent: str = "firmtuf-verifier",
         proxy_url: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -186,6 +189,7 @@ class HttpFetcher(Fetcher):
         self.chunk_size = chunk_size
         self.user_agent = user_agent
         self.proxy_url = proxy_url
+        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
         self._session: Any = None
 
     def _get_session(self) -> Any:
@@ -197,6 +201,8 @@ class HttpFetcher(Fetcher):
             session.max_redirects = 10
             if self.proxy_url is not None:
                 session.proxies = {"http": self.proxy_url, "https": self.proxy_url}
+            if self.ca_bundle is not None:
+                session.verify = self.ca_bundle
             self._session = session
         return self._session
 
