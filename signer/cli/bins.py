@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 
 from signer._delegations import bin_prefix, convert_to_bins
-from signer._errors import InvalidInputError
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option
-from signer.cli.delegate import external_keys, key_options, new_key_password
+from signer.cli.delegate import key_options, role_keys_from_options
 
 
 @click.command()
@@ -42,11 +41,9 @@ def bins(
     one bin, snapshot and timestamp.
     """
     repository = FirmwareRepository(repo)
-    external = external_keys(bin_prefix(role), signers)
-    n_keys = key_count if key_count is not None else (0 if external else 1)
-    if n_keys < 0:
-        raise InvalidInputError("--keys must not be negative")
-    password = new_key_password(n_keys, password_env)
+    external, n_keys, password = role_keys_from_options(
+        bin_prefix(role), key_count, signers, password_env
+    )
     result = convert_to_bins(
         repository,
         count,

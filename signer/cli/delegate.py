@@ -67,6 +67,23 @@ def external_keys(role: str, signers: tuple[tuple[str, Path], ...]) -> list[Exte
     return keys
 
 
+def role_keys_from_options(
+    role: str,
+    key_count: int | None,
+    signers: tuple[tuple[str, Path], ...],
+    password_env: str | None,
+) -> tuple[list[ExternalKey], int, str | None]:
+    """(external keys, number of keys to generate, their password) from ``key_options``.
+
+    Without ``--keys``, one key is generated unless ``--signer`` keys were given.
+    """
+    external = external_keys(role, signers)
+    count = key_count if key_count is not None else (0 if external else 1)
+    if count < 0:
+        raise InvalidInputError("--keys must not be negative")
+    return external, count, new_key_password(count, password_env)
+
+
 def new_key_password(count: int, password_env: str | None) -> str | None:
     """Password for new key files: from ``$password_env`` or a confirmed prompt."""
     if count <= 0:
@@ -124,11 +141,7 @@ def delegate(
     The new role is signed with its new keys; the parent becomes a draft for `firmtuf sign`.
     """
     repository = FirmwareRepository(repo)
-    external = external_keys(role, signers)
-    count = key_count if key_count is not None else (0 if external else 1)
-    if count < 0:
-        raise InvalidInputError("--keys must not be negative")
-    password = new_key_password(count, password_env)
+    external, count, password = role_keys_from_options(role, key_count, signers, password_env)
     result = delegate_role(
         repository,
         role,
