@@ -100,3 +100,53 @@ def test_hash_bin_keys_are_listed_once_and_rotated_for_every_bin(
     assert "unknown role 'bins-9'" in unknown.stderr and ", bins)" in unknown.stderr
     last = cli("key", "remove", repo, "bins", new_key["keyid"][:12])
     assert last.exit_code == 7 and "cannot remove the last key of bins" in last.stderr
+
+
+def test_hash_bins_with_threshold_two_are_signed_in_a_signing_event(
+    cli: Cli, tmp_path: Path, password: str, monkeypatch: Any
+) -> None:
+    """A second bin key held elsewhere (a CI variable here): every bin waits for it, one
+    signing event collects its signature on all bins, and the result publishes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from signer._client import verify_published
+
+    holder = ed25519.Ed25519PrivateKey.generate()
+    private_pem = holder.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = tmp_path / "holder.pub.pem"
+    public_pem.write_bytes(
+        holder.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    pw = ("--password-env", PASSWORD_ENV)
+    assert cli("init", repo, "--bins", "4", *pw).exit_code == 0
+    image = make_image(tmp_path / "fw.bin")
+    assert cli("add", repo, image, "--hardware-id", "h", "--version", "1").exit_code == 0
+    assert cli("sign", repo, *pw).exit_code == 0
+
+    monkeypatch.delenv("BIN_HOLDER_KEY", raising=False)
+    added = cli("key", "add", repo, "bins", "--uri", "envvar:BIN_HOLDER_KEY",
+                "--public-key", public_pem, "--threshold", "2", *pw)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert added.output.count("1/2 signatures, needs 1 more") == 4
+    assert cli("publish", repo, out).exit_code == 8  # not publishable while bins wait
+
+    assert cli("sign-event", "start", repo, "bins-key").exit_code == 0
+    monkeypatch.setenv("BIN_HOLDER_KEY", private_pem)
+    signed = cli("sign-event", "sign", repo, "bins-key", "--uri", "envvar:BIN_HOLDER_KEY")
+    assert signed.exit_code == 0, signed.output
+    assert signed.output.count("threshold 2, needs 0 more") == 4
+    assert cli("sign-event", "finish", repo, "bins-key").exit_code == 0
+    monkeypatch.delenv("BIN_HOLDER_KEY")
+    assert cli("sign", repo, *pw).exit_code == 0
+    published = cli("publish", repo, out)
+    assert published.exit_code == 0, published.output
+    report = verify_published(str(out), (out / "metadata" / "1.root.json").read_bytes())
+    assert report.targets == {"h/1/fw.bin": image.stat().st_size}
