@@ -48,9 +48,14 @@ def _updater(args: argparse.Namespace, target_base_url: str | None = None) -> Up
 
 
 def cmd_init(args: argparse.Namespace) -> None:
+    from verifier import Config
     from verifier._internal.storage import atomic_write
 
-    data = Path(args.trusted_root).read_bytes()
+    limit = Config().root_max_length
+    with open(args.trusted_root, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{args.trusted_root} is larger than {limit} bytes: not a root")
     directory = Path(args.metadata_dir)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write(directory / "root.json", data)

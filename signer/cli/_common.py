@@ -7,12 +7,13 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from securesystemslib.signer import SecretsHandler
 
-from signer._errors import FirmtufError, KeyProblemError
+from signer._errors import FirmtufError, InvalidInputError, KeyProblemError
 from signer._keys import PASSWORD_SECRET
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,3 +127,19 @@ def role_values(values: Iterable[str], convert: Callable[[str], Any], what: str)
         except (ValueError, click.BadParameter) as e:
             raise click.BadParameter(f"{item!r}: {e}") from None
     return result
+
+
+def read_small_file(path: Path, what: str, limit: int = 1 << 20) -> bytes:
+    """The bytes of a small file the user names (a root, a public key), at most ``limit``.
+
+    Raises:
+        InvalidInputError: unreadable, or larger than ``limit`` (never read whole).
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise InvalidInputError(f"cannot read {what} {path}: {e.strerror}") from None
+    if len(data) > limit:
+        raise InvalidInputError(f"{what} {path} is larger than {limit // 1024} KiB")
+    return data

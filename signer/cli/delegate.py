@@ -14,7 +14,7 @@ from signer._errors import InvalidInputError, KeyProblemError
 from signer._init import ExternalKey
 from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._repository import FirmwareRepository
-from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option
+from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,10 +59,7 @@ def key_options(f: F) -> F:
 def external_keys(role: str, signers: tuple[tuple[str, Path], ...]) -> list[ExternalKey]:
     keys = []
     for uri, pub_path in signers:
-        try:
-            pem = pub_path.read_bytes()
-        except OSError as e:
-            raise InvalidInputError(f"cannot read public key {pub_path}: {e.strerror}") from None
+        pem = read_small_file(pub_path, "public key")
         keys.append(ExternalKey(role, uri, public_key_from_pem(pem)))
     return keys
 

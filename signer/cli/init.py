@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from signer._errors import InvalidInputError, KeyProblemError
+from signer._errors import KeyProblemError
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._status import repository_status
@@ -17,6 +17,7 @@ from signer.cli._common import (
     echo_json,
     json_option,
     parse_duration,
+    read_small_file,
     role_values,
     secrets_handler,
 )
@@ -105,10 +106,7 @@ def init(
     expiry = role_values(expiries, parse_duration, "DURATION")
     external = []
     for role, uri, pub_path in signers:
-        try:
-            pem = pub_path.read_bytes()
-        except OSError as e:
-            raise InvalidInputError(f"cannot read public key {pub_path}: {e.strerror}") from None
+        pem = read_small_file(pub_path, "public key")
         external.append(ExternalKey(role, uri, public_key_from_pem(pem)))
     generates = any(
         counts.get(role, 0 if any(e.role == role for e in external) else 1) > 0

@@ -15,7 +15,7 @@ from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
 from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer._signers import PIN_SECRET
-from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option
+from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
 
 PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
 
@@ -96,10 +96,7 @@ def _new_key(
     if uri is not None:
         pub = None
         if public_key is not None:
-            try:
-                pub = public_key_from_pem(public_key.read_bytes())
-            except OSError as e:
-                raise InvalidInputError(f"cannot read {public_key}: {e.strerror}") from None
+            pub = public_key_from_pem(read_small_file(public_key, "public key"))
         return NewKey(uri=uri, public_key=pub)
     if password_env:
         password = os.environ.get(password_env)

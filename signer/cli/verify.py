@@ -10,7 +10,8 @@ from signer._client import ClientRefusal, root_problem, verify_published
 from signer._errors import InvalidInputError, VerificationError
 from signer._publish import verify_working_repository
 from signer._repository import CONFIG_FILE, FirmwareRepository
-from signer.cli._common import echo_json, json_option
+from signer.cli._common import echo_json, json_option, read_small_file
+from verifier import Config
 
 
 @click.command()
@@ -29,10 +30,7 @@ def verify(source: str, root_path: Path, as_json: bool) -> None:
     Given a working repository (a directory with firmtuf.json), checks the tree that
     `firmtuf publish` would write for it.
     """
-    try:
-        root = root_path.read_bytes()
-    except OSError as e:
-        raise InvalidInputError(f"cannot read root {root_path}: {e.strerror}") from None
+    root = read_small_file(root_path, "root", Config().root_max_length)
     problem = root_problem(root)
     if problem:
         raise InvalidInputError(f"root {root_path} is not a usable trusted root: {problem}")

@@ -431,3 +431,19 @@ def test_verify_bad_inputs(cli: Cli, tmp_path: Path, signed_repo: Path) -> None:
     r = cli("verify", out, "--root", edited)
     assert r.exit_code == 3
     assert "is not a usable trusted root: UnsignedMetadataError" in r.stderr
+
+
+def test_huge_input_files_are_refused_unread(cli: Cli, tmp_path: Path, signed_repo: Path) -> None:
+    huge = tmp_path / "huge.pem"
+    with open(huge, "wb") as f:
+        f.truncate(8 << 30)  # sparse: 8 GiB that must never be read whole
+    out = tmp_path / "out"
+    assert cli("publish", signed_repo, out).exit_code == 0
+    r = cli("verify", out, "--root", huge)
+    assert r.exit_code == 3
+    assert f"root {huge} is larger than 512 KiB" in r.stderr
+    before = tree_bytes(signed_repo)
+    r = cli("key", "add", signed_repo, "targets", "--uri", "awskms:alias/x", "--public-key", huge)
+    assert r.exit_code == 3
+    assert f"public key {huge} is larger than 1024 KiB" in r.stderr
+    assert tree_bytes(signed_repo) == before

@@ -170,3 +170,12 @@ def test_clock_is_read_through_the_c_library(
     assert not (tmp_path / "md" / "timestamp.json").exists()
     now = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd)
     assert now.returncode == 0, now.stderr
+
+
+def test_init_refuses_a_huge_root_without_reading_it(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as f:
+        f.truncate(8 << 30)  # sparse: 8 GiB that must never be read whole
+    md = tmp_path / "md"
+    assert main(["--metadata-dir", str(md), "init", str(huge)]) == 1
+    assert not (md / "root.json").exists()
