@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib import parse
 
@@ -20,7 +20,6 @@ import verifier
 from verifier._internal.metadata import Targets
 from verifier._internal.trusted_set import TrustedMetadataSet
 
-_CHUNK = 1 << 20
 LOCAL_BASE_URL = "http://published.invalid/"
 """Base URL a :class:`DirectoryFetcher` answers for (never resolved: no network)."""
 
@@ -30,48 +29,38 @@ class ClientRefusal(Exception):
 
 
 class DirectoryFetcher(verifier.Fetcher):
-    """Serves a published tree from a directory, with optional in-memory overlay files.
+    """Serves a published tree from a directory, with optional overlay files.
 
     URLs are ``LOCAL_BASE_URL + <path in the tree>``; a missing file is an HTTP 404,
-    as a web server would answer. The overlay lets the pre-publish check verify the
-    tree a publish would write before anything is written.
+    as a web server would answer. The overlay (path in the tree -> bytes, or a file)
+    lets the pre-publish check verify the tree a publish would write before anything is
+    written. Serving, path containment and length caps are the verifier's own fetchers.
     """
 
     def __init__(
         self, root: Path | None, overlay: Mapping[str, bytes | Path] | None = None
     ) -> None:
-        self.root = root
-        self.overlay = dict(overlay or {})
+        self._tree = None if root is None else verifier.DirectoryFetcher(root, LOCAL_BASE_URL)
+        self._bytes: dict[str, bytes] = {}
+        self._files: dict[str, Path] = {}
+        for rel, item in (overlay or {}).items():
+            if isinstance(item, bytes):
+                self._bytes[LOCAL_BASE_URL + rel] = item
+            else:
+                self._files[LOCAL_BASE_URL + rel] = item
+        self._memory = verifier.MemoryFetcher(self._bytes)
 
     def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
-        if not url.startswith(LOCAL_BASE_URL):
-            raise verifier.DownloadHTTPError(f"not served here: {url}", 404)
-        rel = parse.unquote(url[len(LOCAL_BASE_URL) :])
-        parts = PurePosixPath(rel).parts
-        if not parts or any(p in ("..", ".", "/") for p in parts) or rel.startswith("/"):
-            raise verifier.DownloadHTTPError(f"bad path {rel!r}", 404)
-        item = self.overlay.get(rel)
-        if isinstance(item, bytes):
-            return _limited(url, iter([item[offset:]]), max_length - offset)
-        path = item if isinstance(item, Path) else (self.root / rel if self.root else None)
-        if path is None or not path.is_file():
-            raise verifier.DownloadHTTPError(f"{rel} not found", 404)
-        return _limited(url, _read_chunks(path, offset), max_length - offset)
-
-
-def _read_chunks(path: Path, offset: int) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        while chunk := f.read(_CHUNK):
-            yield chunk
-
-
-def _limited(url: str, chunks: Iterator[bytes], budget: int) -> Iterator[bytes]:
-    for chunk in chunks:
-        budget -= len(chunk)
-        if budget < 0:
-            raise verifier.DownloadLengthMismatchError(f"{url}: longer than allowed")
-        yield chunk
+        # Overlay keys are paths as written; clients quote role names in URLs.
+        key = parse.unquote(url)
+        if key in self._bytes:
+            return self._memory.fetch(key, max_length, offset)
+        path = self._files.get(key)
+        if path is not None:
+            return verifier.DirectoryFetcher(path.parent).fetch(path.name, max_length, offset)
+        if self._tree is None:
+            raise verifier.DownloadHTTPError(f"not found: {url}", 404)
+        return self._tree.fetch(url, max_length, offset)
 
 
 def _urls(source: str) -> tuple[str, str, verifier.Fetcher | None]:

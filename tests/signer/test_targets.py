@@ -89,7 +89,9 @@ def test_directory_fetcher_stays_inside(tmp_path: Path, path: str) -> None:
 def test_directory_fetcher_enforces_max_length_and_offset(tmp_path: Path) -> None:
     (tmp_path / "tree").mkdir()
     (tmp_path / "tree" / "f").write_bytes(b"0123456789")
-    fetcher = DirectoryFetcher(tmp_path / "tree", {"o": b"abcdef"})
+    fetcher = DirectoryFetcher(tmp_path / "tree", {"o": b"abcdef", "m/1.team a.json": b"{}"})
+    # clients quote role names in URLs; overlay keys are the paths as written
+    assert b"".join(fetcher.fetch(LOCAL_BASE_URL + "m/1.team%20a.json", 2)) == b"{}"
     assert b"".join(fetcher.fetch(LOCAL_BASE_URL + "f", 10, offset=4)) == b"456789"
     assert b"".join(fetcher.fetch(LOCAL_BASE_URL + "o", 6, offset=2)) == b"cdef"
     with pytest.raises(verifier.DownloadLengthMismatchError):
