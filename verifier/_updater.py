@@ -551,11 +551,10 @@ class Updater:
         except FileNotFoundError:
             size = 0
         if 0 < size <= target.length:
+            # Resume: hash what an earlier attempt wrote, then fetch the rest.
             with open(part, "rb") as f:
-                while chunk := f.read(self.config.chunk_size):
-                    for h in hashers.values():
-                        h.update(chunk)
-            offset = size
+                kept = iter(lambda: f.read(self.config.chunk_size), b"")
+                offset = _consume(target, kept, hashers, 0, _drop)
         elif size:
             part.unlink()
         mode = "ab" if offset else "wb"
@@ -569,26 +568,12 @@ class Updater:
                 hashers, offset, mode = _hashers(target), 0, "wb"
                 chunks = self._fetch_target(url, target.length, 0)
             with open(part, mode) as f:
-                total = offset
                 try:
-                    for chunk in chunks:
-                        total += len(chunk)
-                        if total > target.length:
-                            raise LengthOrHashMismatchError(
-                                f"{target.path}: more than {target.length} bytes"
-                            )
-                        f.write(chunk)
-                        for h in hashers.values():
-                            h.update(chunk)
+                    offset = _consume(target, chunks, hashers, offset, f.write)
                 finally:
                     f.flush()
                     os.fsync(f.fileno())
-                if total != target.length:
-                    part.unlink()
-                    raise LengthOrHashMismatchError(
-                        f"{target.path}: got {total} bytes, expected {target.length}"
-                    )
-        problem = _hash_mismatch(target, hashers)
+        problem = _length_or_hash_problem(target, offset, hashers)
         if problem is not None:
             part.unlink()
             raise LengthOrHashMismatchError(problem)
@@ -625,18 +610,8 @@ class Updater:
         check_target_name(target.path)
         url = self._url_for(target)
         hashers = _hashers(target)
-        total = 0
-        for chunk in self._fetch_target(url, target.length, 0):
-            total += len(chunk)
-            if total > target.length:
-                raise LengthOrHashMismatchError(f"{target.path}: more than {target.length} bytes")
-            for h in hashers.values():
-                h.update(chunk)
-        if total != target.length:
-            raise LengthOrHashMismatchError(
-                f"{target.path}: got {total} bytes, expected {target.length}"
-            )
-        problem = _hash_mismatch(target, hashers)
+        total = _consume(target, self._fetch_target(url, target.length, 0), hashers, 0, _drop)
+        problem = _length_or_hash_problem(target, total, hashers)
         if problem is not None:
             raise LengthOrHashMismatchError(problem)
 
@@ -691,7 +666,34 @@ def _policy_problem(policy: DevicePolicy, fw: FirmwareInfo) -> str | None:
     return None
 
 
-def _hash_mismatch(target: TargetFile, hashers: dict[str, Any]) -> str | None:
+def _consume(
+    target: TargetFile,
+    chunks: Iterator[bytes],
+    hashers: dict[str, Any],
+    total: int,
+    sink: Callable[[bytes], object],
+) -> int:
+    """Hash and pass on ``chunks`` after ``total`` bytes already seen; the new total.
+
+    Raises LengthOrHashMismatchError as soon as the target's length is exceeded.
+    """
+    for chunk in chunks:
+        total += len(chunk)
+        if total > target.length:
+            raise LengthOrHashMismatchError(f"{target.path}: more than {target.length} bytes")
+        sink(chunk)
+        for h in hashers.values():
+            h.update(chunk)
+    return total
+
+
+def _drop(chunk: bytes) -> None:
+    del chunk
+
+
+def _length_or_hash_problem(target: TargetFile, total: int, hashers: dict[str, Any]) -> str | None:
+    if total != target.length:
+        return f"{target.path}: got {total} bytes, expected {target.length}"
     for algo, hasher in hashers.items():
         if hasher.hexdigest() != target.hashes[algo].lower():
             return f"{target.path}: {algo} hash mismatch"
