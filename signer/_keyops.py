@@ -125,44 +125,41 @@ def _delegating_roles(repo: FirmwareRepository) -> Iterator[tuple[str, Targets]]
         yield name, targets
 
 
+def _key_groups(repo: FirmwareRepository) -> Iterator[tuple[str, str, list[str]]]:
+    """(name, delegator, roles sharing its keys) for every role, in pre-order.
+
+    A delegated role is its own group; the bins of a succinct delegation are one group
+    named by their prefix: they share one set of keys and one threshold (TAP 15).
+    """
+    for role in TOP_LEVEL_ROLES:
+        yield role, Root.type, [role]
+    for parent, targets in _delegating_roles(repo):
+        delegations = targets.delegations
+        assert delegations is not None  # noqa: S101 - _delegating_roles yields delegators
+        if delegations.roles is not None:
+            for child in delegations.roles:
+                yield child, parent, [child]
+        elif delegations.succinct_roles is not None:
+            succinct = delegations.succinct_roles
+            yield succinct.name_prefix, parent, list(succinct.get_roles())
+
+
 def resolve_role(repo: FirmwareRepository, role: str) -> tuple[str, str, list[str]]:
     """(delegator, name, roles sharing the keys) of ``role``; name is ``role`` or, for
     hash bins, the group's name prefix.
 
     ``role`` is a top-level or delegated role, or a group of hash bins given by its name
-    prefix (``bins``) or any bin's name (``bins-3f``): all bins of a succinct delegation
-    share one set of keys and one threshold, so a key change applies to every bin.
+    prefix (``bins``) or any bin's name (``bins-3f``): a key change applies to every bin.
 
     Raises:
         InvalidInputError: ``role`` is not a role of the repository.
     """
-    if role in TOP_LEVEL_ROLES:
-        return Root.type, role, [role]
-    groups: list[str] = []
-    for parent, targets in _delegating_roles(repo):
-        delegations = targets.delegations
-        assert delegations is not None  # noqa: S101 - _delegating_roles yields delegators
-        if delegations.roles is not None:
-            if role in delegations.roles:
-                return parent, role, [role]
-            continue
-        succinct = delegations.succinct_roles
-        if succinct is None:  # pragma: no cover - python-tuf requires one of the two
-            continue
-        groups.append(succinct.name_prefix)
-        if role == succinct.name_prefix or succinct.is_delegated_role(role):
-            return parent, succinct.name_prefix, list(succinct.get_roles())
-    known = [*TOP_LEVEL_ROLES, *_named_roles(repo), *groups]
+    known = []
+    for name, delegator, members in _key_groups(repo):
+        if role == name or role in members:
+            return delegator, name, members
+        known.append(name)
     raise InvalidInputError(f"unknown role {role!r} (roles: {', '.join(known)})")
-
-
-def _named_roles(repo: FirmwareRepository) -> list[str]:
-    return [
-        child
-        for _, targets in _delegating_roles(repo)
-        if targets.delegations is not None and targets.delegations.roles is not None
-        for child in targets.delegations.roles
-    ]
 
 
 def delegator_of(repo: FirmwareRepository, role: str) -> str:
@@ -174,28 +171,24 @@ def delegator_of(repo: FirmwareRepository, role: str) -> str:
     return resolve_role(repo, role)[0]
 
 
+def _keys_of(repo: FirmwareRepository, delegator_name: str, member: str) -> tuple[list[Key], int]:
+    delegator = _delegator(repo.metadata(delegator_name).signed)
+    delegated = delegator.get_delegated_role(member)
+    return [delegator.get_key(k) for k in delegated.keyids], delegated.threshold
+
+
 def role_keys(repo: FirmwareRepository, role: str) -> tuple[list[Key], int]:
     """The keys trusted for ``role`` and its threshold (as the current metadata says)."""
     delegator_name, _, members = resolve_role(repo, role)
-    delegator = _delegator(repo.metadata(delegator_name).signed)
-    delegated = delegator.get_delegated_role(members[0])
-    return [delegator.get_key(k) for k in delegated.keyids], delegated.threshold
+    return _keys_of(repo, delegator_name, members[0])
 
 
 def list_keys(repo: FirmwareRepository) -> list[KeyInfo]:
     """Every key of every role, role by role; a group of hash bins once, by its prefix."""
     infos: list[KeyInfo] = []
-    roles = [*TOP_LEVEL_ROLES]
-    for _, targets in _delegating_roles(repo):
-        delegations = targets.delegations
-        assert delegations is not None  # noqa: S101 - _delegating_roles yields delegators
-        if delegations.roles is not None:
-            roles.extend(delegations.roles)
-        elif delegations.succinct_roles is not None:
-            roles.append(delegations.succinct_roles.name_prefix)
-    for role in roles:
-        keys, _ = role_keys(repo, role)
-        infos.extend(KeyInfo.of(role, key) for key in keys)
+    for name, delegator_name, members in _key_groups(repo):
+        keys, _ = _keys_of(repo, delegator_name, members[0])
+        infos.extend(KeyInfo.of(name, key) for key in keys)
     return infos
 
 
