@@ -64,7 +64,8 @@ def test_device_guide_example_updates_then_finds_nothing_newer(
     # A tampered image is reported as a repository problem and never installed.
     (md / "firmtuf" / "device.json").unlink()
     stored = next(p for p in (www / "targets").rglob("*") if p.is_file())
-    stored.write_bytes(b"x" + stored.read_bytes()[1:])
+    data = stored.read_bytes()
+    stored.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])  # always a different byte
     with serve_directory(www) as base:
         bad = _run(_example(), md, root, base, dest)
     assert bad["installed"] == []

@@ -1,0 +1,216 @@
+"""Devices applying offline bundles with firmtuf's verifier: ``Updater.from_bundle``."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from signer._bundle import build_bundle
+from tests.signer.publish._repo import RepoBuilder
+from verifier import (
+    BadVersionNumberError,
+    BundleError,
+    BundleLimits,
+    DevicePolicy,
+    ExpiredMetadataError,
+    RepositoryError,
+    StorageError,
+    UnsignedMetadataError,
+    Updater,
+)
+from verifier._bundle import BundleUpdater
+from verifier._internal.timefloor import FLOOR_FILE
+
+NOW = time.time()
+DAY = 86400.0
+
+
+def _release(repo: RepoBuilder, version: str, data: bytes) -> str:
+    name = f"gw/{version}/fw.bin"
+    repo.add_target(name, data, hardware_ids=["gw"], version=version)
+    repo.commit()
+    return name
+
+
+def _bundle(repo: RepoBuilder, tmp: Path, label: str, *names: str, **kw: int) -> Path:
+    published = repo.write(tmp / f"published-{label}")
+    out = tmp / f"{label}.tar"
+    build_bundle(published, out, list(names), **kw)  # type: ignore[arg-type]
+    return out
+
+
+def _apply(
+    bundle: Path, device: Path, root: bytes, *, clock: float = NOW, **kw: object
+) -> BundleUpdater:
+    up = Updater.from_bundle(
+        bundle,
+        device,
+        bootstrap=root,
+        policy=DevicePolicy(hardware_id="gw", installed_version="0.9"),
+        clock=lambda: clock,
+        **kw,  # type: ignore[arg-type]
+    )
+    up.refresh()
+    return up
+
+
+def test_device_checks_and_downloads_from_bundle(repo: RepoBuilder, tmp_path: Path) -> None:
+    name = _release(repo, "1.0.0", b"firmware one" * 100)
+    bundle = _bundle(repo, tmp_path, "b1", name)
+    with _apply(bundle, tmp_path / "dev", repo.root_bytes) as up:
+        assert isinstance(up, Updater)
+        target = up.check()
+        assert target is not None and target.path == name
+        dest = up.download(target, tmp_path / "fw.bin")
+        assert dest.read_bytes() == b"firmware one" * 100
+    # The device's trusted state moved on: the metadata is stored like an online update.
+    assert (tmp_path / "dev" / "timestamp.json").is_file()
+
+
+def test_delegated_target_through_bundle(repo: RepoBuilder, tmp_path: Path) -> None:
+    repo.delegate("cams", ["cam/*/*"])
+    repo.add_target("cam/2.0/cam.bin", b"camera", role="cams", hardware_ids=["gw"], version="2.0")
+    repo.commit()
+    bundle = _bundle(repo, tmp_path, "b", "cam/2.0/cam.bin")
+    with _apply(bundle, tmp_path / "dev", repo.root_bytes) as up:
+        target = up.get_targetinfo("cam/2.0/cam.bin")
+        assert target is not None
+        assert up.download(target, tmp_path / "cam.bin").read_bytes() == b"camera"
+
+
+def test_root_chain_in_bundle_is_walked(repo: RepoBuilder, tmp_path: Path) -> None:
+    name = _release(repo, "1.0.0", b"x")
+    repo.rotate_root()
+    repo.commit()
+    repo.rotate_root()
+    repo.commit()
+    bundle = _bundle(repo, tmp_path, "b", name)
+    with _apply(bundle, tmp_path / "dev", repo.root_bytes):
+        pass
+    stored = json.loads((tmp_path / "dev" / "root.json").read_bytes())
+    assert stored["signed"]["version"] == 3
+
+
+def test_bundle_of_another_repository_is_refused(repo: RepoBuilder, tmp_path: Path) -> None:
+    other = RepoBuilder(tmp_path / "other")
+    name = _release(other, "1.0.0", b"evil")
+    bundle = _bundle(other, tmp_path, "other", name)
+    with pytest.raises(UnsignedMetadataError):
+        _apply(bundle, tmp_path / "dev", repo.root_bytes)
+    assert not (tmp_path / "dev" / "timestamp.json").exists()
+    assert not (tmp_path / "dev" / FLOOR_FILE).exists()
+
+
+def test_older_bundle_cannot_roll_the_device_back(repo: RepoBuilder, tmp_path: Path) -> None:
+    old = _bundle(repo, tmp_path, "old", _release(repo, "1.0.0", b"one"))
+    new = _bundle(repo, tmp_path, "new", _release(repo, "2.0.0", b"two"))
+    with _apply(new, tmp_path / "dev", repo.root_bytes):
+        pass
+    with pytest.raises(BadVersionNumberError):
+        _apply(old, tmp_path / "dev", repo.root_bytes)
+
+
+def test_malformed_bundle_is_a_repository_error(repo: RepoBuilder, tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo("metadata/timestamp.json")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tar.addfile(info)
+    (tmp_path / "evil.tar").write_bytes(buf.getvalue())
+    with pytest.raises(BundleError, match="is a symlink; only regular files") as exc:
+        Updater.from_bundle(tmp_path / "evil.tar", tmp_path / "dev", bootstrap=repo.root_bytes)
+    assert isinstance(exc.value, RepositoryError)
+
+
+def test_oversize_member_for_the_device_limits(repo: RepoBuilder, tmp_path: Path) -> None:
+    name = _release(repo, "1.0.0", b"y" * 5000)
+    bundle = _bundle(repo, tmp_path, "b", name)
+    with pytest.raises(BundleError, match=r"too large \(5000 > 4096"):
+        Updater.from_bundle(bundle, tmp_path / "dev", limits=BundleLimits(max_target_size=4096))
+
+
+def test_member_missing_from_bundle_is_a_clear_error(repo: RepoBuilder, tmp_path: Path) -> None:
+    """A bundle made for one target does not serve another one."""
+    one = _release(repo, "1.0.0", b"one")
+    two = _release(repo, "2.0.0", b"two")
+    bundle = _bundle(repo, tmp_path, "b", one)
+    with _apply(bundle, tmp_path / "dev", repo.root_bytes) as up:
+        target = up.get_targetinfo(two)
+        assert target is not None
+        with pytest.raises(Exception, match="not in the bundle"):
+            up.download(target, tmp_path / "two.bin")
+    assert not (tmp_path / "two.bin").exists()
+
+
+# --- time floor ------------------------------------------------------------------------
+
+
+def test_time_floor_refuses_metadata_older_than_the_newest_time_seen(
+    tmp_path: Path,
+) -> None:
+    repo = RepoBuilder(tmp_path / "r", expires_in=timedelta(days=7))
+    a = _bundle(repo, tmp_path, "a", _release(repo, "1.0.0", b"one"))
+    repo.expires_in = timedelta(days=3)
+    b = _bundle(repo, tmp_path, "b", _release(repo, "2.0.0", b"two"))
+
+    # The device applies bundle A on day 5: its floor is now day 5.
+    with _apply(a, tmp_path / "dev", repo.root_bytes, clock=NOW + 5 * DAY):
+        pass
+    floor = json.loads((tmp_path / "dev" / FLOOR_FILE).read_bytes())["time"]
+    assert abs(datetime.fromisoformat(floor).timestamp() - (NOW + 5 * DAY)) < 1
+
+    # Its clock then resets to 1970. Bundle B expired on day 3: refused, because the
+    # device has already seen day 5.
+    with pytest.raises(ExpiredMetadataError):
+        _apply(b, tmp_path / "dev", repo.root_bytes, clock=0.0)
+
+    # The same bundle on a device that never saw day 5 (same reset clock) is accepted:
+    # the floor made the difference.
+    with _apply(b, tmp_path / "fresh", repo.root_bytes, clock=0.0) as up:
+        assert up.check() is not None
+    assert not (tmp_path / "fresh" / FLOOR_FILE).exists() or json.loads(
+        (tmp_path / "fresh" / FLOOR_FILE).read_bytes()
+    )["time"].startswith("1970-01-01")
+
+
+def test_unsafe_ignore_expiry_accepts_expired_bundle_and_keeps_floor(tmp_path: Path) -> None:
+    repo = RepoBuilder(tmp_path / "r", expires_in=timedelta(days=1))
+    name = _release(repo, "1.0.0", b"one")
+    bundle = _bundle(repo, tmp_path, "b", name)
+    with pytest.raises(ExpiredMetadataError):
+        _apply(bundle, tmp_path / "dev", repo.root_bytes, clock=NOW + 30 * DAY)
+    (tmp_path / "dev" / FLOOR_FILE).unlink(missing_ok=True)
+    with _apply(
+        bundle, tmp_path / "dev", repo.root_bytes, clock=NOW + 30 * DAY, unsafe_ignore_expiry=True
+    ) as up:
+        target = up.check()
+        assert target is not None
+        assert up.download(target, tmp_path / "fw.bin").read_bytes() == b"one"
+    assert not (tmp_path / "dev" / FLOOR_FILE).exists()
+
+
+def test_floor_only_moves_forward_across_updates(repo: RepoBuilder, tmp_path: Path) -> None:
+    bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
+    dev = tmp_path / "dev"
+    with _apply(bundle, dev, repo.root_bytes, clock=NOW + DAY):
+        pass
+    with _apply(bundle, dev, repo.root_bytes, clock=NOW):  # clock went back a day
+        pass
+    floor = datetime.fromisoformat(json.loads((dev / FLOOR_FILE).read_bytes())["time"])
+    assert floor == datetime.fromtimestamp(NOW + DAY, UTC)
+
+
+def test_corrupt_floor_is_a_storage_error(repo: RepoBuilder, tmp_path: Path) -> None:
+    bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / FLOOR_FILE).write_text("{not json")
+    with pytest.raises(StorageError, match="time floor"):
+        _apply(bundle, dev, repo.root_bytes)

@@ -1,0 +1,239 @@
+"""repo_template/: its files, its CI definitions, and its pipeline run locally, step by
+step, as CI runs it (against the moto S3 server, with a device updating over HTTP)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import stat
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from signer._template_files import FILES
+from signer.cli import main
+from tests.signer.publish._device import device_fetch
+from tests.signer.publish._shell import firmtuf_env, run_script
+from tests.signer.publish.regen_template import TEMPLATE, template_files
+
+PASSWORD = "ci secret password"
+
+
+def test_embedded_template_matches_repo_template() -> None:
+    assert template_files() == FILES, "run: python -m tests.signer.publish.regen_template"
+
+
+def test_ci_definitions_only_call_the_ci_scripts() -> None:
+    release = yaml.safe_load((TEMPLATE / ".github/workflows/firmtuf-release.yml").read_text())
+    refresh = yaml.safe_load((TEMPLATE / ".github/workflows/firmtuf-refresh.yml").read_text())
+    gitlab = yaml.safe_load((TEMPLATE / ".gitlab-ci.yml").read_text())
+    # PyYAML reads the key `on` as True (YAML 1.1).
+    assert "release" in release[True] and "workflow_dispatch" in release[True]
+    assert refresh[True]["schedule"][0]["cron"]
+    release_runs = [s.get("run", "") for s in release["jobs"]["release"]["steps"]]
+    assert any(r.startswith("ci/release.sh ") for r in release_runs)
+    refresh_runs = [s.get("run", "") for s in refresh["jobs"]["refresh"]["steps"]]
+    assert "ci/refresh.sh" in refresh_runs
+    for workflow in (release, refresh):
+        env = next(iter(workflow["jobs"].values()))["env"]
+        assert {"FIRMTUF_KEY_PASSWORD", "FIRMTUF_ONLINE_KEYS", "AWS_ACCESS_KEY_ID"} <= set(env)
+        assert workflow["concurrency"]["group"] == "firmtuf-repository"
+    assert any(line.startswith("ci/release.sh ") for line in gitlab["release"]["script"])
+    assert gitlab["refresh"]["script"] == ["ci/refresh.sh"]
+    assert gitlab["refresh"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    for script in ("keys.sh", "release.sh", "refresh.sh"):
+        assert (TEMPLATE / "ci" / script).stat().st_mode & stat.S_IXUSR
+
+
+def test_template_config_is_valid_and_matches_signer_defaults(tmp_path: Path) -> None:
+    from signer._repository import DEFAULT_EXPIRY
+    from signer.cli._config import load_config
+
+    defaults = load_config(TEMPLATE / "firmtuf.toml")
+    assert defaults["publish"]["dest"].startswith("s3://")
+    assert defaults["sign"]["password_env"] == "FIRMTUF_KEY_PASSWORD"
+    assert defaults["refresh"] == {"password_env": "FIRMTUF_KEY_PASSWORD", "within": "12h"}
+    days = {r: f"{r}={d.days}d" for r, d in DEFAULT_EXPIRY.items()}
+    assert sorted(defaults["init"]["expiries"]) == sorted(days.values())
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[publsh]\nto = 'x'\n", "unknown section [publsh]"),
+        ("[publish]\ntoo = 'x'\n", "unknown key publish.too"),
+        ("[publish]\nkeep = 'ten'\n", "publish.keep has the wrong type"),
+        ("[refresh]\nwithin = 12\n", "refresh.within has the wrong type"),
+        ("[roles.admin]\nkeys = 1\n", "unknown role [roles.admin]"),
+        ("[firmware]\nhardware_ids = []\n", "non-empty list"),
+        ("[publish\n", "is not valid TOML"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "firmtuf.toml"
+    config.write_text(toml)
+    result = CliRunner().invoke(main, ["--config", str(config), "status", str(tmp_path)])
+    assert result.exit_code == 3
+    assert result.output.startswith("Error: config ") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_init_template_refuses_to_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "firmtuf.toml").write_text("# mine\n")
+    result = CliRunner().invoke(
+        main,
+        ["init", str(tmp_path / "repo"), "--template", "--password-env", "PW"],
+        env={"PW": PASSWORD},
+    )
+    assert result.exit_code == 4
+    assert "firmtuf.toml already exists" in result.output
+    assert not (tmp_path / "repo").exists()
+    assert (tmp_path / "firmtuf.toml").read_text() == "# mine\n"
+
+
+class Pipeline:
+    """Runs shell steps in the project directory as CI would (firmtuf on PATH)."""
+
+    def __init__(self, project: Path, bin_dir: Path, env: dict[str, str]) -> None:
+        self.project = project
+        self.env = firmtuf_env(bin_dir, env)
+
+    def run(self, script: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        return run_script(script, self.project, self.env, code)
+
+    def fresh_checkout(self) -> None:
+        """What CI starts from: the committed files only (no keys, no images)."""
+        for ignored in ("repo/keys", "repo/targets"):
+            subprocess.run(["rm", "-rf", str(self.project / ignored)], check=True)
+
+
+@pytest.mark.s3
+def test_template_pipeline_runs_locally_in_order(
+    tmp_path: Path,
+    s3_endpoint: str,
+    bucket: str,
+    s3_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = tmp_path / "updates"
+    project.mkdir()
+    env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    env["FIRMTUF_KEY_PASSWORD"] = PASSWORD
+    ci = Pipeline(project, tmp_path / "bin", env)
+
+    # Set up (README): the template and the repository, then point it at the bucket.
+    ci.run("firmtuf init repo --template --password-env FIRMTUF_KEY_PASSWORD")
+    config = (project / "firmtuf.toml").read_text()
+    config = config.replace('to = "s3://acme-firmware/gateway/prod"', f'to = "s3://{bucket}/gw"')
+    config = config.replace(
+        '# endpoint_url = "https://minio.example.com"', f'endpoint_url = "{s3_endpoint}"'
+    )
+    (project / "firmtuf.toml").write_text(config)
+    readme = (project / "README.md").read_text()
+    export_keys = next(line.strip() for line in readme.splitlines() if "tar -czf" in line)
+    online = ci.run(export_keys).stdout
+    ci.env["FIRMTUF_ONLINE_KEYS"] = online
+    assert {p.name.split("-")[0] for p in (project / "repo/keys").glob("*.pem")} == {
+        "root",
+        "targets",
+        "snapshot",
+        "timestamp",
+    }
+    root = (project / "repo/metadata/root_history/1.root.json").read_bytes()
+
+    # The CI steps, taken from the CI definitions themselves.
+    github = yaml.safe_load((project / ".github/workflows/firmtuf-release.yml").read_text())
+    github_release = next(
+        s["run"] for s in github["jobs"]["release"]["steps"] if "ci/release.sh" in s.get("run", "")
+    )
+    gitlab = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+    gitlab_release = next(line for line in gitlab["release"]["script"] if "ci/release.sh" in line)
+    refresh_yml = yaml.safe_load((project / ".github/workflows/firmtuf-refresh.yml").read_text())
+    github_refresh = next(
+        s["run"] for s in refresh_yml["jobs"]["refresh"]["steps"] if "ci/" in s.get("run", "")
+    )
+    assert github_refresh == "ci/refresh.sh" == gitlab["refresh"]["script"][0]
+
+    # Release job (GitHub's step), from a fresh checkout: no keys, no images on disk.
+    (project / "release").mkdir()
+    (project / "release/gateway.bin").write_bytes(b"gateway 1.4.2")
+    ci.fresh_checkout()
+    ci.env.update(FIRMWARE_IMAGE="release/gateway.bin", FIRMWARE_VERSION="1.4.2")
+    ci.run(github_release)
+    assert not list((project / "repo/keys").glob("root-*"))  # the root key never reached CI
+    base = f"{s3_endpoint}/{bucket}/gw"
+    name = "acme-gw-r2/1.4.2/gateway.bin"
+    assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
+
+    # The next release through GitLab's step, again from a fresh checkout.
+    (project / "release/gateway.bin").write_bytes(b"gateway 1.5.0")
+    ci.fresh_checkout()
+    ci.env["VERSION"] = "1.5.0"
+    ci.run(gitlab_release)
+    assert device_fetch(base, root, tmp_path / "dev", "acme-gw-r2/1.5.0/gateway.bin") == (
+        b"gateway 1.5.0"
+    )
+
+    # Scheduled job (the step both CI definitions run).
+    def live_timestamp_version() -> int:
+        obj = s3_client.get_object(Bucket=bucket, Key="gw/metadata/timestamp.json")
+        return int(json.loads(obj["Body"].read())["signed"]["version"])
+
+    # Nothing is due right after a release: no new versions for the fleet to fetch.
+    before = live_timestamp_version()
+    ci.fresh_checkout()
+    ci.run(github_refresh)
+    assert live_timestamp_version() == before
+    # Once the timestamp (1 day) expires within [refresh] within, the job renews it;
+    # a 2-day window stands in for "18 hours later".
+    config = project / "firmtuf.toml"
+    config.write_text(config.read_text().replace('within = "12h"', 'within = "2d"'))
+    ci.fresh_checkout()
+    ci.run(github_refresh)
+    assert live_timestamp_version() == before + 1
+    assert device_fetch(base, root, tmp_path / "dev", name) == b"gateway 1.4.2"
+
+    # The status step fails the job (exit 10) while the timestamp (1 day) is still valid:
+    # 20 hours later without a refresh, 4 hours are left, inside the 12h warning window.
+    later = datetime.now(UTC) + timedelta(hours=20)
+    monkeypatch.setattr("signer._status.utcnow", lambda: later.replace(microsecond=0))
+    late = CliRunner().invoke(
+        main, ["--config", str(project / "firmtuf.toml"), "status", str(project / "repo")]
+    )
+    assert late.exit_code == 10, late.output
+    assert re.search(r"Error: timestamp: expires in [34] hours", late.output)
+    monkeypatch.undo()
+
+    # Retention: explicit, from the config's destination.
+    pruned = ci.run("firmtuf prune --keep 1 --json")
+    assert '"deleted"' in pruned.stdout
+    assert device_fetch(base, root, tmp_path / "dev2", name) == b"gateway 1.4.2"
+
+
+def test_template_readme_mentions_every_ci_script() -> None:
+    readme = (TEMPLATE / "README.md").read_text()
+    for script in ("ci/release.sh", "ci/refresh.sh", "ci/keys.sh", "firmtuf prune", "bundle"):
+        assert script in readme
+
+
+def test_base64_of_online_keys_round_trips(tmp_path: Path) -> None:
+    """ci/keys.sh installs exactly the files of the secret into repo/keys."""
+    keys = tmp_path / "src" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "targets-abc.pem").write_text("PEM")
+    tarball = subprocess.run(
+        ["tar", "-czf", "-", "-C", str(tmp_path / "src"), "keys"], capture_output=True, check=True
+    ).stdout
+    project = tmp_path / "p"
+    (project / "ci").mkdir(parents=True)
+    (project / "ci/keys.sh").write_text((TEMPLATE / "ci/keys.sh").read_text())
+    env = dict(os.environ, FIRMTUF_ONLINE_KEYS=base64.b64encode(tarball).decode())
+    subprocess.run(["bash", str(project / "ci/keys.sh")], env=env, check=True)
+    assert (project / "repo/keys/targets-abc.pem").read_text() == "PEM"
