@@ -6,6 +6,7 @@ import click
 
 from signer.cli._common import FirmtufGroup
 from signer.cli._config import config_option
+from signer.cli._locking import lock_wait_option
 from signer.cli.add import add
 from signer.cli.bins import bins
 from signer.cli.bundle import bundle
@@ -25,6 +26,7 @@ from signer.cli.verify import verify
 
 @click.group(cls=FirmtufGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @config_option
+@lock_wait_option
 def main() -> None:
     """firmtuf: sign, publish and check firmware update repositories (TUF).
 

@@ -15,6 +15,7 @@ from signer._init import ExternalKey
 from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
+from signer.cli._locking import locks_repo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +121,7 @@ def new_key_password(count: int, password_env: str | None) -> str | None:
 )
 @key_options
 @json_option
+@locks_repo("exclusive")
 def delegate(
     repo: Path,
     role: str,

@@ -21,6 +21,7 @@ from signer.cli._common import (
     role_values,
     secrets_handler,
 )
+from signer.cli._locking import locks_repo
 
 
 @click.command()
@@ -84,6 +85,7 @@ from signer.cli._common import (
     "into REPO's parent directory.",
 )
 @json_option
+@locks_repo("none")
 def init(
     repo: Path,
     key_type: str,

@@ -16,6 +16,7 @@ from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer._signers import PIN_SECRET
 from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
+from signer.cli._locking import locks_repo
 
 PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
 
@@ -149,6 +150,7 @@ def key() -> None:
 @key.command("list")
 @click.argument("repo", type=click.Path(path_type=Path))
 @json_option
+@locks_repo("shared")
 def list_(repo: Path, as_json: bool) -> None:
     """Show every key of REPO with its id, fingerprint and signer URI."""
     infos = list_keys(FirmwareRepository(repo))
@@ -166,6 +168,7 @@ def list_(repo: Path, as_json: bool) -> None:
 @new_key_options
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def add(
     repo: Path,
     role: str,
@@ -194,6 +197,7 @@ def add(
 @click.option("--threshold", type=int, default=None, metavar="N", help="New threshold of ROLE.")
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def remove(
     repo: Path,
     role: str,
@@ -221,6 +225,7 @@ def remove(
 @new_key_options
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def rotate(
     repo: Path,
     role: str,
