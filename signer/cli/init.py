@@ -14,6 +14,7 @@ from signer._status import repository_status
 from signer._template import check_template_target, write_template
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
+    ask_secret,
     echo_json,
     json_option,
     parse_duration,
@@ -121,12 +122,7 @@ def init(
             if not password:
                 raise KeyProblemError(f"environment variable {password_env} is not set")
         else:
-            password = click.prompt(
-                "Password for the new key files",
-                hide_input=True,
-                confirmation_prompt=True,
-                err=True,
-            )
+            password = ask_secret("Password for the new key files", confirm=True)
     repository = init_repository(
         repo,
         password=password,

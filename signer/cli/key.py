@@ -15,7 +15,13 @@ from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
 from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer._signers import PIN_SECRET
-from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
+from signer.cli._common import (
+    PASSWORD_ENV_HELP,
+    ask_secret,
+    echo_json,
+    json_option,
+    read_small_file,
+)
 from signer.cli._locking import locks_repo
 
 PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
@@ -35,7 +41,7 @@ def key_secrets(password_env: str | None, pin_env: str | None) -> SecretsHandler
                 raise KeyProblemError(f"environment variable {env} is not set (the {secret})")
         else:
             label = "Key file password" if secret == PASSWORD_SECRET else "HSM PIN"
-            value = click.prompt(label, hide_input=True, err=True)
+            value = ask_secret(label)
         cache[secret] = value
         return value
 
@@ -104,9 +110,7 @@ def _new_key(
         if not password:
             raise KeyProblemError(f"environment variable {password_env} is not set")
     else:
-        password = click.prompt(
-            "Password for the new key file", hide_input=True, confirmation_prompt=True, err=True
-        )
+        password = ask_secret("Password for the new key file", confirm=True)
     return NewKey(key_type=key_type, password=password, keys_dir=keys_dir)
 
 
