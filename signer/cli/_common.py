@@ -15,7 +15,7 @@ from securesystemslib.signer import SecretsHandler
 
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._keys import PASSWORD_SECRET
-from signer.cli._outcome import command_outcome, remember_json
+from signer.cli._outcome import command_outcome, json_written, remember_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +55,7 @@ def json_option(f: F) -> F:
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
+    json_written()
 
 
 def secrets_handler(password_env: str | None, *, confirm: bool = False) -> SecretsHandler:

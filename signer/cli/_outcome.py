@@ -22,6 +22,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 _JSON_KEY = "firmtuf.json"
+_WRITTEN_KEY = "firmtuf.json_written"
 
 
 class FirmtufClickError(click.ClickException):
@@ -54,6 +55,14 @@ def remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bo
     return value
 
 
+def json_written() -> None:
+    """The command printed its JSON result: a later error (e.g. `status` unhealthy) only
+    sets the exit code, so stdout stays one JSON document."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_WRITTEN_KEY] = True
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the final flush does not fail on the closed pipe."""
     try:
@@ -65,7 +74,7 @@ def _silence_stdout() -> None:
 
 
 def _echo_json_error(ctx: click.Context, error: click.ClickException, kind: str) -> None:
-    if not ctx.meta.get(_JSON_KEY):
+    if not ctx.meta.get(_JSON_KEY) or ctx.meta.get(_WRITTEN_KEY):
         return
     data = {"error": {"code": error.exit_code, "type": kind, "message": error.format_message()}}
     try:

@@ -12,19 +12,40 @@ import time
 from pathlib import Path
 
 from signer import init_repository
-from signer._lock import repository_lock
+from signer._lock import LOCK_FILE, repository_lock
 from tests.signer.conftest import PASSWORD_ENV, Cli, make_image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
 
 
+def _default_sigint() -> None:
+    # A shell's background job inherits SIGINT ignored, and Python then installs no
+    # handler: give the command the terminal's default, as an interactive user has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def firmtuf(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "signer", *(str(a) for a in args)],
         env=kwargs.pop("env", ENV),  # type: ignore[arg-type]
+        preexec_fn=_default_sigint,
         **kwargs,  # type: ignore[call-overload]
     )
+
+
+def _wait_until_waiting_for_lock(pid: int, lock_file: Path) -> None:
+    """Until process ``pid`` has the lock file open (it is past its imports, polling)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        fds = Path(f"/proc/{pid}/fd")
+        try:
+            if any(Path(os.readlink(fd)) == lock_file.resolve() for fd in fds.iterdir()):
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the command never reached the repository lock")
 
 
 def test_version(cli: Cli) -> None:
@@ -63,7 +84,7 @@ def test_ctrl_c_exits_130_and_writes_nothing(tmp_path: Path, password: str) -> N
     with repository_lock(repo):  # the command waits for this lock: interrupt it there
         proc = firmtuf(
             "--lock-wait",
-            "60",
+            "120",
             "add",
             repo,
             image,
@@ -74,7 +95,7 @@ def test_ctrl_c_exits_130_and_writes_nothing(tmp_path: Path, password: str) -> N
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(1.5)  # let it start and reach the lock (it polls)
+        _wait_until_waiting_for_lock(proc.pid, repo / LOCK_FILE)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
