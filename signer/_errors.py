@@ -74,3 +74,9 @@ class SigningIncompleteError(FirmtufError):
     """A signing event still lacks signatures: it cannot be finished (nothing published)."""
 
     exit_code = 11
+
+
+class UnreachableError(FirmtufError):
+    """`verify`: the published repository could not be reached (nothing was judged)."""
+
+    exit_code = 12

@@ -222,7 +222,9 @@ def _client_check(
             raise PublishError(f"cannot publish: the new tree does not verify: {e}") from e
 
 
-def verify_working_repository(repo: FirmwareRepository, trusted_root: bytes) -> ClientReport:
+def verify_working_repository(
+    repo: FirmwareRepository, trusted_root: bytes, *, download: bool = True
+) -> ClientReport:
     """Check what :func:`publish` would write for ``repo``, as a client trusting ``trusted_root``.
 
     Raises:
@@ -235,4 +237,5 @@ def verify_working_repository(repo: FirmwareRepository, trusted_root: bytes) -> 
         LOCAL_BASE_URL + "targets/",
         trusted_root,
         fetcher=DirectoryFetcher(None, overlay),
+        download=download,
     )

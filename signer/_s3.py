@@ -80,6 +80,10 @@ class S3Store:
         config = Config(
             s3={"addressing_style": "path" if endpoint else "auto"},
             retries={"max_attempts": 5, "mode": "standard"},
+            # boto's default is 60 s per connection attempt: an unreachable endpoint
+            # would hold a CI job for minutes before "could not reach".
+            connect_timeout=10,
+            read_timeout=60,
         )
         client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
         return cls(client, bucket, prefix)
