@@ -72,8 +72,13 @@ class BoundedAWSSigner(AWSSigner):
     """``AWSSigner`` with a bounded client and one-line errors."""
 
     def __init__(self, aws_key_id: str, public_key: SSlibKey) -> None:
-        super().__init__(aws_key_id, public_key)
-        self.client = _client()
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            super().__init__(aws_key_id, public_key)
+            self.client = _client()
+        except BotoCoreError as e:  # e.g. no region configured
+            raise kms_failure(f"awskms:{aws_key_id}", e) from None
 
     @classmethod
     def from_priv_key_uri(
@@ -114,12 +119,14 @@ def import_kms_key(uri: str) -> tuple[str, SSlibKey]:
         raise InvalidInputError(f"{uri!r}: no KMS key id after awskms:")
     try:
         client = _client()
-    except UnsupportedLibraryError as e:
-        raise KeyProblemError(str(e)) from None
-    try:
         response = client.get_public_key(KeyId=key_id)
+    except UnsupportedLibraryError as e:
+        raise KeyProblemError(f"{e}; or give --public-key FILE.pem") from None
     except (ClientError, BotoCoreError) as e:
-        raise kms_failure(uri, e) from None
+        failure = kms_failure(uri, e)
+        raise KeyProblemError(
+            f"{failure} (reading the public key; or give --public-key FILE.pem)"
+        ) from None
     if response.get("KeyUsage") != "SIGN_VERIFY":
         raise InvalidInputError(
             f"{uri}: the KMS key is not a signing key ({response.get('KeyUsage')})"
