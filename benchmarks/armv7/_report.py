@@ -9,7 +9,7 @@ from typing import Any
 from benchmarks import _published
 
 HEADING = "## 32-bit ARM"
-COMMAND = "nice -n 10 python -m benchmarks --only armv7"
+COMMAND = "python -m benchmarks --only armv7"
 SCRIPT = "python -m benchmarks.armv7"
 KiB = 1024
 
