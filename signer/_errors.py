@@ -80,3 +80,10 @@ class UnreachableError(FirmtufError):
     """`verify`: the published repository could not be reached (nothing was judged)."""
 
     exit_code = 12
+
+
+class PublishConflictError(PublishError, ConflictError):
+    """Another publisher published the same version with other content first (two CI
+    runners, two clones): nothing of this publish is referenced; pull, sign, publish."""
+
+    exit_code = 7
