@@ -9,7 +9,6 @@ the test suite as the oracle both agree with.)
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,6 @@ from typing import Any
 from urllib import parse
 
 import verifier
-from verifier._internal.metadata import Targets
-from verifier._internal.trusted_set import TrustedMetadataSet
 
 LOCAL_BASE_URL = "http://published.invalid/"
 """Base URL a :class:`DirectoryFetcher` answers for (never resolved: no network)."""
@@ -50,17 +47,18 @@ class DirectoryFetcher(verifier.Fetcher):
                 self._files[LOCAL_BASE_URL + rel] = item
         self._memory = verifier.MemoryFetcher(self._bytes)
 
-    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
-        # Overlay keys are paths as written; clients quote role names in URLs.
+    def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
+        # Overlay keys are paths as written; clients quote role names in URLs. The
+        # composed fetchers' own primitives serve: caps and deadline are this one's.
         key = parse.unquote(url)
         if key in self._bytes:
-            return self._memory.fetch(key, max_length, offset)
+            return self._memory._fetch(key, offset, deadline)
         path = self._files.get(key)
         if path is not None:
-            return verifier.DirectoryFetcher(path.parent).fetch(path.name, max_length, offset)
+            return verifier.DirectoryFetcher(path.parent)._fetch(path.name, offset, deadline)
         if self._tree is None:
             raise verifier.DownloadHTTPError(f"not found: {url}", 404)
-        return self._tree.fetch(url, max_length, offset)
+        return self._tree._fetch(url, offset, deadline)
 
 
 def _urls(source: str) -> tuple[str, str, verifier.Fetcher | None]:
@@ -91,7 +89,7 @@ def _describe(e: Exception) -> str:
 def root_problem(trusted_root: bytes) -> str | None:
     """Why ``trusted_root`` cannot start a client (malformed, not self-signed), or None."""
     try:
-        TrustedMetadataSet(trusted_root, time.time())
+        verifier.verify_root(trusted_root)
     except verifier.RepositoryError as e:
         return _describe(e)
     return None
@@ -124,23 +122,17 @@ def check_repository(
                 mdir, metadata_url, targets_url, fetcher=fetcher, bootstrap=trusted_root
             )
             updater.refresh()
-            trusted = updater._ensure_refreshed()
-            assert trusted.timestamp is not None and trusted.snapshot is not None  # noqa: S101
             report = ClientReport()
-            report.versions = {
-                "root": trusted.root.version,
-                "timestamp": trusted.timestamp.version,
-                "snapshot": trusted.snapshot.version,
-            }
-            for role, targets in _walk_roles(updater, trusted):
-                report.versions[role] = targets.version
-                for name in targets.targets:
-                    listed = targets.get(name)
-                    info = _check_found(name, role, updater.get_targetinfo(name), listed)
+            report.versions = updater.trusted_versions()
+            for role in updater.walk_roles():
+                report.versions[role.name] = role.version
+                for name in role.target_names():
+                    listed = role.get(name)
+                    info = _check_found(name, role.name, updater.get_targetinfo(name), listed)
                     if download:
                         # Streamed and checked, not stored: a repository check must not
                         # write and fsync every image as a device's download does.
-                        updater._check_remote_target(info)
+                        updater.verify_remote_target(info)
                     report.targets[name] = info.length
         except ClientRefusal:
             raise
@@ -157,24 +149,6 @@ def _check_found(
             f"target {name!r} of role {role} is not what a client's delegation search finds"
         )
     return found
-
-
-def _walk_roles(
-    updater: verifier.Updater, trusted: TrustedMetadataSet
-) -> Iterator[tuple[str, Targets]]:
-    """Pre-order walk of the targets role and all its delegations (each once)."""
-    seen: set[str] = set()
-    stack = [("targets", "root")]
-    while stack:
-        role, parent = stack.pop()
-        if role in seen:
-            continue
-        seen.add(role)
-        targets = updater._load_targets(trusted, role, parent)
-        yield role, targets
-        if targets.delegations is not None:
-            children = [(child, role) for child in targets.delegations.all_role_names()]
-            stack.extend(reversed(children))
 
 
 def verify_published(source: str, trusted_root: bytes) -> ClientReport:
