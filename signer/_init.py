@@ -22,6 +22,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
+from signer._compat import check_signer_supports
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
@@ -33,6 +34,7 @@ from signer._keys import (
     generate_key,
     write_key_file,
 )
+from signer._lock import LOCK_FILE
 from signer._repository import (
     CONFIG_FILE,
     DEFAULT_EXPIRY,
@@ -47,6 +49,7 @@ from signer._repository import (
 )
 
 _SIGN_ORDER = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
+_GITIGNORE = f"# held by running firmtuf commands (docs/cli.md)\n{LOCK_FILE}\n".encode()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class ExternalKey:
     role: str
     uri: str
     public_key: Key
+
+    def __post_init__(self) -> None:
+        check_signer_supports(self.uri, self.public_key)
 
 
 def _check_target_dir(path: Path) -> None:
@@ -189,6 +195,7 @@ def init_repository(
         if default_keys:
             atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
         (staging / TARGETS_DIR).mkdir()
+        atomic_write(staging / ".gitignore", _GITIGNORE, sync_dir=False)
         now = utcnow()
         roles: dict[str, Metadata] = {
             Root.type: Metadata(root),

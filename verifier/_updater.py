@@ -471,6 +471,20 @@ class Updater:
             versions.setdefault(role, md.version)
         return versions
 
+    def trusted_expires(self) -> dict[str, int]:
+        """Expiry (seconds since the epoch) of the trusted top-level roles (and delegated
+        roles loaded so far). Refreshes first if ``refresh()`` was not called."""
+        trusted = self._ensure_refreshed()
+        assert trusted.timestamp is not None and trusted.snapshot is not None  # noqa: S101
+        expires = {
+            "root": trusted.root.expires,
+            "timestamp": trusted.timestamp.expires,
+            "snapshot": trusted.snapshot.expires,
+        }
+        for (_, role), md in trusted.targets.items():
+            expires.setdefault(role, md.expires)
+        return expires
+
     def _firmware_candidates(self, trusted: TrustedMetadataSet) -> Iterator[TargetFile]:
         names: set[str] = set()
         for _, _, md in delegations.walk(self._loader(trusted), self.config.max_enumerated_roles):
