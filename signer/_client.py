@@ -9,6 +9,7 @@ the test suite as the oracle both agree with.)
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
