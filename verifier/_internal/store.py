@@ -46,6 +46,7 @@ LEGACY_TIME_FLOOR = "time_floor.json"
 # NAME_MAX is 255 bytes on the file systems devices use; the staged ``.<name>.tmp`` adds 5.
 _MAX_FILE_NAME = 250
 _MAX_DEVICE_FILE = 64 * 1024
+_MARKER = b'{"layout": 2}'
 
 
 def role_filename(role: str) -> str:
@@ -60,11 +61,12 @@ class TrustStore:
         path: the metadata directory.
     """
 
-    __slots__ = ("device_dir", "path")
+    __slots__ = ("_roles", "device_dir", "path")
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.device_dir = path / DEVICE_DIR
+        self._roles: dict[str, Path | None] = {}  # role -> path (built once: poll cost)
 
     def role_path(self, role: str) -> Path | None:
         """Where ``role``'s trusted metadata is stored, or None when it is not stored.
@@ -72,12 +74,18 @@ class TrustStore:
         Top-level roles always have a file. A delegated role has none when its file
         name, case-folded, equals a top-level one's or is too long for a file name.
         """
+        try:
+            return self._roles[role]
+        except KeyError:
+            pass
         name = role_filename(role)
-        if name in TOP_LEVEL_FILES:
-            return self.path / name
-        if name.casefold() in TOP_LEVEL_FILES or len(name.encode()) > _MAX_FILE_NAME:
-            return None
-        return self.path / name
+        path: Path | None = self.path / name
+        if name not in TOP_LEVEL_FILES and (
+            name.casefold() in TOP_LEVEL_FILES or len(name.encode()) > _MAX_FILE_NAME
+        ):
+            path = None
+        self._roles[role] = path
+        return path
 
     @property
     def device_state_path(self) -> Path:
@@ -131,6 +139,8 @@ class TrustStore:
         """
         marker = self.device_dir / LAYOUT_FILE
         raw = storage.read_file(marker, _MAX_DEVICE_FILE)
+        if raw == _MARKER:
+            return  # the usual case, on every Updater: no JSON parse
         if raw is not None:
             layout = _layout_of(raw)
             if layout is None:
@@ -156,7 +166,7 @@ class TrustStore:
                 storage.atomic_write(self.time_floor_path, json.dumps(lost).encode())
         try:
             self.ensure_device_dir()
-            storage.atomic_write(marker, json.dumps({"layout": LAYOUT}).encode())
+            storage.atomic_write(marker, _MARKER)
         except StorageError:
             if legacy is not None:
                 raise
