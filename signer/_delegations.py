@@ -111,9 +111,9 @@ def validate_role_name(name: str) -> None:
         )
     folded = name.casefold()
     if folded in TOP_LEVEL_ROLES:
-        # Case too: on a FAT/exFAT trust store ``Root.json`` is ``root.json``.
         raise InvalidInputError(
-            f"role name {name!r} is (or differs only in case from) a top-level role"
+            f"role name {name!r} is a top-level role (letter case aside: on a FAT trust "
+            "store Root.json is root.json)"
         )
     if folded in RESERVED_ROLE_NAMES:
         raise InvalidInputError(f"role name {name!r} is reserved for the device's own files")
