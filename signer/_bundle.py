@@ -28,8 +28,12 @@ from typing import Any
 
 from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
 from signer._store import split_versioned
+from verifier import Config
 
-_MAX_SEARCH = 32  # same bound as the device's max_delegations default
+# The device's search (verifier.Updater.get_targetinfo) visits top-level targets and then
+# up to max_delegations delegated roles; a smaller bound here made `firmtuf bundle` miss a
+# target the device finds at the end of a 32-deep chain.
+_MAX_SEARCH = Config().max_delegations + 1
 
 
 @dataclass
