@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
+from signer._fsutil import atomic_copy
 
 _VERSIONED_RE = re.compile(r"^([1-9][0-9]{0,18})\.(.+)\.json$")
 _CHUNK = 1 << 20
@@ -405,19 +404,7 @@ class LocalStore:
         return _read_chunks(path)
 
     def put(self, local: LocalFile) -> None:
-        dest = self._path(local.key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out, open(local.path, "rb") as src:
-                while chunk := src.read(_CHUNK):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            Path(tmp).replace(dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_copy(local.path, self._path(local.key), chunk_size=_CHUNK)
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
