@@ -65,7 +65,7 @@ class UnhealthyError(FirmtufError):
     exit_code = 10
 
 
-# -- key management and signing events (issue 4) ---------------------------------------
+# -- key management and signing events ----------------------------------------------------
 class UntrustedKeyError(KeyProblemError):
     """The key given to sign with is not a key of the role (or of any role to sign)."""
 

@@ -641,11 +641,6 @@ class FirmwareRepository(Repository):
                     "nothing was written, run it again"
                 )
 
-    @property
-    def has_changes(self) -> bool:
-        """True when edits are waiting for :meth:`save`."""
-        return bool(self._dirty)
-
 
 _TAIL_VERSION = re.compile(rb'"version":\s*(\d+)\s*}\s*}\s*$')
 _TAIL_BYTES = 128
