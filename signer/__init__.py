@@ -40,10 +40,11 @@ from signer._events import (
 from signer._firmware import FirmwareFields, validate_target_name
 from signer._init import ExternalKey, init_repository
 from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
-from signer._keys import KEY_TYPES, SIGNER_URI_FIELD, Keyring, password_from_env
+from signer._keys import KEY_TYPES, Keyring
 from signer._publish import PublishReport, publish
 from signer._refresh import RefreshResult, refresh
 from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
+from signer._signers import SIGNER_URI_FIELD
 from signer._status import RepositoryStatus, RoleStatus, repository_status
 from signer._targets import AddedTarget, add_firmware, remove_target
 
@@ -56,7 +57,6 @@ __all__ = [
     "KEY_TYPES",
     "SIGNER_URI_FIELD",
     "Keyring",
-    "password_from_env",
     # firmware targets
     "FirmwareFields",
     "AddedTarget",
@@ -92,7 +92,7 @@ __all__ = [
     "UnhealthyError",
     "UntrustedKeyError",
     "SigningIncompleteError",
-    # key management and signing events (issue 4)
+    # key management and signing events
     "change_keys",
     "list_keys",
     "NewKey",

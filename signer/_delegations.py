@@ -33,14 +33,9 @@ from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, TargetFi
 from signer import _latest
 from signer._errors import ConflictError, InvalidInputError
 from signer._fsutil import atomic_write
-from signer._keys import (
-    KEY_TYPES,
-    SIGNER_URI_FIELD,
-    Keyring,
-    generate_key,
-    write_key_file,
-)
+from signer._keys import KEY_TYPES, Keyring, generate_key, write_key_file
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
+from signer._signers import SIGNER_URI_FIELD
 
 if TYPE_CHECKING:  # signer._init uses this module (init --bins)
     from signer._init import ExternalKey

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib import parse
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner, Key, SecretsHandler, Signature, Signer, SSlibKey
 from tuf.api.metadata import Metadata, Root, Snapshot, Timestamp
 
@@ -40,13 +39,18 @@ from signer._errors import (
     MetadataError,
     SigningIncompleteError,
     UntrustedKeyError,
-    WrongPasswordError,
 )
 from signer._fsutil import atomic_write, fsync_dir, write_all_or_nothing
 from signer._keyops import delegator_of
-from signer._keys import PASSWORD_SECRET, Keyring, signer_uri
+from signer._keys import Keyring
 from signer._repository import FirmwareRepository, role_filename, utcnow
-from signer._signers import fingerprint, public_key_from_private_uri, sign_verified
+from signer._signers import (
+    fingerprint,
+    public_key_from_private_uri,
+    read_key_file,
+    sign_verified,
+    signer_uri,
+)
 
 EVENTS_DIR = "sign-events"
 EVENT_FORMAT = 1
@@ -350,7 +354,7 @@ def _explicit_signers(
     what = f"any role of signing event {event.name!r} ({', '.join(event.roles)})"
     result: list[tuple[Key, Signer]] = []
     for path in key_files:
-        private = _load_key_file(path, secrets_handler)
+        private = read_key_file(path, secrets_handler)
         try:
             public = SSlibKey.from_crypto(private.public_key())
         except ValueError as e:
@@ -377,24 +381,6 @@ def _explicit_signers(
                 raise KeyProblemError(f"{uri}: {keyring.unavailable.get(key.keyid, 'unusable')}")
             result.append((key, signer))
     return result
-
-
-def _load_key_file(path: Path, secrets_handler: SecretsHandler | None) -> Any:
-    try:
-        pem = path.read_bytes()
-    except OSError as e:
-        raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
-    password = None
-    if b"ENCRYPTED" in pem:
-        if secrets_handler is None:
-            raise KeyProblemError(f"key file {path} is encrypted and no password was given")
-        password = secrets_handler(PASSWORD_SECRET).encode()
-    try:
-        return load_pem_private_key(pem, password)
-    except (ValueError, TypeError):
-        if password is not None:
-            raise WrongPasswordError(f"wrong password for key file {path}") from None
-        raise KeyProblemError(f"key file {path} is not a usable private key") from None
 
 
 def sign_event(

@@ -25,14 +25,7 @@ from tuf.api.metadata import (
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
-from signer._keys import (
-    KEY_TYPES,
-    SIGNER_URI_FIELD,
-    Keyring,
-    file_uri,
-    generate_key,
-    write_key_file,
-)
+from signer._keys import KEY_TYPES, Keyring, file_uri, generate_key, write_key_file
 from signer._repository import (
     CONFIG_FILE,
     DEFAULT_EXPIRY,
@@ -45,6 +38,7 @@ from signer._repository import (
     role_filename,
     utcnow,
 )
+from signer._signers import SIGNER_URI_FIELD
 
 _SIGN_ORDER = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
 

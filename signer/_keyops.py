@@ -25,16 +25,9 @@ from securesystemslib.signer import CryptoSigner, Key, SecretsHandler, Signer, S
 from tuf.api.metadata import Root, Targets
 
 from signer._errors import ConflictError, InvalidInputError
-from signer._keys import (
-    SIGNER_URI_FIELD,
-    Keyring,
-    file_uri,
-    generate_key,
-    signer_uri,
-    write_key_file,
-)
+from signer._keys import Keyring, file_uri, generate_key, write_key_file
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
-from signer._signers import fingerprint, public_key_from_private_uri
+from signer._signers import SIGNER_URI_FIELD, fingerprint, public_key_from_private_uri, signer_uri
 
 
 @dataclass

@@ -10,8 +10,8 @@ from tuf.api.metadata import Root, Snapshot, Timestamp
 
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
-from signer._keys import signer_uri
 from signer._repository import FirmwareRepository, utcnow
+from signer._signers import signer_uri
 
 
 @dataclass

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from signer._errors import KeyProblemError
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._status import repository_status
 from signer._template import check_template_target, write_template
 from signer.cli._common import (
-    PASSWORD_ENV_HELP,
     echo_json,
     json_option,
+    new_key_password,
     parse_duration,
     read_small_file,
     role_values,
     secrets_handler,
+    secrets_options,
 )
 
 
@@ -76,7 +75,7 @@ from signer.cli._common import (
     help="Use an existing key for ROLE: its securesystemslib signer URI and PEM "
     "public key. Repeatable.",
 )
-@click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)
+@secrets_options
 @click.option(
     "--template",
     is_flag=True,
@@ -94,6 +93,7 @@ def init(
     keys_dir: Path | None,
     signers: tuple[tuple[str, str, Path], ...],
     password_env: str | None,
+    pin_env: str | None,
     template: bool,
     as_json: bool,
 ) -> None:
@@ -112,19 +112,7 @@ def init(
         counts.get(role, 0 if any(e.role == role for e in external) else 1) > 0
         for role in ("root", "targets", "snapshot", "timestamp")
     )
-    password = None
-    if generates:
-        if password_env:
-            password = os.environ.get(password_env)
-            if not password:
-                raise KeyProblemError(f"environment variable {password_env} is not set")
-        else:
-            password = click.prompt(
-                "Password for the new key files",
-                hide_input=True,
-                confirmation_prompt=True,
-                err=True,
-            )
+    password = new_key_password(password_env) if generates else None
     repository = init_repository(
         repo,
         password=password,
@@ -134,7 +122,7 @@ def init(
         expiry=expiry,
         keys_dir=keys_dir,
         external_keys=external,
-        secrets_handler=secrets_handler(password_env),
+        secrets_handler=secrets_handler(password_env, pin_env),
         bins=bins,
     )
     if template:

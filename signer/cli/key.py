@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from securesystemslib.signer import SecretsHandler
 
-from signer._errors import InvalidInputError, KeyProblemError
+from signer._errors import InvalidInputError
 from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
-from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
+from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._repository import FirmwareRepository
-from signer._signers import PIN_SECRET
-from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
-
-PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
-
-
-def key_secrets(password_env: str | None, pin_env: str | None) -> SecretsHandler:
-    """Key file password and HSM PIN, each from its variable or one prompt per command."""
-    cache: dict[str, str] = {}
-
-    def handler(secret: str) -> str:
-        if secret in cache:
-            return cache[secret]
-        env = pin_env if secret == PIN_SECRET else password_env
-        if env:
-            value = os.environ.get(env)
-            if not value:
-                raise KeyProblemError(f"environment variable {env} is not set (the {secret})")
-        else:
-            label = "Key file password" if secret == PASSWORD_SECRET else "HSM PIN"
-            value = click.prompt(label, hide_input=True, err=True)
-        cache[secret] = value
-        return value
-
-    return handler
-
-
-def secrets_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(f)
-    return click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)(f)
+from signer.cli._common import (
+    echo_json,
+    json_option,
+    new_key_password,
+    read_small_file,
+    secrets_handler,
+    secrets_options,
+)
 
 
 def new_key_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,14 +74,7 @@ def _new_key(
         if public_key is not None:
             pub = public_key_from_pem(read_small_file(public_key, "public key"))
         return NewKey(uri=uri, public_key=pub)
-    if password_env:
-        password = os.environ.get(password_env)
-        if not password:
-            raise KeyProblemError(f"environment variable {password_env} is not set")
-    else:
-        password = click.prompt(
-            "Password for the new key file", hide_input=True, confirmation_prompt=True, err=True
-        )
+    password = new_key_password(password_env)
     return NewKey(key_type=key_type, password=password, keys_dir=keys_dir)
 
 
@@ -182,7 +151,11 @@ def add(
     FirmwareRepository(repo)  # fail early, before a password prompt
     new = _new_key(key_type, keys_dir, uri, public_key, password_env)
     change = change_keys(
-        repo, role, add=new, threshold=threshold, secrets_handler=key_secrets(password_env, pin_env)
+        repo,
+        role,
+        add=new,
+        threshold=threshold,
+        secrets_handler=secrets_handler(password_env, pin_env),
     )
     echo_change(repo, change, as_json)
 
@@ -209,7 +182,7 @@ def remove(
         role,
         remove=keyid,
         threshold=threshold,
-        secrets_handler=key_secrets(password_env, pin_env),
+        secrets_handler=secrets_handler(password_env, pin_env),
     )
     echo_change(repo, change, as_json)
 
@@ -243,6 +216,6 @@ def rotate(
         add=new,
         remove=keyid,
         threshold=threshold,
-        secrets_handler=key_secrets(password_env, pin_env),
+        secrets_handler=secrets_handler(password_env, pin_env),
     )
     echo_change(repo, change, as_json)

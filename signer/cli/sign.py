@@ -7,15 +7,13 @@ from pathlib import Path
 import click
 
 from signer._repository import FirmwareRepository
-from signer.cli._common import echo_json, json_option, password_env_option
-from signer.cli.key import PIN_ENV_HELP, key_secrets
+from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
 
 
 @click.command()
 @click.argument("repo", type=click.Path(path_type=Path))
 @click.argument("role", required=False)
-@password_env_option
-@click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)
+@secrets_options
 @json_option
 def sign(
     repo: Path, role: str | None, password_env: str | None, pin_env: str | None, as_json: bool
@@ -26,7 +24,7 @@ def sign(
     renewed when what they describe changed. With ROLE: only that role is signed, or
     re-issued with a fresh expiry date when it is already fully signed.
     """
-    repository = FirmwareRepository(repo, secrets_handler=key_secrets(password_env, pin_env))
+    repository = FirmwareRepository(repo, secrets_handler=secrets_handler(password_env, pin_env))
     result = repository.sign(role)
     repository.save()
     if as_json:
