@@ -26,6 +26,7 @@ from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
 from signer._keys import KEY_TYPES, Keyring, file_uri, generate_key, write_key_file
+from signer._lock import LOCK_FILE
 from signer._repository import (
     CONFIG_FILE,
     DEFAULT_EXPIRY,
@@ -41,6 +42,7 @@ from signer._repository import (
 from signer._signers import SIGNER_URI_FIELD
 
 _SIGN_ORDER = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
+_GITIGNORE = f"# held by running firmtuf commands (docs/cli.md)\n{LOCK_FILE}\n".encode()
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ def init_repository(
         if default_keys:
             atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
         (staging / TARGETS_DIR).mkdir()
+        atomic_write(staging / ".gitignore", _GITIGNORE, sync_dir=False)
         now = utcnow()
         roles: dict[str, Metadata] = {
             Root.type: Metadata(root),

@@ -21,10 +21,6 @@ from pathlib import Path
 from urllib import parse
 
 from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
     load_pem_public_key,
 )
 from securesystemslib.exceptions import UnsupportedLibraryError
@@ -39,6 +35,7 @@ from securesystemslib.signer import (
 
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._fsutil import atomic_write
+from signer._keyfile import dump_private_key
 from signer._signers import (
     EncryptedFileSigner,
     KeyNotAtHandError,
@@ -65,14 +62,21 @@ def generate_key(key_type: str) -> CryptoSigner:
     return factory()
 
 
-def write_key_file(signer: CryptoSigner, path: Path, password: str | None) -> None:
-    """Write the private key of ``signer`` as PKCS#8 PEM, encrypted when ``password`` is set.
+def write_key_file(
+    signer: CryptoSigner, path: Path, password: str | None, *, rounds: int | None = None
+) -> None:
+    """Write the private key of ``signer``, encrypted when ``password`` is set.
 
-    The file is created readable by its owner only.
+    Encrypted files use bcrypt-pbkdf with ``rounds`` (default ``$FIRMTUF_KDF_ROUNDS`` or
+    :data:`signer._keyfile.DEFAULT_KDF_ROUNDS`); see :mod:`signer._keyfile`. The file is
+    created readable by its owner only.
     """
-    encryption = BestAvailableEncryption(password.encode()) if password else NoEncryption()
-    private_key = signer._private_key
-    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+    pem = dump_private_key(signer._private_key, password, rounds=rounds)
+    write_private_file(path, pem)
+
+
+def write_private_file(path: Path, pem: bytes) -> None:
+    """Atomically write key file bytes, readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     old_umask = os.umask(0o077)
     try:

@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PublicFormat,
-    load_pem_private_key,
 )
 from securesystemslib.exceptions import KeyMismatchError
 from securesystemslib.signer import (
@@ -38,6 +37,9 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata
 
 from signer._errors import InvalidInputError, KeyProblemError, WrongPasswordError
+from signer._keyfile import is_encrypted, load_private_key
+from signer._kms import SCHEME as AWSKMS_SCHEME
+from signer._kms import BoundedAWSSigner
 
 SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
 """Unrecognized field of a public key that holds the URI of its private key."""
@@ -65,41 +67,18 @@ def signer_uri(key: Key) -> str | None:
     return uri if isinstance(uri, str) else None
 
 
-def load_private_key(
-    pem: bytes, what: str, secrets_handler: SecretsHandler | None, *, encrypted: bool | None
-) -> PrivateKeyTypes:
-    """The private key in PKCS#8 PEM ``pem`` (from ``what``, e.g. "key file K").
-
-    Args:
-        encrypted: whether to ask for the password; None: when the PEM says it is encrypted.
-
-    Raises:
-        WrongPasswordError: the password does not decrypt the key.
-        KeyProblemError: no password at hand for an encrypted key, or not a PEM private key.
-    """
-    if encrypted is None:
-        encrypted = b"ENCRYPTED" in pem
-    password: bytes | None = None
-    if encrypted:
-        if secrets_handler is None:
-            raise KeyProblemError(f"{what} is encrypted and no password was given")
-        password = secrets_handler(PASSWORD_SECRET).encode()
-    try:
-        return load_pem_private_key(pem, password)
-    except (ValueError, TypeError) as e:
-        if password is not None and b"ENCRYPTED" in pem:
-            raise WrongPasswordError(f"wrong password for {what}") from None
-        kind = "a" if encrypted else "an unencrypted"
-        raise KeyProblemError(f"{what} does not hold {kind} PEM private key ({e})") from None
-
-
 def read_key_file(
     path: Path, secrets_handler: SecretsHandler | None, *, encrypted: bool | None = None
 ) -> PrivateKeyTypes:
-    """:func:`load_private_key` of the key file at ``path``.
+    """The private key in the key file at ``path`` (any format ``signer._keyfile`` reads).
+
+    Args:
+        encrypted: False when the key's URI says the file is not encrypted (no password
+            is asked); otherwise the password is asked when the file is encrypted.
 
     Raises:
-        KeyProblemError: the file is missing or unreadable (and as ``load_private_key``).
+        WrongPasswordError: the password does not decrypt the key.
+        KeyProblemError: the file is missing, unreadable, or no private key.
     """
     try:
         pem = path.read_bytes()
@@ -107,7 +86,12 @@ def read_key_file(
         raise KeyProblemError(f"key file {path} not found") from None
     except OSError as e:
         raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
-    return load_private_key(pem, f"key file {path}", secrets_handler, encrypted=encrypted)
+    password: str | None = None
+    if encrypted is not False and is_encrypted(pem):
+        if secrets_handler is None:
+            raise KeyProblemError(f"key file {path} is encrypted and no password was given")
+        password = secrets_handler(PASSWORD_SECRET)
+    return load_private_key(pem, password, str(path))
 
 
 def _crypto_signer(private_key: PrivateKeyTypes, public_key: Key, source: str) -> CryptoSigner:
@@ -172,7 +156,11 @@ class EnvVarSigner(Signer):
 
 # The one place firmtuf's URI schemes join securesystemslib's (hsm:, awskms:, gcpkms:, ...).
 SIGNER_FOR_URI_SCHEME.update(
-    {EncryptedFileSigner.SCHEME: EncryptedFileSigner, EnvVarSigner.SCHEME: EnvVarSigner}
+    {
+        EncryptedFileSigner.SCHEME: EncryptedFileSigner,
+        EnvVarSigner.SCHEME: EnvVarSigner,
+        AWSKMS_SCHEME: BoundedAWSSigner,
+    }
 )
 
 
@@ -199,7 +187,12 @@ def envvar_private_key(uri: str) -> PrivateKeyTypes:
     value = os.environ.get(name)
     if not value:
         raise KeyNotAtHandError(f"environment variable {name} is not set")
-    return load_private_key(value.encode(), f"environment variable {name}", None, encrypted=False)
+    try:
+        return load_private_key(value.encode(), None, f"in environment variable {name}")
+    except KeyProblemError:
+        raise KeyProblemError(
+            f"environment variable {name} does not hold an unencrypted PEM private key"
+        ) from None
 
 
 def fingerprint(key: Key) -> str:
@@ -249,6 +242,10 @@ def public_key_from_private_uri(
     scheme = uri.partition(":")[0]
     if scheme == "hsm":
         return import_hsm_key(uri, secrets_handler)
+    if scheme == "awskms":
+        from signer._kms import import_kms_key
+
+        return import_kms_key(uri)
     if scheme == EnvVarSigner.SCHEME:
         private = envvar_private_key(uri)
         try:

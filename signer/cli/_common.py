@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 import click
 from securesystemslib.signer import SecretsHandler
 
-from signer._errors import FirmtufError, InvalidInputError, KeyProblemError
+from signer._errors import InvalidInputError, KeyProblemError
 from signer._signers import PASSWORD_SECRET, PIN_SECRET
+from signer.cli._outcome import command_outcome, json_written, remember_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,40 +24,21 @@ PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
 _SECRET_LABELS = {PASSWORD_SECRET: "Key file password", PIN_SECRET: "HSM PIN"}
 
 
-class FirmtufClickError(click.ClickException):
-    """A FirmtufError as click shows it: one line on stderr, the documented exit code."""
-
-    def __init__(self, error: FirmtufError) -> None:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        super().__init__(message)
-        self.error = error
-
-
-_ERROR_CLASSES: dict[int, type[FirmtufClickError]] = {}
-
-
-def click_error(error: FirmtufError) -> FirmtufClickError:
-    """The click exception for ``error``, of a subclass carrying its exit code."""
-    code = error.exit_code
-    if code not in _ERROR_CLASSES:
-        _ERROR_CLASSES[code] = type(
-            f"FirmtufClickError{code}", (FirmtufClickError,), {"exit_code": code}
-        )
-    return _ERROR_CLASSES[code](error)
-
-
 class FirmtufGroup(click.Group):
-    """The `firmtuf` group: turns library errors into one-line click errors."""
+    """The `firmtuf` group: turns library errors into one-line click errors.
+
+    With ``--json`` the error is also printed on stdout as ``{"error": {...}}`` (see
+    :mod:`signer.cli._outcome`); Ctrl-C exits 130 and a closed stdout pipe 141, silently.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except FirmtufError as e:
-            raise click_error(e) from e
-        except OSError as e:
-            # Disk full, permissions: not a bug, so no traceback; exit 1 (unexpected).
-            name = f" {e.filename}" if e.filename else ""
-            raise click.ClickException(f"I/O error{name}: {e.strerror or e}") from e
+        except BaseException as e:
+            outcome = command_outcome(ctx, e)
+            if outcome is e:
+                raise
+            raise outcome from e
 
 
 def password_env_option(f: F) -> F:
@@ -64,11 +46,18 @@ def password_env_option(f: F) -> F:
 
 
 def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=remember_json,
+        help='Print JSON for scripts (errors too: {"error": {...}}).',
+    )(f)
 
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
+    json_written()
 
 
 def secrets_options(f: F) -> F:
@@ -96,7 +85,7 @@ def secrets_handler(password_env: str | None, pin_env: str | None = None) -> Sec
                 cache[secret] = _from_env(env, secret)
             else:
                 label = _SECRET_LABELS.get(secret, f"Enter {secret}")
-                cache[secret] = click.prompt(label, hide_input=True, err=True)
+                cache[secret] = ask_secret(label)
         return cache[secret]
 
     return handler
@@ -107,9 +96,25 @@ def new_key_password(password_env: str | None) -> str:
     prompt asked twice."""
     if password_env:
         return _from_env(password_env, "password for the new key files")
-    value: str = click.prompt(
-        "Password for the new key files", hide_input=True, confirmation_prompt=True, err=True
-    )
+    return ask_secret("Password for the new key files", confirm=True)
+
+
+def ask_secret(label: str, *, confirm: bool = False) -> str:
+    """Prompt for a password or PIN (hidden).
+
+    Ctrl-C at the prompt stays an interrupt (exit 130) even inside a signer backend that
+    wraps every ``Exception``; a closed standard input (CI, cron) is a key problem (exit
+    5) that names the option to use instead.
+    """
+    try:
+        value: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+    except click.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise KeyProblemError(
+            f"{label}: standard input is closed; give the secret in a variable "
+            "(--password-env NAME, --pin-env NAME)"
+        ) from None
     return value
 
 

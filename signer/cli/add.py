@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
+from signer._advice import image_warnings
 from signer._repository import FirmwareRepository
 from signer._targets import FirmwareFields, ProgressCallback, add_firmware
 from signer.cli._common import echo_json, json_option
+from signer.cli._locking import locks_repo
 
 PROGRESS_THRESHOLD = 8 << 20
 """Show a progress bar when the images add up to at least this many bytes."""
@@ -84,6 +86,7 @@ def _progress(images: tuple[Path, ...]) -> Iterator[ProgressCallback | None]:
     help="Targets role to add to (default: the role delegated the name).",
 )
 @json_option
+@locks_repo("exclusive")
 def add(
     repo: Path,
     images: tuple[Path, ...],
@@ -100,6 +103,8 @@ def add(
 ) -> None:
     """Add firmware IMAGES to REPO as targets (unsigned until `firmtuf sign`)."""
     repository = FirmwareRepository(repo)
+    for warning in image_warnings(images):
+        click.echo(f"Warning: {warning}", err=True)
     fields = FirmwareFields(hardware_ids, version, security_counter, min_version, notes)
     with _progress(images) as progress:
         added = add_firmware(

@@ -20,6 +20,7 @@ from signer.cli._common import (
     new_key_password,
     read_small_file,
 )
+from signer.cli._locking import locks_repo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,6 +111,7 @@ def role_keys_from_options(
 )
 @key_options
 @json_option
+@locks_repo("exclusive")
 def delegate(
     repo: Path,
     role: str,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from signer._advice import setup_warnings
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._status import repository_status
@@ -20,6 +21,7 @@ from signer.cli._common import (
     secrets_handler,
     secrets_options,
 )
+from signer.cli._locking import locks_repo
 
 
 @click.command()
@@ -83,6 +85,7 @@ from signer.cli._common import (
     "into REPO's parent directory.",
 )
 @json_option
+@locks_repo("none")
 def init(
     repo: Path,
     key_type: str,
@@ -127,6 +130,8 @@ def init(
     )
     if template:
         write_template(template_dir)
+    for warning in setup_warnings(repository):
+        click.echo(f"Warning: {warning}", err=True)
     status = repository_status(repository)
     if as_json:
         echo_json(status.to_dict())

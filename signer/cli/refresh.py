@@ -16,6 +16,7 @@ from signer.cli._common import (
     secrets_handler,
     secrets_options,
 )
+from signer.cli._locking import locks_repo
 
 
 @click.command()
@@ -29,6 +30,7 @@ from signer.cli._common import (
 )
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def refresh(
     repo: Path,
     force: bool,

@@ -8,6 +8,7 @@ import click
 
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
+from signer.cli._locking import locks_repo
 
 
 @click.command()
@@ -15,6 +16,7 @@ from signer.cli._common import echo_json, json_option, secrets_handler, secrets_
 @click.argument("role", required=False)
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def sign(
     repo: Path, role: str | None, password_env: str | None, pin_env: str | None, as_json: bool
 ) -> None:
