@@ -44,9 +44,9 @@ if TYPE_CHECKING:
         start_event,
     )
     from signer._firmware import FirmwareFields, validate_target_name
-    from signer._init import ExternalKey, init_repository
+    from signer._init import init_repository
     from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
-    from signer._keys import KEY_TYPES, Keyring
+    from signer._keys import KEY_TYPES, ExternalKey, Keyring
     from signer._publish import PublishReport, publish
     from signer._refresh import RefreshResult, refresh
     from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
@@ -83,7 +83,7 @@ _EXPORTS: dict[str, str] = {
     "start_event": "signer._events",
     "FirmwareFields": "signer._firmware",
     "validate_target_name": "signer._firmware",
-    "ExternalKey": "signer._init",
+    "ExternalKey": "signer._keys",
     "init_repository": "signer._init",
     "KeyChange": "signer._keyops",
     "KeyInfo": "signer._keyops",

@@ -31,6 +31,13 @@ class KeyProblemError(FirmtufError):
     exit_code = 5
 
 
+class KeyNotAtHandError(KeyProblemError):
+    """The private key of a stored signer URI is not reachable here (e.g. variable unset).
+
+    A ``Keyring`` reports such a key as not at hand instead of failing the command.
+    """
+
+
 class WrongPasswordError(KeyProblemError):
     """The password does not decrypt an encrypted key file."""
 

@@ -466,7 +466,7 @@ def finish_event(repo: FirmwareRepository, name: str) -> EventStatus:
             f"signing event {name!r} is not complete: {'; '.join(gaps)}; nothing was changed"
         )
     for role in event.roles:
-        repo._store(role, event.assembled(role))
+        repo.stage(role, event.assembled(role))
     repo.save()
     shutil.rmtree(event.path)
     fsync_dir(event.path.parent)

@@ -351,10 +351,10 @@ def _reissue(repo: FirmwareRepository, role: str, *, bump: bool) -> None:
     md = repo.open(role)
     if bump:
         md.signed.version += 1
-    md.signed.expires = repo._now + repo.config.expiry_for(role)
+    md.signed.expires = repo.now + repo.config.expiry_for(role)
     md.signatures.clear()
-    repo._store(role, md)
-    repo._add_signatures(role)
+    repo.stage(role, md)
+    repo.add_signatures(role)
 
 
 def _delegator(signed: object) -> Root | Targets:

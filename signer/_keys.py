@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib import parse
 
@@ -33,6 +34,7 @@ from securesystemslib.signer import (
     SSlibKey,
 )
 
+from signer._compat import check_signer_supports
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._fsutil import atomic_write
 from signer._keyfile import dump_private_key
@@ -50,6 +52,24 @@ KEY_TYPES: dict[str, Callable[[], CryptoSigner]] = {
     "rsa-pss": lambda: CryptoSigner.generate_rsa(scheme="rsassa-pss-sha256", size=3072),
 }
 """Key types `firmtuf init --key-type` offers, mapped to their generators."""
+
+
+@dataclass(frozen=True)
+class ExternalKey:
+    """A key whose private part lives elsewhere (HSM, KMS, another person's file).
+
+    Attributes:
+        role: the top-level role it signs for.
+        uri: securesystemslib signer URI of the private key.
+        public_key: its public key.
+    """
+
+    role: str
+    uri: str
+    public_key: Key
+
+    def __post_init__(self) -> None:
+        check_signer_supports(self.uri, self.public_key)
 
 
 def generate_key(key_type: str) -> CryptoSigner:

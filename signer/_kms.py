@@ -26,7 +26,7 @@ from securesystemslib.signer import (
     SSlibKey,
 )
 
-from signer._errors import InvalidInputError, KeyProblemError
+from signer._errors import InvalidInputError, KeyNotAtHandError, KeyProblemError
 
 SCHEME = "awskms"
 
@@ -54,8 +54,6 @@ def kms_failure(what: str, error: BaseException) -> KeyProblemError:
     A key KMS refuses or cannot be reached for is not at hand: skipped with a note when
     the role's threshold is met without it, exit 5 otherwise.
     """
-    from signer._signers import KeyNotAtHandError
-
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         info = response.get("Error", {})

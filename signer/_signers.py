@@ -36,7 +36,12 @@ from securesystemslib.signer import (
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata
 
-from signer._errors import InvalidInputError, KeyProblemError, WrongPasswordError
+from signer._errors import (
+    InvalidInputError,
+    KeyNotAtHandError,
+    KeyProblemError,
+    WrongPasswordError,
+)
 from signer._keyfile import is_encrypted, load_private_key
 from signer._kms import SCHEME as AWSKMS_SCHEME
 from signer._kms import BoundedAWSSigner
@@ -55,13 +60,6 @@ PKCS11_LIBRARY_ENV = "PYKCS11LIB"
 
 KMS_SCHEMES = ("awskms", "gcpkms", "azurekms", "hv")
 """Cloud KMS schemes: stored and shown; their public key must be given as a PEM file."""
-
-
-class KeyNotAtHandError(KeyProblemError):
-    """The private key of a stored signer URI is not reachable here (e.g. variable unset).
-
-    A ``Keyring`` reports such a key as not at hand instead of failing the command.
-    """
 
 
 def signer_uri(key: Key) -> str | None:

@@ -10,8 +10,7 @@ import click
 
 from signer._delegations import delegate_role
 from signer._errors import InvalidInputError
-from signer._init import ExternalKey
-from signer._keys import KEY_TYPES, public_key_from_pem
+from signer._keys import KEY_TYPES, ExternalKey, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer.cli._common import (
     PASSWORD_ENV_HELP,

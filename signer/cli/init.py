@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from signer._advice import setup_warnings
-from signer._init import ExternalKey, init_repository
-from signer._keys import KEY_TYPES, public_key_from_pem
+from signer._init import init_repository
+from signer._keys import KEY_TYPES, ExternalKey, public_key_from_pem
 from signer._status import repository_status
 from signer._template import check_template_target, write_template
 from signer.cli._common import (
