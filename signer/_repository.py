@@ -686,11 +686,6 @@ class FirmwareRepository(Repository):
         """Roles edited in memory and waiting for :meth:`save`."""
         return tuple(self._dirty)
 
-    @property
-    def has_changes(self) -> bool:
-        """True when edits are waiting for :meth:`save`."""
-        return bool(self._dirty)
-
 
 _TAIL_VERSION = re.compile(rb'"version":\s*(\d+)\s*}\s*}\s*$')
 _TAIL_BYTES = 128

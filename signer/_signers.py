@@ -58,10 +58,6 @@ PIN_SECRET = "pin"  # noqa: S105 - the name of a secret, not one
 PKCS11_LIBRARY_ENV = "PYKCS11LIB"
 """Environment variable naming the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)."""
 
-KMS_SCHEMES = ("awskms", "gcpkms", "azurekms", "hv")
-"""Cloud KMS schemes: stored and shown; their public key must be given as a PEM file."""
-
-
 def signer_uri(key: Key) -> str | None:
     """The signer URI stored with ``key``, or None."""
     uri = key.unrecognized_fields.get(SIGNER_URI_FIELD)
