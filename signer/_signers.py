@@ -58,6 +58,7 @@ PIN_SECRET = "pin"  # noqa: S105 - the name of a secret, not one
 PKCS11_LIBRARY_ENV = "PYKCS11LIB"
 """Environment variable naming the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)."""
 
+
 def signer_uri(key: Key) -> str | None:
     """The signer URI stored with ``key``, or None."""
     uri = key.unrecognized_fields.get(SIGNER_URI_FIELD)
