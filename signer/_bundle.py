@@ -19,7 +19,6 @@ an online update, starting from the root it already trusts.
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 import tempfile
 import time
@@ -37,6 +36,7 @@ from signer._errors import (
     RepositoryLocationError,
     VerificationError,
 )
+from signer._fsutil import StagedFile
 from signer._store import split_versioned
 
 
@@ -280,22 +280,14 @@ def build_bundle(
         if not path.is_file() or path.is_symlink():
             raise PublishError(f"{key} is missing from the published repository")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        with StagedFile(out.parent) as staged:
+            with tarfile.open(fileobj=staged.file, mode="w", format=tarfile.USTAR_FORMAT) as tar:
                 for key, path in members:
                     _add_file(tar, key, path)
-            raw.flush()
-            os.fsync(raw.fileno())
-        Path(tmp).replace(out)
+            staged.commit(out)
     except ValueError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise PublishError(f"cannot write bundle: {e}") from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return BundleReport(
         path=str(out),
         members=[k for k, _ in members],
