@@ -207,6 +207,8 @@ def measure(
         cpu=args.cpu,
         nice=args.nice,
         polls=plan.polls,
+        repeats=plan.repeats,
+        warm_runs=plan.warm_runs,
         sample_ms=plan.sample_ms,
         instructions={"available": plugin is not None, "why_not": why_not},
         guest={
