@@ -1,5 +1,5 @@
 """``python -m signer`` runs the `firmtuf` command."""
 
-from signer.cli import main
+from signer._entry import main
 
-main(prog_name="firmtuf")
+main()

@@ -33,6 +33,7 @@ from signer._keys import (
     generate_key,
     write_key_file,
 )
+from signer._lock import LOCK_FILE
 from signer._repository import (
     CONFIG_FILE,
     DEFAULT_EXPIRY,
@@ -47,6 +48,7 @@ from signer._repository import (
 )
 
 _SIGN_ORDER = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
+_GITIGNORE = f"# held by running firmtuf commands (docs/cli.md)\n{LOCK_FILE}\n".encode()
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def init_repository(
         if default_keys:
             atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
         (staging / TARGETS_DIR).mkdir()
+        atomic_write(staging / ".gitignore", _GITIGNORE, sync_dir=False)
         now = utcnow()
         roles: dict[str, Metadata] = {
             Root.type: Metadata(root),

@@ -6,6 +6,7 @@ import click
 
 from signer.cli._common import FirmtufGroup
 from signer.cli._config import config_option
+from signer.cli._locking import lock_wait_option
 from signer.cli.add import add
 from signer.cli.bins import bins
 from signer.cli.bundle import bundle
@@ -24,14 +25,17 @@ from signer.cli.verify import verify
 
 
 @click.group(cls=FirmtufGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="firmtuf", prog_name="firmtuf", message="%(prog)s %(version)s")
 @config_option
+@lock_wait_option
 def main() -> None:
     """firmtuf: sign, publish and check firmware update repositories (TUF).
 
     Exit codes: 0 ok, 1 unexpected or I/O error, 2 usage, 3 bad input, 4 not a
     repository / exists, 5 key problem (wrong password, missing key), 6 invalid metadata,
-    7 conflict (duplicate, downgrade, unknown target), 8 not publishable, 9 verification
-    failed, 10 status needs attention, 11 signing event incomplete. See docs/cli.md.
+    7 conflict (duplicate, downgrade, unknown target, repository busy), 8 not
+    publishable, 9 verification failed, 10 status needs attention, 11 signing event
+    incomplete, 12 could not reach, 130 interrupted. See docs/cli.md.
     """
 
 

@@ -13,48 +13,30 @@ from typing import Any, TypeVar
 import click
 from securesystemslib.signer import SecretsHandler
 
-from signer._errors import FirmtufError, InvalidInputError, KeyProblemError
+from signer._errors import InvalidInputError, KeyProblemError
 from signer._keys import PASSWORD_SECRET
+from signer.cli._outcome import command_outcome, json_written, remember_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 PASSWORD_ENV_HELP = "Read the key file password from environment variable NAME, not a prompt."  # noqa: S105 - help text
 
 
-class FirmtufClickError(click.ClickException):
-    """A FirmtufError as click shows it: one line on stderr, the documented exit code."""
-
-    def __init__(self, error: FirmtufError) -> None:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        super().__init__(message)
-        self.error = error
-
-
-_ERROR_CLASSES: dict[int, type[FirmtufClickError]] = {}
-
-
-def click_error(error: FirmtufError) -> FirmtufClickError:
-    """The click exception for ``error``, of a subclass carrying its exit code."""
-    code = error.exit_code
-    if code not in _ERROR_CLASSES:
-        _ERROR_CLASSES[code] = type(
-            f"FirmtufClickError{code}", (FirmtufClickError,), {"exit_code": code}
-        )
-    return _ERROR_CLASSES[code](error)
-
-
 class FirmtufGroup(click.Group):
-    """The `firmtuf` group: turns library errors into one-line click errors."""
+    """The `firmtuf` group: turns library errors into one-line click errors.
+
+    With ``--json`` the error is also printed on stdout as ``{"error": {...}}`` (see
+    :mod:`signer.cli._outcome`); Ctrl-C exits 130 and a closed stdout pipe 141, silently.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except FirmtufError as e:
-            raise click_error(e) from e
-        except OSError as e:
-            # Disk full, permissions: not a bug, so no traceback; exit 1 (unexpected).
-            name = f" {e.filename}" if e.filename else ""
-            raise click.ClickException(f"I/O error{name}: {e.strerror or e}") from e
+        except BaseException as e:
+            outcome = command_outcome(ctx, e)
+            if outcome is e:
+                raise
+            raise outcome from e
 
 
 def password_env_option(f: F) -> F:
@@ -62,11 +44,18 @@ def password_env_option(f: F) -> F:
 
 
 def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=remember_json,
+        help='Print JSON for scripts (errors too: {"error": {...}}).',
+    )(f)
 
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
+    json_written()
 
 
 def secrets_handler(password_env: str | None, *, confirm: bool = False) -> SecretsHandler:
@@ -82,11 +71,30 @@ def secrets_handler(password_env: str | None, *, confirm: bool = False) -> Secre
                 raise KeyProblemError(f"environment variable {password_env} is not set")
         else:
             label = "Key file password" if secret == PASSWORD_SECRET else f"Enter {secret}"
-            value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+            value = ask_secret(label, confirm=confirm)
         cache[secret] = value
         return value
 
     return handler
+
+
+def ask_secret(label: str, *, confirm: bool = False) -> str:
+    """Prompt for a password or PIN (hidden).
+
+    Ctrl-C at the prompt stays an interrupt (exit 130) even inside a signer backend that
+    wraps every ``Exception``; a closed standard input (CI, cron) is a key problem (exit
+    5) that names the option to use instead.
+    """
+    try:
+        value: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+    except click.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise KeyProblemError(
+            f"{label}: standard input is closed; give the secret in a variable "
+            "(--password-env NAME, --pin-env NAME)"
+        ) from None
+    return value
 
 
 _DURATION_RE = re.compile(r"(\d+)\s*([smhdw]?)")

@@ -12,6 +12,7 @@ import click
 from signer._repository import FirmwareRepository
 from signer._targets import FirmwareFields, ProgressCallback, add_firmware
 from signer.cli._common import echo_json, json_option
+from signer.cli._locking import locks_repo
 
 PROGRESS_THRESHOLD = 8 << 20
 """Show a progress bar when the images add up to at least this many bytes."""
@@ -84,6 +85,7 @@ def _progress(images: tuple[Path, ...]) -> Iterator[ProgressCallback | None]:
     help="Targets role to add to (default: the role delegated the name).",
 )
 @json_option
+@locks_repo("exclusive")
 def add(
     repo: Path,
     images: tuple[Path, ...],

@@ -9,6 +9,7 @@ import click
 from signer._delegations import bin_prefix, convert_to_bins
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option
+from signer.cli._locking import locks_repo
 from signer.cli.delegate import key_options, role_keys_from_options
 
 
@@ -23,6 +24,7 @@ from signer.cli.delegate import key_options, role_keys_from_options
 )
 @key_options
 @json_option
+@locks_repo("exclusive")
 def bins(
     repo: Path,
     count: int,

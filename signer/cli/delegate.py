@@ -14,7 +14,14 @@ from signer._errors import InvalidInputError, KeyProblemError
 from signer._init import ExternalKey
 from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._repository import FirmwareRepository
-from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
+from signer.cli._common import (
+    PASSWORD_ENV_HELP,
+    ask_secret,
+    echo_json,
+    json_option,
+    read_small_file,
+)
+from signer.cli._locking import locks_repo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,10 +97,7 @@ def new_key_password(count: int, password_env: str | None) -> str | None:
         if not value:
             raise KeyProblemError(f"environment variable {password_env} is not set")
         return value
-    prompted: str = click.prompt(
-        "Password for the new key files", hide_input=True, confirmation_prompt=True, err=True
-    )
-    return prompted
+    return ask_secret("Password for the new key files", confirm=True)
 
 
 @click.command()
@@ -120,6 +124,7 @@ def new_key_password(count: int, password_env: str | None) -> str | None:
 )
 @key_options
 @json_option
+@locks_repo("exclusive")
 def delegate(
     repo: Path,
     role: str,

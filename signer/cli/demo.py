@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 
 from signer._demo import run_demo
+from signer.cli._locking import locks_repo
 
 
 @click.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
+@locks_repo("none", "directory")
 def demo(directory: Path | None) -> None:
     """Show the whole job on local defaults, with nothing else to install.
 

@@ -14,6 +14,7 @@ from signer._status import repository_status
 from signer._template import check_template_target, write_template
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
+    ask_secret,
     echo_json,
     json_option,
     parse_duration,
@@ -21,6 +22,7 @@ from signer.cli._common import (
     role_values,
     secrets_handler,
 )
+from signer.cli._locking import locks_repo
 
 
 @click.command()
@@ -84,6 +86,7 @@ from signer.cli._common import (
     "into REPO's parent directory.",
 )
 @json_option
+@locks_repo("none")
 def init(
     repo: Path,
     key_type: str,
@@ -119,12 +122,7 @@ def init(
             if not password:
                 raise KeyProblemError(f"environment variable {password_env} is not set")
         else:
-            password = click.prompt(
-                "Password for the new key files",
-                hide_input=True,
-                confirmation_prompt=True,
-                err=True,
-            )
+            password = ask_secret("Password for the new key files", confirm=True)
     repository = init_repository(
         repo,
         password=password,

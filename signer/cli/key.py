@@ -15,7 +15,14 @@ from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
 from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer._signers import PIN_SECRET
-from signer.cli._common import PASSWORD_ENV_HELP, echo_json, json_option, read_small_file
+from signer.cli._common import (
+    PASSWORD_ENV_HELP,
+    ask_secret,
+    echo_json,
+    json_option,
+    read_small_file,
+)
+from signer.cli._locking import locks_repo
 
 PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
 
@@ -34,7 +41,7 @@ def key_secrets(password_env: str | None, pin_env: str | None) -> SecretsHandler
                 raise KeyProblemError(f"environment variable {env} is not set (the {secret})")
         else:
             label = "Key file password" if secret == PASSWORD_SECRET else "HSM PIN"
-            value = click.prompt(label, hide_input=True, err=True)
+            value = ask_secret(label)
         cache[secret] = value
         return value
 
@@ -103,9 +110,7 @@ def _new_key(
         if not password:
             raise KeyProblemError(f"environment variable {password_env} is not set")
     else:
-        password = click.prompt(
-            "Password for the new key file", hide_input=True, confirmation_prompt=True, err=True
-        )
+        password = ask_secret("Password for the new key file", confirm=True)
     return NewKey(key_type=key_type, password=password, keys_dir=keys_dir)
 
 
@@ -149,6 +154,7 @@ def key() -> None:
 @key.command("list")
 @click.argument("repo", type=click.Path(path_type=Path))
 @json_option
+@locks_repo("shared")
 def list_(repo: Path, as_json: bool) -> None:
     """Show every key of REPO with its id, fingerprint and signer URI."""
     infos = list_keys(FirmwareRepository(repo))
@@ -166,6 +172,7 @@ def list_(repo: Path, as_json: bool) -> None:
 @new_key_options
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def add(
     repo: Path,
     role: str,
@@ -194,6 +201,7 @@ def add(
 @click.option("--threshold", type=int, default=None, metavar="N", help="New threshold of ROLE.")
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def remove(
     repo: Path,
     role: str,
@@ -221,6 +229,7 @@ def remove(
 @new_key_options
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def rotate(
     repo: Path,
     role: str,

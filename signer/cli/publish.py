@@ -11,6 +11,7 @@ from signer._errors import InvalidInputError
 from signer._publish import publish as publish_repository
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option
+from signer.cli._locking import locks_repo
 from signer.cli._remote import endpoint_option, publish_remote
 
 
@@ -27,6 +28,7 @@ from signer.cli._remote import endpoint_option, publish_remote
 @endpoint_option
 @json_option
 @click.pass_context
+@locks_repo("shared")
 def publish(
     ctx: click.Context,
     repo: Path,

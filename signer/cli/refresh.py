@@ -16,6 +16,7 @@ from signer.cli._common import (
     password_env_option,
     secrets_handler,
 )
+from signer.cli._locking import locks_repo
 
 
 @click.command()
@@ -29,6 +30,7 @@ from signer.cli._common import (
 )
 @password_env_option
 @json_option
+@locks_repo("exclusive")
 def refresh(
     repo: Path, force: bool, within: timedelta | None, password_env: str | None, as_json: bool
 ) -> None:

@@ -8,6 +8,7 @@ import click
 
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option, password_env_option
+from signer.cli._locking import locks_repo
 from signer.cli.key import PIN_ENV_HELP, key_secrets
 
 
@@ -17,6 +18,7 @@ from signer.cli.key import PIN_ENV_HELP, key_secrets
 @password_env_option
 @click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)
 @json_option
+@locks_repo("exclusive")
 def sign(
     repo: Path, role: str | None, password_env: str | None, pin_env: str | None, as_json: bool
 ) -> None:

@@ -17,6 +17,7 @@ from signer._events import (
 from signer._events import SignEvent as _SignEvent
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option
+from signer.cli._locking import locks_repo
 from signer.cli.key import key_secrets, secrets_options
 
 
@@ -61,6 +62,7 @@ def sign_event_group() -> None:
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, help="Role to sign (default: every unsigned role).")
 @json_option
+@locks_repo("exclusive")
 def start(repo: Path, name: str, roles: tuple[str, ...], as_json: bool) -> None:
     """Start signing event NAME with the roles of REPO that lack signatures."""
     status = start_event(FirmwareRepository(repo), name, list(roles) or None)
@@ -90,6 +92,7 @@ def start(repo: Path, name: str, roles: tuple[str, ...], as_json: bool) -> None:
 )
 @secrets_options
 @json_option
+@locks_repo("exclusive")
 def sign(
     repo: Path,
     name: str,
@@ -119,6 +122,7 @@ def sign(
 @click.argument("repo", type=click.Path(path_type=Path))
 @click.argument("name")
 @json_option
+@locks_repo("shared")
 def status(repo: Path, name: str, as_json: bool) -> None:
     """Show who signed what in event NAME and how many signatures are missing."""
     report = _SignEvent(FirmwareRepository(repo), name).status()
@@ -132,6 +136,7 @@ def status(repo: Path, name: str, as_json: bool) -> None:
 @click.argument("repo", type=click.Path(path_type=Path))
 @click.argument("name")
 @json_option
+@locks_repo("exclusive")
 def finish(repo: Path, name: str, as_json: bool) -> None:
     """Check thresholds and write the signed metadata of event NAME into REPO."""
     report = finish_event(FirmwareRepository(repo), name)
@@ -146,6 +151,7 @@ def finish(repo: Path, name: str, as_json: bool) -> None:
 @sign_event_group.command()
 @click.argument("repo", type=click.Path(path_type=Path))
 @click.argument("name")
+@locks_repo("exclusive")
 def cancel(repo: Path, name: str) -> None:
     """Drop event NAME and its signatures (REPO is left as it is)."""
     cancel_event(FirmwareRepository(repo), name)
@@ -155,6 +161,7 @@ def cancel(repo: Path, name: str) -> None:
 @sign_event_group.command("list")
 @click.argument("repo", type=click.Path(path_type=Path))
 @json_option
+@locks_repo("shared")
 def list_(repo: Path, as_json: bool) -> None:
     """List the open signing events of REPO."""
     names = list_events(FirmwareRepository(repo))

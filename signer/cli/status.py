@@ -11,6 +11,7 @@ from signer._errors import UnhealthyError
 from signer._repository import FirmwareRepository
 from signer._status import repository_status
 from signer.cli._common import DurationType, echo_json, json_option
+from signer.cli._locking import locks_repo
 
 
 @click.command()
@@ -23,6 +24,7 @@ from signer.cli._common import DurationType, echo_json, json_option
     help="Warn about roles expiring within this duration (e.g. 7d, 36h).",
 )
 @json_option
+@locks_repo("shared")
 def status(repo: Path, warn: timedelta, as_json: bool) -> None:
     """Show roles, keys, thresholds, signatures, versions and expiry of REPO.
 

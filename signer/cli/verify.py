@@ -11,6 +11,7 @@ from signer._errors import InvalidInputError, VerificationError
 from signer._publish import verify_working_repository
 from signer._repository import CONFIG_FILE, FirmwareRepository
 from signer.cli._common import echo_json, json_option, read_small_file
+from signer.cli._locking import locks_repo
 from verifier import Config
 
 
@@ -24,6 +25,7 @@ from verifier import Config
     help="Trusted root metadata to start from (e.g. the 1.root.json devices ship).",
 )
 @json_option
+@locks_repo("shared", "source")
 def verify(source: str, root_path: Path, as_json: bool) -> None:
     """Check a published repository (directory or http(s) URL) end to end as a device would.
 

@@ -11,6 +11,7 @@ import pytest
 from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
 from signer._demo import serve_directory
 from signer._keys import static_secret
+from signer._lock import LOCK_FILE
 from tests.cli_fixtures import PASSWORD_ENV as PASSWORD_ENV  # re-exported for the tests
 from tests.cli_fixtures import Cli as Cli
 
@@ -49,7 +50,9 @@ def signed_repo(repo: Path, password: str, tmp_path: Path) -> Path:
 def tree_bytes(path: Path) -> dict[str, bytes]:
     """Every file under ``path`` with its bytes (to assert a directory is unchanged)."""
     return {
-        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+        str(p.relative_to(path)): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.name != LOCK_FILE  # the lock's note names its last holder
     }
 
 

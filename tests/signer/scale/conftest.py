@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from signer import init_repository
+from signer._lock import LOCK_FILE
 from tests.cli_fixtures import PASSWORD_ENV as PASSWORD_ENV  # re-exported for the tests
 from tests.cli_fixtures import Cli as Cli
 
@@ -29,5 +30,7 @@ def make_image(path: Path, size: int = 2048) -> Path:
 def tree_bytes(path: Path) -> dict[str, bytes]:
     """Every file under ``path`` with its bytes (to assert nothing changed)."""
     return {
-        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+        str(p.relative_to(path)): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.name != LOCK_FILE  # the lock's note names its last holder
     }
