@@ -91,3 +91,10 @@ def test_site_uses_no_external_fonts(site: Path) -> None:
     """The site is read offline (USB stick, company network): no web fonts."""
     for page in site.rglob("*.html"):
         assert "fonts.googleapis.com" not in page.read_text(), page
+
+
+def test_no_hand_written_option_tables() -> None:
+    """Options are documented once, in the commands' help, rendered by mkdocs-click."""
+    for page in (ROOT / "docs").rglob("*.md"):
+        for line in page.read_text().splitlines():
+            assert not re.match(r"\|\s*option\s*\|", line), f"{page}: {line}"
