@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# Debian's headless Chromium and its driver: the release dashboard is tested in a browser.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # ssh-keygen: key files are OpenSSH's format; a test checks OpenSSH itself opens them.
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 if [ ${#missing[@]} -gt 0 ]; then

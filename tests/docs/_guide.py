@@ -5,6 +5,7 @@ fails and names the edit, instead of silently running something else."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,9 @@ def guide_script(page: str, edits: list[Edit], *, expect_blocks: int) -> str:
 
 def user_env(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """PATH with `firmtuf`, `python3` and `pip` of this checkout's test interpreter."""
-    env = firmtuf_env(tmp / "bin", extra)
+    # The suite's cheap key-file KDF (tests/conftest.py), or every key costs half a second.
+    kdf = {"FIRMTUF_KDF_ROUNDS": os.environ.get("FIRMTUF_KDF_ROUNDS", "1")}
+    env = firmtuf_env(tmp / "bin", {**kdf, **(extra or {})})
     pip = tmp / "bin" / "pip"
     pip.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pip "$@"\n')
     pip.chmod(0o755)
