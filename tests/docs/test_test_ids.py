@@ -76,3 +76,20 @@ def test_mapping_has_a_row_for_every_listed_requirement() -> None:
     for principle in ("Security beyond the device", "Industry-driven baselines",
                       "Global harmonisation", "The long-term commitment"):  # fmt: skip
         assert f"**{principle}.**" in text, principle
+
+
+@pytest.mark.parametrize("page", CITING)
+def test_every_table_row_is_inside_a_table(page: str) -> None:
+    """A blank line inside a table ends it: the rows after it render as a paragraph of
+    pipes, and their evidence drops out of the table an auditor reads."""
+    lines = (ROOT / "docs" / page).read_text().splitlines()
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if line.startswith("|"):
+            run.append(line)
+            continue
+        if run:
+            assert len(run) >= 2 and re.fullmatch(r"\|[\s:|-]+\|", run[1]), (
+                f"{page}: table without a header row: {run[0][:80]}"
+            )
+        run = []
