@@ -18,7 +18,7 @@ import math
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from signer._fsutil import atomic_write
 from signer._repository import FirmwareRepository
 from signer._status import RepositoryStatus, RoleStatus
 from signer._store import LocalFile, Store
+from signer._support import SupportInfo, support_window
 
 DASHBOARD_FILE = "firmtuf-status.html"
 """Name of the page `firmtuf publish --dashboard` writes next to the published tree."""
@@ -39,14 +40,27 @@ DASHBOARD_FILE = "firmtuf-status.html"
 
 @dataclass(frozen=True)
 class SupportPeriod:
-    """The declared support period of a hardware id (security updates until ``until``).
+    """The signed support period of a hardware id (ADR 0009): security updates are
+    promised until the end of ``until`` (UTC)."""
 
-    Nothing declares one yet: signed support periods are planned (issue 16); the
-    dashboard already has the column and shows "not declared" until then.
-    """
-
-    until: datetime
-    url: str | None = None
+    hardware_id: str
+    until: date
+    """The last day of support."""
+    url: str | None
+    """Where the manufacturer publishes its support policy (text the declaring role chose)."""
+    role: str
+    """The role whose signed declaration it is (the role responsible for the hardware)."""
+    signed: bool
+    """False while that role is an unsigned draft (devices do not see it yet)."""
+    state: str
+    """``ok``, ``ending`` (inside the declaring role's refresh window: `status` warns)
+    or ``ended``."""
+    left_days: int
+    """Whole days until support ends (0 once it has ended)."""
+    shortened_from: date | None = None
+    """The end date this declaration shortened, or None."""
+    changes: int = 0
+    """How many earlier declarations its signed history keeps."""
 
 
 @dataclass
@@ -90,6 +104,14 @@ class Dashboard:
     firmware_problems: list[str]
     windows: dict[str, timedelta]
     """Per role, the warning window `status` applies: min(warn, half its validity)."""
+    support: list[SupportPeriod] = field(default_factory=list)
+    """Every declared support period, by hardware id (with or without firmware)."""
+
+    @property
+    def support_without_firmware(self) -> list[SupportPeriod]:
+        """Declarations of hardware ids the repository holds no firmware for."""
+        with_firmware = {row.hardware_id for row in self.firmware}
+        return [s for s in self.support if s.hardware_id not in with_firmware]
 
     @property
     def ok(self) -> bool:
@@ -106,7 +128,37 @@ def build_dashboard(repo: FirmwareRepository, status: RepositoryStatus) -> Dashb
     """
     firmware, problems = _newest_firmware(repo)
     windows = {r.role: min(status.warn, repo.config.expiry_for(r.role) / 2) for r in status.roles}
-    return Dashboard(status, firmware, _events(repo), problems, windows)
+    support = [_support_period(repo, item, status) for item in status.support]
+    by_hardware = {s.hardware_id: s for s in support}
+    for row in firmware:
+        row.support = by_hardware.get(row.hardware_id)
+    return Dashboard(status, firmware, _events(repo), problems, windows, support)
+
+
+def _support_period(
+    repo: FirmwareRepository, item: SupportInfo, status: RepositoryStatus
+) -> SupportPeriod:
+    """The page's view of a declaration: its state at ``status.checked_at`` under the
+    same window `firmtuf status` warns in."""
+    decl = item.declaration
+    left = decl.ends_at - status.checked_at
+    if left <= timedelta(0):
+        state = "ended"
+    elif left <= support_window(repo, item.role, status.warn):
+        state = "ending"
+    else:
+        state = "ok"
+    return SupportPeriod(
+        hardware_id=decl.hardware_id,
+        until=decl.support_until,
+        url=decl.url,
+        role=item.role,
+        signed=item.signed,
+        state=state,
+        left_days=max(left.days, 0),
+        shortened_from=decl.shortened_from,
+        changes=len(decl.history),
+    )
 
 
 def _newest_firmware(repo: FirmwareRepository) -> tuple[list[FirmwareRow], list[str]]:

@@ -8,7 +8,7 @@ import base64
 import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tuf.api.metadata import Metadata, TargetFile
@@ -63,9 +63,70 @@ def test_newest_firmware_per_hardware_id(cli: Cli, repo: Path, tmp_path: Path) -
     gw = rows["acme-gw-r2"]
     assert (gw.version, gw.security_counter, gw.versions) == ("1.10.0", 4, 3)
     assert gw.target == "acme-gw-r2/1.10.0/acme-gw-r2-1.10.0.bin" and gw.role_signed
-    assert gw.support is None  # no support period is declared anywhere yet (issue 16)
+    assert gw.support is None and d.support == []  # nothing declared a support period
     assert len(gw.sha256) == 64 and gw.length == 3000
     assert d.ok and d.events == []
+
+
+def _support(cli: Cli, repo: Path, hw: str, until: date, *extra: str) -> None:
+    r = cli("support", "set", repo, hw, "--until", until.isoformat(), *extra)
+    assert r.exit_code == 0, r.output
+
+
+def test_support_periods_from_the_signed_declarations(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    """The column and the section show what `firmtuf support` declared, in the state
+    `firmtuf status` warns in: the declaring role's refresh window (targets: 365 days of
+    validity, so support ending within 182 days is "ending")."""
+    today = datetime.now(UTC).date()
+    release(cli, repo, tmp_path, "acme-gw-r2", "1.0.0")
+    release(cli, repo, tmp_path, "acme-mcu", "0.3.0")
+    release(cli, repo, tmp_path, "acme-old", "0.1.0")
+    _support(cli, repo, "acme-gw-r2", today + timedelta(days=900),
+             "--url", "https://acme.example/support?p=gw&x=\"1\"")  # fmt: skip
+    _support(cli, repo, "acme-gw-r2", today + timedelta(days=1000))  # extended: history 1
+    _support(cli, repo, "acme-mcu", today + timedelta(days=30))
+    _support(cli, repo, "acme-sensor", today + timedelta(days=400))  # no firmware here
+    assert cli("sign", repo, "--password-env", PASSWORD_ENV).exit_code == 0
+    signed = build_dashboard(FirmwareRepository(repo), repository_status(FirmwareRepository(repo)))
+    assert all(s.signed for s in signed.support) and len(signed.support) == 3
+    _support(cli, repo, "acme-mcu", today + timedelta(days=20), "--shorten")  # targets: a draft
+
+    r = FirmwareRepository(repo)
+    status = repository_status(r)
+    d = build_dashboard(r, status)
+    rows = {f.hardware_id: f for f in d.firmware}
+    gw, mcu = rows["acme-gw-r2"].support, rows["acme-mcu"].support
+    assert rows["acme-old"].support is None
+    assert gw and mcu
+    assert (gw.until, gw.state, gw.left_days, gw.changes, gw.role) == (
+        today + timedelta(days=1000), "ok", 1000, 1, "targets")  # fmt: skip
+    assert gw.url == 'https://acme.example/support?p=gw&x="1"'
+    assert (mcu.until, mcu.state, mcu.shortened_from, mcu.signed) == (
+        today + timedelta(days=20), "ending", today + timedelta(days=30), False)  # fmt: skip
+    assert [s.hardware_id for s in d.support] == ["acme-gw-r2", "acme-mcu", "acme-sensor"]
+    assert [s.hardware_id for s in d.support_without_firmware] == ["acme-sensor"]
+    # `status` warns about the same period the page marks "ending".
+    assert any("support for 'acme-mcu' ends" in w for role in status.roles for w in role.warnings)
+
+    html = render_dashboard(d)
+    cell = re.search(r'<td class="support support-ending">(.*?)</td>', html, re.S)
+    assert cell and (today + timedelta(days=20)).isoformat() in cell.group(1)
+    assert "shortened from" in cell.group(1) and "draft, not signed yet" in cell.group(1)
+    assert html.count('class="support-row ') == 3
+    # The URL is a link (escaped in the attribute), never something the page loads.
+    assert (
+        'href="https://acme.example/support?p=gw&amp;x=&#34;1&#34;" rel="noopener noreferrer"'
+        in html
+    )
+    assert not re.search(r"""src\s*=\s*["']?(https?:|//)""", html)
+    assert "Declared for hardware ids without firmware in this repository" in html
+
+    # A day after it ends, the period is shown as ended.
+    later = repository_status(r, now=datetime.combine(
+        today + timedelta(days=22), datetime.min.time(), UTC))  # fmt: skip
+    ended = {s.hardware_id: s for s in build_dashboard(r, later).support}
+    assert (ended["acme-mcu"].state, ended["acme-mcu"].left_days) == ("ended", 0)
+    assert "ended " in render_dashboard(build_dashboard(r, later))
 
 
 def test_draft_firmware_is_marked_not_signed(cli: Cli, repo: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import shutil
 import struct
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,10 @@ def dashboard(cli: Cli, tmp_path: Path, password: str) -> Path:
     assert r.exit_code == 0, r.output
     release(cli, repo, tmp_path, "acme-gw-r2", "1.4.2", 7)
     release(cli, repo, tmp_path, "acme-mcu", "0.3.0", 1)
+    until = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
+    r = cli("support", "set", repo, "acme-gw-r2", "--until", until,
+            "--url", "https://acme.example/support/gw")  # fmt: skip
+    assert r.exit_code == 0, r.output
     add_hostile_target(repo)
     r = cli("sign-event", "start", repo, "release-9.9.9", "--role", "targets")
     assert r.exit_code == 0, r.output
@@ -105,7 +110,15 @@ def test_dashboard_in_chromium(browser: Any, dashboard: Path, tmp_path: Path) ->
     by_hw = {row[0]: row for row in rows}
     assert sorted(by_hw) == ["acme-gw-r2", "acme-mcu"]
     assert by_hw["acme-mcu"][2] == "0.3.0" and by_hw["acme-mcu"][3] == "1"
-    assert by_hw["acme-mcu"][8] == "not declared"  # support period column (issue 16)
+    assert by_hw["acme-mcu"][8] == "not declared"  # support period column (ADR 0009)
+    until = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
+    gw_support = by_hw["acme-gw-r2"][8]
+    assert gw_support.startswith(until) and "draft, not signed yet" in gw_support
+    support = js(
+        "return [...document.querySelectorAll('tr.support-row')].map(r =>"
+        " [r.className, r.cells[0].textContent, r.cells[3].querySelector('a').href])"
+    )
+    assert support == [["support-row support-ok", "acme-gw-r2", "https://acme.example/support/gw"]]
 
     # The hostile target is the newest for acme-gw-r2: its name and notes are text.
     gw = by_hw["acme-gw-r2"]
@@ -126,6 +139,8 @@ def test_dashboard_in_chromium(browser: Any, dashboard: Path, tmp_path: Path) ->
     assert len(waiting) == 1 and "release-9.9.9" in waiting[0] and "needs 2 more" in waiting[0]
     assert waiting[0].count("file:keys/targets-") == 2  # whom the event waits on
     assert js("return document.getElementById('overall').textContent") == "NEEDS ATTENTION"
+    # The support policy link is only a link: following it is the reader's choice.
+    assert js("return performance.getEntriesByType('resource').length") == 0
     assert js("return document.querySelectorAll('#timeline rect').length") == 4
 
     shot = tmp_path / "dashboard.png"
