@@ -6,6 +6,7 @@ fails and names the edit, instead of silently running something else."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +17,24 @@ DOCS = ROOT / "docs"
 Edit = tuple[int, str, str]  # (block index, text in the guide, text run instead)
 
 
-def guide_script(page: str, edits: list[Edit], *, expect_blocks: int) -> str:
-    """The page's ```sh blocks joined in order, with ``edits`` applied (each must match)."""
+def guide_blocks(page: str, edits: list[Edit], *, expect_blocks: int) -> list[str]:
+    """The page's ```sh blocks in order, with ``edits`` applied (each must match)."""
     blocks = sh_blocks((DOCS / page).read_text())
     assert len(blocks) == expect_blocks, f"{page}: {len(blocks)} sh blocks; update the test"
     for index, old, new in edits:
         assert old in blocks[index], f"{page} block {index} no longer contains {old!r}"
         blocks[index] = blocks[index].replace(old, new)
-    return "\n".join(blocks)
+    return blocks
+
+
+def guide_script(page: str, edits: list[Edit], *, expect_blocks: int) -> str:
+    """The page's ```sh blocks joined in order, with ``edits`` applied (each must match)."""
+    return "\n".join(guide_blocks(page, edits, expect_blocks=expect_blocks))
+
+
+def python_blocks(page: str) -> list[str]:
+    """The page's ```python blocks, in order."""
+    return re.findall(r"^```python\n(.*?)^```", (DOCS / page).read_text(), re.M | re.S)
 
 
 def user_env(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The getting-started pages run as written: docs/quickstart.md against a repository
 served on 127.0.0.1, docs/install.md from a clone to a hash-pinned wheel that works.
 
-(The other guides run in their own folders' tests: ci-publishing.md and
+(docs/dashboard.md runs here too, docs/key-management.md in test_key_management.py; the
+other guides run in their own folders' tests: ci-publishing.md and
 offline-updates.md in tests/signer/publish/test_docs.py, and the device guide's example in
 tests/signer/test_device_guide.py.)"""
 
@@ -146,3 +147,122 @@ def test_install_from_source_and_pinned_wheel(tmp_path: Path, source: Path) -> N
         env,
     )
     assert all(p.startswith(str(site)) for p in where.stdout.split()), where.stdout
+
+
+def test_dashboard_page(tmp_path: Path) -> None:
+    """docs/dashboard.md's commands on a repository with one release."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "gateway.bin").write_bytes(b"\x7fELF gateway" * 300)
+    env = user_env(tmp_path, {PW: "correct horse"})
+    run_guide(
+        f"firmtuf init fw-repo --password-env {PW} >/dev/null\n"
+        "firmtuf add fw-repo gateway.bin --hardware-id acme-gw-r2 --version 1.4.2\n"
+        f"firmtuf sign fw-repo --password-env {PW}",
+        work,
+        env,
+    )
+    run_guide(guide_script("dashboard.md", [], expect_blocks=1), work, env)
+    for page in (work / "status.html", work / "www" / "firmtuf-status.html"):
+        html = page.read_text()
+        assert "acme-gw-r2/1.4.2/gateway.bin" in html and 'id="overall">OK' in html, page
+    assert (work / "www" / "metadata" / "timestamp.json").is_file()
+
+
+# Pages with blocks a user would copy (```sh, ```python), the test that runs them, and how
+# many there are: a new block fails here until its page's test runs it too.
+EXECUTED = {
+    "quickstart.md": ("tests/docs/test_guides.py", 8),
+    "install.md": ("tests/docs/test_guides.py", 4),
+    "dashboard.md": ("tests/docs/test_guides.py", 1),
+    "key-management.md": ("tests/docs/test_key_management.py", 13),
+    "ci-publishing.md": ("tests/signer/publish/test_docs.py", 5),
+    "offline-updates.md": ("tests/signer/publish/test_docs.py", 2),
+    "troubleshooting.md": ("tests/signer/test_troubleshooting_doc.py", 8),
+    "device-guide.md": ("tests/signer/test_device_guide.py", 1),
+}
+# Blocks deliberately not run, and why.
+NOT_EXECUTED = {
+    "benchmarks.md": "the measurement itself (20-25 min); every benchmark runs at tiny sizes "
+    "in tests/benchmarks/test_quick.py",
+}
+_FENCE_OPEN = re.compile(r"^```(\S*)")
+
+
+def _fences(page: Path) -> list[str]:
+    """The info string of every fenced block of ``page`` ('' for none)."""
+    kinds, inside = [], False
+    for line in page.read_text().splitlines():
+        match = _FENCE_OPEN.match(line)
+        if match:
+            if not inside:
+                kinds.append(match.group(1))
+            inside = not inside
+    return kinds
+
+
+def test_every_guide_block_is_run_by_a_test() -> None:
+    for page in sorted(DOCS.rglob("*.md")):
+        name = page.relative_to(DOCS).as_posix()
+        kinds = _fences(page)
+        # A block says what it is: a bare fence could be a command nobody runs.
+        assert "" not in kinds, f"{name}: a ``` block without a language (sh, python, text...)"
+        runnable = sum(kind in ("sh", "bash", "console", "python", "py") for kind in kinds)
+        if name in NOT_EXECUTED or not runnable:
+            continue
+        assert name in EXECUTED, f"{name} has {runnable} sh/python blocks no test runs"
+        test_file, count = EXECUTED[name]
+        assert runnable == count, (
+            f"{name} has {runnable} sh/python blocks, {count} known to run in {test_file}: "
+            "make that test run the new ones, then update EXECUTED"
+        )
+        assert name in (ROOT / test_file).read_text(), f"{test_file} does not read {name}"
+
+
+def _layout(block: str) -> list[re.Pattern[str]]:
+    """The path patterns of a layout listing in docs/cli.md, as regular expressions."""
+    patterns = []
+    for line in block.splitlines():
+        names = re.split(r", | \.\.\. ", line.split("  ")[0])
+        folder = names[0].rsplit("/", 1)[0] if "/" in names[0] else ""
+        for name in names:
+            full = name if "/" in name else f"{folder}/{name}"
+            regex = re.escape(full.split("/", 1)[1]).replace("N", r"\d+")
+            regex = regex.replace("\\<", "<").replace("\\>", ">").replace("<dir>", ".+")
+            regex = re.sub(r"<[^>]+>", "[^/]+", regex)
+            patterns.append(re.compile(regex + (".+" if full.endswith("/") else "")))
+    return patterns
+
+
+def test_repository_layouts_are_what_the_commands_write(tmp_path: Path) -> None:
+    """docs/cli.md's two listings: every entry exists and every file is listed."""
+    listings = re.findall(r"```text\n((?:REPO|OUT)/.*?)```", (DOCS / "cli.md").read_text(), re.S)
+    assert len(listings) == 2, "docs/cli.md's repository layouts moved: update this test"
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "gateway.bin").write_bytes(b"\x7fELF gateway" * 300)
+    env = user_env(tmp_path, {PW: "correct horse"})
+    run_guide(
+        f"firmtuf init REPO --password-env {PW} >/dev/null\n"
+        "firmtuf add REPO gateway.bin --hardware-id acme-gw-r2 --version 1.4.2 >/dev/null\n"
+        "firmtuf sign-event start REPO release >/dev/null",  # an open event: its folder
+        work,
+        env,
+    )
+    for listing, top in zip(listings, ("REPO", "OUT"), strict=True):
+        if top == "OUT":
+            run_guide(
+                f"firmtuf sign-event sign REPO release --password-env {PW} >/dev/null\n"
+                "firmtuf sign-event finish REPO release >/dev/null\n"
+                f"firmtuf sign REPO --password-env {PW} >/dev/null\n"
+                "firmtuf publish REPO OUT --dashboard >/dev/null",
+                work,
+                env,
+            )
+        patterns = _layout(listing)
+        files = [p.relative_to(work / top).as_posix() for p in (work / top).rglob("*")
+                 if p.is_file()]  # fmt: skip
+        for pattern in patterns:
+            assert any(pattern.fullmatch(f) for f in files), f"{top}: nothing is {pattern.pattern}"
+        for f in files:
+            assert any(p.fullmatch(f) for p in patterns), f"{top}/{f} is not in docs/cli.md"
