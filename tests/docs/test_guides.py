@@ -65,7 +65,10 @@ def test_quickstart(tmp_path: Path) -> None:
     assert len(root["signed"]["roles"]["root"]["keyids"]) == 3
     assert root["signed"]["roles"]["root"]["threshold"] == 2
     assert {k["keytype"] for k in root["signed"]["keys"].values()} == {"ecdsa"}
-    assert len(list((work / "offline-keys").glob("*.pem"))) >= 6
+    # --keys-dir takes the offline (root) keys only; the online keys stay in the repository.
+    assert len(list((work / "offline-keys").glob("root-*.pem"))) == 3
+    assert not [p for p in (work / "offline-keys").glob("*.pem") if not p.name.startswith("root-")]
+    assert len(list((work / "fw-repo-p256" / "keys").glob("*.pem"))) == 3
 
 
 @pytest.fixture
@@ -243,7 +246,7 @@ def test_repository_layouts_are_what_the_commands_write(tmp_path: Path) -> None:
     (work / "gateway.bin").write_bytes(b"\x7fELF gateway" * 300)
     env = user_env(tmp_path, {PW: "correct horse"})
     run_guide(
-        f"firmtuf init REPO --password-env {PW} >/dev/null\n"
+        f"firmtuf init REPO --keys-dir offline --password-env {PW} >/dev/null\n"
         "firmtuf add REPO gateway.bin --hardware-id acme-gw-r2 --version 1.4.2 >/dev/null\n"
         "firmtuf sign-event start REPO release >/dev/null",  # an open event: its folder
         work,
