@@ -18,6 +18,7 @@ from urllib import parse
 from tuf.api.metadata import TargetFile, Targets
 
 from signer._errors import InvalidInputError, MetadataError
+from verifier import UnsafeTargetNameError, check_target_name
 from verifier._internal.version import FirmwareVersion, VersionError
 
 CUSTOM_KEY = "firmtuf"
@@ -49,6 +50,8 @@ def validate_hardware_id(hw: Any, *, new: bool = False) -> str:
         raise InvalidInputError(f"invalid hardware id {hw!r}: control character")
     if new and any(c.isspace() for c in hw):
         raise InvalidInputError(f"invalid hardware id {hw!r}: contains whitespace")
+    if new and any(unicodedata.category(c) == "Cf" for c in hw):
+        raise InvalidInputError(f"invalid hardware id {hw!r}: contains a format (bidi) character")
     return hw
 
 
@@ -168,32 +171,13 @@ def parse_firmware_version(text: str, what: str = "version") -> FirmwareVersion:
         raise InvalidInputError(f"{what}: {e}") from None
 
 
-# A target name is appended to a base URL unescaped (docs/adr/0001).
-_URL_SPECIAL = "?#%"
-
-
 def validate_target_name(name: str) -> None:
-    """Raise InvalidInputError unless ``name`` is a relative POSIX path per ADR 0001."""
-    if not isinstance(name, str) or not name:
-        raise InvalidInputError("target name is empty")
-    if name.startswith("/"):
-        raise InvalidInputError(f"target name {name!r} is an absolute path")
-    if "\\" in name:
-        raise InvalidInputError(f"target name {name!r} contains a backslash")
-    for c in _URL_SPECIAL:
-        if c in name:
-            raise InvalidInputError(
-                f"target name {name!r} contains {c!r}, which a URL would not carry as is"
-            )
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        raise InvalidInputError(f"target name {name!r} contains a control character")
-    for segment in name.split("/"):
-        if segment == "":
-            raise InvalidInputError(f"target name {name!r} has an empty path segment")
-        if segment in (".", ".."):
-            raise InvalidInputError(f"target name {name!r} has a {segment!r} segment")
-    if len(name.encode()) > 1024:
-        raise InvalidInputError("target name is longer than 1024 bytes")
+    """Raise InvalidInputError unless ``name`` passes the one target-name rule that
+    devices apply (``verifier.check_target_name``, ADR 0001)."""
+    try:
+        check_target_name(name)
+    except UnsafeTargetNameError as e:
+        raise InvalidInputError(str(e)) from None
 
 
 def check_targets_content(role: str, targets: Targets) -> None:

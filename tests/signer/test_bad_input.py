@@ -131,6 +131,20 @@ CASES: list[tuple[str, Setup, list[str], int, str]] = [
         "contains '%', which a URL would not carry as is",
     ),
     (
+        "name with a C1 control",
+        _nothing,
+        ["add", "REPO", IMG, "--hardware-id", "b", "--version", "2", "--name", "a/fw\x9b.bin"],
+        3,
+        "contains U+009B",
+    ),
+    (
+        "name with a bidi override",
+        _nothing,
+        ["add", "REPO", IMG, "--hardware-id", "b", "--version", "2", "--name", "a/fw\u202enib.exe"],
+        3,
+        "contains U+202E",
+    ),
+    (
         "empty segment",
         _nothing,
         ["add", "REPO", IMG, "--hardware-id", "b", "--version", "2", "--name", "a//b"],

@@ -23,6 +23,7 @@ from signer import (
 )
 from signer._keys import static_secret
 from tests.signer.conftest import tree_bytes
+from verifier import UnsafeTargetNameError, check_target_name
 from verifier._internal.version import FirmwareVersion
 
 SEGMENT = st.text(
@@ -30,7 +31,7 @@ SEGMENT = st.text(
         min_codepoint=0x21,
         max_codepoint=0x2FF,
         exclude_characters="/\\?#%",
-        exclude_categories=("Cc", "Cs"),
+        exclude_categories=("Cc", "Cf", "Cs"),
     ),
     min_size=1,
     max_size=12,
@@ -46,6 +47,14 @@ BAD_NAMES = st.one_of(
     st.tuples(GOOD_NAMES, st.characters(max_codepoint=0x1F)).map(lambda p: p[0] + p[1]),
     GOOD_NAMES.map(lambda n: n + "/"),
     st.tuples(GOOD_NAMES, st.sampled_from("?#%")).map(lambda p: p[0] + p[1]),
+    # C1 controls, bidi embeddings/overrides/isolates and marks, zero-width characters.
+    st.tuples(
+        GOOD_NAMES,
+        st.characters(min_codepoint=0x80, max_codepoint=0x9F)
+        | st.sampled_from("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+        | st.sampled_from("\u200e\u200f\u061c\u200b\ufeff\u2028"),
+        GOOD_NAMES,
+    ).map(lambda p: p[0] + p[1] + p[2]),
 )
 
 VERSIONS = st.builds(
@@ -76,6 +85,26 @@ def test_good_names_accepted(name: str) -> None:
 @given(BAD_NAMES)
 def test_bad_names_refused(name: str) -> None:
     with pytest.raises(InvalidInputError):
+        validate_target_name(name)
+
+
+@given(
+    st.text(
+        st.sampled_from(["a", "/", ".", "\\", "?", "%", " ", "é", "\x00", "\x7f", "\x85"])
+        | st.sampled_from(["\x9f", "\u00ad", "\u202e", "\u2066", "\u200b", "\u2028", "\ud800"]),
+        max_size=8,
+    )
+)
+def test_signer_and_device_apply_one_name_rule(name: str) -> None:
+    """A name the signer writes is one every device accepts, and the reverse: one rule
+    (``verifier.check_target_name``), not two that drift."""
+    try:
+        check_target_name(name)
+    except UnsafeTargetNameError as device:
+        with pytest.raises(InvalidInputError) as signer:
+            validate_target_name(name)
+        assert str(signer.value) == str(device)
+    else:
         validate_target_name(name)
 
 

@@ -445,9 +445,27 @@ def test_security_counter_decrease(sim: RepositorySimulator, md: Path, tmp_path:
 
 @pytest.mark.parametrize(
     "name",
-    ["../../etc/passwd", "/abs/fw.bin", "gw\\fw.bin", "gw/./fw.bin", "gw//fw.bin", "gw/fw\x00.bin"],
+    [
+        "../../etc/passwd",
+        "/abs/fw.bin",
+        "gw\\fw.bin",
+        "gw/./fw.bin",
+        "gw//fw.bin",
+        "gw/fw\x00.bin",
+        "gw/fw\x85.bin",  # C1: NEL
+        "gw/fw\x9b2J.bin",  # C1: CSI, a terminal escape
+        "gw/fw\u202enib.exe",  # bidi override: shows as gw/fwexe.bin
+        "gw/\u2067fw.bin",  # bidi isolate
+        "gw/fw\u200b.bin",  # zero-width space: poses as gw/fw.bin
+        "gw/fw.bin?v=1",  # the URL would fetch gw/fw.bin
+        "gw/fw%2ebin",
+        "gw/" + "x" * 1030,
+    ],
+    ids=repr,
 )
 def test_unsafe_target_names(tmp_path: Path, name: str) -> None:
+    """The one name rule (verifier.check_target_name, shared with the signer): a signed
+    target whose name hides, reorders or escapes is never downloaded nor chosen."""
     sim = RepositorySimulator()
     sim.add_target(name, b"x", custom=fw("9.0"))
     sim.publish()

@@ -8,7 +8,8 @@ only what the signer writes:
 - regular files only (no links, directories, devices, pax or GNU extension headers);
 - names ``metadata/N.<role>.json``, ``metadata/timestamp.json`` or
   ``targets/<dir>/<64 hex>.<name>``: no absolute path, ``..``, ``.``, empty segment,
-  backslash or control character;
+  backslash or control character, and ``<dir>/<name>`` must pass the target-name rule
+  (``check_target_name``);
 - each name once; sizes under :class:`BundleLimits`; valid header checksums;
 - a complete archive: every member whole, the end-of-archive marker present and
   nothing but zero padding after it.
@@ -24,7 +25,8 @@ import re
 import stat
 from pathlib import Path
 
-from verifier._errors import RepositoryError
+from verifier._errors import RepositoryError, UnsafeTargetNameError
+from verifier._internal.firmware import check_target_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
@@ -113,6 +115,11 @@ def _check_name(name: str, limits: BundleLimits) -> None:
     if _METADATA_RE.match(name):
         return
     if segments[0] == "targets" and len(segments) >= 2 and _TARGET_FILE_RE.match(segments[-1]):
+        target_name = "/".join([*segments[1:-1], segments[-1][65:]])
+        try:
+            check_target_name(target_name)
+        except UnsafeTargetNameError as e:
+            raise BundleError(f"member {name!r} carries an unsafe target name: {e}") from None
         return
     raise BundleError(f"unexpected member {name!r} (not metadata or a hash-named target)")
 

@@ -78,19 +78,54 @@ class FirmwareInfo:
         return cls(tuple(ids), version, counter, min_version, notes)
 
 
+# A target name is appended to a base URL as is (TUF clients do not URL-encode it): these
+# would make it a query, a fragment or an escape, fetching another object than signed.
+_URL_SPECIAL = "?#%"
+# Invisible or reordering characters: a name could pose as another on a screen or in a
+# log (C0/C1 controls and DEL, format characters such as the bidi embeddings, overrides
+# and isolates U+202A..U+202E, U+2066..U+2069, LRM/RLM/ALM, zero-width characters,
+# surrogates, line and paragraph separators).
+_HIDDEN = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+MAX_TARGET_NAME_BYTES = 1024
+
+
 def check_target_name(name: str) -> None:
-    """Refuse target names that are not safe relative POSIX paths (ADR 0001).
+    """The one target-name rule of firmtuf, for the signer and the device (ADR 0001).
+
+    A name is a relative POSIX path of at most 1024 UTF-8 bytes: no empty, ``.`` or
+    ``..`` segment, no leading ``/``, no backslash, no ``?``, ``#`` or ``%``, no
+    control, format (bidi), surrogate or line/paragraph-separator characters.
 
     Raises:
-        UnsafeTargetNameError: empty, ``.``/``..`` or empty segment, leading ``/``,
-            backslash, NUL or control characters.
+        UnsafeTargetNameError: the name breaks the rule (the message says how).
     """
     if not isinstance(name, str) or not name:
-        raise UnsafeTargetNameError("target name must be a non-empty string")
-    if "\\" in name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        raise UnsafeTargetNameError(f"unsafe target name {name!r}: backslash or control char")
+        raise UnsafeTargetNameError("target name is empty")
+    if name.isascii():
+        if any(c < " " or c == "\x7f" for c in name):
+            raise UnsafeTargetNameError(f"target name {name!r} contains a control character")
+    else:
+        import unicodedata  # only for non-ASCII names: it costs import time on devices
+
+        for c in name:
+            if unicodedata.category(c) in _HIDDEN:
+                raise UnsafeTargetNameError(
+                    f"target name {name!r} contains U+{ord(c):04X}, a control, format or"
+                    " separator character that hides or reorders text"
+                )
+    if len(name.encode()) > MAX_TARGET_NAME_BYTES:
+        raise UnsafeTargetNameError(f"target name is longer than {MAX_TARGET_NAME_BYTES} bytes")
     if name.startswith("/"):
-        raise UnsafeTargetNameError(f"unsafe target name {name!r}: absolute path")
+        raise UnsafeTargetNameError(f"target name {name!r} is an absolute path")
+    if "\\" in name:
+        raise UnsafeTargetNameError(f"target name {name!r} contains a backslash")
+    for c in _URL_SPECIAL:
+        if c in name:
+            raise UnsafeTargetNameError(
+                f"target name {name!r} contains {c!r}, which a URL would not carry as is"
+            )
     for segment in name.split("/"):
-        if segment in ("", ".", ".."):
-            raise UnsafeTargetNameError(f"unsafe target name {name!r}: bad path segment")
+        if segment == "":
+            raise UnsafeTargetNameError(f"target name {name!r} has an empty path segment")
+        if segment in (".", ".."):
+            raise UnsafeTargetNameError(f"target name {name!r} has a {segment!r} segment")

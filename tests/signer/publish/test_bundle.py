@@ -181,6 +181,10 @@ def test_well_formed_minimal_bundle_opens(tmp_path: Path) -> None:
         ("targets/fw.bin", "unexpected member"),
         ("targets//" + _DIGEST + ".a", "bad member name"),
         ("targets/a\nb/" + _DIGEST + ".a", "bad member name"),
+        # The target named by an image member passes the one name rule of both sides.
+        ("targets/gw/" + _DIGEST + ".fw\u202enib.exe", "unsafe target name.*U\\+202E"),
+        ("targets/gw/" + _DIGEST + ".fw\x9b.bin", "unsafe target name.*U\\+009B"),
+        ("targets/gw/" + _DIGEST + ".fw.bin?v=1", "unsafe target name"),
     ],
 )
 def test_bad_member_names_are_refused(tmp_path: Path, name: str, message: str) -> None:
