@@ -171,13 +171,23 @@ def parse_firmware_version(text: str, what: str = "version") -> FirmwareVersion:
         raise InvalidInputError(f"{what}: {e}") from None
 
 
+# Other TUF clients (python-tuf's) append a target name to a base URL unencoded: these
+# would turn into a query, a fragment or an escape there, fetching another object.
+_URL_SPECIAL = "?#%"
+
+
 def validate_target_name(name: str) -> None:
-    """Raise InvalidInputError unless ``name`` passes the one target-name rule that
-    devices apply (``verifier.check_target_name``, ADR 0001)."""
+    """Raise InvalidInputError unless ``name`` passes the target-name rule devices apply
+    (``verifier.check_target_name``, ADR 0001) and carries none of ``?#%``."""
     try:
         check_target_name(name)
     except UnsafeTargetNameError as e:
         raise InvalidInputError(str(e)) from None
+    for c in _URL_SPECIAL:
+        if c in name:
+            raise InvalidInputError(
+                f"target name {name!r} contains {c!r}, which a URL would not carry as is"
+            )
 
 
 def check_targets_content(role: str, targets: Targets) -> None:

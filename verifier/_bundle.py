@@ -146,6 +146,17 @@ class BundleUpdater(Updater):
             if found is not None and member_name(self._url_for(found[0])) in self.bundle:
                 yield found
 
+    def _short(self, url: str, length: int, offset: int = 0) -> Callable[[int], Exception]:
+        # A member shorter than the signed length is what the bundle holds: no retry of
+        # "the transfer" helps, the bundle is at fault.
+        def error(received: int) -> Exception:
+            return BundleError(
+                f"{member_name(url)} in the bundle {self.bundle.path.name} holds"
+                f" {offset + received} bytes, the trusted metadata signs {length}"
+            )
+
+        return error
+
     def close(self) -> None:
         """Close the bundle file."""
         self.bundle.close()

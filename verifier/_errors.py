@@ -92,7 +92,8 @@ class DownloadHTTPError(DownloadError):
 
 
 class DownloadLengthMismatchError(DownloadError):
-    """The server sent more bytes than allowed (endless-data attack) or fewer than expected."""
+    """The server sent more bytes than allowed (endless-data attack), or its response
+    ended before the signed length (a short Content-Length, a cut transfer)."""
 
 
 class SlowRetrievalError(DownloadError):

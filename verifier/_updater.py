@@ -18,6 +18,7 @@ from pathlib import Path
 from verifier._config import Config, DevicePolicy
 from verifier._errors import (
     DownloadHTTPError,
+    DownloadLengthMismatchError,
     EqualVersionNumberError,
     LengthOrHashMismatchError,
     PolicyError,
@@ -403,11 +404,25 @@ class Updater:
 
     def _fetch_exact(self, name: str, length: int) -> Iterator[bytes]:
         """Metadata whose length is signed: read up to it, never waiting for more."""
-        return _take(self._fetch_capped(name, length), length)
+        url = self._metadata_url + name
+        return _take(self._fetch_capped(name, length), length, self._short(url, length))
 
     def _fetch_target(self, url: str, length: int, offset: int) -> Iterator[bytes]:
         deadline = Deadline.for_request(self.config, length - offset)
-        return self._fetcher.fetch(url, length, offset, deadline=deadline)
+        chunks = self._fetcher.fetch(url, length, offset, deadline=deadline)
+        return _take(chunks, length - offset, self._short(url, length, offset))
+
+    def _short(self, url: str, length: int, offset: int = 0) -> Callable[[int], Exception]:
+        """The error for a response that ended before the signed ``length``: the
+        transfer's fault (a short Content-Length, a server or proxy that cut the file),
+        not the metadata's; the bytes that came stay in a partial download."""
+
+        def error(received: int) -> Exception:
+            return DownloadLengthMismatchError(
+                f"{url}: the response ended after {offset + received} of the {length} bytes signed"
+            )
+
+        return error
 
     # -- targets ------------------------------------------------------------------
 
@@ -732,8 +747,14 @@ def _check_fetcher(fetcher: object) -> None:
         )
 
 
-def _take(chunks: Iterator[bytes], length: int) -> Iterator[bytes]:
-    """``chunks`` up to ``length`` bytes in all; then ``chunks`` is closed unread."""
+def _take(
+    chunks: Iterator[bytes], length: int, short: Callable[[int], Exception]
+) -> Iterator[bytes]:
+    """``chunks`` up to ``length`` bytes in all; then ``chunks`` is closed unread.
+
+    Raises:
+        Exception: ``short(received)`` when ``chunks`` ends before ``length`` bytes.
+    """
     total = 0
     try:
         for chunk in chunks:
@@ -741,6 +762,8 @@ def _take(chunks: Iterator[bytes], length: int) -> Iterator[bytes]:
             yield chunk
             if total >= length:
                 return
+        if total < length:
+            raise short(total)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

@@ -12,7 +12,7 @@ import pytest
 import verifier
 from tests.verifier.conftest import state_of
 from tests.verifier.http_server import SimServer
-from tests.verifier.simulator import RepositorySimulator
+from tests.verifier.simulator import BASE, RepositorySimulator
 
 IMAGE = bytes(range(256)) * 2000  # 512000 bytes
 
@@ -133,6 +133,29 @@ def test_resume_with_range(repo: RepositorySimulator, server: SimServer, tmp_pat
     assert not part.exists()
 
 
+def test_short_content_length_is_the_transfers_fault(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    """Issue 9 item 6: a complete response shorter than the signed length (its
+    Content-Length says so) is a transfer that ended early, a DownloadError, not bad
+    metadata: the bytes that came are kept, and the next attempt resumes."""
+    md = tmp_path / "md"
+    up = http_updater(repo, server, md)
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    dest = tmp_path / "fw.bin"
+    served = BASE + image_path().lstrip("/")
+    repo.override[served] = IMAGE[:100_000]
+    before = state_of(md)
+    with pytest.raises(verifier.DownloadLengthMismatchError, match="after 100000 of the 512000"):
+        up.download(target, dest)
+    assert state_of(md) == before and not dest.exists()
+    assert (tmp_path / "fw.bin.part").stat().st_size == 100_000
+    del repo.override[served]
+    assert up.download(target, dest).read_bytes() == IMAGE
+    assert server.ranges[-1] == "bytes=100000-"
+
+
 def test_resume_when_server_ignores_range(
     repo: RepositorySimulator, server: SimServer, tmp_path: Path
 ) -> None:
@@ -238,6 +261,56 @@ def test_foreign_fetcher_errors_are_wrapped(repo: RepositorySimulator, tmp_path:
     with pytest.raises(verifier.DownloadError) as info:
         verifier.Updater(md, "https://x/", fetcher=Broken()).refresh()
     assert isinstance(info.value.__cause__, OSError)
+
+
+class _Failing(verifier.Fetcher):
+    """Raises ``error`` for URLs containing ``part``: opening them, or mid-body."""
+
+    def __init__(
+        self, inner: verifier.Fetcher, part: str, error: BaseException, where: str
+    ) -> None:
+        self.inner, self.part, self.error, self.where = inner, part, error, where
+
+    def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
+        chunks = self.inner._fetch(url, offset, deadline)
+        if self.part not in url:
+            return chunks
+        if self.where == "head":
+            raise self.error
+        return self._then_fail(chunks)
+
+    def _then_fail(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        yield next(iter(chunks))[:1]
+        raise self.error
+
+
+@pytest.mark.parametrize("where", ["head", "body"])
+@pytest.mark.parametrize(
+    "error", [MemoryError(), ImportError("no module named ssl")], ids=["memory", "import"]
+)
+@pytest.mark.parametrize("what", ["metadata", "image"])
+def test_memory_and_import_errors_are_not_network_trouble(
+    repo: RepositorySimulator, tmp_path: Path, what: str, error: BaseException, where: str
+) -> None:
+    """Issue 9 item 6: out of memory or a missing module during a fetch is the device's
+    own trouble, raised as it is, never a DownloadError ("network, retry later")."""
+    md = tmp_path / "md"
+    good = repo.updater(md)
+    target = good.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    if what == "metadata":
+        repo.publish()  # something new to fetch
+    part = "timestamp.json" if what == "metadata" else "fw.bin"
+    up = repo.updater(md, fetcher=_Failing(repo.fetcher, part, error, where))
+    before = state_of(md)
+    with pytest.raises(type(error)) as info:
+        if what == "metadata":
+            up.refresh()
+        else:
+            up.download(target, tmp_path / "fw.bin")
+    assert info.value is error and not isinstance(info.value, verifier.VerifierError)
+    assert state_of(md) == before
+    assert not (tmp_path / "fw.bin").exists()
 
 
 def test_fetcher_that_overrides_fetch_is_refused(tmp_path: Path) -> None:

@@ -78,9 +78,6 @@ class FirmwareInfo:
         return cls(tuple(ids), version, counter, min_version, notes)
 
 
-# A target name is appended to a base URL as is (TUF clients do not URL-encode it): these
-# would make it a query, a fragment or an escape, fetching another object than signed.
-_URL_SPECIAL = "?#%"
 # Invisible or reordering characters: a name could pose as another on a screen or in a
 # log (C0/C1 controls and DEL, format characters such as the bidi embeddings, overrides
 # and isolates U+202A..U+202E, U+2066..U+2069, LRM/RLM/ALM, zero-width characters,
@@ -93,8 +90,9 @@ def check_target_name(name: str) -> None:
     """The one target-name rule of firmtuf, for the signer and the device (ADR 0001).
 
     A name is a relative POSIX path of at most 1024 UTF-8 bytes: no empty, ``.`` or
-    ``..`` segment, no leading ``/``, no backslash, no ``?``, ``#`` or ``%``, no
-    control, format (bidi), surrogate or line/paragraph-separator characters.
+    ``..`` segment, no leading ``/``, no backslash, no control, format (bidi), surrogate
+    or line/paragraph-separator characters. (The signer also refuses ``?``, ``#`` and
+    ``%`` for TUF clients that put a name in a URL unencoded; this device encodes it.)
 
     Raises:
         UnsafeTargetNameError: the name breaks the rule (the message says how).
@@ -119,11 +117,6 @@ def check_target_name(name: str) -> None:
         raise UnsafeTargetNameError(f"target name {name!r} is an absolute path")
     if "\\" in name:
         raise UnsafeTargetNameError(f"target name {name!r} contains a backslash")
-    for c in _URL_SPECIAL:
-        if c in name:
-            raise UnsafeTargetNameError(
-                f"target name {name!r} contains {c!r}, which a URL would not carry as is"
-            )
     for segment in name.split("/"):
         if segment == "":
             raise UnsafeTargetNameError(f"target name {name!r} has an empty path segment")

@@ -274,6 +274,27 @@ def test_image_smuggled_into_a_bundle_is_never_installed(repo: RepoBuilder, tmp_
     assert not (tmp_path / "evil.bin").exists()
 
 
+def test_image_shorter_than_signed_in_a_bundle_is_the_bundles_fault(
+    repo: RepoBuilder, tmp_path: Path
+) -> None:
+    """Issue 9 item 6: a member that ends before the signed length is what the bundle
+    holds (BundleError), not a transfer to retry later (DownloadError)."""
+    name = _release(repo, "1.1.0", b"firmware image")
+    good = _bundle(repo, tmp_path, "b", name)
+    device = tmp_path / "dev"
+    with _apply(good, device, repo.root_bytes) as up:
+        target = up.get_targetinfo(name)
+    assert target is not None
+    member = f"targets/gw/1.1.0/{target.hashes['sha256']}.fw.bin"
+    short = _retar(good, tmp_path / "short.tar", drop=member, add=(member, b"firmware"))
+    with _apply(short, device, repo.root_bytes) as up:
+        before = _state(device)
+        with pytest.raises(BundleError, match="holds 8 bytes, the trusted metadata signs 14"):
+            up.download(target, tmp_path / "fw.bin")
+    assert _state(device) == before
+    assert not (tmp_path / "fw.bin").exists()
+
+
 # --- time floor ------------------------------------------------------------------------
 
 
