@@ -92,7 +92,7 @@ def check_target_name(name: str) -> None:
     A name is a relative POSIX path of at most 1024 UTF-8 bytes: no empty, ``.`` or
     ``..`` segment, no leading ``/``, no backslash, no control, format (bidi), surrogate
     or line/paragraph-separator characters. (The signer also refuses ``?``, ``#`` and
-    ``%`` for TUF clients that put a name in a URL unencoded; this device encodes it.)
+    ``%``, for TUF clients that put a name in a URL unencoded.)
 
     Raises:
         UnsafeTargetNameError: the name breaks the rule (the message says how).
