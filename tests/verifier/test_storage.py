@@ -3,6 +3,8 @@ old file intact, and stored files are re-verified when loaded."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,55 @@ def test_refresh_crash_while_persisting(
             sim.updater(md).refresh()
     assert state_of(md) == before
     sim.updater(md).refresh()  # the device carries on after the reboot
+
+
+@pytest.mark.parametrize("what", ["metadata", "image"])
+def test_disk_full_is_a_storage_error_with_its_errno(
+    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    """Issue 9 item 6: a full disk is the device's storage (StorageError, errno ENOSPC),
+    neither the network nor the repository; the trusted state is unchanged."""
+    md = tmp_path / "md"
+    up = sim.updater(md)
+    target = up.get_targetinfo("gw/1.0.0/fw.bin")
+    assert target is not None
+    if what == "metadata":
+        sim.publish()
+    before = state_of(md)
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", disk_full)
+        m.setattr(storage, "_sync_file", disk_full)
+        with pytest.raises(verifier.StorageError) as info:
+            if what == "metadata":
+                sim.updater(md).refresh()
+            else:
+                sim.updater(md).download(target, tmp_path / "fw.bin")
+    assert info.value.errno == errno.ENOSPC
+    assert state_of(md) == before
+    assert not (tmp_path / "fw.bin").exists()
+
+
+def test_directory_sync_failure_is_a_storage_error(
+    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last step of a refresh (syncing the renames) failing is the storage's error,
+    not an OSError escaping the API."""
+    md = tmp_path / "md"
+    sim.updater(md).refresh()
+    sim.publish()
+
+    def io_error(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", io_error)
+        with pytest.raises(verifier.StorageError) as info:
+            sim.updater(md).refresh()
+    assert info.value.errno == errno.EIO
 
 
 def test_stored_files_are_reverified(sim: RepositorySimulator, tmp_path: Path) -> None:
