@@ -2,8 +2,12 @@
 
 Fresh device = only 1.root.json trusted; the update walks three root rotations, then
 timestamp, snapshot, targets and one delegated role (the `firmware` role, or the hash bin of
-the looked-up target). One fresh process per run (so RSS is that run's), in-process fetch
-(each client's directory fetcher), clients taking turns, medians over the runs.
+the looked-up target). One fresh process per run (so RSS is that run's), clients and the
+floor (benchmarks/floor.py) taking turns, medians over the runs.
+
+Transports: `http` is each client's default fetcher against 127.0.0.1 (the device's path,
+the headline); `local` reads the repository directory through each client's directory
+fetcher (in-process: no transport cost at all).
 
 Each process does two first updates (into two fresh metadata directories): the first is
 `cold` (it pays the imports a client defers to first use, e.g. the verifier imports
@@ -11,51 +15,69 @@ Each process does two first updates (into two fresh metadata directories): the f
 on refresh time compares warm refreshes; whole-process cost is the `whole` benchmark.
 
 The device's metadata directory is on the disk (`storage: disk`, what a device has). For
-the flat layout up to 10,000 targets the same runs are repeated with it on tmpfs
+the flat layout over HTTP up to 10,000 targets the same runs are repeated with it on tmpfs
 (/dev/shm, `storage: tmpfs`), where fsync costs nothing: the difference is what durable
-writes cost (the verifier fsyncs what it persists; python-tuf does not).
+writes cost (the verifier and the floor fsync what they persist; python-tuf does not).
 """
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks._util import Context, env_for_clients, fmt, median, run_client
+from benchmarks._util import FLOOR, Context, env_for_clients, fmt, http_server, median, run_client
 
 TMPFS = Path("/dev/shm")
 
 
+def cases(ctx: Context) -> list[tuple[str, str, int, str]]:
+    """(transport, layout, targets, storage) of every row, headline rows first (a quick
+    run has the secondary rows at its largest size only)."""
+    sizes = ctx.sizes.targets
+    others = sizes if ctx.sizes.name == "full" else sizes[-1:]
+    out = [("http", "flat", n, "disk") for n in sizes]
+    out += [("local", "flat", n, "disk") for n in others]
+    out += [("local", "bins", n, "disk") for n in others]
+    if TMPFS.is_dir():
+        out += [("http", "flat", n, "tmpfs") for n in others if n <= 10_000]
+    return out
+
+
 def run(ctx: Context) -> dict[str, Any]:
     rows = []
-    cases = [("flat", n, "disk") for n in ctx.sizes.targets]
-    cases += [("bins", n, "disk") for n in ctx.sizes.targets]
-    if TMPFS.is_dir():
-        cases += [("flat", n, "tmpfs") for n in ctx.sizes.targets if n <= 10_000]
-    for layout, n, storage in cases:
+    for transport, layout, n, storage in cases(ctx):
         repo = ctx.repo(n, layout)
         repeats = ctx.sizes.big_repeats if n >= 100_000 else ctx.sizes.repeats
         row: dict[str, Any] = {
+            "transport": transport,
             "layout": layout,
             "n_targets": n,
             "storage": storage,
             "targets_json_bytes": (repo.metadata / "1.targets.json").stat().st_size,
         }
-        args = ["--repo", str(repo.root), "--first-root", str(repo.first_root)]
-        args += ["--lookup", repo.lookup, "--repeat", "2"]
         env = env_for_clients({"TMPDIR": str(TMPFS)} if storage == "tmpfs" else None)
-        jobs = {c: partial(run_client, c, "update", *args, env=env) for c in ctx.clients}
-        label = f"update {layout} {n} {storage}"
-        for client, runs in ctx.interleaved(label, jobs, repeats).items():
-            if runs:
-                row.update(_summary(client, runs))
+        # The floor knows path delegations only (the flat layout).
+        names = [*ctx.clients, *([FLOOR] if layout == "flat" else [])]
+        with contextlib.ExitStack() as stack:
+            if transport == "http":
+                source = ["--url", stack.enter_context(http_server(repo.root))]
+            else:
+                source = ["--repo", str(repo.root)]
+            args = [*source, "--first-root", str(repo.first_root), "--lookup", repo.lookup]
+            args += ["--repeat", "2"]
+            jobs = {c: partial(run_client, c, "update", *args, env=env) for c in names}
+            label = f"update {transport} {layout} {n} {storage}"
+            for client, runs in ctx.interleaved(label, jobs, repeats).items():
+                if runs:
+                    row.update(_summary(client, runs))
         rows.append(row)
         ctx.log(
-            f"  update {layout} {n} {storage}: "
+            f"  update {transport} {layout} {n} {storage}: "
             + ", ".join(
-                f"{c} {fmt(row.get(f'{c}_update_ms'))} ms / {fmt(row.get(f'{c}_rss_mib'))} MiB"
-                for c in ctx.clients
+                f"{c} {fmt(row.get(f'{c}_refresh_ms'))} ms / {fmt(row.get(f'{c}_rss_mib'))} MiB"
+                for c in names
             )
         )
     return {"rows": rows}
