@@ -25,7 +25,25 @@ LOCAL_BASE_URL = "http://published.invalid/"
 
 
 class ClientRefusal(Exception):
-    """The client refused the repository or a target; the message says why."""
+    """The client refused the repository or a target; the message says why.
+
+    Attributes:
+        unreachable: the repository could not be reached (connection refused or reset,
+            name resolution, timeout, slow retrieval, HTTP 5xx): nothing was judged.
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """True for transport failures that say nothing about the repository's content."""
+    if isinstance(error, verifier.DownloadHTTPError):
+        return error.status_code >= 500 or error.status_code in (408, 429)
+    if isinstance(error, verifier.DownloadLengthMismatchError):
+        return False  # the server sent too much: that is content
+    return isinstance(error, verifier.SlowRetrievalError | verifier.DownloadError)
 
 
 class DirectoryFetcher(verifier.Fetcher):
@@ -78,9 +96,20 @@ class ClientReport:
     versions: dict[str, int] = field(default_factory=dict)
     targets: dict[str, int] = field(default_factory=dict)
     """Target name -> verified length."""
+    expires: dict[str, int] = field(default_factory=dict)
+    """Role -> expiry (seconds since the epoch) of the metadata the client trusted."""
+    images_checked: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"versions": self.versions, "targets": self.targets}
+        return {
+            "versions": self.versions,
+            "targets": self.targets,
+            "expires": {
+                role: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+                for role, when in self.expires.items()
+            },
+            "images_checked": self.images_checked,
+        }
 
 
 def _describe(e: Exception) -> str:
@@ -132,8 +161,16 @@ def check_repository(
                 "timestamp": trusted.timestamp.version,
                 "snapshot": trusted.snapshot.version,
             }
+            report.images_checked = download
+            for name, md in (
+                ("root", trusted.root),
+                ("timestamp", trusted.timestamp),
+                ("snapshot", trusted.snapshot),
+            ):
+                report.expires[name] = md.expires
             for role, targets in _walk_roles(updater, trusted):
                 report.versions[role] = targets.version
+                report.expires[role] = targets.expires
                 for name in targets.targets:
                     listed = targets.get(name)
                     info = _check_found(name, role, updater.get_targetinfo(name), listed)
@@ -145,7 +182,7 @@ def check_repository(
         except ClientRefusal:
             raise
         except (verifier.VerifierError, OSError, ValueError) as e:
-            raise ClientRefusal(_describe(e)) from e
+            raise ClientRefusal(_describe(e), unreachable=is_unreachable(e)) from e
     return report
 
 
@@ -177,14 +214,33 @@ def _walk_roles(
             stack.extend(reversed(children))
 
 
-def verify_published(source: str, trusted_root: bytes) -> ClientReport:
+def verify_published(
+    source: str,
+    trusted_root: bytes,
+    *,
+    download: bool = True,
+    fetcher: verifier.Fetcher | None = None,
+) -> ClientReport:
     """Check a published repository (directory or http(s) base URL) as a device would.
 
+    Args:
+        source: a directory, an http(s) base URL, or any base URL ``fetcher`` serves.
+        trusted_root: the root metadata to start from.
+        download: also download and check every image (False: metadata only).
+        fetcher: serves ``source`` (e.g. an S3 bucket) instead of a directory or HTTP.
+
     Raises:
-        ClientRefusal: the repository or one of its targets does not verify.
+        ClientRefusal: the repository or one of its targets does not verify, or (with
+            ``unreachable`` set) could not be reached.
     """
-    metadata_url, targets_url, fetcher = _urls(source)
-    return check_repository(metadata_url, targets_url, trusted_root, fetcher=fetcher)
+    if fetcher is not None:
+        base = source if source.endswith("/") else source + "/"
+        metadata_url, targets_url = base + "metadata/", base + "targets/"
+    else:
+        metadata_url, targets_url, fetcher = _urls(source)
+    return check_repository(
+        metadata_url, targets_url, trusted_root, fetcher=fetcher, download=download
+    )
 
 
 def device_update(

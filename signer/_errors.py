@@ -74,3 +74,16 @@ class SigningIncompleteError(FirmtufError):
     """A signing event still lacks signatures: it cannot be finished (nothing published)."""
 
     exit_code = 11
+
+
+class UnreachableError(FirmtufError):
+    """`verify`: the published repository could not be reached (nothing was judged)."""
+
+    exit_code = 12
+
+
+class PublishConflictError(PublishError, ConflictError):
+    """Another publisher published the same version with other content first (two CI
+    runners, two clones): nothing of this publish is referenced; pull, sign, publish."""
+
+    exit_code = 7

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib import parse
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner, Key, SecretsHandler, Signature, Signer, SSlibKey
 from tuf.api.metadata import Metadata, Root, Snapshot, Timestamp
 
@@ -40,9 +39,9 @@ from signer._errors import (
     MetadataError,
     SigningIncompleteError,
     UntrustedKeyError,
-    WrongPasswordError,
 )
 from signer._fsutil import atomic_write, fsync_dir, write_all_or_nothing
+from signer._keyfile import is_encrypted, load_private_key
 from signer._keyops import delegator_of
 from signer._keys import PASSWORD_SECRET, Keyring, signer_uri
 from signer._repository import FirmwareRepository, role_filename, utcnow
@@ -385,16 +384,11 @@ def _load_key_file(path: Path, secrets_handler: SecretsHandler | None) -> Any:
     except OSError as e:
         raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
     password = None
-    if b"ENCRYPTED" in pem:
+    if is_encrypted(pem):
         if secrets_handler is None:
             raise KeyProblemError(f"key file {path} is encrypted and no password was given")
-        password = secrets_handler(PASSWORD_SECRET).encode()
-    try:
-        return load_pem_private_key(pem, password)
-    except (ValueError, TypeError):
-        if password is not None:
-            raise WrongPasswordError(f"wrong password for key file {path}") from None
-        raise KeyProblemError(f"key file {path} is not a usable private key") from None
+        password = secrets_handler(PASSWORD_SECRET)
+    return load_private_key(pem, password, str(path))
 
 
 def sign_event(

@@ -76,6 +76,18 @@ class FirmwareFields:
             fields["notes"] = self.notes
         return {CUSTOM_KEY: fields}
 
+    def validate_new(self) -> None:
+        """:meth:`validate`, plus the rules for new targets only.
+
+        A hardware id with whitespace is refused: a device reporting ``acme-gw`` never
+        matches ``acme gw``, and shells split such ids. (Targets signed before this rule
+        stay readable.)
+        """
+        self.validate()
+        for hw in self.hardware_ids:
+            if any(c.isspace() for c in hw):
+                raise InvalidInputError(f"invalid hardware id {hw!r}: contains whitespace")
+
     @classmethod
     def from_target(cls, name: str, info: TargetFile) -> FirmwareFields | None:
         """The firmware fields of a target; None when it is not firmware.

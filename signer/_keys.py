@@ -20,11 +20,6 @@ from pathlib import Path
 from urllib import parse
 
 from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
     load_pem_public_key,
 )
 from securesystemslib.exceptions import KeyMismatchError, UnsupportedLibraryError
@@ -37,8 +32,9 @@ from securesystemslib.signer import (
     SSlibKey,
 )
 
-from signer._errors import InvalidInputError, KeyProblemError, WrongPasswordError
+from signer._errors import InvalidInputError, KeyProblemError
 from signer._fsutil import atomic_write
+from signer._keyfile import dump_private_key, is_encrypted, load_private_key
 from signer._signers import KeyNotAtHandError
 
 SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
@@ -88,17 +84,12 @@ class EncryptedFileSigner(Signer):
             raise KeyProblemError(f"key file {path} not found") from None
         except OSError as e:
             raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
-        password: bytes | None = None
-        if encrypted:
+        password: str | None = None
+        if encrypted and is_encrypted(pem):
             if secrets_handler is None:
                 raise KeyProblemError(f"key file {path} is encrypted and no password was given")
-            password = secrets_handler(PASSWORD_SECRET).encode()
-        try:
-            private_key = load_pem_private_key(pem, password)
-        except (ValueError, TypeError) as e:
-            if encrypted and b"ENCRYPTED" in pem:
-                raise WrongPasswordError(f"wrong password for key file {path}") from None
-            raise KeyProblemError(f"key file {path} is not a usable private key: {e}") from None
+            password = secrets_handler(PASSWORD_SECRET)
+        private_key = load_private_key(pem, password, str(path))
         if not isinstance(public_key, SSlibKey):
             raise KeyProblemError(f"key {public_key.keyid[:8]} is not a file key")
         try:
@@ -123,14 +114,21 @@ def generate_key(key_type: str) -> CryptoSigner:
     return factory()
 
 
-def write_key_file(signer: CryptoSigner, path: Path, password: str | None) -> None:
-    """Write the private key of ``signer`` as PKCS#8 PEM, encrypted when ``password`` is set.
+def write_key_file(
+    signer: CryptoSigner, path: Path, password: str | None, *, rounds: int | None = None
+) -> None:
+    """Write the private key of ``signer``, encrypted when ``password`` is set.
 
-    The file is created readable by its owner only.
+    Encrypted files use bcrypt-pbkdf with ``rounds`` (default ``$FIRMTUF_KDF_ROUNDS`` or
+    :data:`signer._keyfile.DEFAULT_KDF_ROUNDS`); see :mod:`signer._keyfile`. The file is
+    created readable by its owner only.
     """
-    encryption = BestAvailableEncryption(password.encode()) if password else NoEncryption()
-    private_key = signer._private_key
-    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+    pem = dump_private_key(signer._private_key, password, rounds=rounds)
+    write_private_file(path, pem)
+
+
+def write_private_file(path: Path, pem: bytes) -> None:
+    """Atomically write key file bytes, readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     old_umask = os.umask(0o077)
     try:

@@ -111,7 +111,32 @@ def repository_lock(
         os.close(fd)  # closing the file releases the lock
 
 
-def _acquire(fd: int, path: Path, exclusive: bool, wait: float) -> None:
+PUBLISH_LOCK_FILE = ".firmtuf-publish.lock"
+"""Lock file of a published directory (empty: the directory may be served as it is)."""
+
+
+@contextlib.contextmanager
+def publish_lock(out_dir: Path | str, *, wait: float | None = None) -> Iterator[None]:
+    """Hold the lock of published directory ``out_dir`` (created when missing).
+
+    Two publishers of one directory (two CI runners, two people) then check and write
+    one after the other: the second sees what the first published.
+
+    Raises:
+        LockedError: another publish held it for longer than ``wait`` seconds.
+    """
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / PUBLISH_LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        _acquire(fd, path, True, default_wait() if wait is None else wait, "publishing to")
+        yield
+    finally:
+        os.close(fd)
+
+
+def _acquire(fd: int, path: Path, exclusive: bool, wait: float, doing: str = "changing") -> None:
     operation = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
     deadline = time.monotonic() + wait
     pause = _POLL_START
@@ -122,7 +147,7 @@ def _acquire(fd: int, path: Path, exclusive: bool, wait: float) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LockedError(
-                f"{path.parent} is busy: another firmtuf command is changing it"
+                f"{path.parent} is busy: another firmtuf command is {doing} it"
                 f"{_holder_note(path)}; nothing was done. Waited {wait:g} s "
                 f"(--lock-wait / ${WAIT_ENV}); run it again when that command has finished"
             )

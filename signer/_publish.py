@@ -35,8 +35,10 @@ from signer._client import (
     DirectoryFetcher,
     check_repository,
 )
-from signer._errors import PublishError
+from signer._errors import PublishConflictError, PublishError
+from signer._exclusive import create_exclusive
 from signer._fsutil import atomic_copy, atomic_write
+from signer._lock import publish_lock
 from signer._repository import FirmwareRepository, role_filename
 from signer._status import repository_status
 from signer._targets import stored_image
@@ -125,12 +127,45 @@ def plan(repo: FirmwareRepository) -> list[tuple[str, bytes | Path, bool]]:
     return files
 
 
-def _write(dest: Path, content: bytes | Path) -> None:
-    """Write one file of the tree atomically (tests replace this to simulate a crash)."""
+def _write(dest: Path, content: bytes | Path, *, exclusive: bool = False) -> None:
+    """Write one file of the tree atomically (tests replace this to simulate a crash).
+
+    ``exclusive`` files (versioned metadata, images) are created, never replaced: when
+    another publisher created the same name meanwhile, the same bytes are fine and other
+    bytes are a :class:`PublishConflictError`.
+    """
+    if exclusive:
+        if not create_exclusive(dest, content) and not _same_content(dest, content):
+            raise _conflict(dest)
+        return
     if isinstance(content, bytes):
         atomic_write(dest, content)
     else:
         atomic_copy(content, dest)
+
+
+def _same_content(dest: Path, content: bytes | Path) -> bool:
+    if isinstance(content, bytes):
+        return dest.read_bytes() == content
+    # Store files are named <sha256>.<basename> and were verified by plan().
+    return dest.stat().st_size == content.stat().st_size and _same_file(
+        dest, content.name.partition(".")[0]
+    )
+
+
+def _conflict(dest: Path) -> PublishError:
+    if dest.name.endswith(".root.json"):
+        # Another root under a published root version: another repository entirely.
+        return PublishError(
+            f"cannot publish: {dest} already exists with other content "
+            "(OUT_DIR holds another repository)"
+        )
+    return PublishConflictError(
+        f"cannot publish: {dest} was published with other content by another publisher "
+        "(or this version was published differently); nothing of this publish is "
+        "referenced. Bring this repository up to date with the one that published "
+        "(git pull), then sign and publish again"
+    )
 
 
 def publish(repo: FirmwareRepository, out_dir: Path | str) -> PublishReport:
@@ -143,34 +178,35 @@ def publish(repo: FirmwareRepository, out_dir: Path | str) -> PublishReport:
     """
     out = Path(out_dir)
     files = plan(repo)
+    with publish_lock(out):
+        return _publish_locked(repo, out, files)
+
+
+def _publish_locked(
+    repo: FirmwareRepository, out: Path, files: list[tuple[str, bytes | Path, bool]]
+) -> PublishReport:
     report = PublishReport(str(out))
-    todo: list[tuple[str, bytes | Path]] = []
+    todo: list[tuple[str, bytes | Path, bool]] = []
+    conflicts: list[Path] = []
     for rel, content, immutable in files:
         dest = out / rel
+        exclusive = immutable or rel.startswith("targets/")
         if dest.is_file():
-            if isinstance(content, bytes):
-                same = dest.read_bytes() == content
-            else:
-                # Store files are named <sha256>.<basename> and were verified by plan().
-                same = dest.stat().st_size == content.stat().st_size and _same_file(
-                    dest, content.name.partition(".")[0]
-                )
-            if same:
+            if _same_content(dest, content):
                 report.unchanged.append(rel)
                 continue
             if immutable:
-                raise PublishError(
-                    f"cannot publish: {dest} already exists with other content "
-                    "(OUT_DIR holds another repository, or this version was published "
-                    "differently)"
-                )
+                conflicts.append(dest)
         elif dest.exists():
             raise PublishError(f"cannot publish: {dest} exists and is not a file")
-        todo.append((rel, content))
+        todo.append((rel, content, exclusive))
+    if conflicts:
+        # A different root first: OUT_DIR holds another repository (not a race).
+        raise _conflict(next((d for d in conflicts if d.name.endswith(".root.json")), conflicts[0]))
     _client_check(repo, out, files)
-    for rel, content in todo:
+    for rel, content, exclusive in todo:
         try:
-            _write(out / rel, content)
+            _write(out / rel, content, exclusive=exclusive)
         except OSError as e:
             raise PublishError(
                 f"publish stopped writing {rel}: {e.strerror or e}; devices still see the "
@@ -222,7 +258,9 @@ def _client_check(
             raise PublishError(f"cannot publish: the new tree does not verify: {e}") from e
 
 
-def verify_working_repository(repo: FirmwareRepository, trusted_root: bytes) -> ClientReport:
+def verify_working_repository(
+    repo: FirmwareRepository, trusted_root: bytes, *, download: bool = True
+) -> ClientReport:
     """Check what :func:`publish` would write for ``repo``, as a client trusting ``trusted_root``.
 
     Raises:
@@ -235,4 +273,5 @@ def verify_working_repository(repo: FirmwareRepository, trusted_root: bytes) -> 
         LOCAL_BASE_URL + "targets/",
         trusted_root,
         fetcher=DirectoryFetcher(None, overlay),
+        download=download,
     )

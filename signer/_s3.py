@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from signer._errors import InvalidInputError, PublishError
-from signer._store import LocalFile, RemoteObject
+from signer._store import LocalFile, PreconditionFailedError, RemoteObject
 
 _MUTABLE_MAX_AGE = 60
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -80,6 +80,10 @@ class S3Store:
         config = Config(
             s3={"addressing_style": "path" if endpoint else "auto"},
             retries={"max_attempts": 5, "mode": "standard"},
+            # boto's default is 60 s per connection attempt: an unreachable endpoint
+            # would hold a CI job for minutes before "could not reach".
+            connect_timeout=10,
+            read_timeout=60,
         )
         client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
         return cls(client, bucket, prefix)
@@ -93,10 +97,13 @@ class S3Store:
         try:
             return fn(**kwargs)
         except ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "error")
-            raise PublishError(f"S3 {what} failed on {self.url}: {code}") from e
+            raise self._failure(what, e) from e
         except BotoCoreError as e:
             raise PublishError(f"S3 {what} failed on {self.url}: {e}") from e
+
+    def _failure(self, what: str, error: Any) -> PublishError:
+        code = error.response.get("Error", {}).get("Code", "error")
+        return PublishError(f"S3 {what} failed on {self.url}: {code}")
 
     def listing(self) -> dict[str, RemoteObject]:
         out: dict[str, RemoteObject] = {}
@@ -157,19 +164,40 @@ class S3Store:
 
         return chunks()
 
-    def put(self, local: LocalFile) -> None:
+    def put(
+        self, local: LocalFile, *, if_absent: bool = False, if_match: str | None = None
+    ) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        conditions: dict[str, str] = {}
+        if if_absent:
+            conditions["IfNoneMatch"] = "*"
+        elif if_match:
+            conditions["IfMatch"] = if_match
         with open(local.path, "rb") as body:
-            self._call(
-                "upload",
-                self.client.put_object,
-                Bucket=self.bucket,
-                Key=self._key(local.key),
-                Body=body,
-                ContentLength=local.size,
-                ContentType=_content_type(local.key),
-                CacheControl=_cache_control(local.key),
-                Metadata={"sha256": local.sha256},
-            )
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(local.key),
+                    Body=body,
+                    ContentLength=local.size,
+                    ContentType=_content_type(local.key),
+                    CacheControl=_cache_control(local.key),
+                    Metadata={"sha256": local.sha256},
+                    **conditions,
+                )
+            except ClientError as e:
+                code = e.response.get("Error", {}).get("Code", "")
+                status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                # 412: the condition failed; 409: a concurrent conditional write won.
+                if conditions and (
+                    code in ("PreconditionFailed", "ConditionalRequestConflict")
+                    or status in (409, 412)
+                ):
+                    raise PreconditionFailedError(local.key) from e
+                raise self._failure("upload", e) from e
+            except BotoCoreError as e:
+                raise PublishError(f"S3 upload failed on {self.url}: {e}") from e
 
     def delete(self, keys: list[str]) -> None:
         for i in range(0, len(keys), _DELETE_BATCH):

@@ -169,6 +169,10 @@ def public_key_from_private_uri(
     scheme = uri.partition(":")[0]
     if scheme == "hsm":
         return import_hsm_key(uri, secrets_handler)
+    if scheme == "awskms":
+        from signer._kms import import_kms_key
+
+        return import_kms_key(uri)
     if scheme == EnvVarSigner.SCHEME:
         private = envvar_private_key(uri)
         try:
@@ -226,3 +230,7 @@ def sign_verified(md: Metadata[Any], signer: Signer, key: Key) -> Signature:
 def signer_uri_of(key: Key) -> str:
     uri = key.unrecognized_fields.get("x-firmtuf-signer-uri")
     return uri if isinstance(uri, str) else "no signer URI"
+
+
+# awskms: securesystemslib's AWSSigner with bounded waits and one-line errors.
+import signer._kms  # noqa: E402, F401

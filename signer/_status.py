@@ -10,6 +10,7 @@ from tuf.api.metadata import Root, Snapshot, Timestamp
 
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
+from signer._image_check import ImageCheck, check_stored_images
 from signer._keys import signer_uri
 from signer._repository import FirmwareRepository, utcnow
 
@@ -76,6 +77,7 @@ class RepositoryStatus:
     checked_at: datetime
     warn: timedelta
     roles: list[RoleStatus]
+    images: ImageCheck = field(default_factory=lambda: ImageCheck(checked=False))
 
     @property
     def ok(self) -> bool:
@@ -88,6 +90,7 @@ class RepositoryStatus:
             "warn_seconds": int(self.warn.total_seconds()),
             "ok": self.ok,
             "roles": [r.to_dict() for r in self.roles],
+            "images": self.images.to_dict(),
         }
 
 
@@ -105,6 +108,7 @@ def repository_status(
     *,
     warn: timedelta = timedelta(days=7),
     now: datetime | None = None,
+    check_images: bool = False,
 ) -> RepositoryStatus:
     """Inspect every role: versions, expiry, keys, thresholds, signatures, consistency.
 
@@ -112,6 +116,10 @@ def repository_status(
     not describing the current roles, malformed firmware fields), and *warnings* when it
     expires within ``warn`` -- or within half its validity period when that is shorter,
     so a fresh 1-day timestamp is not a warning under the default 7 days.
+
+    With ``check_images`` every stored image is hashed against its metadata: a corrupt
+    one is a problem of the role listing it; one absent from the local store is reported
+    in ``images.missing`` only (CI checkouts keep images out of git).
 
     Raises:
         MetadataError: metadata cannot be read at all.
@@ -157,4 +165,13 @@ def repository_status(
             except MetadataError as e:
                 status.problems.append(str(e))
         result.append(status)
-    return RepositoryStatus(str(repo.path), now, warn, result)
+    report = RepositoryStatus(str(repo.path), now, warn, result)
+    if check_images:
+        report.images = check_stored_images(repo)
+        by_role = {r.role: r for r in result}
+        for name, role in sorted(report.images.corrupt.items()):
+            by_role[role].problems.append(
+                f"stored image of {name!r} does not match its metadata (corrupt): "
+                f"restore it or remove and re-add the target"
+            )
+    return report

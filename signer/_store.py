@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
+from signer._errors import (
+    InvalidInputError,
+    PublishConflictError,
+    PublishError,
+    RepositoryLocationError,
+)
+from signer._exclusive import create_exclusive
 
 _VERSIONED_RE = re.compile(r"^([1-9][0-9]{0,18})\.(.+)\.json$")
 _CHUNK = 1 << 20
@@ -63,14 +69,32 @@ class Store(Protocol):
     def read(self, key: str) -> bytes | None:
         """Return the bytes of ``key``, or None when it does not exist."""
 
-    def put(self, local: LocalFile) -> None:
-        """Store ``local`` under its key; the object appears whole or not at all."""
+    def put(
+        self, local: LocalFile, *, if_absent: bool = False, if_match: str | None = None
+    ) -> None:
+        """Store ``local`` under its key; the object appears whole or not at all.
+
+        Conditional writes (what keeps two publishers from replacing each other's files):
+        ``if_absent`` only creates (S3 ``If-None-Match: *``), ``if_match`` only replaces
+        the object whose ETag (for a directory: SHA-256) the listing gave.
+
+        Raises:
+            PreconditionFailedError: the condition does not hold (another writer).
+        """
 
     def stream(self, key: str) -> Iterator[bytes] | None:
         """Yield the bytes of ``key`` in chunks, or return None when it does not exist."""
 
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent keys are ignored)."""
+
+
+class PreconditionFailedError(Exception):
+    """A conditional put found the object created or changed by another writer."""
+
+
+MUTABLE_KEYS = ("metadata/timestamp.json", "metadata/root.json")
+"""The only objects a publish replaces; everything else is created once."""
 
 
 @dataclass
@@ -255,9 +279,46 @@ def sync_tree(
     for item in todo:
         if on_upload is not None:
             on_upload(item)
-        store.put(item)
-        report.uploaded.append(item.key)
+        if _put_conditionally(store, item, remote.get(item.key)):
+            report.uploaded.append(item.key)
+        else:
+            report.skipped.append(item.key)
     return report
+
+
+def _put_conditionally(store: Store, item: LocalFile, listed: RemoteObject | None) -> bool:
+    """Put ``item`` only over what the listing showed; False when another publisher put the
+    same bytes meanwhile.
+
+    Raises:
+        PublishConflictError: another publisher created or changed the object meanwhile.
+    """
+    try:
+        if listed is None:
+            store.put(item, if_absent=True)
+        else:
+            store.put(item, if_match=listed.etag)
+    except PreconditionFailedError:
+        if item.key not in MUTABLE_KEYS and _stored_sha256(store, item.key) == item.sha256:
+            return False
+    else:
+        return True
+    raise PublishConflictError(
+        f"{item.key} in {store.url} was written by another publisher while this publish "
+        "ran; nothing of this publish is referenced (timestamp.json is written last). "
+        "Bring this repository up to date with the one that published (git pull), then "
+        "sign and publish again"
+    )
+
+
+def _stored_sha256(store: Store, key: str) -> str | None:
+    chunks = store.stream(key)
+    if chunks is None:
+        return None
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _check_overwrite(key: str, live: dict[str, int]) -> None:
@@ -273,9 +334,10 @@ def _check_overwrite(key: str, live: dict[str, int]) -> None:
         # Devices fetch N.root.json as soon as it exists, referenced or not.
         raise PublishError(f"{key} was already published with other content (roots are immutable)")
     if version <= live.get(role, 0):
-        raise PublishError(
-            f"{key} was already published with other content and devices may hold it; "
-            "sign a new version instead"
+        raise PublishConflictError(
+            f"{key} was already published with other content and devices may hold it "
+            "(another publisher was first?); bring this repository up to date with the "
+            "one that published (git pull), then sign a new version"
         )
 
 
@@ -386,7 +448,10 @@ class LocalStore:
                 for path in base.rglob("*"):
                     if path.is_file() and not path.is_symlink():
                         key = path.relative_to(self.root).as_posix()
-                        out[key] = RemoteObject(path.stat().st_size)
+                        # The ETag of a directory store is the SHA-256, for the small
+                        # objects a publish replaces conditionally.
+                        etag = _digest_file(path)[0] if key in MUTABLE_KEYS else None
+                        out[key] = RemoteObject(path.stat().st_size, etag)
         return out
 
     def is_same(self, local: LocalFile, remote: RemoteObject) -> bool:
@@ -404,8 +469,18 @@ class LocalStore:
             return None
         return _read_chunks(path)
 
-    def put(self, local: LocalFile) -> None:
+    def put(
+        self, local: LocalFile, *, if_absent: bool = False, if_match: str | None = None
+    ) -> None:
         dest = self._path(local.key)
+        if if_absent:
+            if not create_exclusive(dest, local.path):
+                raise PreconditionFailedError(local.key)
+            return
+        if if_match is not None:
+            current = _digest_file(dest)[0] if dest.is_file() else None
+            if current != if_match:
+                raise PreconditionFailedError(local.key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
         try:

@@ -176,7 +176,7 @@ def add_firmware(
         ConflictError: the name exists, or the version is not newer than an existing
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
-    fields.validate()
+    fields.validate_new()
     algorithms = ["sha256"]
     for alg in hash_algorithms:
         if alg not in HASH_ALGORITHMS:

@@ -10,6 +10,11 @@ from hypothesis import HealthCheck, settings
 # `cli` and `password` for the signer-side folders (signer, keys, scale).
 pytest_plugins = ["tests.cli_fixtures"]
 
+# Key files are written with bcrypt-pbkdf at about half a second per unlock; the suite
+# writes and reads hundreds of them, so it runs at one round. tests/signer/keys/test_kdf.py
+# checks the real default (and that the variable is what tunes it).
+os.environ.setdefault("FIRMTUF_KDF_ROUNDS", "1")
+
 settings.register_profile(
     "default",
     max_examples=25,

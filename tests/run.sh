@@ -6,11 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests drive: SoftHSM2 (real PKCS#11 tokens) and faketime (the
-# conformance client must read the clock through libc).
+# Debian packages the tests drive: SoftHSM2 (real PKCS#11 tokens), faketime (the
+# conformance client must read the clock through libc) and openssh-client.
 missing=()
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# ssh-keygen: key files are OpenSSH's format; a test checks OpenSSH itself opens them.
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/run.sh: installing ${missing[*]} (Debian packages)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from signer.cli._common import FirmtufGroup
@@ -52,5 +54,9 @@ for _command in (prune, bundle):
 # Delegations and scale (issue 4).
 for _command in (delegate, bins, refresh):
     main.add_command(_command)
+
+# Errors reach the user as one line of ours; a signer backend logging the same failure
+# (securesystemslib's AWS signer logs the raw response) would only repeat it as noise.
+logging.getLogger("securesystemslib").addHandler(logging.NullHandler())
 
 __all__ = ["main"]

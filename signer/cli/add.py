@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from signer._advice import image_warnings
 from signer._repository import FirmwareRepository
 from signer._targets import FirmwareFields, ProgressCallback, StageCallback, add_firmware
 from signer.cli._common import echo_json, json_option
@@ -149,6 +150,8 @@ def add(
 ) -> None:
     """Add firmware IMAGES to REPO as targets (unsigned until `firmtuf sign`)."""
     repository = FirmwareRepository(repo)
+    for warning in image_warnings(images):
+        click.echo(f"Warning: {warning}", err=True)
     fields = FirmwareFields(hardware_ids, version, security_counter, min_version, notes)
     with _progress(images) as (progress, stage):
         added = add_firmware(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from signer._advice import setup_warnings
 from signer._errors import KeyProblemError
 from signer._init import ExternalKey, init_repository
 from signer._keys import KEY_TYPES, public_key_from_pem
@@ -137,6 +138,8 @@ def init(
     )
     if template:
         write_template(template_dir)
+    for warning in setup_warnings(repository):
+        click.echo(f"Warning: {warning}", err=True)
     status = repository_status(repository)
     if as_json:
         echo_json(status.to_dict())

@@ -11,8 +11,10 @@ import click
 from securesystemslib.signer import SecretsHandler
 
 from signer._errors import InvalidInputError, KeyProblemError
+from signer._keyfile import DEFAULT_KDF_ROUNDS, KDF_ROUNDS_ENV, MAX_KDF_ROUNDS
 from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
 from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
+from signer._reencrypt import reencrypt_key_files
 from signer._repository import FirmwareRepository
 from signer._signers import PIN_SECRET
 from signer.cli._common import (
@@ -148,7 +150,7 @@ def echo_change(repo: Path, change: KeyChange, as_json: bool) -> None:
 
 @click.group()
 def key() -> None:
-    """List, add, remove and rotate the keys of a role (root included)."""
+    """List, add, remove and rotate the keys of a role (root included); re-encrypt key files."""
 
 
 @key.command("list")
@@ -255,3 +257,75 @@ def rotate(
         secrets_handler=key_secrets(password_env, pin_env),
     )
     echo_change(repo, change, as_json)
+
+
+@key.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@click.option(
+    "--key-file",
+    "key_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also rewrite this key file (one the repository does not name). Repeatable.",
+)
+@click.option(
+    "--kdf-rounds",
+    type=click.IntRange(1, MAX_KDF_ROUNDS),
+    default=None,
+    metavar="N",
+    help=f"bcrypt-pbkdf rounds (default ${KDF_ROUNDS_ENV}, else {DEFAULT_KDF_ROUNDS}: "
+    "about 0.5 s per unlock).",
+)
+@click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)
+@click.option(
+    "--new-password-env",
+    metavar="NAME",
+    default=None,
+    help="Encrypt with the password in variable NAME instead of the current one.",
+)
+@click.option("--new-password", is_flag=True, help="Prompt for a new password.")
+@click.option("--force", is_flag=True, help="Rewrite files that already use these rounds.")
+@json_option
+@locks_repo("exclusive")
+def reencrypt(
+    repo: Path,
+    key_files: tuple[Path, ...],
+    kdf_rounds: int | None,
+    password_env: str | None,
+    new_password_env: str | None,
+    new_password: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Rewrite REPO's encrypted key files at hand with the current KDF (bcrypt-pbkdf).
+
+    Key files of older firmtuf versions (PKCS#8, PBKDF2 at 2,048 iterations) fall quickly
+    to a password search once copied. Every file is decrypted before any is written, and
+    each new file is checked to hold the same key before it replaces the old one.
+    """
+    repository = FirmwareRepository(repo)
+    if new_password_env and new_password:
+        raise InvalidInputError("give --new-password-env or --new-password, not both")
+    replacement = None
+    if new_password_env:
+        replacement = os.environ.get(new_password_env)
+        if not replacement:
+            raise KeyProblemError(f"environment variable {new_password_env} is not set")
+    elif new_password:
+        replacement = ask_secret("New password for the key files", confirm=True)
+    results = reencrypt_key_files(
+        repository,
+        key_secrets(password_env, None),
+        rounds=kdf_rounds,
+        new_password=replacement,
+        extra_files=key_files,
+        force=force,
+    )
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        after = f" -> {r.after}" if r.after else ""
+        click.echo(f"{r.action:<15} {r.path} ({', '.join(r.roles)}; {r.before}{after})")
+    rewritten = sum(r.action == "rewritten" for r in results)
+    click.echo(f"{rewritten} key file(s) rewritten.")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from signer._errors import UnhealthyError
+from signer._image_check import ImageCheck
 from signer._repository import FirmwareRepository
 from signer._status import repository_status
 from signer.cli._common import DurationType, echo_json, json_option
@@ -23,14 +24,21 @@ from signer.cli._locking import locks_repo
     show_default=True,
     help="Warn about roles expiring within this duration (e.g. 7d, 36h).",
 )
+@click.option(
+    "--no-images",
+    is_flag=True,
+    help="Do not hash the stored images (faster; the output says they were not checked).",
+)
 @json_option
 @locks_repo("shared")
-def status(repo: Path, warn: timedelta, as_json: bool) -> None:
+def status(repo: Path, warn: timedelta, no_images: bool, as_json: bool) -> None:
     """Show roles, keys, thresholds, signatures, versions and expiry of REPO.
 
-    Exits 10 when a role is expired, under-signed, stale or expires within --warn.
+    Every stored image is hashed against its metadata (unless --no-images). Exits 10 when
+    a role is expired, under-signed, stale, expires within --warn, or lists a corrupt
+    image.
     """
-    report = repository_status(FirmwareRepository(repo), warn=warn)
+    report = repository_status(FirmwareRepository(repo), warn=warn, check_images=not no_images)
     if as_json:
         echo_json(report.to_dict())
     else:
@@ -49,8 +57,23 @@ def status(repo: Path, warn: timedelta, as_json: bool) -> None:
                 click.echo(f"    problem: {problem}")
             for warning in role.warnings:
                 click.echo(f"    warning: {warning}")
+        click.echo(_images_line(report.images))
     if not report.ok:
         bad = next(r for r in report.roles if not r.ok)
         count = sum(len(r.problems) + len(r.warnings) for r in report.roles)
         more = f" (and {count - 1} more)" if count > 1 else ""
         raise UnhealthyError(f"{bad.role}: {'; '.join(bad.problems + bad.warnings)}{more}")
+
+
+def _images_line(images: ImageCheck) -> str:
+    if not images.checked:
+        return "images     not checked (--no-images); run 'firmtuf status' without it to hash them"
+    text = f"images     {images.images} checked"
+    if images.corrupt:
+        text += f", {len(images.corrupt)} CORRUPT: {', '.join(sorted(images.corrupt))}"
+    if images.missing:
+        text += (
+            f", {len(images.missing)} not in the local store "
+            "(publish fetches them from the published store, or refuses)"
+        )
+    return text

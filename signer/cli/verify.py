@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from signer._client import ClientRefusal, root_problem, verify_published
-from signer._errors import InvalidInputError, VerificationError
+from signer._client import ClientRefusal, ClientReport, root_problem, verify_published
+from signer._errors import (
+    InvalidInputError,
+    UnhealthyError,
+    UnreachableError,
+    VerificationError,
+)
 from signer._publish import verify_working_repository
 from signer._repository import CONFIG_FILE, FirmwareRepository
-from signer.cli._common import echo_json, json_option, read_small_file
+from signer.cli._common import DurationType, echo_json, json_option, read_small_file
 from signer.cli._locking import locks_repo
+from signer.cli._remote import endpoint_option
 from verifier import Config
+
+
+def _check(source: str, root: bytes, *, download: bool, endpoint_url: str | None) -> ClientReport:
+    if source.startswith("s3://"):
+        from signer._s3 import S3Store
+        from signer._s3_fetcher import S3Fetcher
+
+        fetcher = S3Fetcher(S3Store.from_url(source, endpoint_url=endpoint_url))
+        return verify_published(source, root, download=download, fetcher=fetcher)
+    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
+        raise InvalidInputError(f"{source} is neither a directory nor an http(s) or s3:// URL")
+    if (Path(source) / CONFIG_FILE).is_file():
+        return verify_working_repository(FirmwareRepository(source), root, download=download)
+    return verify_published(source, root, download=download)
+
+
+def _expiring(report: ClientReport, window: timedelta) -> list[str]:
+    limit = time.time() + window.total_seconds()
+    return [
+        f"{role} expires {time.strftime('%Y-%m-%d %H:%M', time.gmtime(when))} UTC"
+        for role, when in sorted(report.expires.items(), key=lambda item: item[1])
+        if when < limit
+    ]
 
 
 @click.command()
@@ -24,32 +55,68 @@ from verifier import Config
     type=click.Path(path_type=Path),
     help="Trusted root metadata to start from (e.g. the 1.root.json devices ship).",
 )
+@click.option(
+    "--metadata-only",
+    is_flag=True,
+    help="Check every role and target entry, but download no image.",
+)
+@click.option(
+    "--valid-for",
+    type=DurationType(),
+    default=None,
+    metavar="DURATION",
+    help="Also require every role to stay valid this long (e.g. 2d, 12h; bare number = "
+    "days): exit 10 otherwise.",
+)
+@endpoint_option
 @json_option
 @locks_repo("shared", "source")
-def verify(source: str, root_path: Path, as_json: bool) -> None:
-    """Check a published repository (directory or http(s) URL) end to end as a device would.
+def verify(
+    source: str,
+    root_path: Path,
+    metadata_only: bool,
+    valid_for: timedelta | None,
+    endpoint_url: str | None,
+    as_json: bool,
+) -> None:
+    """Check a published repository (directory, http(s) URL or s3://bucket/prefix) end to
+    end as a device would.
 
     Given a working repository (a directory with firmtuf.json), checks the tree that
-    `firmtuf publish` would write for it.
+    `firmtuf publish` would write for it. Exit 9: does not verify; 12: could not be
+    reached; 10: verifies, but a role expires within --valid-for.
     """
     root = read_small_file(root_path, "root", Config().root_max_length)
     problem = root_problem(root)
     if problem:
         raise InvalidInputError(f"root {root_path} is not a usable trusted root: {problem}")
-    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
-        raise InvalidInputError(f"{source} is neither a directory nor an http(s) URL")
     try:
-        if (Path(source) / CONFIG_FILE).is_file():
-            report = verify_working_repository(FirmwareRepository(source), root)
-        else:
-            report = verify_published(source, root)
+        report = _check(source, root, download=not metadata_only, endpoint_url=endpoint_url)
     except ClientRefusal as e:
+        if e.unreachable:
+            raise UnreachableError(f"could not reach {source}: {e}") from e
         raise VerificationError(f"{source} does not verify: {e}") from e
+    expiring = _expiring(report, valid_for) if valid_for is not None else []
     if as_json:
-        echo_json(report.to_dict())
-        return
-    versions = ", ".join(f"{r} v{v}" for r, v in report.versions.items())
-    click.echo(
-        f"OK: {source} verifies ({versions}); {len(report.targets)} target(s) downloaded "
-        "and checked"
-    )
+        data = report.to_dict()
+        if valid_for is not None:
+            data["valid_for_seconds"] = int(valid_for.total_seconds())
+            data["expiring"] = expiring
+        echo_json(data)
+    else:
+        versions = ", ".join(f"{r} v{v}" for r, v in report.versions.items())
+        checked = "downloaded and checked" if report.images_checked else "listed (not downloaded)"
+        click.echo(f"OK: {source} verifies ({versions}); {len(report.targets)} target(s) {checked}")
+    if expiring:
+        raise UnhealthyError(
+            f"{source} verifies now but not for {_human(valid_for)}: {'; '.join(expiring)}"
+        )
+
+
+def _human(period: timedelta | None) -> str:
+    seconds = int(period.total_seconds()) if period else 0
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return f"{seconds}s"

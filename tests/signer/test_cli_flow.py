@@ -11,6 +11,7 @@ from tuf.api.metadata import Metadata
 
 import signer._status as status_module
 from signer import FirmwareRepository
+from signer._keyfile import is_encrypted
 from signer._keys import SIGNER_URI_FIELD
 from tests.signer.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
 
@@ -195,7 +196,7 @@ def test_init_options_keys_thresholds_expiry(cli: Cli, tmp_path: Path, password:
     key_files = sorted((repo / "keys").glob("*.pem"))
     assert len(key_files) == 3 + 2 + 1 + 1
     for key_file in key_files:
-        assert b"ENCRYPTED PRIVATE KEY" in key_file.read_bytes()
+        assert is_encrypted(key_file.read_bytes())
         assert key_file.stat().st_mode & 0o077 == 0
     assert (repo / "keys" / ".gitignore").read_text().splitlines()[-1] == "*"
     for meta in (repo / "metadata").rglob("*.json"):

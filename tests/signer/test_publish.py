@@ -49,11 +49,11 @@ def test_crash_midway_keeps_previous_tree_valid(
     real_write = publish_module._write
     calls: list[str] = []
 
-    def flaky(dest: Path, content: bytes | Path) -> None:
+    def flaky(dest: Path, content: bytes | Path, **kwargs: bool) -> None:
         if len(calls) == fail_at:
             raise OSError(28, "No space left on device")
         calls.append(dest.name)
-        real_write(dest, content)
+        real_write(dest, content, **kwargs)
 
     monkeypatch.setattr(publish_module, "_write", flaky)
     with pytest.raises(PublishError, match="No space left on device; devices still see"):

@@ -22,7 +22,10 @@ from tests.signer.keys.conftest import PASSWORD_ENV, Cli, keyids, tree_bytes
         (("remove", "{repo}", "snapshot", "abc"), 3, "give at least 8 hex digits"),
         (("rotate", "{repo}", "targets", "{timestamp}"), 3, "targets has no key"),
         (("add", "{repo}", "nobody"), 3, "unknown role 'nobody'"),
-        (("add", "{repo}", "targets", "--uri", "awskms:arn:aws:kms:x"), 3,
+        # the public key is read from KMS; with no AWS configuration that fails in one line
+        (("add", "{repo}", "targets", "--uri", "awskms:arn:aws:kms:x"), 5,
+         "or give --public-key FILE.pem"),
+        (("add", "{repo}", "targets", "--uri", "gcpkms:projects/p/keys/k"), 3,
          "give --public-key FILE.pem"),
         (("add", "{repo}", "targets", "--uri", "no-scheme"), 3, "is not a signer URI"),
         (("add", "{repo}", "targets", "--public-key", "{repo}/x.pem"), 3,
@@ -38,8 +41,16 @@ from tests.signer.keys.conftest import PASSWORD_ENV, Cli, keyids, tree_bytes
     ],
 )  # fmt: skip
 def test_key_bad_input(
-    cli: Cli, repo: Path, args: tuple[str, ...], code: int, message: str
+    cli: Cli,
+    repo: Path,
+    args: tuple[str, ...],
+    code: int,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # never the real AWS: a KMS endpoint that refuses at once
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     values = {
         "repo": repo,
         "root": keyids(repo, "root")[0],

@@ -202,13 +202,13 @@ def test_cli_publish_interrupted_then_rerun(
     real_put = S3Store.put
     calls: list[str] = []
 
-    def flaky_put(self: S3Store, local: Any) -> None:
+    def flaky_put(self: S3Store, local: Any, **conditions: Any) -> None:
         if len(calls) == 2:
             from signer._errors import PublishError
 
             raise PublishError(f"S3 upload failed on {self.url}: RequestTimeout")
         calls.append(local.key)
-        real_put(self, local)
+        real_put(self, local, **conditions)
 
     monkeypatch.setattr(S3Store, "put", flaky_put)
     failed = firmtuf("publish", repo, "--to", dest, "--endpoint-url", s3_endpoint, code=8)

@@ -1,0 +1,77 @@
+"""Create a file only if it does not exist yet, atomically: what keeps two publishers of
+one directory from replacing each other's versioned metadata.
+
+The bytes go to a synced temp file first, then ``link(2)`` gives it its name: a link
+never replaces an existing file, and readers see the whole file or none. On file systems
+without hard links (FAT on a USB stick, some network shares) the name is claimed with
+``O_CREAT | O_EXCL`` instead: still never replaced, but a reader could see the file while
+it is being written, so the versioned file must not be referenced yet (publish writes
+``timestamp.json`` last).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from signer._fsutil import fsync_dir, temp_path
+
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+_CHUNK = 1 << 20
+
+
+def create_exclusive(dest: Path, content: bytes | Path) -> bool:
+    """Write ``content`` (bytes, or a file to copy) as ``dest`` unless ``dest`` exists.
+
+    Returns:
+        True when this call created ``dest``; False when it existed (left untouched).
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(dest.parent, ".part")
+    try:
+        _fill(tmp, content)
+        try:
+            os.link(tmp, dest)
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if e.errno not in _NO_LINKS:
+                raise
+            return _create_without_link(tmp, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    fsync_dir(dest.parent)
+    return True
+
+
+def _fill(path: Path, content: bytes | Path) -> None:
+    with open(path, "wb") as out:
+        if isinstance(content, bytes):
+            out.write(content)
+        else:
+            with open(content, "rb") as src:
+                shutil.copyfileobj(src, out, _CHUNK)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _create_without_link(tmp: Path, dest: Path) -> bool:
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as out, open(tmp, "rb") as src:
+            shutil.copyfileobj(src, out, _CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            dest.unlink()
+        raise
+    fsync_dir(dest.parent)
+    return True
