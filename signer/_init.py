@@ -23,6 +23,7 @@ from tuf.api.metadata import (
 )
 
 from signer._canonical import CanonicalFileSerializer
+from signer._compat import check_signer_supports
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
@@ -65,6 +66,9 @@ class ExternalKey:
     role: str
     uri: str
     public_key: Key
+
+    def __post_init__(self) -> None:
+        check_signer_supports(self.uri, self.public_key)
 
 
 def _check_target_dir(path: Path) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from securesystemslib.signer import CryptoSigner, Key, SecretsHandler, Signer, SSlibKey
 from tuf.api.metadata import Root, Targets
 
+from signer._compat import check_signer_supports
 from signer._errors import ConflictError, InvalidInputError
 from signer._keys import (
     SIGNER_URI_FIELD,
@@ -93,9 +94,12 @@ class KeyChange:
     incomplete: dict[str, str] = field(default_factory=dict)
     """Role -> signatures it still lacks (signed later, e.g. in a signing event)."""
     key_files: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Key id -> why it could not sign (token absent, ...); thresholds met without it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "skipped": self.skipped,
             "role": self.role,
             "added": [k.to_dict() for k in self.added],
             "removed": self.removed,
@@ -233,6 +237,7 @@ def _prepare_new_key(
                 f"{uri.partition(':')[0]}: keys cannot be read here; give --public-key FILE.pem"
             )
         uri, key = found
+    check_signer_supports(uri, key)
     key.unrecognized_fields[SIGNER_URI_FIELD] = uri
     return key, None, None
 
@@ -327,6 +332,7 @@ def change_keys(
         gap = signature_gap(repo, name)
         if gap is not None:
             change.incomplete[name] = gap
+        change.skipped.update(repo.skipped_keys(name))
     if new_key is not None:
         change.added.append(KeyInfo.of(role, new_key))
     if old_key is not None:

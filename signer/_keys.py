@@ -35,7 +35,7 @@ from securesystemslib.signer import (
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._fsutil import atomic_write
 from signer._keyfile import dump_private_key, is_encrypted, load_private_key
-from signer._signers import KeyNotAtHandError
+from signer._signers import KeyNotAtHandError, signing_failure
 
 SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
 """Unrecognized field of a public key that holds the URI of its private key."""
@@ -193,6 +193,8 @@ class Keyring:
         self.secrets_handler = secrets_handler
         self._signers: dict[str, Signer | None] = dict(signers or {})
         self.unavailable: dict[str, str] = {}
+        self.failed: set[str] = set()
+        """Key ids whose signer was tried and failed (token absent, KMS down, ...)."""
 
     def resolve_uri(self, uri: str) -> str:
         """Make a relative ``file:`` URI absolute (relative to the repository directory)."""
@@ -227,6 +229,8 @@ class Keyring:
                     signer = self._load(uri, key)
                 except KeyNotAtHandError as e:  # e.g. envvar: key of another CI job
                     self.unavailable[key.keyid] = str(e)
+                    if scheme != "envvar":
+                        self.failed.add(key.keyid)
         self._signers[key.keyid] = signer
         return signer
 
@@ -244,7 +248,15 @@ class Keyring:
         except UnsupportedLibraryError as e:  # e.g. a gcpkms: key where its library is absent
             raise KeyNotAtHandError(f"{uri}: {e}") from e
         except Exception as e:  # signer backends raise anything (network, PKCS#11, ...)
-            raise KeyProblemError(f"cannot load signer {uri} for key {key.keyid[:8]}: {e}") from e
+            # A token unplugged, a library unset, a KMS refusing: not at hand (skipped when
+            # the threshold is met without it); a wrong PIN or a locked token: an error.
+            raise signing_failure(f"key {key.keyid[:8]} ({uri})", e) from e
+
+    def mark_unavailable(self, key: Key, reason: str) -> None:
+        """Record that ``key`` cannot sign here after all (e.g. its token was pulled)."""
+        self._signers[key.keyid] = None
+        self.unavailable[key.keyid] = reason
+        self.failed.add(key.keyid)
 
 
 def password_from_env(name: str) -> SecretsHandler:

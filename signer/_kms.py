@@ -50,7 +50,13 @@ def _client() -> Any:
 
 
 def kms_failure(what: str, error: BaseException) -> KeyProblemError:
-    """One line for a KMS error: its AWS code and message, or the transport failure."""
+    """One line for a KMS error: its AWS code and message, or the transport failure.
+
+    A key KMS refuses or cannot be reached for is not at hand: skipped with a note when
+    the role's threshold is met without it, exit 5 otherwise.
+    """
+    from signer._signers import KeyNotAtHandError
+
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         info = response.get("Error", {})
@@ -64,8 +70,8 @@ def kms_failure(what: str, error: BaseException) -> KeyProblemError:
         if xml_message or message.lstrip().startswith("<"):
             message = xml_message[1] if xml_message else ""
         detail = f" ({' '.join(message.split())[:300]})" if message else ""
-        return KeyProblemError(f"AWS KMS refused {what}: {code}{detail}")
-    return KeyProblemError(f"AWS KMS unreachable for {what}: {error}")
+        return KeyNotAtHandError(f"AWS KMS refused {what}: {code}{detail}")
+    return KeyNotAtHandError(f"AWS KMS unreachable for {what}: {error}")
 
 
 class BoundedAWSSigner(AWSSigner):

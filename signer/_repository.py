@@ -54,7 +54,7 @@ from signer._errors import (
 from signer._firmware import check_targets_content
 from signer._fsutil import write_all_or_nothing
 from signer._keys import Keyring
-from signer._signers import sign_verified
+from signer._signers import KeyNotAtHandError, sign_verified
 
 CONFIG_FILE = "firmtuf.json"
 CONFIG_FORMAT = 1
@@ -143,12 +143,16 @@ class SignResult:
     """Role -> version created in this run (snapshot/timestamp refresh, re-issue)."""
     incomplete: dict[str, str] = field(default_factory=dict)
     """Role -> why it still lacks signatures (or waits for another role)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Key id -> why it could not sign (token absent, ...) for a role whose threshold
+    was met without it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "signed": self.signed,
             "new_versions": self.new_versions,
             "incomplete": self.incomplete,
+            "skipped": self.skipped,
         }
 
 
@@ -443,10 +447,15 @@ class FirmwareRepository(Repository):
         for key in self.signing_keys(role):
             if key.keyid in md.signatures:
                 continue
-            signer = self.keyring.signer_for(key)
-            if signer is None:
+            try:
+                signer = self.keyring.signer_for(key)
+                if signer is None:
+                    continue
+                sign_verified(md, signer, key)
+            except KeyNotAtHandError as e:
+                # Token pulled, KMS down: the other keys may still meet the threshold.
+                self.keyring.mark_unavailable(key, str(e))
                 continue
-            sign_verified(md, signer, key)
             added.append(key.keyid)
         if added:
             self._store(role, md)
@@ -509,6 +518,23 @@ class FirmwareRepository(Repository):
             result.signed.setdefault(role, []).extend(added)
         if not self.is_complete(role):
             result.incomplete[role] = self._missing_reason(role)
+        elif added:
+            result.skipped.update(self.skipped_keys(role))
+
+    def skipped_keys(self, role: str) -> dict[str, str]:
+        """Keys of ``role`` that could not sign here (and why), its threshold met anyway.
+
+        Only keys whose signer failed are listed (a token absent, a KMS down), not keys
+        simply held elsewhere (a file on another holder's machine).
+        """
+        if self.keyring is None or not self.is_complete(role):
+            return {}
+        state = self.signature_state(role)
+        return {
+            keyid: self.keyring.unavailable[keyid]
+            for keyid in state.unsigned
+            if keyid in self.keyring.failed
+        }
 
     def _sign_plain(self, role: str, result: SignResult, *, forced: bool) -> None:
         if self.is_complete(role):

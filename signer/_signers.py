@@ -5,7 +5,7 @@ unencrypted PKCS#8 PEM private key is the value of environment variable ``NAME``
 is how CI systems hand out secrets. ``hsm:KEYID?label=TOKEN`` is securesystemslib's
 PKCS#11 ``HSMSigner`` (python-pkcs11; the library path comes from ``PYKCS11LIB``); the
 PIN is asked from the secrets handler under the name ``"pin"``. Cloud KMS URIs
-(``awskms:``, ``gcpkms:``, ``azurekms:``, ``vault:``) are securesystemslib's own.
+(``awskms:``, ``gcpkms:``, ``azurekms:``, ``hv:`` for Vault) are securesystemslib's own.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ PIN_SECRET = "pin"  # noqa: S105 - the name of a secret, not one
 PKCS11_LIBRARY_ENV = "PYKCS11LIB"
 """Environment variable naming the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)."""
 
-KMS_SCHEMES = ("awskms", "gcpkms", "azurekms", "vault")
+KMS_SCHEMES = ("awskms", "gcpkms", "azurekms", "hv")
 """Cloud KMS schemes: stored and shown; their public key must be given as a PEM file."""
 
 
@@ -183,7 +183,14 @@ def public_key_from_private_uri(
 
 
 def signing_failure(what: str, error: BaseException) -> KeyProblemError:
-    """Translate a signer backend failure into a one-line key problem."""
+    """Translate a signer backend failure into a one-line key problem.
+
+    A wrong or locked PIN stops the command (the holder meant to sign; retrying burns
+    PIN attempts). Anything else a backend raises (token absent or pulled, PKCS#11 module
+    unset, a scheme the backend cannot sign, a KMS refusing or unreachable) means the key
+    is not usable here: :class:`KeyNotAtHandError`, which signing skips with a note when
+    the threshold is met without the key.
+    """
     if isinstance(error, KeyProblemError):
         return error
     name = type(error).__name__
@@ -194,15 +201,15 @@ def signing_failure(what: str, error: BaseException) -> KeyProblemError:
     if name == "PinLocked":
         return KeyProblemError(f"the token PIN of {what} is locked")
     if name == "GeneralError":
-        return KeyProblemError(f"the PKCS#11 module failed for {what} (token removed?)")
+        return KeyNotAtHandError(f"the PKCS#11 module failed for {what} (token removed?)")
     text = str(error) or name
     if "No PKCS#11 token found" in text:
-        return KeyProblemError(f"HSM token of {what} is absent ({text})")
+        return KeyNotAtHandError(f"HSM token of {what} is absent ({text})")
     if "PYKCS11LIB" in text:
-        return KeyProblemError(
+        return KeyNotAtHandError(
             f"cannot use {what}: set {PKCS11_LIBRARY_ENV} to the PKCS#11 module path"
         )
-    return KeyProblemError(f"signing with {what} failed: {text}")
+    return KeyNotAtHandError(f"signing with {what} failed: {text}")
 
 
 def sign_verified(md: Metadata[Any], signer: Signer, key: Key) -> Signature:

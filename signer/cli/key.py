@@ -76,7 +76,7 @@ def new_key_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 default=None,
                 metavar="URI",
                 help="Use an existing key instead of generating one: hsm:ID?label=TOKEN, "
-                "envvar:NAME, awskms:..., gcpkms:..., azurekms:..., vault:..., file:...",
+                "envvar:NAME, awskms:..., gcpkms:..., azurekms:..., hv:... (Vault), file:...",
             ),
             click.option(
                 "--public-key",
@@ -124,6 +124,9 @@ def echo_key(info: KeyInfo, prefix: str = "") -> None:
 
 
 def echo_change(repo: Path, change: KeyChange, as_json: bool) -> None:
+    for keyid, why in change.skipped.items():
+        note = f"Note: key {keyid[:8]} did not sign ({why}); threshold met without it"
+        click.echo(note, err=True)
     if as_json:
         echo_json(change.to_dict())
         return

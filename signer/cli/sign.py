@@ -31,6 +31,10 @@ def sign(
     repository = FirmwareRepository(repo, secrets_handler=key_secrets(password_env, pin_env))
     result = repository.sign(role)
     repository.save()
+    for keyid, why in result.skipped.items():
+        click.echo(
+            f"Note: key {keyid[:8]} did not sign ({why}); threshold met without it", err=True
+        )
     if as_json:
         echo_json(result.to_dict())
         return
