@@ -32,6 +32,7 @@ from benchmarks._util import (
     prepare,
     run_client,
 )
+from benchmarks.armv7 import _report as armv7_report
 
 ORDER = [
     "signatures",
@@ -44,6 +45,9 @@ ORDER = [
     "constrained",
     "add",
 ]
+# Run only when named in --only: the emulated 32-bit ARM device (benchmarks/armv7), which
+# builds a Debian armhf userland and takes ~N min; its figures go to their own section.
+OPTIONAL = ["armv7"]
 
 
 def firmtuf_available(client: str = "firmtuf") -> str | None:
@@ -172,7 +176,9 @@ def _write_docs(results: dict[str, Any], out_dir: Path, stem: str, has_png: bool
     body = _report.markdown(results, rel.as_posix() if has_png else None)
     # The report's own title is replaced by the docs page's.
     body = body.split("\n", 1)[1]
-    docs.write_text(intro.rstrip() + "\n\n## Latest results\n" + body.replace("\n## ", "\n### "))
+    text = intro.rstrip() + "\n\n## Latest results\n" + body.replace("\n## ", "\n### ")
+    old = docs.read_text() if docs.exists() else ""
+    docs.write_text(armv7_report.keep_section(old, text))
 
 
 def main() -> None:
@@ -180,7 +186,11 @@ def main() -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="every benchmark at small sizes")
     mode.add_argument("--tiny", action="store_true", help="smallest sizes (what the tests run)")
-    p.add_argument("--only", help=f"comma-separated subset of: {','.join(ORDER)}")
+    p.add_argument(
+        "--only",
+        help=f"comma-separated subset of: {','.join(ORDER)}; or {','.join(OPTIONAL)} "
+        "(the emulated 32-bit ARM device: python -m benchmarks.armv7 --help)",
+    )
     p.add_argument("--out", type=Path, default=PROJECT / "benchmarks" / "results")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     p.add_argument("--clients", help="comma-separated clients (default: tuf,firmtuf[,base])")
@@ -193,8 +203,17 @@ def main() -> None:
     args = p.parse_args()
     profile = "quick" if args.quick else "tiny" if args.tiny else "full"
     only = args.only.split(",") if args.only else None
-    if only and (bad := set(only) - set(ORDER)):
+    if only and (bad := set(only) - set(ORDER) - set(OPTIONAL)):
         p.error(f"unknown benchmark(s): {', '.join(sorted(bad))}")
+    rc = 0
+    if only and "armv7" in only:
+        from benchmarks.armv7.__main__ import main as armv7_main
+
+        argv = ["--fetch-tools", "--profile", profile, "--out", str(args.out)]
+        rc = armv7_main(argv + (["--no-docs"] if args.no_docs else []))
+        only = [name for name in only if name != "armv7"]
+        if not only:
+            sys.exit(rc)
     for tool in ("valgrind", "prlimit", "taskset"):
         if shutil.which(tool) is None:
             print(f"note: {tool} not found; the benchmarks that need it are skipped")
@@ -206,7 +225,7 @@ def main() -> None:
         clients=args.clients.split(",") if args.clients else None,
         baseline=args.baseline,
     )
-    sys.exit(1 if res["errors"] else 0)
+    sys.exit(1 if res["errors"] else rc)
 
 
 if __name__ == "__main__":

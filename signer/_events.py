@@ -97,6 +97,8 @@ class EventStatus:
     roles: list[RoleProgress] = field(default_factory=list)
     signed_now: dict[str, list[str]] = field(default_factory=dict)
     """Role -> key ids whose signature this command added (``sign``)."""
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Signature file -> why it does not count (malformed, foreign key, does not verify)."""
 
     @property
     def complete(self) -> bool:
@@ -109,6 +111,7 @@ class EventStatus:
             "complete": self.complete,
             "roles": [r.to_dict() for r in self.roles],
             "signed_now": self.signed_now,
+            "rejected": self.rejected,
         }
 
 
@@ -130,6 +133,8 @@ class SignEvent:
             raise MetadataError(f"{self.path / 'event.json'}: unreadable: {e}") from None
         if not isinstance(info, dict) or info.get("firmtuf_sign_event") != EVENT_FORMAT:
             raise MetadataError(f"{self.path / 'event.json'}: not a signing event")
+        self.rejected: dict[str, str] = {}
+        """Signature file -> why it was left out (see :meth:`assembled`)."""
         self.created: str = str(info.get("created", ""))
         self.roles: list[str] = list(info["roles"])
         base: dict[str, str] = dict(info["base"])
@@ -165,25 +170,30 @@ class SignEvent:
         return {p.stem: p for p in sorted(folder.glob("*.json"))}
 
     def assembled(self, role: str) -> Metadata:
-        """The draft with every collected signature (each one checked).
+        """The draft with every collected signature that verifies.
 
-        Raises:
-            MetadataError: a signature file is malformed, from a foreign key or forged.
+        A signature file that is malformed, from a key the role does not trust, or does
+        not verify (edited, truncated, forged) is left out and recorded in
+        :attr:`rejected` (path -> why): the valid ones may still meet the threshold, and
+        its holder can sign again (which replaces the file).
         """
         md = self.draft(role)
         trusted = {k.keyid: k for k in self.repo.signing_keys(role)}
         for keyid, path in self.signature_files(role).items():
             try:
                 sig = Signature.from_dict(json.loads(path.read_bytes()))
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                raise MetadataError(f"{path}: not a signature: {e}") from None
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+                self.rejected[str(path)] = f"not a signature ({e})"
+                continue
             key = trusted.get(sig.keyid)
             if sig.keyid != keyid or key is None:
-                raise MetadataError(f"{path}: signature of a key {role} does not trust")
+                self.rejected[str(path)] = f"signature of a key {role} does not trust"
+                continue
             try:
                 key.verify_signature(sig, md.signed_bytes)
             except Exception:  # noqa: BLE001 - any failure: the file is not a valid signature
-                raise MetadataError(f"{path}: signature does not verify") from None
+                self.rejected[str(path)] = "signature does not verify"
+                continue
             md.signatures[keyid] = sig
         return md
 
@@ -219,7 +229,10 @@ class SignEvent:
         )
 
     def status(self) -> EventStatus:
-        return EventStatus(self.name, self.created, [self.progress(r) for r in self.roles])
+        self.rejected.clear()
+        status = EventStatus(self.name, self.created, [self.progress(r) for r in self.roles])
+        status.rejected = dict(self.rejected)
+        return status
 
 
 def root_changes(previous: Root, root: Root) -> list[str]:
@@ -265,6 +278,67 @@ def list_events(repo: FirmwareRepository) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "event.json").is_file())
 
 
+def broken_events(repo: FirmwareRepository) -> list[str]:
+    """Event folders without a readable ``event.json`` (only ``cancel`` works on them)."""
+    folder = repo.path / EVENTS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and _event_roles(p) is None
+    )
+
+
+def _event_roles(path: Path) -> tuple[list[str], list[str]] | None:
+    """(roles to sign, every role the event depends on) of an event folder, or None."""
+    try:
+        info = json.loads((path / "event.json").read_bytes())
+        roles = [str(r) for r in info["roles"]]
+        base = [str(r) for r in info["base"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return roles, base
+
+
+def events_covering(repo_path: Path, roles: list[str], exempt: str | None = None) -> dict[str, str]:
+    """Role -> name of an open signing event whose drafts a change of that role would
+    make stale (the role is signed in the event, or delegates to one that is)."""
+    folder = repo_path / EVENTS_DIR
+    found: dict[str, str] = {}
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.iterdir()):
+        if path.name == exempt or not path.is_dir():
+            continue
+        parsed = _event_roles(path)
+        if parsed is None:
+            continue
+        for role in roles:
+            if role in parsed[1]:
+                found.setdefault(role, path.name)
+    return found
+
+
+def check_no_open_event(repo: FirmwareRepository, roles: list[str]) -> None:
+    """Refuse a change to ``roles`` that would make an open signing event stale.
+
+    Raises:
+        ConflictError: an event covers one of them (unless ``repo.event_guard`` is off).
+    """
+    if not repo.event_guard:
+        return
+    covered = events_covering(repo.path, roles, repo.event_exempt)
+    if covered:
+        role, name = next(iter(covered.items()))
+        raise ConflictError(
+            f"signing event {name!r} is open on {role}: this change would make the "
+            "signatures collected there worthless (every holder would have to sign "
+            f"again). Finish or cancel it first (firmtuf sign-event finish|cancel "
+            f"{repo.path} {name}), or use --force and start the event anew"
+        )
+
+
 def start_event(repo: FirmwareRepository, name: str, roles: list[str] | None = None) -> EventStatus:
     """Freeze the roles that lack signatures (or ``roles``) as the drafts of event ``name``.
 
@@ -298,6 +372,14 @@ def start_event(repo: FirmwareRepository, name: str, roles: list[str] | None = N
         ]
     if not chosen:
         raise InvalidInputError("nothing to sign: every role is fully signed")
+    for other in list_events(repo):
+        parsed = _event_roles(repo.path / EVENTS_DIR / other)
+        shared = [r for r in chosen if parsed is not None and r in parsed[0]]
+        if shared:
+            raise ConflictError(
+                f"signing event {other!r} already collects signatures for {shared[0]}; "
+                f"sign there (firmtuf sign-event sign {repo.path} {other}) or cancel it"
+            )
     base: dict[str, str] = {}
     drafts: dict[str, bytes] = {}
     for role in chosen:
@@ -470,11 +552,19 @@ def finish_event(repo: FirmwareRepository, name: str) -> EventStatus:
             for r in status.roles
             if not r.complete
         ]
+        rejected = (
+            f" ({len(status.rejected)} signature file(s) do not count: "
+            f"{'; '.join(f'{p}: {why}' for p, why in status.rejected.items())})"
+            if status.rejected
+            else ""
+        )
         raise SigningIncompleteError(
-            f"signing event {name!r} is not complete: {'; '.join(gaps)}; nothing was changed"
+            f"signing event {name!r} is not complete: {'; '.join(gaps)}{rejected}; "
+            "nothing was changed"
         )
     for role in event.roles:
         repo._store(role, event.assembled(role))
+    repo.event_exempt = name
     repo.save()
     shutil.rmtree(event.path)
     fsync_dir(event.path.parent)
@@ -484,6 +574,7 @@ def finish_event(repo: FirmwareRepository, name: str) -> EventStatus:
 def cancel_event(repo: FirmwareRepository, name: str) -> None:
     """Remove event ``name`` and its signatures; the repository is left as it is."""
     path = repo.path / EVENTS_DIR / _check_name(name)
-    if not (path / "event.json").is_file():
+    if not path.is_dir():  # a folder that lost its event.json can still be cancelled
         raise InvalidInputError(f"no signing event {name!r} in {repo.path}")
     shutil.rmtree(path)
+    fsync_dir(path.parent)

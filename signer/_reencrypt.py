@@ -12,7 +12,7 @@ checked to decrypt to the very key the repository trusts before it replaces the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,7 @@ def reencrypt_key_files(
     *,
     rounds: int | None = None,
     new_password: str | None = None,
-    extra_files: Iterable[Path] = (),
+    extra_files: Sequence[Path] = (),
     force: bool = False,
 ) -> list[KeyFileResult]:
     """Rewrite the repository's encrypted key files at hand with the current KDF.
@@ -107,8 +107,8 @@ def reencrypt_key_files(
         secrets_handler: asked once for the current key file password.
         rounds: bcrypt-pbkdf rounds (default ``$FIRMTUF_KDF_ROUNDS`` or the default).
         new_password: encrypt with this password instead of the current one.
-        extra_files: key files the repository does not name (a holder's own copy);
-            each must hold a key of the repository.
+        extra_files: rewrite only these key files (a holder's own copy), each holding
+            a key of the repository; the repository's key files are left alone.
         force: rewrite files that already use the KDF at these rounds.
 
     Raises:
@@ -121,7 +121,13 @@ def reencrypt_key_files(
     todo: list[tuple[KeyFileResult, list[Key], Path, bytes]] = []
     results: list[KeyFileResult] = []
     seen: set[Path] = set()
-    listed = [(key.keyid, roles, [key], path) for key, roles, path in _file_keys(repo, keys)]
+    # Files given on the command line are a holder's own copies: only those are rewritten
+    # (the repository's other key files keep their password).
+    listed = (
+        []
+        if extra_files
+        else [(key.keyid, roles, [key], path) for key, roles, path in _file_keys(repo, keys)]
+    )
     everyone = [key for key, _ in keys.values()]
     given = [("?", ["(given)"], everyone, Path(p)) for p in extra_files]
     for keyid, roles, candidates, path in listed + given:

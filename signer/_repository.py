@@ -201,6 +201,10 @@ class FirmwareRepository(Repository):
         self._now = utcnow()
         self._snapshot_checked: tuple[object, bool] = (None, False)
         self._peeked: dict[str, int | None] = {}
+        self.event_guard = True
+        """Refuse to save a change that would make an open signing event stale."""
+        self.event_exempt: str | None = None
+        """The signing event being finished (its own roles may be written)."""
 
     # -- locations ---------------------------------------------------------------------
     @property
@@ -644,6 +648,9 @@ class FirmwareRepository(Repository):
                 files.append((self.root_history_path(md.signed.version), data))
             files.append((self.metadata_path(role), data))
         self._check_unchanged_on_disk([path for path, _ in files])
+        from signer._events import check_no_open_event  # the events module builds on this one
+
+        check_no_open_event(self, dirty)
         write_all_or_nothing(files)
         self._peeked.clear()
         for path, data in files:
@@ -667,6 +674,11 @@ class FirmwareRepository(Repository):
                     f"{path} changed while this command ran (another firmtuf command?); "
                     "nothing was written, run it again"
                 )
+
+    @property
+    def changed_roles(self) -> tuple[str, ...]:
+        """Roles edited in memory and waiting for :meth:`save`."""
+        return tuple(self._dirty)
 
     @property
     def has_changes(self) -> bool:

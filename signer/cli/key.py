@@ -269,7 +269,7 @@ def rotate(
     "key_files",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also rewrite this key file (one the repository does not name). Repeatable.",
+    help="Rewrite only this key file (a holder's own copy, holding a key of REPO). Repeatable.",
 )
 @click.option(
     "--kdf-rounds",

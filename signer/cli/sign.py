@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from signer._events import events_covering
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option, password_env_option
 from signer.cli._locking import locks_repo
@@ -17,10 +18,20 @@ from signer.cli.key import PIN_ENV_HELP, key_secrets
 @click.argument("role", required=False)
 @password_env_option
 @click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Sign even roles an open signing event covers (that event becomes stale).",
+)
 @json_option
 @locks_repo("exclusive")
 def sign(
-    repo: Path, role: str | None, password_env: str | None, pin_env: str | None, as_json: bool
+    repo: Path,
+    role: str | None,
+    password_env: str | None,
+    pin_env: str | None,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Sign what changed in REPO with the keys at hand.
 
@@ -29,8 +40,15 @@ def sign(
     re-issued with a fresh expiry date when it is already fully signed.
     """
     repository = FirmwareRepository(repo, secrets_handler=key_secrets(password_env, pin_env))
+    repository.event_guard = not force
     result = repository.sign(role)
+    stale = events_covering(repository.path, list(repository.changed_roles)) if force else {}
     repository.save()
+    for name in sorted(set(stale.values())):
+        click.echo(
+            f"Note: signing event {name!r} is now stale: cancel it and start a new one",
+            err=True,
+        )
     for keyid, why in result.skipped.items():
         click.echo(
             f"Note: key {keyid[:8]} did not sign ({why}); threshold met without it", err=True

@@ -8,6 +8,7 @@ import click
 
 from signer._events import (
     EventStatus,
+    broken_events,
     cancel_event,
     finish_event,
     list_events,
@@ -22,6 +23,8 @@ from signer.cli.key import key_secrets, secrets_options
 
 
 def echo_status(status: EventStatus) -> None:
+    for path, why in status.rejected.items():
+        click.echo(f"Note: {path} does not count: {why} (its holder can sign again)", err=True)
     for keyid_role, keyids in status.signed_now.items():
         for keyid in keyids:
             click.echo(f"Signed {keyid_role} with key {keyid[:12]}")
@@ -143,6 +146,8 @@ def finish(repo: Path, name: str, as_json: bool) -> None:
     if as_json:
         echo_json(report.to_dict())
         return
+    for path, why in report.rejected.items():
+        click.echo(f"Note: {path} did not count: {why}", err=True)
     for role in report.roles:
         click.echo(f"Finished {role.role} v{role.version} ({len(role.signed)} signature(s))")
     click.echo(f"Next: firmtuf sign {repo} (renews snapshot and timestamp), then publish")
@@ -164,9 +169,15 @@ def cancel(repo: Path, name: str) -> None:
 @locks_repo("shared")
 def list_(repo: Path, as_json: bool) -> None:
     """List the open signing events of REPO."""
-    names = list_events(FirmwareRepository(repo))
+    repository = FirmwareRepository(repo)
+    names = list_events(repository)
+    broken = broken_events(repository)
     if as_json:
         echo_json(names)
         return
     for name in names:
         click.echo(name)
+    for name in broken:
+        click.echo(
+            f"{name} (broken: no readable event.json; 'firmtuf sign-event cancel' removes it)"
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata, Root
 
-from signer import init_repository
+from signer import FirmwareRepository, init_repository
 from tests.signer.keys.conftest import (
     PASSWORD_ENV,
     Cli,
@@ -200,8 +200,16 @@ def test_event_on_changed_repository_is_refused(
     assert cli("key", "rotate", repo, "root", keyids(repo, "root")[0],
                "--password-env", PASSWORD_ENV).exit_code == 0  # fmt: skip
     assert cli("sign-event", "start", repo, "ev").exit_code == 0
-    # Another change to root after the event started: its drafts are stale.
-    assert cli("key", "add", repo, "targets", "--password-env", PASSWORD_ENV).exit_code == 0
+    # Another change to root while the event is open is refused...
+    refused = cli("key", "add", repo, "targets", "--password-env", PASSWORD_ENV)
+    assert refused.exit_code == 7, refused.output
+    assert "signing event 'ev' is open on root" in refused.stderr
+    # ...but one that arrives another way (a git pull, an old firmtuf) makes it stale.
+    repository = FirmwareRepository(repo)
+    repository.event_guard = False
+    with repository.edit("root") as root:
+        root.version += 0  # re-issued: new expiry, new (unsigned) bytes
+    repository.save()
     before = tree_bytes(repo)
     for args in (
         ("sign", repo, "ev", "--key-file", alice, "--password-env", PASSWORD_ENV),
@@ -230,8 +238,9 @@ def test_forged_signature_file_is_refused(
     sig_file.write_text(json.dumps(sig))
     before = tree_bytes(repo)
     result = cli("sign-event", "finish", repo, "ev")
-    assert result.exit_code == 6
-    assert "signature does not verify" in result.stderr
+    # 2 of 2 needed, one forged: not complete; the message names the file that does not count
+    assert result.exit_code == 11
+    assert f"{sig_file}: signature does not verify" in result.stderr
     assert tree_bytes(repo) == before
 
 
