@@ -59,7 +59,7 @@ def _callgrind(argv: list[str], client: str | None = None, cwd: Path | None = No
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", interpreter(), *argv],
             capture_output=True,
             text=True,
-            env=env_for_clients(client=client),
+            env=env_for_clients({"BENCH_EMULATED": "1"}, client=client),
             timeout=1800,
             cwd=cwd or tmp,
         )
