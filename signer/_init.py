@@ -7,11 +7,10 @@ import json
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from securesystemslib.signer import Key, SecretsHandler, Signer
+from securesystemslib.signer import SecretsHandler, Signer
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
@@ -23,16 +22,15 @@ from tuf.api.metadata import (
 )
 
 from signer._canonical import CanonicalFileSerializer
-from signer._compat import check_signer_supports
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
 from signer._keys import (
     KEY_TYPES,
-    SIGNER_URI_FIELD,
+    ExternalKey,
     Keyring,
-    file_uri,
     generate_key,
+    record_key_dir,
     write_key_file,
 )
 from signer._lock import LOCK_FILE
@@ -48,27 +46,10 @@ from signer._repository import (
     role_filename,
     utcnow,
 )
+from signer._signers import SIGNER_URI_FIELD
 
 _SIGN_ORDER = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
 _GITIGNORE = f"# held by running firmtuf commands (docs/cli.md)\n{LOCK_FILE}\n".encode()
-
-
-@dataclass(frozen=True)
-class ExternalKey:
-    """A key whose private part lives elsewhere (HSM, KMS, another person's file).
-
-    Attributes:
-        role: the top-level role it signs for.
-        uri: securesystemslib signer URI of the private key.
-        public_key: its public key.
-    """
-
-    role: str
-    uri: str
-    public_key: Key
-
-    def __post_init__(self) -> None:
-        check_signer_supports(self.uri, self.public_key)
 
 
 def _check_target_dir(path: Path) -> None:
@@ -88,6 +69,7 @@ def init_repository(
     external_keys: Sequence[ExternalKey] = (),
     secrets_handler: SecretsHandler | None = None,
     bins: int | None = None,
+    offline_roles: Sequence[str] = (Root.type,),
 ) -> FirmwareRepository:
     """Create a repository at ``path`` with root, targets, snapshot and timestamp roles.
 
@@ -104,7 +86,10 @@ def init_repository(
         thresholds: signatures required per role (default 1).
         expiry: validity period per role (defaults: root 365 days, targets 91 days,
             snapshot 7 days, timestamp 1 day).
-        keys_dir: where the new key files go.
+        keys_dir: where the new keys of ``offline_roles`` go (default ``path/keys``, with
+            every other key); the published metadata names them by file name only.
+        offline_roles: the roles whose keys ``keys_dir`` takes (default root: the
+            others sign online, in CI).
         external_keys: keys referenced by signer URI instead of generated.
         secrets_handler: asked for PINs/passwords of external keys when signing.
         bins: put targets in this many hash bins (a power of two), with one new bin
@@ -167,8 +152,7 @@ def init_repository(
     outside_keys: list[Path] = []
     try:
         key_dir = Path(keys_dir) if keys_dir is not None else None
-        default_keys = key_dir is None or key_dir.resolve() == (path.resolve() / KEYS_DIR)
-        write_dir = staging / KEYS_DIR if default_keys or key_dir is None else key_dir
+        outside = key_dir is not None and key_dir.resolve() != (path.resolve() / KEYS_DIR)
         root = Root(expires=utcnow() + config.expiry[Root.type], consistent_snapshot=True)
         signers: dict[str, Signer] = {}
         for role in TOP_LEVEL_ROLES:
@@ -176,13 +160,19 @@ def init_repository(
             for _ in range(counts[role]):
                 signer = generate_key(key_type)
                 key = signer.public_key
-                key_path = write_dir / f"{role}-{key.keyid[:12]}.pem"
-                write_key_file(signer, key_path, password)
-                if not default_keys:
+                name = f"{role}-{key.keyid[:12]}.pem"
+                if outside and key_dir is not None and role in offline_roles:
+                    # Offline keys go to --keys-dir; the URI names the file only, and
+                    # the directory is recorded on this machine (REPO/keys/.key-dirs).
+                    key_path = key_dir / name
+                    write_key_file(signer, key_path, password)
                     outside_keys.append(key_path)
-                    uri = file_uri(key_path, path)
+                    record_key_dir(staging, key_dir.resolve())
+                    uri = f"file:{name}?encrypted=true"
                 else:
-                    uri = f"file:{KEYS_DIR}/{key_path.name}?encrypted=true"
+                    key_path = staging / KEYS_DIR / name
+                    write_key_file(signer, key_path, password)
+                    uri = f"file:{KEYS_DIR}/{name}?encrypted=true"
                 key.unrecognized_fields[SIGNER_URI_FIELD] = uri
                 root.keys[key.keyid] = key
                 signers[key.keyid] = signer
@@ -193,8 +183,7 @@ def init_repository(
                 if ext.public_key.keyid not in keyids:
                     keyids.append(ext.public_key.keyid)
             root.roles[role] = Role(keyids, thresholds.get(role, 1))
-        if default_keys:
-            atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
+        atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
         (staging / TARGETS_DIR).mkdir()
         atomic_write(staging / ".gitignore", _GITIGNORE, sync_dir=False)
         now = utcnow()
@@ -221,7 +210,7 @@ def init_repository(
             )
         repo = FirmwareRepository(staging, keyring=Keyring(staging, secrets_handler, signers))
         for role in _SIGN_ORDER:
-            repo._add_signatures(role)
+            repo.add_signatures(role)
         repo.save()
         if bins is not None:
             keyring = Keyring(staging, secrets_handler, signers)

@@ -3,11 +3,12 @@
 The repository stores public keys only. Each key in root (and later in delegations)
 carries the URI of its private key in the unrecognized field ``x-firmtuf-signer-uri``;
 any scheme securesystemslib knows works (``hsm:``, ``awskms:``, ``gcpkms:``, ``file2:``, ...)
-plus the ``file:`` scheme registered here for password-encrypted PKCS#8 PEM files:
+plus the ``file:`` scheme firmtuf registers for password-encrypted PKCS#8 PEM files:
 
     file:keys/targets-1a2b3c4d.pem?encrypted=true
 
-A relative ``file:`` path is relative to the repository directory. Secrets (the key file
+A relative ``file:`` path is relative to the repository directory (the signer backends
+and their one registration live in ``signer/_signers.py``). Secrets (the key file
 password, an HSM PIN) come through a securesystemslib ``SecretsHandler`` callback, called
 with the secret's name, so a command line can prompt and a CI job can read a variable.
 """
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib import parse
 
 from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
-from securesystemslib.exceptions import KeyMismatchError, UnsupportedLibraryError
+from securesystemslib.exceptions import UnsupportedLibraryError
 from securesystemslib.signer import (
     SIGNER_FOR_URI_SCHEME,
     CryptoSigner,
@@ -32,16 +34,16 @@ from securesystemslib.signer import (
     SSlibKey,
 )
 
+from signer._compat import check_signer_supports
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._fsutil import atomic_write
-from signer._keyfile import dump_private_key, is_encrypted, load_private_key
-from signer._signers import KeyNotAtHandError, signing_failure
-
-SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
-"""Unrecognized field of a public key that holds the URI of its private key."""
-
-PASSWORD_SECRET = "passphrase"  # noqa: S105 - the name of a secret, not one
-"""Name under which the key file password is asked from a ``SecretsHandler``."""
+from signer._keyfile import dump_private_key
+from signer._signers import (
+    EncryptedFileSigner,
+    KeyNotAtHandError,
+    signer_uri,
+    signing_failure,
+)
 
 KEY_TYPES: dict[str, Callable[[], CryptoSigner]] = {
     "ed25519": CryptoSigner.generate_ed25519,
@@ -52,55 +54,22 @@ KEY_TYPES: dict[str, Callable[[], CryptoSigner]] = {
 """Key types `firmtuf init --key-type` offers, mapped to their generators."""
 
 
-class EncryptedFileSigner(Signer):
-    """Loader for ``file:PATH?encrypted=true|false`` URIs: PKCS#8 PEM, optionally encrypted.
+@dataclass(frozen=True)
+class ExternalKey:
+    """A key whose private part lives elsewhere (HSM, KMS, another person's file).
 
-    ``from_priv_key_uri`` returns a securesystemslib ``CryptoSigner``; this class exists to
-    register the ``file`` scheme. The password is asked through the secrets handler under
-    the name ``"passphrase"``.
+    Attributes:
+        role: the top-level role it signs for.
+        uri: securesystemslib signer URI of the private key.
+        public_key: its public key.
     """
 
-    SCHEME = "file"
+    role: str
+    uri: str
+    public_key: Key
 
-    def __init__(self) -> None:  # pragma: no cover - never instantiated
-        raise TypeError("use Signer.from_priv_key_uri()")
-
-    @classmethod
-    def from_priv_key_uri(
-        cls,
-        priv_key_uri: str,
-        public_key: Key,
-        secrets_handler: SecretsHandler | None = None,
-    ) -> Signer:
-        uri = parse.urlparse(priv_key_uri)
-        if uri.scheme != cls.SCHEME:
-            raise ValueError(f"EncryptedFileSigner does not support {priv_key_uri}")
-        params = parse.parse_qs(uri.query)
-        encrypted = params.get("encrypted", ["true"])[0] != "false"
-        path = Path(parse.unquote(uri.path))
-        try:
-            pem = path.read_bytes()
-        except FileNotFoundError:
-            raise KeyProblemError(f"key file {path} not found") from None
-        except OSError as e:
-            raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
-        password: str | None = None
-        if encrypted and is_encrypted(pem):
-            if secrets_handler is None:
-                raise KeyProblemError(f"key file {path} is encrypted and no password was given")
-            password = secrets_handler(PASSWORD_SECRET)
-        private_key = load_private_key(pem, password, str(path))
-        if not isinstance(public_key, SSlibKey):
-            raise KeyProblemError(f"key {public_key.keyid[:8]} is not a file key")
-        try:
-            return CryptoSigner(private_key, public_key)
-        except (KeyMismatchError, ValueError):
-            raise KeyProblemError(
-                f"key file {path} holds another key than {public_key.keyid[:8]}"
-            ) from None
-
-
-SIGNER_FOR_URI_SCHEME[EncryptedFileSigner.SCHEME] = EncryptedFileSigner
+    def __post_init__(self) -> None:
+        check_signer_supports(self.uri, self.public_key)
 
 
 def generate_key(key_type: str) -> CryptoSigner:
@@ -139,13 +108,55 @@ def write_private_file(path: Path, pem: bytes) -> None:
 
 
 def file_uri(path: Path, base_dir: Path, *, encrypted: bool = True) -> str:
-    """The ``file:`` signer URI of a key file, relative to ``base_dir`` when inside it."""
+    """The ``file:`` signer URI of a key file: relative to ``base_dir`` when inside it, else
+    the file's name only, its directory recorded locally (:func:`record_key_dir`).
+
+    The URI is published with the key (root.json): an absolute path would tell every
+    device where a holder keeps the key on their machine, and would be wrong on any
+    other machine anyway.
+    """
     try:
         shown = path.resolve().relative_to(base_dir.resolve()).as_posix()
     except ValueError:
-        shown = path.resolve().as_posix()
+        record_key_dir(base_dir, path.resolve().parent)
+        shown = path.name
     query = "true" if encrypted else "false"
     return f"file:{parse.quote(shown)}?encrypted={query}"
+
+
+KEYS_PATH_ENV = "FIRMTUF_KEYS_PATH"
+"""Directories (``os.pathsep``-separated) searched for key files named by ``file:NAME``."""
+
+KEY_DIRS_FILE = ".key-dirs"
+"""``REPO/keys/.key-dirs``: key directories of this machine (git-ignored with keys/)."""
+
+
+def record_key_dir(repo_path: Path, directory: Path) -> None:
+    """Remember on this machine that key files of ``repo_path`` live in ``directory``."""
+    listing = repo_path / "keys" / KEY_DIRS_FILE
+    known = key_dirs(repo_path, include_env=False)
+    if directory in known:
+        return
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    ignore = listing.parent / ".gitignore"
+    if not ignore.exists():
+        atomic_write(ignore, b"# private keys: never commit\n*\n")
+    lines = [str(d) for d in [*known, directory]]
+    atomic_write(listing, ("\n".join(lines) + "\n").encode())
+
+
+def key_dirs(repo_path: Path, *, include_env: bool = True) -> list[Path]:
+    """Where ``file:NAME`` key files are looked for after ``REPO/NAME``: the directories
+    of ``$FIRMTUF_KEYS_PATH``, then those recorded in ``REPO/keys/.key-dirs``."""
+    found: list[Path] = []
+    if include_env:
+        found += [Path(d) for d in os.environ.get(KEYS_PATH_ENV, "").split(os.pathsep) if d]
+    try:
+        text = (repo_path / "keys" / KEY_DIRS_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    found += [Path(line.strip()) for line in text.splitlines() if line.strip()]
+    return found
 
 
 def public_key_from_pem(pem: bytes) -> SSlibKey:
@@ -161,12 +172,6 @@ def public_key_from_pem(pem: bytes) -> SSlibKey:
         return SSlibKey.from_crypto(crypto_key)
     except ValueError as e:
         raise InvalidInputError(f"unsupported public key: {e}") from None
-
-
-def signer_uri(key: Key) -> str | None:
-    """The signer URI stored with ``key``, or None."""
-    uri = key.unrecognized_fields.get(SIGNER_URI_FIELD)
-    return uri if isinstance(uri, str) else None
 
 
 class Keyring:
@@ -200,7 +205,13 @@ class Keyring:
         """Make a relative ``file:`` URI absolute (relative to the repository directory)."""
         parsed = parse.urlparse(uri)
         if parsed.scheme == EncryptedFileSigner.SCHEME and not parsed.path.startswith("/"):
-            path = (self.base_dir / parse.unquote(parsed.path)).resolve()
+            name = parse.unquote(parsed.path)
+            path = (self.base_dir / name).resolve()
+            if not path.is_file():  # a key kept outside the repository (offline root key)
+                for directory in key_dirs(self.base_dir):
+                    if (directory / name).is_file():
+                        path = (directory / name).resolve()
+                        break
             query = f"?{parsed.query}" if parsed.query else ""
             return f"file:{parse.quote(path.as_posix())}{query}"
         return uri
@@ -257,22 +268,6 @@ class Keyring:
         self._signers[key.keyid] = None
         self.unavailable[key.keyid] = reason
         self.failed.add(key.keyid)
-
-
-def password_from_env(name: str) -> SecretsHandler:
-    """A secrets handler returning the value of environment variable ``name`` for any secret.
-
-    Raises:
-        KeyProblemError: (when called) the variable is not set or is empty.
-    """
-
-    def handler(secret: str) -> str:
-        value = os.environ.get(name)
-        if not value:
-            raise KeyProblemError(f"environment variable {name} (the {secret}) is not set")
-        return value
-
-    return handler
 
 
 def static_secret(value: str) -> SecretsHandler:

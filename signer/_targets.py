@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -22,13 +21,19 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import hash_bins, route_target, search_order
+from signer._delegations import (
+    check_hardware_ids_admitted,
+    delegation_path,
+    hash_bins,
+    route_target,
+    search_order,
+)
 from signer._errors import ConflictError, InvalidInputError, MetadataError
 from signer._firmware import (
     FirmwareFields,
     validate_target_name,
 )
-from signer._fsutil import atomic_write, fsync_dir, temp_path
+from signer._fsutil import StagedFile, atomic_write
 from signer._repository import FirmwareRepository
 from signer._sbom import (
     SbomDocument,
@@ -140,24 +145,14 @@ def _ingest(
     stage: StageCallback | None = None,
 ) -> tuple[Path, int, dict[str, str], bool]:
     """Copy ``image`` into the store while hashing it. Returns (path, length, hashes, new)."""
-    tmp = temp_path(store_dir, ".part")
-    try:
-        with open(image, "rb") as fin, open(tmp, "wb") as fout:
-            length, hashes = _copy_hashing(fin, fout, algorithms, progress)
-            if stage is not None:
-                stage("sync")
-            fout.flush()
-            os.fsync(fout.fileno())
+    with StagedFile(store_dir) as staged, open(image, "rb") as fin:
+        length, hashes = _copy_hashing(fin, staged.file, algorithms, progress)
         dest = store_dir / store_name(hashes["sha256"], basename)
         if dest.exists():
-            tmp.unlink()
             return dest, length, hashes, False
-        tmp.replace(dest)
-        fsync_dir(store_dir)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+        if stage is not None:
+            stage("sync")
+        staged.commit(dest)
     return dest, length, hashes, True
 
 
@@ -194,8 +189,9 @@ def add_firmware(
 
     Raises:
         InvalidInputError: missing image, bad name, fields or hash algorithm; ``role``
-            unknown or not delegated the name; SBOM unreadable, too large, not JSON or
-            not CycloneDX/SPDX.
+            unknown or not delegated the name; a delegation on the way to the role is
+            bound to hardware ids that exclude one of ``fields.hardware_ids``; SBOM
+            unreadable, too large, not JSON or not CycloneDX/SPDX.
         ConflictError: the name exists, or the version is not newer than an existing
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
@@ -240,6 +236,9 @@ def add_firmware(
         if target_name in existing:
             raise ConflictError(f"target {target_name!r} already exists (remove it first)")
     roles = {n: targets_role_for(repo, n, role) for n in every_name}
+    for target_name in names:
+        chain = delegation_path(repo, target_name, roles[target_name])
+        check_hardware_ids_admitted(target_name, fields.hardware_ids, chain)
     newest = _latest.newest_in_bins(repo, bins) if bins else {}
     if not allow_downgrade:
         _check_newer(existing, fields)
