@@ -7,6 +7,7 @@ import ast
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +94,79 @@ def test_every_table_row_is_inside_a_table(page: str) -> None:
                 f"{page}: table without a header row: {run[0][:80]}"
             )
         run = []
+
+
+# Commands and API names the pages cite, checked against the code itself: a renamed
+# command or option, or a method that moved, fails here instead of misleading a reader.
+_PAGES = sorted((ROOT / "docs").rglob("*.md"))
+_COMMAND = re.compile(r"`(firmtuf [^`]*)`")
+_PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_.]*")  # `firmtuf COMMAND --help`, `firmtuf X.Y.Z`
+_NAME = re.compile(r"`((?:verifier\.)?(?:Updater|Config|TargetFile|DevicePolicy)\.\w+)(?:\(\))?`")
+# Named on a page as work still open; fails once the name exists, so the page gets updated.
+PLANNED = {"Updater.support": "issue 16 (sbom): the device reads the support declaration"}
+
+
+def _command_problems(text: str) -> list[str]:
+    from signer.cli import main
+
+    problems = []
+    for words in (m.group(1).split()[1:] for m in _COMMAND.finditer(text)):
+        # `firmtuf key add/remove/rotate REPO`: each alternative is a command.
+        commands: list[click.Command] = [main]
+        i = 0
+        while i < len(words) and not words[i].startswith("-"):
+            if _PLACEHOLDER.fullmatch(words[i]) or not all(
+                isinstance(c, click.Group) for c in commands
+            ):
+                break
+            names = words[i].split("/")
+            found = [g.commands.get(n) for g in commands for n in names]  # type: ignore[attr-defined]
+            if None in found:
+                problems.append(f"firmtuf {' '.join(words[: i + 1])}: no such command")
+                break
+            commands = [c for c in found if c is not None]
+            i += 1
+        for word in words[i:]:
+            option = word.strip("[]|.,").split("=")[0]
+            if not option.startswith("--") or option == "--help":
+                continue
+            for command in commands:
+                opts = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+                if option not in opts:
+                    problems.append(f"firmtuf {' '.join(words)}: {command.name} has no {option}")
+    return problems
+
+
+@pytest.mark.parametrize("page", _PAGES, ids=lambda p: p.relative_to(ROOT / "docs").as_posix())
+def test_every_cited_command_and_option_exists(page: Path) -> None:
+    assert not _command_problems(page.read_text()), _command_problems(page.read_text())
+
+
+def test_the_command_check_finds_a_stale_citation() -> None:
+    assert _command_problems("`firmtuf status --json` and `firmtuf key add/rotate REPO`") == []
+    assert _command_problems("`firmtuf stat REPO`") == ["firmtuf stat: no such command"]
+    assert _command_problems("`firmtuf key add/rotat REPO`") == [
+        "firmtuf key add/rotat: no such command"
+    ]
+    assert _command_problems("`firmtuf add [--sbom FILE] [--hardware-ids X]`") == [
+        "firmtuf add [--sbom FILE] [--hardware-ids X]: add has no --hardware-ids"
+    ]
+
+
+def test_every_cited_api_name_exists() -> None:
+    import verifier
+
+    missing, cited_planned = [], set()
+    for page in _PAGES:
+        if page.parent.name == "adr":  # a decision record may describe what comes next
+            continue
+        for name in _NAME.findall(page.read_text()):
+            owner, attribute = name.removeprefix("verifier.").split(".")
+            exists = hasattr(getattr(verifier, owner), attribute)
+            if name.removeprefix("verifier.") in PLANNED:
+                cited_planned.add(name.removeprefix("verifier."))
+                assert not exists, f"{name} exists now: update the pages naming it, then PLANNED"
+            elif not exists:
+                missing.append(f"{page.name}: {name}")
+    assert not missing, missing
+    assert cited_planned == set(PLANNED), "a PLANNED name no page cites any more: remove it"
