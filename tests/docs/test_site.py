@@ -36,6 +36,41 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def test_the_site_config_refuses_what_breaks_a_reader(tmp_path: Path) -> None:
+    """mkdocs.yml's own settings (strict, validation) on a small site: a page outside the
+    navigation, a link to a missing page, a missing anchor and a link out of docs/ each
+    fail the build; a GitHub-style anchor resolves. (Never `-q`: MkDocs then stops
+    counting warnings and a strict build passes.)"""
+    docs = tmp_path / "d"
+    docs.mkdir()
+    (docs / "index.md").write_text(
+        "# Home\n\n[a](missing.md) [b](other.md#no-such-heading) "
+        "[c](other.md#sign--publish) [d](../README.md)\n"
+    )
+    (docs / "other.md").write_text("# Other\n\n## Sign & publish\n")
+    (docs / "orphan.md").write_text("# Orphan\n")
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: d\nhooks: []\nplugins: [search]\n"
+        "nav: [index.md, other.md]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-f", str(config), "--site-dir",
+         str(tmp_path / "site")],
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log
+    assert "Aborted with 4 warnings in strict mode" in log, log
+    assert 'not included in the "nav" configuration:\n  - orphan.md' in log
+    for link in ("'missing.md'", "'../README.md'", "anchor '#no-such-heading'"):
+        assert link in log, link
+    assert "sign--publish" not in log  # GitHub: "sign--publish", MkDocs: "sign-publish"
+
+
 def _ids(page: Path) -> set[str]:
     return set(re.findall(r'\bid="([^"]+)"', page.read_text()))
 
@@ -85,6 +120,20 @@ def test_docstrings_render_sections(site: Path) -> None:
     html = (site / "reference" / "verifier" / "index.html").read_text()
     assert 'doc-section-title">Raises:' in html
     assert not re.search(r"<p>\s*(Args|Returns|Raises):", html)
+
+
+def test_every_image_and_local_link_on_the_site_resolves(site: Path) -> None:
+    """Figures kept outside docs/ (benchmarks/results/) are copied in by docs/site_hooks.py
+    under the path the page links; every image and local href of every page is a file."""
+    images = 0
+    for page in site.rglob("*.html"):
+        for attr, ref in re.findall(r'\b(src|href)="([^"#?]+)', page.read_text()):
+            if re.match(r"[a-z]+:|/|data:", ref):
+                continue
+            target = (page.parent / ref).resolve()
+            assert target.is_file() or (target / "index.html").is_file(), f"{page}: {ref}"
+            images += attr == "src" and ref.endswith((".png", ".svg"))
+    assert images >= 1  # benchmarks.md's figure
 
 
 def test_site_uses_no_external_fonts(site: Path) -> None:
