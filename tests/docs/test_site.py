@@ -75,13 +75,13 @@ def _ids(page: Path) -> set[str]:
     return set(re.findall(r'\bid="([^"]+)"', page.read_text()))
 
 
-def _commands(group: click.Group, prefix: str) -> list[str]:
-    names = []
+def _command_paths(group: click.Group, above: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
     for name, command in sorted(group.commands.items()):
-        names.append(f"{prefix}-{name}")
+        paths.append((*above, name))
         if isinstance(command, click.Group):
-            names += _commands(command, f"{prefix}-{name}")
-    return names
+            paths += _command_paths(command, (*above, name))
+    return paths
 
 
 def test_every_markdown_page_is_built(site: Path) -> None:
@@ -96,7 +96,7 @@ def test_every_markdown_page_is_built(site: Path) -> None:
 def test_cli_reference_has_every_command_and_option(site: Path) -> None:
     page = site / "reference" / "cli" / "index.html"
     ids, html = _ids(page), page.read_text()
-    commands = _commands(main, "firmtuf")
+    commands = ["-".join(("firmtuf", *path)) for path in _command_paths(main)]
     assert len(commands) > 20
     assert set(commands) <= ids
     for command in main.commands.values():
@@ -140,6 +140,17 @@ def test_site_uses_no_external_fonts(site: Path) -> None:
     """The site is read offline (USB stick, company network): no web fonts."""
     for page in site.rglob("*.html"):
         assert "fonts.googleapis.com" not in page.read_text(), page
+
+
+def test_changelog_names_every_command() -> None:
+    """A new command (or subcommand) comes with its changelog entry: each is named in a
+    backticked span of docs/changelog.md (`firmtuf key reencrypt`, `key list/add`, ...)."""
+    spans = re.findall(r"`([^`]+)`", (ROOT / "docs" / "changelog.md").read_text())
+    words = [set(re.split(r"[\s/]+", span)) for span in spans]
+    missing = [" ".join(path) for path in _command_paths(main)
+               if not any(set(path) <= w for w in words)]  # fmt: skip
+    assert len(_command_paths(main)) > 20
+    assert not missing, f"docs/changelog.md has no entry naming: {missing}"
 
 
 def test_no_hand_written_option_tables() -> None:
