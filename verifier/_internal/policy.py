@@ -9,31 +9,102 @@ security counter. Recording an install keeps the stored counter monotonic.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from verifier._config import DevicePolicy
 from verifier._errors import PolicyError
+from verifier._internal.device_state import MAX_REJECTED, Installed, PendingInstall, Rejected
 from verifier._internal.firmware import check_target_name
+from verifier._internal.version import FirmwareVersion
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from collections.abc import Iterable
     from typing import Any
 
+    from verifier._internal.device_state import ComponentState
     from verifier._internal.firmware import FirmwareInfo
     from verifier._internal.metadata import TargetFile
 
 
-def problem(policy: DevicePolicy, fw: FirmwareInfo) -> str | None:
+class RefusalReason(StrEnum):
+    """Why ``check()`` did not offer a firmware for this hardware (``Refusal.reason``)."""
+
+    NOT_NEWER = "not-newer"
+    """Not newer than the installed version (routine: every older release)."""
+    SECURITY_COUNTER = "security-counter"
+    """Its security counter is below the device's (anti-rollback)."""
+    MIN_VERSION = "min-version"
+    """It needs a newer installed version first (``min_version``)."""
+    MARKED_FAILED = "marked-failed"
+    """This component marked it failed (``mark_failed``); a newer image is offered."""
+    PENDING = "pending"
+    """It is staged and waits for ``confirm()`` or ``mark_failed()``."""
+
+
+ROUTINE = frozenset((RefusalReason.NOT_NEWER, RefusalReason.PENDING))
+"""Refusals that are the normal state of a device (logged at debug, the others warn)."""
+
+
+class Refusal:
+    """A firmware for this hardware that ``check()`` did not offer, and why.
+
+    Attributes:
+        target: the target, as trusted metadata describes it.
+        reason: a :class:`RefusalReason`.
+        message: the reason in words.
+    """
+
+    __slots__ = ("message", "reason", "target")
+
+    def __init__(self, target: TargetFile, reason: RefusalReason, message: str) -> None:
+        self.target = target
+        self.reason = reason
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Refusal({self.target.path!r}, {self.reason.value!r}, {self.message!r})"
+
+
+class CheckReport:
+    """What ``Updater.check_report()`` found.
+
+    Attributes:
+        target: the newest firmware this device may install, or None.
+        refused: every firmware for this hardware that was not offered, in name order.
+    """
+
+    __slots__ = ("refused", "target")
+
+    def __init__(self, target: TargetFile | None, refused: list[Refusal]) -> None:
+        self.target = target
+        self.refused = refused
+
+    def __repr__(self) -> str:
+        chosen = None if self.target is None else self.target.path
+        return f"CheckReport(target={chosen!r}, refused={len(self.refused)})"
+
+
+def refusal(policy: DevicePolicy, fw: FirmwareInfo) -> tuple[RefusalReason, str] | None:
     """Why ``fw`` (for this hardware) may not be installed under ``policy``, or None."""
     if fw.security_counter < policy.security_counter:
-        return (
+        return RefusalReason.SECURITY_COUNTER, (
             f"security counter {fw.security_counter} is below the device's "
             f"{policy.security_counter}"
         )
     if fw.version <= policy.installed_version and not policy.unsafe_allow_downgrade:
-        return f"version {fw.version} is not newer than installed {policy.installed_version}"
+        return RefusalReason.NOT_NEWER, (
+            f"version {fw.version} is not newer than installed {policy.installed_version}"
+        )
     if fw.min_version is not None and policy.installed_version < fw.min_version:
-        return f"needs installed version >= {fw.min_version}"
+        return RefusalReason.MIN_VERSION, f"needs installed version >= {fw.min_version}"
     return None
+
+
+def problem(policy: DevicePolicy, fw: FirmwareInfo) -> str | None:
+    """Why ``fw`` (for this hardware) may not be installed under ``policy``, or None."""
+    found = refusal(policy, fw)
+    return None if found is None else found[1]
 
 
 def verify(policy: DevicePolicy, target: TargetFile) -> None:
@@ -43,18 +114,20 @@ def verify(policy: DevicePolicy, target: TargetFile) -> None:
         PolicyError: not firmware, wrong hardware id, downgrade, counter or min_version.
         MetadataFormatError: ``custom.firmtuf`` is malformed.
     """
-    fw = target.firmware
-    if fw is None:
-        raise PolicyError(f"{target.path} is not firmware (no custom.firmtuf)")
-    if policy.hardware_id not in fw.hardware_ids:
-        raise PolicyError(f"{target.path} is not for hardware {policy.hardware_id!r}")
+    fw = _firmware_for(policy, target)
     why = problem(policy, fw)
     if why is not None:
         raise PolicyError(f"{target.path}: {why}")
 
 
-def choose(policy: DevicePolicy, candidates: Iterable[TargetFile]) -> TargetFile | None:
-    """The newest candidate ``policy`` accepts (by version, then security counter).
+def choose(
+    policy: DevicePolicy,
+    candidates: Iterable[TargetFile],
+    state: ComponentState | None = None,
+) -> CheckReport:
+    """The newest candidate ``policy`` accepts (by version, then security counter), and
+    the candidates for this hardware it refused; with ``state``, targets this component
+    marked failed or has staged are refused too.
 
     Raises:
         MetadataFormatError: a candidate's ``custom.firmtuf`` is malformed.
@@ -62,44 +135,109 @@ def choose(policy: DevicePolicy, candidates: Iterable[TargetFile]) -> TargetFile
     """
     best: tuple[Any, ...] | None = None
     chosen: TargetFile | None = None
+    refused: list[Refusal] = []
     for target in candidates:
         fw = target.firmware
         if fw is None or policy.hardware_id not in fw.hardware_ids:
             continue
         check_target_name(target.path)
-        if problem(policy, fw) is not None:
+        why = refusal(policy, fw)
+        if why is None and state is not None:
+            why = _state_refusal(state, target)
+        if why is not None:
+            refused.append(Refusal(target, *why))
             continue
         key = (fw.version, fw.security_counter)
         if best is None or key > best:
             best, chosen = key, target
-    return chosen
+    return CheckReport(chosen, refused)
 
 
-def record_install(
-    policy: DevicePolicy | None, target: TargetFile, stored: dict[str, object] | None
-) -> tuple[dict[str, object], DevicePolicy | None]:
-    """The device state after installing ``target`` and the matching policy.
+def _state_refusal(state: ComponentState, target: TargetFile) -> tuple[RefusalReason, str] | None:
+    rejected = state.rejection_of(target)
+    if rejected is not None:
+        return RefusalReason.MARKED_FAILED, f"marked failed on this device: {rejected.reason}"
+    if state.pending is not None and state.pending.target == target:
+        return RefusalReason.PENDING, "staged, waiting for confirm() or mark_failed()"
+    return None
 
-    The security counter never decreases: it is the highest of the target's, the
-    stored one and the policy's.
 
-    Raises:
-        PolicyError: ``target`` is not firmware.
-    """
+def _firmware_for(policy: DevicePolicy, target: TargetFile) -> FirmwareInfo:
     fw = target.firmware
     if fw is None:
         raise PolicyError(f"{target.path} is not firmware (no custom.firmtuf)")
-    counter = fw.security_counter
-    if stored is not None:
-        counter = max(counter, int(stored["security_counter"]))  # type: ignore[call-overload]
-    if policy is not None:
-        counter = max(counter, policy.security_counter)
-        policy = DevicePolicy(
-            policy.hardware_id, fw.version, counter, policy.unsafe_allow_downgrade
-        )
-    state: dict[str, object] = {
-        "name": target.path,
-        "version": fw.version.text,
-        "security_counter": counter,
-    }
-    return state, policy
+    if policy.hardware_id not in fw.hardware_ids:
+        raise PolicyError(f"{target.path} is not for hardware {policy.hardware_id!r}")
+    return fw
+
+
+def record_install(policy: DevicePolicy, target: TargetFile, state: ComponentState) -> DevicePolicy:
+    """Record ``target`` as what the component runs; returns the matching policy.
+
+    The security counter never decreases: it is the highest of the target's, the
+    stored one and the policy's. A pending install is cleared (this one replaces it)
+    and the target is no longer rejected.
+
+    Raises:
+        PolicyError: ``target`` is not firmware for this hardware id.
+    """
+    fw = _firmware_for(policy, target)
+    counter = max(fw.security_counter, policy.security_counter)
+    if state.installed is not None:
+        counter = max(counter, state.installed.security_counter)
+    state.installed = Installed(target.path, fw.version, counter)
+    state.pending = None
+    state.rejected = [
+        r for r in state.rejected if not r.matches(target) and _newer(r.version, fw.version)
+    ]
+    return DevicePolicy(policy.hardware_id, fw.version, counter, policy.unsafe_allow_downgrade)
+
+
+def record_stage(
+    policy: DevicePolicy, target: TargetFile, state: ComponentState, image: str | None, now: float
+) -> None:
+    """Record ``target`` as staged (replacing any earlier staged install).
+
+    Raises:
+        PolicyError: ``target`` is not firmware for this hardware id.
+    """
+    _firmware_for(policy, target)
+    state.pending = PendingInstall(target, image, now)
+
+
+def record_failure(
+    policy: DevicePolicy, target: TargetFile, state: ComponentState, reason: str
+) -> None:
+    """Record ``target`` as rejected on this component (``check()`` skips it); a pending
+    install of it is cleared. At most ``MAX_REJECTED`` are kept, the newest.
+
+    Raises:
+        PolicyError: ``target`` is not firmware for this hardware id.
+    """
+    fw = _firmware_for(policy, target)
+    if state.pending is not None and state.pending.target == target:
+        state.pending = None
+    kept = [r for r in state.rejected if not r.matches(target)]
+    kept.append(Rejected(target.path, dict(target.hashes), fw.version.text, reason))
+    state.rejected = kept[-MAX_REJECTED:]
+
+
+def effective(policy: DevicePolicy, state: ComponentState) -> DevicePolicy:
+    """``policy`` with the stored security counter if it is higher (it never goes down,
+    whatever counter the agent built its policy with)."""
+    stored = state.installed
+    if stored is None or stored.security_counter <= policy.security_counter:
+        return policy
+    return DevicePolicy(
+        policy.hardware_id,
+        policy.installed_version,
+        stored.security_counter,
+        policy.unsafe_allow_downgrade,
+    )
+
+
+def _newer(version: str, than: FirmwareVersion) -> bool:
+    try:
+        return FirmwareVersion(version) > than
+    except ValueError:
+        return False

@@ -38,6 +38,11 @@ def fsync_dir(directory: Path) -> None:
 _sync_file = getattr(os, "fdatasync", os.fsync)
 
 
+def sync_fd(fd: int) -> None:
+    """Put the data written to ``fd`` (and its size) on disk."""
+    _sync_file(fd)
+
+
 def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True, unique: bool = False) -> None:
     """Replace ``path`` with ``data`` atomically (and durably with ``sync_dir``).
 
