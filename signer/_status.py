@@ -13,6 +13,7 @@ from signer._firmware import check_targets_content
 from signer._image_check import ImageCheck, check_stored_images
 from signer._keys import signer_uri
 from signer._repository import FirmwareRepository, utcnow
+from signer._support import SupportInfo, list_support, support_warnings
 
 
 @dataclass
@@ -78,6 +79,8 @@ class RepositoryStatus:
     warn: timedelta
     roles: list[RoleStatus]
     images: ImageCheck = field(default_factory=lambda: ImageCheck(checked=False))
+    support: list[SupportInfo] = field(default_factory=list)
+    """Support declarations (ADR 0009); one ending soon is a warning of its role."""
 
     @property
     def ok(self) -> bool:
@@ -91,6 +94,7 @@ class RepositoryStatus:
             "ok": self.ok,
             "roles": [r.to_dict() for r in self.roles],
             "images": self.images.to_dict(),
+            "support": [s.to_dict() for s in self.support],
         }
 
 
@@ -116,6 +120,9 @@ def repository_status(
     not describing the current roles, malformed firmware fields), and *warnings* when it
     expires within ``warn`` -- or within half its validity period when that is shorter,
     so a fresh 1-day timestamp is not a warning under the default 7 days.
+
+    A support period (ADR 0009) ending within the refresh window of the role declaring
+    it (half its validity, or ``warn`` when longer) is a warning of that role.
 
     With ``check_images`` every stored image is hashed against its metadata: a corrupt
     one is a problem of the role listing it; one absent from the local store is reported
@@ -166,9 +173,12 @@ def repository_status(
                 status.problems.append(str(e))
         result.append(status)
     report = RepositoryStatus(str(repo.path), now, warn, result)
+    report.support = list_support(repo, skip_malformed=True)
+    by_role = {r.role: r for r in result}
+    for role, warning in support_warnings(repo, report.support, now, warn):
+        by_role[role].warnings.append(warning)
     if check_images:
         report.images = check_stored_images(repo)
-        by_role = {r.role: r for r in result}
         for name, role in sorted(report.images.corrupt.items()):
             by_role[role].problems.append(
                 f"stored image of {name!r} does not match its metadata (corrupt): "

@@ -7,6 +7,7 @@ while they are hashed (one read), so the stored bytes are exactly the hashed byt
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -23,8 +24,15 @@ from signer._firmware import (
     FirmwareFields,
     validate_target_name,
 )
-from signer._fsutil import fsync_dir, temp_path
+from signer._fsutil import atomic_write, fsync_dir, temp_path
 from signer._repository import FirmwareRepository
+from signer._sbom import (
+    SbomDocument,
+    orphaned_sbom,
+    read_sbom,
+    refuse_removal,
+    sbom_target_name,
+)
 
 HASH_ALGORITHMS = ("sha256", "sha512")
 """Hashes `firmtuf add` can write; sha256 is always written and always first."""
@@ -68,9 +76,17 @@ class AddedTarget:
     role: str
     length: int
     hashes: dict[str, str]
+    kind: str = "firmware"
+    """``"firmware"``, or ``"sbom"`` for the release's SBOM target (ADR 0009)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "length": self.length, "hashes": self.hashes}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "length": self.length,
+            "hashes": self.hashes,
+            "kind": self.kind,
+        }
 
 
 def _ingest(
@@ -119,6 +135,8 @@ def add_firmware(
     allow_downgrade: bool = False,
     progress: ProgressCallback | None = None,
     role: str | None = None,
+    sbom: Path | str | None = None,
+    sbom_name: str | None = None,
 ) -> list[AddedTarget]:
     """Add firmware images as targets and save the repository.
 
@@ -126,13 +144,18 @@ def add_firmware(
     for a single image) with its length, hashes and ``custom.firmtuf`` fields. The targets
     role becomes an unsigned draft: run :meth:`FirmwareRepository.sign` to sign it.
 
+    With ``sbom`` (a CycloneDX or SPDX JSON file) the release's SBOM becomes a target of
+    its own, ``sbom_name`` or ``<first hardware id>/<version>/<file name>``, linked by name,
+    length and hashes from every image's fields (ADR 0009).
+
     The role is the one a client's delegation search for the name reaches first (the
     deepest matching delegation, or the name's hash bin), or ``role`` when given. In a
     repository of hash bins only the bins of the new names are read.
 
     Raises:
         InvalidInputError: missing image, bad name, fields or hash algorithm; ``role``
-            unknown or not delegated the name.
+            unknown or not delegated the name; SBOM unreadable, too large, not JSON or
+            not CycloneDX/SPDX.
         ConflictError: the name exists, or the version is not newer than an existing
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
@@ -158,13 +181,25 @@ def add_firmware(
         if target_name in names:
             raise ConflictError(f"target {target_name!r} given twice")
         names.append(target_name)
+    document: SbomDocument | None = None
+    if sbom is not None:
+        document = read_sbom(Path(sbom))
+        sbom_target = sbom_target_name(
+            Path(sbom), fields.hardware_ids[0], fields.version, sbom_name
+        )
+        if sbom_target in names:
+            raise ConflictError(f"SBOM target {sbom_target!r} is also an image's name")
+        fields = dataclasses.replace(fields, sbom=document.link(sbom_target, algorithms))
+    elif sbom_name is not None:
+        raise InvalidInputError("--sbom-name names the SBOM given with --sbom")
+    every_name = names if fields.sbom is None else [*names, fields.sbom.target]
 
     bins = hash_bins(repo)
-    existing = _existing_targets(repo, names, bins)
-    for target_name in names:
+    existing = _existing_targets(repo, every_name, bins)
+    for target_name in every_name:
         if target_name in existing:
             raise ConflictError(f"target {target_name!r} already exists (remove it first)")
-    roles = {n: targets_role_for(repo, n, role) for n in names}
+    roles = {n: targets_role_for(repo, n, role) for n in every_name}
     newest = _latest.newest_in_bins(repo, bins) if bins else {}
     if not allow_downgrade:
         _check_newer(existing, fields)
@@ -184,20 +219,23 @@ def add_firmware(
                 raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
             if new:
                 created.append(stored)
-            ingested.append((target_name, length, hashes))
-        by_role: dict[str, list[tuple[str, int, dict[str, str]]]] = {}
+            info = TargetFile(
+                length, hashes, target_name, unrecognized_fields={"custom": fields.to_custom()}
+            )
+            ingested.append((info, "firmware"))
+        if document is not None and fields.sbom is not None:
+            info = document.target(fields.sbom.target, algorithms)
+            if _store_bytes(repo, info, document.data):
+                created.append(stored_image(repo, info.path, info))
+            ingested.append((info, "sbom"))
+        by_role: dict[str, list[tuple[TargetFile, str]]] = {}
         for item in ingested:
-            by_role.setdefault(roles[item[0]], []).append(item)
+            by_role.setdefault(roles[item[0].path], []).append(item)
         for role_name, items in by_role.items():
             with repo.edit_targets(role_name) as targets:
-                for target_name, length, hashes in items:
-                    targets.targets[target_name] = TargetFile(
-                        length,
-                        hashes,
-                        target_name,
-                        unrecognized_fields={"custom": fields.to_custom()},
-                    )
-                    added.append(AddedTarget(target_name, role_name, length, hashes))
+                for info, kind in items:
+                    targets.targets[info.path] = info
+                    added.append(AddedTarget(info.path, role_name, info.length, info.hashes, kind))
         repo.save()
         if bins:
             in_bins = {n: fields for n in names if roles[n] in bins}
@@ -208,6 +246,15 @@ def add_firmware(
                 stored.unlink()
         raise
     return added
+
+
+def _store_bytes(repo: FirmwareRepository, info: TargetFile, data: bytes) -> bool:
+    """Put ``data`` (of target ``info``) in the content store; False when already there."""
+    dest = stored_image(repo, info.path, info)
+    if dest.exists():
+        return False
+    atomic_write(dest, data)
+    return True
 
 
 def _check_newer(existing: dict[str, tuple[str, TargetFile]], fields: FirmwareFields) -> None:
@@ -224,22 +271,38 @@ def _check_newer(existing: dict[str, tuple[str, TargetFile]], fields: FirmwareFi
             )
 
 
-def remove_target(repo: FirmwareRepository, name: str) -> None:
+def remove_target(repo: FirmwareRepository, name: str) -> list[str]:
     """Remove target ``name`` and save; its image leaves the store when nothing else uses it.
 
+    A firmware's SBOM target goes with it when no other firmware links it. Returns the
+    names removed (``name`` first).
+
     Raises:
-        ConflictError: no target has that name.
+        ConflictError: no target has that name; it is a support declaration (`firmtuf
+            support remove` withdraws one) or an SBOM another firmware links.
     """
     bins = hash_bins(repo)
     found = [(role, info) for role, (n, info) in _found(repo, name, bins)]
     if not found:
         raise ConflictError(f"no target named {name!r}")
     role, info = found[0]
+    refuse_removal(repo, name, info)
     with repo.edit_targets(role) as targets:
         del targets.targets[name]
+    orphans = orphaned_sbom(repo, name, info)
+    for orphan_role, orphan, _ in orphans:
+        with repo.edit_targets(orphan_role) as targets:
+            del targets.targets[orphan]
     repo.save()
     if role in bins:
         _latest.forget(repo)
+    for _, orphan, orphan_info in [(role, name, info), *orphans]:
+        _forget_stored(repo, bins, orphan, orphan_info)
+    return [name, *(orphan for _, orphan, _ in orphans)]
+
+
+def _forget_stored(repo: FirmwareRepository, bins: set[str], name: str, info: TargetFile) -> None:
+    """Remove a removed target's stored file unless another target uses it."""
     sha = info.hashes.get("sha256")
     if sha is None:
         return

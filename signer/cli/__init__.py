@@ -23,6 +23,7 @@ from signer.cli.remove import remove
 from signer.cli.sign import sign
 from signer.cli.sign_event import sign_event_group
 from signer.cli.status import status
+from signer.cli.support import support
 from signer.cli.verify import verify
 
 
@@ -54,6 +55,9 @@ for _command in (prune, bundle):
 # Delegations and scale (issue 4).
 for _command in (delegate, bins, refresh):
     main.add_command(_command)
+
+# Support periods and SBOMs (issue 16).
+main.add_command(support)
 
 # Errors reach the user as one line of ours; a signer backend logging the same failure
 # (securesystemslib's AWS signer logs the raw response) would only repeat it as noise.

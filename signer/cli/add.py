@@ -85,6 +85,20 @@ def _progress(images: tuple[Path, ...]) -> Iterator[ProgressCallback | None]:
     metavar="ROLE",
     help="Targets role to add to (default: the role delegated the name).",
 )
+@click.option(
+    "--sbom",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="SBOM of the release (CycloneDX or SPDX JSON, at most 8 MiB), stored as its own "
+    "target and linked from every image.",
+)
+@click.option(
+    "--sbom-name",
+    default=None,
+    metavar="PATH",
+    help="Target name of the SBOM (default HARDWARE_ID/VERSION/SBOM_FILE_NAME).",
+)
 @json_option
 @locks_repo("exclusive")
 def add(
@@ -99,9 +113,15 @@ def add(
     hashes: tuple[str, ...],
     allow_downgrade: bool,
     role: str | None,
+    sbom: Path | None,
+    sbom_name: str | None,
     as_json: bool,
 ) -> None:
-    """Add firmware IMAGES to REPO as targets (unsigned until `firmtuf sign`)."""
+    """Add firmware IMAGES to REPO as targets (unsigned until `firmtuf sign`).
+
+    With --sbom, the SBOM is checked (a JSON object naming its format as CycloneDX or
+    SPDX do) before anything is written; exit 3 when it is not one.
+    """
     repository = FirmwareRepository(repo)
     for warning in image_warnings(images):
         click.echo(f"Warning: {warning}", err=True)
@@ -116,13 +136,16 @@ def add(
             allow_downgrade=allow_downgrade,
             progress=progress,
             role=role,
+            sbom=sbom,
+            sbom_name=sbom_name,
         )
     if as_json:
         echo_json([a.to_dict() for a in added])
         return
     for target in added:
+        what = "SBOM " if target.kind == "sbom" else ""
         click.echo(
-            f"Added {target.name} to {target.role} "
+            f"Added {what}{target.name} to {target.role} "
             f"({target.length} bytes, sha256 {target.hashes['sha256']})"
         )
     click.echo(f"Next: firmtuf sign {repo}")

@@ -16,7 +16,13 @@ from signer.cli._locking import locks_repo
 @click.argument("name")
 @locks_repo("exclusive")
 def remove(repo: Path, name: str) -> None:
-    """Remove target NAME from REPO (unsigned until `firmtuf sign`)."""
-    remove_target(FirmwareRepository(repo), name)
+    """Remove target NAME from REPO (unsigned until `firmtuf sign`).
+
+    A firmware's SBOM goes with it unless another firmware links it. A support
+    declaration is withdrawn with `firmtuf support remove`, not here.
+    """
+    removed = remove_target(FirmwareRepository(repo), name)
     click.echo(f"Removed {name}")
+    for other in removed[1:]:
+        click.echo(f"Removed {other} (its SBOM, linked from no other firmware)")
     click.echo(f"Next: firmtuf sign {repo}")

@@ -11,6 +11,7 @@ from signer._errors import UnhealthyError
 from signer._image_check import ImageCheck
 from signer._repository import FirmwareRepository
 from signer._status import repository_status
+from signer._support import describe
 from signer.cli._common import DurationType, echo_json, json_option
 from signer.cli._locking import locks_repo
 
@@ -35,8 +36,10 @@ def status(repo: Path, warn: timedelta, no_images: bool, as_json: bool) -> None:
     """Show roles, keys, thresholds, signatures, versions and expiry of REPO.
 
     Every stored image is hashed against its metadata (unless --no-images). Exits 10 when
-    a role is expired, under-signed, stale, expires within --warn, or lists a corrupt
-    image.
+    a role is expired, under-signed, stale, expires within --warn, lists a corrupt
+    image, or declares a support period ending within its refresh window (half the
+    role's validity, or --warn when longer). Support periods are listed, with any
+    shortening.
     """
     report = repository_status(FirmwareRepository(repo), warn=warn, check_images=not no_images)
     if as_json:
@@ -58,6 +61,8 @@ def status(repo: Path, warn: timedelta, no_images: bool, as_json: bool) -> None:
             for warning in role.warnings:
                 click.echo(f"    warning: {warning}")
         click.echo(_images_line(report.images))
+        for item in report.support:
+            click.echo(f"support    {describe(item, report.checked_at)}")
     if not report.ok:
         bad = next(r for r in report.roles if not r.ok)
         count = sum(len(r.problems) + len(r.warnings) for r in report.roles)

@@ -227,7 +227,7 @@ def test_every_repository_command_declares_its_lock() -> None:
     """A new command naming a repository cannot forget the lock: it must say how it uses it."""
     changing = {"add", "remove", "sign", "refresh", "delegate", "bins", "key add"}
     changing |= {"key remove", "key rotate", "sign-event start", "sign-event sign"}
-    changing |= {"sign-event finish", "sign-event cancel"}
+    changing |= {"sign-event finish", "sign-event cancel", "support set", "support remove"}
     for name, command in _commands(main):
         arguments = {p.name for p in command.params if isinstance(p, click.Argument)}
         mode = getattr(command.callback, LOCK_ATTRIBUTE, None)
