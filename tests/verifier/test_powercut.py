@@ -1,0 +1,299 @@
+"""Issue 10 item 6: the power-cut matrix.
+
+A child process (tests/verifier/powercut.py) runs a full update of two components on one
+trust store: two root rotations (the second with new timestamp keys: the stored
+timestamp and snapshot are forgotten, spec 5.3.11), new top-level and delegated
+metadata, a new image per component, stage, confirm; the store starts in layout 2 with
+the old single-component device state (so its adoption is in the matrix too). The child
+is SIGKILLed at its N-th storage operation (a torn write at write points) and, over
+HTTP, at timed points during the image download. After each kill this process loads
+the killed storage: every stored role file is a published version, every component's
+state loads (old, staged or confirmed), a slot image is absent or whole. Then the next
+update must complete with the right images.
+
+The default run kills at a bounded, evenly spread set of points; with
+``HYPOTHESIS_PROFILE=thorough`` (or ``FIRMTUF_POWERCUT=all``) at every one.
+``FIRMTUF_POWERCUT_REPORT=FILE`` writes the figures (points, torn states, failed
+recoveries) as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+import verifier
+from tests.verifier import powercut
+from tests.verifier.simulator import BASE, RepositorySimulator
+
+PROJECT = Path(__file__).parents[2]
+THOROUGH = (
+    os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+    or os.environ.get("FIRMTUF_POWERCUT") == "all"
+)
+DEFAULT_POINTS = 16
+DEFAULT_TIMED = 4
+OLD = {"gw": ("1.5", b"gw old " * 3000), "mcu": ("4.0", b"mcu old " * 3000)}
+NEW = {"gw": ("2.0", os.urandom(300_000)), "mcu": ("5.0", os.urandom(200_000))}
+
+
+def fw(hwid: str, version: str, counter: int) -> dict[str, object]:
+    return {"firmtuf": {"hardware_ids": [hwid], "version": version, "security_counter": counter}}
+
+
+def _export(sim: RepositorySimulator, out: Path) -> dict[str, list[str]]:
+    """Write every published file under ``out`` as a server would serve them; returns the
+    stored file name -> hex bytes of each role as the device stores it."""
+    roles: dict[str, list[str]] = {}
+    meta = out / "metadata"
+    meta.mkdir(parents=True, exist_ok=True)
+    for version, data in enumerate(sim.signed_roots, start=1):
+        (meta / f"{version}.root.json").write_bytes(data)
+        roles.setdefault("root.json", []).append(data.hex())
+    files = {"timestamp.json": "timestamp.json"}
+    for role in ("snapshot", "targets", *sim.delegated):
+        files[f"{sim.md(role).signed.version}.{role}.json"] = f"{role}.json"
+    for served, stored in files.items():
+        data = sim.files[BASE + "metadata/" + served]
+        (meta / served).write_bytes(data)
+        roles.setdefault(stored, []).append(data.hex())
+    for name, data in sim.artifacts.items():
+        dirname, _, base = name.rpartition("/")
+        path = out / "targets" / dirname / f"{hashlib.sha256(data).hexdigest()}.{base}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return roles
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The repository before and after the release, and the device as it was before."""
+    tmp = tmp_path_factory.mktemp("powercut")
+    sim = RepositorySimulator()
+    sim.add_target("gw/1.5/gw.bin", OLD["gw"][1], custom=fw("gw", "1.5", 1))
+    sim.add_delegation("targets", "mcu-team", ["mcu/*/*"])
+    sim.add_target("mcu/4.0/mcu.bin", OLD["mcu"][1], role="mcu-team", custom=fw("mcu", "4.0", 3))
+    sim.publish(("targets", "mcu-team"))
+    old_roles = _export(sim, tmp / "old-repo")
+    # The device before: metadata of the old release, device state as layout 2 wrote it.
+    device = tmp / "device"
+    trust = device / "trust"
+    trust.mkdir(parents=True)
+    (trust / "root.json").write_bytes(sim.signed_roots[0])
+    up = verifier.Updater(trust, BASE + "metadata/", fetcher=sim.fetcher)
+    assert up.get_targetinfo("mcu/4.0/mcu.bin") is not None  # stores mcu-team.json too
+    shutil.rmtree(trust / "firmtuf")
+    (trust / "firmtuf").mkdir()
+    (trust / "firmtuf" / "layout.json").write_text('{"layout": 2}')
+    legacy = {"name": "gw/1.5/gw.bin", "version": "1.5", "security_counter": 1}
+    (trust / "firmtuf" / "device.json").write_text(json.dumps(legacy))
+    # The release: new timestamp keys (root 2), new root keys (root 3), new images.
+    from securesystemslib.signer import CryptoSigner
+
+    old_ts = sim.signers["timestamp"][0]
+    new_ts = CryptoSigner.generate_ed25519()
+    sim.root.signed.revoke_key(old_ts.public_key.keyid, "timestamp")
+    sim.root.signed.add_key(new_ts.public_key, "timestamp")
+    sim.signers["timestamp"] = [new_ts]
+    sim.rotate_root()
+    sim.rotate_root([CryptoSigner.generate_ed25519()])
+    sim.add_target("gw/2.0/gw.bin", NEW["gw"][1], custom=fw("gw", "2.0", 2))
+    sim.add_target("mcu/5.0/mcu.bin", NEW["mcu"][1], role="mcu-team", custom=fw("mcu", "5.0", 7))
+    sim.publish(("targets", "mcu-team"))
+    repo = tmp / "repo"
+    new_roles = _export(sim, repo)
+    roles = {k: old_roles.get(k, []) + v for k, v in new_roles.items()}
+    known = {
+        "roles": roles,
+        "images": {h: data.hex() for h, (_, data) in NEW.items()},
+        "old": {h: v for h, (v, _) in OLD.items()},
+        "new": {h: v for h, (v, _) in NEW.items()},
+    }
+    assert powercut.inspect(device, known)["problems"] == []
+    return {"repo": repo, "device": device, "known": known, "tmp": tmp}
+
+
+def child(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.verifier.powercut", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT,
+    )
+
+
+def fresh(world: dict[str, object], name: str) -> Path:
+    dest = Path(str(world["tmp"])) / name
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(Path(str(world["device"])), dest)
+    return dest
+
+
+def recover(world: dict[str, object], device: Path, url: str) -> list[str]:
+    """Run the next update to its end; the problems left (none: it recovered)."""
+    done = child("update", str(device), url)
+    if done.returncode != 0:
+        return [f"update after the kill failed: {done.stderr.strip().splitlines()[-1:]}"]
+    final = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
+    problems: list[str] = list(final["problems"])  # type: ignore[call-overload]
+    if final["state"] != world["known"]["new"]:  # type: ignore[index]
+        problems.append(f"ended as {final['state']}")
+    return problems
+
+
+def partial_bytes(device: Path) -> int:
+    """Bytes a killed download left to resume."""
+    d = device / "trust" / "firmtuf" / "partial"
+    return sum(p.stat().st_size for p in d.iterdir()) if d.exists() else 0
+
+
+def choose(count: int, wanted: int) -> list[int]:
+    if THOROUGH or count <= wanted:
+        return list(range(1, count + 1))
+    return sorted({1, count, *(1 + round(i * (count - 1) / (wanted - 1)) for i in range(wanted))})
+
+
+def report(section: str, figures: dict[str, object]) -> None:
+    path = os.environ.get("FIRMTUF_POWERCUT_REPORT")
+    print(f"power-cut matrix, {section}: {json.dumps(figures)}")
+    if path:
+        previous = json.loads(Path(path).read_text()) if Path(path).exists() else {}
+        previous[section] = figures
+        Path(path).write_text(json.dumps(previous, indent=2))
+
+
+def test_kill_at_storage_operations(world: dict[str, object]) -> None:
+    repo = str(world["repo"])
+    counting = child("update", str(fresh(world, "count")), repo)
+    assert counting.returncode == 0, counting.stderr
+    total = json.loads(counting.stdout.strip().splitlines()[-1])
+    points = choose(total["ops"], DEFAULT_POINTS)
+    torn: dict[int, list[str]] = {}
+    failed: dict[int, list[str]] = {}
+    resumable = 0
+    for n in points:
+        device = fresh(world, "point")
+        killed = child("update", str(device), repo, "--kill-at", str(n))
+        assert killed.returncode == -signal.SIGKILL, (n, killed.stdout, killed.stderr)
+        resumable += partial_bytes(device) > 0
+        seen = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
+        if seen["problems"]:
+            torn[n] = seen["problems"]  # type: ignore[assignment]
+        problems = recover(world, device, repo)
+        if problems:
+            failed[n] = problems
+    report(
+        "storage operations",
+        {"operations": total["ops"], "kinds": total["kinds"], "points": len(points),
+         "left_a_partial": resumable, "torn_states": len(torn),
+         "failed_recoveries": len(failed)},
+    )  # fmt: skip
+    assert not torn, torn
+    assert not failed, failed
+
+
+class Throttled(BaseHTTPRequestHandler):
+    """Serves a directory with Range support, 16 KiB every 10 ms (about 1.6 MB/s)."""
+
+    root: Path
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = (self.root / self.path.lstrip("/")).resolve()
+        if self.root not in path.parents or not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        start = 0
+        rng = self.headers.get("Range")
+        if rng and rng.startswith("bytes="):
+            start = int(rng[len("bytes=") :].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        slow = "/targets/" in self.path
+        try:
+            for i in range(start, len(data), 16 * 1024):
+                self.wfile.write(data[i : i + 16 * 1024])
+                if slow:
+                    self.wfile.flush()
+                    time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.fixture
+def server(world: dict[str, object]) -> Iterator[str]:
+    handler = type("Handler", (Throttled,), {"root": Path(str(world["repo"])).resolve()})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_kill_at_timed_points_of_a_download(world: dict[str, object], server: str) -> None:
+    # The gateway image takes about 0.2 s to arrive: kills spread over it.
+    if THOROUGH:
+        delays = [i * 0.3 / 16 for i in range(16)]
+    else:
+        delays = [i * 0.2 / DEFAULT_TIMED for i in range(DEFAULT_TIMED)]
+    torn: dict[float, list[str]] = {}
+    failed: dict[float, list[str]] = {}
+    resumable = 0
+    for delay in delays:
+        device = fresh(world, "timed")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.verifier.powercut", "update", str(device), server,
+             "--announce"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == "downloading\n", proc.stderr
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(30)
+            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stderr.close()  # type: ignore[union-attr]
+        resumable += partial_bytes(device) > 0
+        seen = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
+        if seen["problems"]:
+            torn[delay] = seen["problems"]  # type: ignore[assignment]
+        problems = recover(world, device, server)
+        if problems:
+            failed[delay] = problems
+    report(
+        "timed download kills",
+        {
+            "points": len(delays),
+            "left_a_partial": resumable,
+            "torn_states": len(torn),
+            "failed_recoveries": len(failed),
+        },
+    )
+    assert not torn, torn
+    assert not failed, failed
