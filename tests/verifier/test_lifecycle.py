@@ -363,3 +363,22 @@ def test_refusals_are_logged_at_their_level(
     assert lines["check gw: gw/3.0/fw.bin"] == "WARNING"
     assert lines["check gw: gw/0.9/fw.bin"] == "DEBUG"
     assert lines["check gw: gw/2.0/fw.bin"] == "DEBUG"
+
+
+def test_check_report_names_a_delegation_that_may_not_ship_here(tmp_path: Path) -> None:
+    """ADR 0008's refusal as data: a newer image for this hardware under a delegation
+    bound to another product is refused with ``RefusalReason.DELEGATION`` (a warning)."""
+    from verifier._internal.metadata import HARDWARE_BINDING_FIELD
+
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "product-a", ["product-a/*/*"])
+    delegations = sim.targets.signed.delegations
+    assert delegations is not None and delegations.roles is not None
+    delegations.roles["product-a"].unrecognized_fields[HARDWARE_BINDING_FIELD] = ["product-a"]
+    sim.add_target("product-a/9.9/evil.bin", b"evil", "product-a", custom=fw("9.9"))
+    sim.publish(roles=("targets", "product-a"))
+    report = sim.updater(tmp_path, policy=verifier.DevicePolicy("gw", "1.0")).check_report()
+    assert report.target is None
+    [refusal] = report.refused
+    assert refusal.reason is verifier.RefusalReason.DELEGATION
+    assert "may not ship to hardware 'gw'" in refusal.message

@@ -1,10 +1,13 @@
 """Firmware policy (docs/adr/0001): which trusted firmware target a device may install.
 
 No I/O and no trust decisions: the targets handed in here were found by the delegation
-search in verified metadata. The rules: right hardware, newer than installed (unless
-the unsafe downgrade is allowed), security counter never below the device's, the
-``min_version`` the image needs; the newest acceptable target wins, by version then
-security counter. Recording an install keeps the stored counter monotonic.
+search in verified metadata, with the delegations on their search path. The rules:
+every delegation on the path admits the device's hardware id (docs/adr/0008), the image
+names that hardware, is newer than installed (unless the unsafe downgrade is allowed),
+its security counter is never below the device's, the ``min_version`` it needs is met;
+the newest acceptable target wins, by version then security counter. A component's
+recorded state (docs/adr/0010) adds: never a target it marked failed or has staged.
+Recording an install keeps the stored counter monotonic.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 from verifier._config import DevicePolicy
-from verifier._errors import PolicyError
+from verifier._errors import MetadataFormatError, PolicyError
 from verifier._internal.device_state import MAX_REJECTED, Installed, PendingInstall, Rejected
 from verifier._internal.firmware import check_target_name
+from verifier._internal.metadata import admits_hardware_id
 from verifier._internal.version import FirmwareVersion
 
 TYPE_CHECKING = False
@@ -24,7 +28,9 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
 
     from verifier._internal.device_state import ComponentState
     from verifier._internal.firmware import FirmwareInfo
-    from verifier._internal.metadata import TargetFile
+    from verifier._internal.metadata import Delegation, TargetFile
+
+    Candidate = tuple[TargetFile, tuple[Delegation, ...]]
 
 
 class RefusalReason(StrEnum):
@@ -40,9 +46,13 @@ class RefusalReason(StrEnum):
     """This component marked it failed (``mark_failed``); a newer image is offered."""
     PENDING = "pending"
     """It is staged and waits for ``confirm()`` or ``mark_failed()``."""
+    DELEGATION = "delegation"
+    """A delegation on its search path may not ship to this hardware (ADR 0008)."""
+    MALFORMED = "malformed"
+    """Its ``custom.firmtuf`` is malformed and does not name this hardware (skipped)."""
 
 
-ROUTINE = frozenset((RefusalReason.NOT_NEWER, RefusalReason.PENDING))
+ROUTINE = frozenset((RefusalReason.NOT_NEWER, RefusalReason.PENDING, RefusalReason.MALFORMED))
 """Refusals that are the normal state of a device (logged at debug, the others warn)."""
 
 
@@ -107,13 +117,30 @@ def problem(policy: DevicePolicy, fw: FirmwareInfo) -> str | None:
     return None if found is None else found[1]
 
 
-def verify(policy: DevicePolicy, target: TargetFile) -> None:
-    """Raises PolicyError unless ``target`` is firmware ``policy`` may install.
+def binding_problem(hardware_id: str, path: tuple[Delegation, ...]) -> str | None:
+    """Why a delegation on ``path`` may not ship to ``hardware_id`` (ADR 0008), or None."""
+    for entry in path:
+        if not admits_hardware_id(entry.hardware_ids, hardware_id):
+            bound = ", ".join(entry.hardware_ids or ())
+            return (
+                f"delegation {entry.name!r} may not ship to hardware {hardware_id!r} "
+                f"(bound to {bound})"
+            )
+    return None
+
+
+def verify(policy: DevicePolicy, target: TargetFile, path: tuple[Delegation, ...] = ()) -> None:
+    """Raises PolicyError unless ``target`` (found through ``path``) is firmware
+    ``policy`` may install.
 
     Raises:
-        PolicyError: not firmware, wrong hardware id, downgrade, counter or min_version.
+        PolicyError: a delegation on the path may not ship to this hardware, not
+            firmware, wrong hardware id, downgrade, counter or min_version.
         MetadataFormatError: ``custom.firmtuf`` is malformed.
     """
+    bound = binding_problem(policy.hardware_id, path)
+    if bound is not None:
+        raise PolicyError(f"{target.path}: {bound}")
     fw = _firmware_for(policy, target)
     why = problem(policy, fw)
     if why is not None:
@@ -122,23 +149,39 @@ def verify(policy: DevicePolicy, target: TargetFile) -> None:
 
 def choose(
     policy: DevicePolicy,
-    candidates: Iterable[TargetFile],
+    candidates: Iterable[Candidate],
     state: ComponentState | None = None,
 ) -> CheckReport:
     """The newest candidate ``policy`` accepts (by version, then security counter), and
-    the candidates for this hardware it refused; with ``state``, targets this component
-    marked failed or has staged are refused too.
+    the candidates for this hardware it refused (binding, version, counter,
+    ``min_version``; with ``state``, targets this component marked failed or has
+    staged). A malformed firmware entry that is not this device's is refused too
+    (``MALFORMED``): it does not stop this device's update.
 
     Raises:
-        MetadataFormatError: a candidate's ``custom.firmtuf`` is malformed.
+        MetadataFormatError: a malformed firmware entry that names this hardware id.
         UnsafeTargetNameError: a firmware for this hardware has an unsafe name.
     """
+    hardware_id = policy.hardware_id
     best: tuple[Any, ...] | None = None
     chosen: TargetFile | None = None
     refused: list[Refusal] = []
-    for target in candidates:
-        fw = target.firmware
-        if fw is None or policy.hardware_id not in fw.hardware_ids:
+    for target, path in candidates:
+        bound = binding_problem(hardware_id, path)
+        if bound is not None:
+            # Not this device's to consider, whatever the entry says (or how malformed).
+            if _names_hardware(target, hardware_id):
+                refused.append(Refusal(target, RefusalReason.DELEGATION, bound))
+            continue
+        try:
+            fw = target.firmware
+        except MetadataFormatError as e:
+            if _names_hardware(target, hardware_id):
+                raise
+            message = f"malformed, not for this hardware: {e}"
+            refused.append(Refusal(target, RefusalReason.MALFORMED, message))
+            continue
+        if fw is None or hardware_id not in fw.hardware_ids:
             continue
         check_target_name(target.path)
         why = refusal(policy, fw)
@@ -151,6 +194,13 @@ def choose(
         if best is None or key > best:
             best, chosen = key, target
     return CheckReport(chosen, refused)
+
+
+def _names_hardware(target: TargetFile, hardware_id: str) -> bool:
+    """Whether a (possibly malformed) firmware entry names ``hardware_id``."""
+    raw = (target.custom or {}).get("firmtuf")
+    ids = raw.get("hardware_ids") if isinstance(raw, dict) else None
+    return ids == hardware_id or (isinstance(ids, list) and hardware_id in ids)
 
 
 def _state_refusal(state: ComponentState, target: TargetFile) -> tuple[RefusalReason, str] | None:
