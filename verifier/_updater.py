@@ -693,6 +693,13 @@ class Updater:
             partial.discard(part_dir, keep=part.name, same_name_as=target.path)
         fd = open_locked(part, self.config.lock_timeout, f"partial download {part}")
         try:
+            if self.find_cached_target(target, dest) is not None:
+                # Another agent finished this download while this one waited for it.
+                if os.fstat(fd).st_size == 0:
+                    part.unlink(missing_ok=True)
+                if progress is not None:
+                    progress(target.length, target.length)
+                return dest
             self._download_to(target, url, fd, part, dest, progress, resumable=True)
             _move_into_place(part, dest)
         except OSError as e:

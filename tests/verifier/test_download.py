@@ -402,13 +402,9 @@ def test_two_downloads_of_one_target_never_share_a_partial(
     assert up.download(target, tmp_path / "a.bin").read_bytes() == OLD
 
 
-def test_a_waiting_download_finds_the_finished_one(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
-    """The holder renames its partial into place while the second waits: the second
-    opens the path again instead of writing into the renamed file."""
-    md = tmp_path / "md"
-    up = repo.updater(md)
+def another_agent_finishing(up: verifier.Updater, md: Path, dest: Path) -> threading.Thread:
+    """Another agent holding the partial of gw/latest.bin, which it renames to ``dest``
+    (its download done) 0.2 s after the thread starts."""
     target = up.get_targetinfo("gw/latest.bin")
     assert target is not None
     part = md / "firmtuf" / "partial" / partial.filename(target)
@@ -418,13 +414,48 @@ def test_a_waiting_download_finds_the_finished_one(
 
     def finish() -> None:
         time.sleep(0.2)
-        part.replace(tmp_path / "first.bin")
+        part.replace(dest)
         os.close(fd)
 
-    t = threading.Thread(target=finish)
+    return threading.Thread(target=finish)
+
+
+def test_a_waiting_download_finds_the_finished_one(
+    repo: RepositorySimulator, tmp_path: Path
+) -> None:
+    """The holder renames its partial into place while the second waits: the second
+    opens the path again instead of writing into the renamed file."""
+    md = tmp_path / "md"
+    up = repo.updater(md)
+    target = up.get_targetinfo("gw/latest.bin")
+    assert target is not None
+    t = another_agent_finishing(up, md, tmp_path / "first.bin")
     t.start()
     try:
         assert up.download(target, tmp_path / "second.bin").read_bytes() == OLD
     finally:
         t.join()
     assert (tmp_path / "first.bin").read_bytes() == OLD
+
+
+def test_a_download_that_waited_for_the_same_one_is_done(
+    repo: RepositorySimulator, tmp_path: Path
+) -> None:
+    """Two agents downloading one target to one place: the second finds it in place
+    once it gets the partial's lock, and fetches nothing."""
+    md = tmp_path / "md"
+    up = repo.updater(md)
+    target = up.get_targetinfo("gw/latest.bin")
+    assert target is not None
+    dest = tmp_path / "fw.bin"
+    t = another_agent_finishing(up, md, dest)
+    before = len(repo.fetcher.requests)
+    t.start()
+    try:
+        progress = Recording()
+        assert up.download(target, dest, progress=progress).read_bytes() == OLD
+    finally:
+        t.join()
+    assert repo.fetcher.requests[before:] == []
+    assert progress == [(len(OLD), len(OLD))]
+    assert partials(md) == []

@@ -85,7 +85,7 @@ def open_locked(path: Path, timeout: float, what: str) -> int:
         StorageError: it cannot be opened.
     """
     while True:
-        fd = _acquire(path, timeout, what, create_dir=False, required=True)
+        fd = _acquire(path, timeout, what, create_dir=False, required=True, holder=False)
         assert fd is not None  # noqa: S101 - required=True never returns None
         try:
             same = path.stat().st_ino == os.fstat(fd).st_ino
@@ -97,14 +97,20 @@ def open_locked(path: Path, timeout: float, what: str) -> int:
 
 
 def _acquire(
-    path: Path, timeout: float, what: str, *, create_dir: bool, required: bool = False
+    path: Path,
+    timeout: float,
+    what: str,
+    *,
+    create_dir: bool,
+    required: bool = False,
+    holder: bool = True,
 ) -> int | None:
     try:
         fd = _open(path, create_dir)
     except OSError as e:
         if not required and e.errno in _READ_ONLY:
             return None  # a read-only store: nothing can be written, nothing to exclude
-        raise StorageError(f"cannot open the lock {path}: {e}") from e
+        raise StorageError(f"cannot open {path}: {e}") from e
     if fcntl is None:  # pragma: no cover - not POSIX
         return fd
     end = time.monotonic() + timeout
@@ -120,10 +126,10 @@ def _acquire(
             return fd
         left = end - time.monotonic()
         if left <= 0:
-            holder = _holder(fd)
+            who = _holder(fd) if holder else ""  # a partial holds image bytes, not a pid
             os.close(fd)
             raise TrustStoreLockedError(
-                f"{what} is locked by another agent{holder} for more than {timeout:g} s "
+                f"{what} is locked by another agent{who} for more than {timeout:g} s "
                 "(Config.lock_timeout); try again later"
             )
         time.sleep(min(delay, left))
