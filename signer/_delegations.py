@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, TargetFile, Targets
@@ -34,17 +34,9 @@ import verifier
 from signer import _latest
 from signer._errors import ConflictError, InvalidInputError
 from signer._fsutil import atomic_write
-from signer._keys import (
-    KEY_TYPES,
-    SIGNER_URI_FIELD,
-    Keyring,
-    generate_key,
-    write_key_file,
-)
+from signer._keys import KEY_TYPES, ExternalKey, Keyring, generate_key, write_key_file
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
-
-if TYPE_CHECKING:  # signer._init uses this module (init --bins)
-    from signer._init import ExternalKey
+from signer._signers import SIGNER_URI_FIELD
 
 MAX_BINS = 1 << 16
 """Largest bin count offered (TAP 15 allows 2^32; 65,536 bins hold millions of targets)."""

@@ -12,8 +12,8 @@ from signer._delegations import delegation_bindings
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
 from signer._image_check import ImageCheck, check_stored_images
-from signer._keys import signer_uri
 from signer._repository import FirmwareRepository, utcnow
+from signer._signers import signer_uri
 from signer._support import SupportInfo, list_support, support_warnings
 
 

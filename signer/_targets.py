@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from signer._firmware import (
     FirmwareFields,
     validate_target_name,
 )
-from signer._fsutil import atomic_write, fsync_dir, temp_path
+from signer._fsutil import StagedFile, atomic_write
 from signer._repository import FirmwareRepository
 from signer._sbom import (
     SbomDocument,
@@ -104,30 +103,20 @@ def _ingest(
 ) -> tuple[Path, int, dict[str, str], bool]:
     """Copy ``image`` into the store while hashing it. Returns (path, length, hashes, new)."""
     hashers = {alg: hashlib.new(alg) for alg in algorithms}
-    tmp = temp_path(store_dir, ".part")
     length = 0
-    try:
-        with open(image, "rb") as fin, open(tmp, "wb") as fout:
-            while chunk := fin.read(_CHUNK):
-                for h in hashers.values():
-                    h.update(chunk)
-                fout.write(chunk)
-                length += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-            fout.flush()
-            os.fsync(fout.fileno())
+    with StagedFile(store_dir) as staged, open(image, "rb") as fin:
+        while chunk := fin.read(_CHUNK):
+            for h in hashers.values():
+                h.update(chunk)
+            staged.write(chunk)
+            length += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
         hashes = {alg: h.hexdigest() for alg, h in hashers.items()}
         dest = store_dir / store_name(hashes["sha256"], basename)
         if dest.exists():
-            tmp.unlink()
             return dest, length, hashes, False
-        tmp.replace(dest)
-        fsync_dir(store_dir)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+        staged.commit(dest)
     return dest, length, hashes, True
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,15 +9,14 @@ from typing import Any, TypeVar
 import click
 
 from signer._delegations import delegate_role
-from signer._errors import InvalidInputError, KeyProblemError
-from signer._init import ExternalKey
-from signer._keys import KEY_TYPES, public_key_from_pem
+from signer._errors import InvalidInputError
+from signer._keys import KEY_TYPES, ExternalKey, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
-    ask_secret,
     echo_json,
     json_option,
+    new_key_password,
     read_small_file,
 )
 from signer.cli._locking import locks_repo
@@ -97,19 +95,7 @@ def role_keys_from_options(
     count = key_count if key_count is not None else (0 if external else 1)
     if count < 0:
         raise InvalidInputError("--keys must not be negative")
-    return external, count, new_key_password(count, password_env)
-
-
-def new_key_password(count: int, password_env: str | None) -> str | None:
-    """Password for new key files: from ``$password_env`` or a confirmed prompt."""
-    if count <= 0:
-        return None
-    if password_env:
-        value = os.environ.get(password_env)
-        if not value:
-            raise KeyProblemError(f"environment variable {password_env} is not set")
-        return value
-    return ask_secret("Password for the new key files", confirm=True)
+    return external, count, new_key_password(password_env) if count > 0 else None
 
 
 @click.command()
