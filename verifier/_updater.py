@@ -719,8 +719,6 @@ class Updater:
         try:
             if self.find_cached_target(target, dest) is not None:
                 # Another agent finished this download while this one waited for it.
-                if os.fstat(fd).st_size == 0:
-                    part.unlink(missing_ok=True)
                 if progress is not None:
                     progress(target.length, target.length)
                 return dest
@@ -729,6 +727,8 @@ class Updater:
         except OSError as e:
             raise StorageError(f"cannot write {dest}: {e}") from e
         finally:
+            # Nothing to resume (a missing file, a refused request): leave no empty file.
+            _remove_if_empty(fd, part)
             os.close(fd)
         log.debug("downloaded %s to %s", target.path, dest)
         return dest
@@ -1057,6 +1057,16 @@ def _discard_partial(fd: int, part: Path) -> None:
         part.unlink(missing_ok=True)
     except OSError as e:
         log.warning("cannot discard partial %s: %s", part, e)
+
+
+def _remove_if_empty(fd: int, part: Path) -> None:
+    """Remove ``part`` if it is still the (locked) empty file ``fd``."""
+    try:
+        st = os.fstat(fd)
+        if st.st_size == 0 and part.stat().st_ino == st.st_ino:
+            part.unlink()
+    except OSError:
+        pass  # renamed into place, or already gone: nothing left behind
 
 
 def _move_into_place(part: Path, dest: Path) -> None:

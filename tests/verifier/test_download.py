@@ -115,6 +115,21 @@ def test_endless_data_leaves_no_partial(repo: RepositorySimulator, tmp_path: Pat
     assert not (tmp_path / "fw.bin").exists()
 
 
+def test_a_missing_image_leaves_no_partial(repo: RepositorySimulator, tmp_path: Path) -> None:
+    """An image the server does not have (404) leaves nothing behind to resume: no empty
+    partial per failed attempt on a device that polls for months."""
+    md = tmp_path / "md"
+    up = repo.updater(md)
+    target = up.get_targetinfo("gw/latest.bin")
+    assert target is not None
+    del repo.artifacts["gw/latest.bin"]
+    for _ in range(2):
+        with pytest.raises(verifier.DownloadHTTPError):
+            up.download(target, tmp_path / "fw.bin")
+        assert partials(md) == []
+    assert not (tmp_path / "fw.bin").exists()
+
+
 def test_an_oversized_partial_is_discarded(
     repo: RepositorySimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
