@@ -655,12 +655,13 @@ class Updater:
         """Download ``target`` to ``dest``, verifying length and hashes while writing.
 
         Memory use is one chunk. Bytes land in a partial file bound to the target (its
-        name and signed hashes) in ``metadata_dir/firmtuf/partial/``, which survives an
-        interrupted transfer so the next call resumes with an HTTP Range request;
-        ``dest`` appears (atomic rename) only once every hash matches. A partial of
-        another release of the same name is discarded; so is one that grows past the
-        signed length, one whose bytes fail the hashes (a resumed one is restarted once
-        from byte 0 first) and one whose write ran out of space. Free space for the rest
+        name and signed hashes) in ``metadata_dir/firmtuf/partial/`` (beside ``dest``
+        when that is another file system), which survives an interrupted transfer so
+        the next call resumes with an HTTP Range request; ``dest`` appears (atomic
+        rename) only once every hash matches. A partial of another release of the same
+        name is discarded; so is one that grows past the signed length, one whose bytes
+        fail the hashes (a resumed one is restarted once from byte 0 first) and one
+        whose write ran out of space. Free space for the rest
         of the signed length (and, on the trust store's file system, room for its
         metadata) is checked before anything is fetched. Two agents never write one
         partial: the second waits up to ``Config.lock_timeout``. A ``dest`` that already
@@ -704,17 +705,7 @@ class Updater:
                 progress(target.length, target.length)
             return dest
         url = self._url_for(target)
-        if partial_path is not None:
-            part = Path(partial_path)
-        else:
-            part_dir = self._store.partial_dir
-            try:
-                part_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StorageError(f"cannot create {part_dir}: {e}") from e
-            part = part_dir / partial.filename(target)
-            # Another release of this name: its bytes will never be resumed.
-            partial.discard(part_dir, keep=part.name, same_name_as=target.path)
+        part = Path(partial_path) if partial_path is not None else self._partial_for(target, dest)
         fd = open_locked(part, self.config.lock_timeout, f"partial download {part}")
         try:
             if self.find_cached_target(target, dest) is not None:
@@ -733,10 +724,31 @@ class Updater:
         log.debug("downloaded %s to %s", target.path, dest)
         return dest
 
+    def _partial_for(self, target: TargetFile, dest: Path) -> Path:
+        """The partial bound to ``target``: in ``firmtuf/partial/``, or beside ``dest``
+        when ``dest`` is on another file system (an inactive slot partition): the image
+        is then written once, not copied across, and a small data partition need not
+        hold it (nor be writable). Partials of other releases of the name there are
+        discarded."""
+        if dest.parent.is_dir() and not partial.same_device(self._dir, dest.parent):
+            part_dir = dest.parent
+        else:
+            part_dir = self._store.partial_dir
+            try:
+                part_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create {part_dir}: {e}") from e
+        part = part_dir / partial.filename(target)
+        # Another release of this name: its bytes will never be resumed.
+        partial.discard(part_dir, keep=part.name, same_name_as=target.path)
+        return part
+
     def discard_partials(self, *, keep: TargetFile | None = None) -> int:
         """Remove partial downloads from ``metadata_dir/firmtuf/partial/``.
 
-        Partials being written by a download right now are left alone.
+        Partials being written by a download right now are left alone. (A partial
+        beside a ``dest`` on another file system goes when its download completes or
+        another release of its name starts.)
 
         Args:
             keep: a target whose partial stays (the one a later call will resume).

@@ -6,8 +6,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -142,6 +144,58 @@ def test_an_oversized_partial_is_discarded(
     part.write_bytes(b"junk" * 100_000)
     assert up.download(target, tmp_path / "fw.bin").read_bytes() == OLD
     assert any(r.levelname == "WARNING" and "discarded" in r.message for r in caplog.records)
+
+
+def other_file_system(tmp_path: Path) -> Path:
+    """A directory on another file system than ``tmp_path`` (tmpfs: a slot partition)."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    return Path(tempfile.mkdtemp(prefix="firmtuf-slot-", dir=shm))
+
+
+def test_a_dest_on_another_file_system_is_written_once(
+    repo: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An inactive slot on its own partition: the partial lives beside ``dest`` (no copy
+    across, and a data partition too small for the image does not matter); cut, it
+    resumes there, and a new release of the name discards it."""
+    slot = other_file_system(tmp_path)
+    try:
+        md = tmp_path / "md"
+        fetcher = Cut(repo.fetcher, cut=100_000)
+        fetcher.cut_urls.add(image_url("gw/latest.bin", OLD))
+        up = repo.updater(md, fetcher=fetcher)
+        old = up.get_targetinfo("gw/latest.bin")
+        assert old is not None
+        real = partial.free_space
+        # The trust store's file system has no room for the image; the slot has.
+        monkeypatch.setattr(
+            partial, "free_space", lambda d: real(d) if d == slot else 1_000_000 // 2
+        )
+        with pytest.raises(verifier.DownloadError, match="cable pulled"):
+            up.download(old, slot / "fw.bin")
+        assert [p.name for p in slot.iterdir()] == [partial.filename(old)]
+        assert partials(md) == []
+        fetcher.cut_urls.clear()
+        assert up.download(old, slot / "fw.bin").read_bytes() == OLD
+        assert fetcher.offsets[-1] == (image_url("gw/latest.bin", OLD), 100_000)
+        assert [p.name for p in slot.iterdir()] == ["fw.bin"]
+
+        fetcher.cut_urls.add(image_url("gw/latest.bin", NEW))
+        repo.add_target("gw/latest.bin", NEW, custom=fw("2.0"))
+        repo.publish()
+        up = repo.updater(md, fetcher=fetcher)
+        new = up.get_targetinfo("gw/latest.bin")
+        assert new is not None
+        (slot / "fw.bin").unlink()
+        stale = slot / partial.filename(old)
+        stale.write_bytes(OLD[:5000])
+        with pytest.raises(verifier.DownloadError, match="cable pulled"):
+            up.download(new, slot / "fw.bin")
+        assert [p.name for p in slot.iterdir()] == [partial.filename(new)]
+    finally:
+        shutil.rmtree(slot)
 
 
 def test_free_space_is_checked_before_anything_is_fetched(
