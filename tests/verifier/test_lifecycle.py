@@ -355,6 +355,7 @@ def test_refusals_are_logged_at_their_level(
     None as if up to date, silently."""
     repo.add_target("gw/3.0/fw.bin", b"3", custom=fw("3.0", counter=0))
     repo.add_target("gw/0.9/fw.bin", b"09", custom=fw("0.9", counter=5))
+    repo.add_target("gw/0.5/fw.bin", b"05", custom=fw("0.5", counter=0))
     repo.publish()
     up = repo.updater(tmp_path, policy=verifier.DevicePolicy("gw", "2.0", 1))
     with caplog.at_level("DEBUG", logger="verifier"):
@@ -363,6 +364,11 @@ def test_refusals_are_logged_at_their_level(
     assert lines["check gw: gw/3.0/fw.bin"] == "WARNING"
     assert lines["check gw: gw/0.9/fw.bin"] == "DEBUG"
     assert lines["check gw: gw/2.0/fw.bin"] == "DEBUG"
+    # An old release with an old counter is what every poll after an update sees.
+    assert lines["check gw: gw/0.5/fw.bin"] == "DEBUG"
+    reasons = {r.target.path: r.reason for r in up.check_report().refused}
+    assert reasons["gw/0.5/fw.bin"] is verifier.RefusalReason.NOT_NEWER
+    assert reasons["gw/3.0/fw.bin"] is verifier.RefusalReason.SECURITY_COUNTER
 
 
 def test_check_report_names_a_delegation_that_may_not_ship_here(tmp_path: Path) -> None:

@@ -96,15 +96,19 @@ class CheckReport:
 
 
 def refusal(policy: DevicePolicy, fw: FirmwareInfo) -> tuple[RefusalReason, str] | None:
-    """Why ``fw`` (for this hardware) may not be installed under ``policy``, or None."""
+    """Why ``fw`` (for this hardware) may not be installed under ``policy``, or None.
+
+    An old release is ``NOT_NEWER`` (routine) even when its counter is lower too: only a
+    newer version the counter refuses is worth a warning.
+    """
+    if fw.version <= policy.installed_version and not policy.unsafe_allow_downgrade:
+        return RefusalReason.NOT_NEWER, (
+            f"version {fw.version} is not newer than installed {policy.installed_version}"
+        )
     if fw.security_counter < policy.security_counter:
         return RefusalReason.SECURITY_COUNTER, (
             f"security counter {fw.security_counter} is below the device's "
             f"{policy.security_counter}"
-        )
-    if fw.version <= policy.installed_version and not policy.unsafe_allow_downgrade:
-        return RefusalReason.NOT_NEWER, (
-            f"version {fw.version} is not newer than installed {policy.installed_version}"
         )
     if fw.min_version is not None and policy.installed_version < fw.min_version:
         return RefusalReason.MIN_VERSION, f"needs installed version >= {fw.min_version}"
