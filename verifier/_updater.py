@@ -716,6 +716,15 @@ class Updater:
             self._download_to(target, url, fd, part, dest, progress, resumable=True)
             _move_into_place(part, dest)
         except OSError as e:
+            if partial.is_no_space(e):
+                # Even a whole, verified image goes: the next metadata save needs room.
+                _discard_partial(fd, part)
+                raise InsufficientSpaceError(
+                    f"no space left to move {target.path} into {dest}: partial discarded",
+                    str(dest.parent),
+                    target.length,
+                    partial.free_space(dest.parent),
+                ) from e
             raise StorageError(f"cannot write {dest}: {e}") from e
         finally:
             # Nothing to resume (a missing file, a refused request): leave no empty file.

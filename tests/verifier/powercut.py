@@ -10,6 +10,14 @@ N-th write lands half its bytes first: a torn write), ``ftruncate``, ``fsync`` /
 It prints ``{"ops": COUNT, "kinds": {...}}`` when it finishes. With ``--announce`` it
 prints ``downloading`` on the first progress callback of each image (timed kills).
 
+``--fail-at N --errno NAME`` feeds a storage fault instead of a kill, at the N-th
+operation: ``ENOSPC`` (the disk is full from then on: every operation that allocates
+fails, creating a file, writing, growing, fsync, rename, mkdir; removing still works),
+``EROFS`` (the file system is remounted read-only, as ext4's ``errors=remount-ro``
+does: every change fails from then on) or ``EIO`` (that one operation fails). A
+verifier error ends the update with exit code 3 and ``{"error": CLASS, "message": ...}``;
+anything else is a traceback (exit code 1).
+
 ``python -m tests.verifier.powercut inspect DEVICE KNOWN.json`` loads a copy of the
 trust store as a fresh process does and prints what it found: every stored role file
 must be one of the published versions, every component's state readable (old, staged or
@@ -19,6 +27,7 @@ confirmed), every slot image absent or whole.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
@@ -35,9 +44,13 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 class Counter:
     """Counts storage operations under ``root``; kills the process at ``kill_at``."""
 
-    def __init__(self, root: Path, kill_at: int | None) -> None:
+    def __init__(
+        self, root: Path, kill_at: int | None, fail_at: int | None = None, err: int = 0
+    ) -> None:
         self.root = str(root.resolve())
         self.kill_at = kill_at
+        self.fail_at = fail_at
+        self.err = err
         self.ops = 0
         self.kinds: dict[str, int] = {}
         self.fds: set[int] = set()
@@ -49,13 +62,25 @@ class Counter:
         except TypeError:
             return False
 
-    def hit(self, kind: str, torn: object = None) -> None:
+    def hit(self, kind: str, torn: object = None, *, grows: bool = True) -> None:
         self.ops += 1
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         if self.ops == self.kill_at:
             if torn is not None:
                 torn()
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.fail_at is not None and self._fails(kind, grows):
+            raise OSError(self.err, os.strerror(self.err))
+
+    def _fails(self, kind: str, grows: bool) -> bool:
+        assert self.fail_at is not None
+        if self.err == errno.EIO:
+            return self.ops == self.fail_at
+        if self.ops < self.fail_at:
+            return False
+        if self.err == errno.ENOSPC:
+            return grows and kind not in ("unlink", "rmdir")
+        return kind != "fsync"  # EROFS: syncing what is there still works
 
     def install(self) -> None:
         from verifier._internal import storage
@@ -70,7 +95,8 @@ class Counter:
             watched = c.under(path)
             writing = bool(flags & WRITE_FLAGS)
             if watched and writing:
-                c.hit("open")
+                creates = bool(flags & os.O_CREAT) and not os.path.exists(path)
+                c.hit("open", grows=creates)
             fd = real["open"](path, flags, mode, dir_fd=dir_fd)
             if watched:
                 c.fds.add(fd)
@@ -90,7 +116,7 @@ class Counter:
 
         def ftruncate(fd, length):  # type: ignore[no-untyped-def]
             if fd in c.write_fds:
-                c.hit("truncate")
+                c.hit("truncate", grows=length > os.fstat(fd).st_size)
             return real["ftruncate"](fd, length)
 
         def sync(name: str):  # type: ignore[no-untyped-def]
@@ -150,8 +176,7 @@ def update(device: Path, url: str, announce: bool) -> None:
         target = up.check()
         if target is None:
             continue
-        slot = device / hwid / SLOT
-        slot.mkdir(parents=True, exist_ok=True)
+        slot = device / hwid / SLOT  # the slots exist (partitions): only the verifier writes
         told: list[int] = []
 
         def progress(done: int, total: int, told: list[int] = told) -> None:
@@ -219,13 +244,22 @@ def main() -> int:
     p.add_argument("arg")
     p.add_argument("--kill-at", type=int)
     p.add_argument("--announce", action="store_true")
+    p.add_argument("--fail-at", type=int)
+    p.add_argument("--errno", choices=["ENOSPC", "EROFS", "EIO"])
     args = p.parse_args()
     if args.mode == "inspect":
         print(json.dumps(inspect(args.device, json.loads(Path(args.arg).read_text()))))
         return 0
-    counter = Counter(args.device, args.kill_at)
+    import verifier
+
+    err = getattr(errno, args.errno) if args.errno else 0
+    counter = Counter(args.device, args.kill_at, args.fail_at, err)
     counter.install()
-    update(args.device, args.arg, args.announce)
+    try:
+        update(args.device, args.arg, args.announce)
+    except verifier.VerifierError as e:
+        print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
+        return 3
     print(json.dumps({"ops": counter.ops, "kinds": counter.kinds}), flush=True)
     return 0
 

@@ -99,6 +99,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     (trust / "firmtuf" / "layout.json").write_text('{"layout": 2}')
     legacy = {"name": "gw/1.5/gw.bin", "version": "1.5", "security_counter": 1}
     (trust / "firmtuf" / "device.json").write_text(json.dumps(legacy))
+    for hwid in powercut.COMPONENTS:
+        (device / hwid / powercut.SLOT).mkdir(parents=True)
     # The release: new timestamp keys (root 2), new root keys (root 3), new images.
     from securesystemslib.signer import CryptoSigner
 
@@ -295,5 +297,67 @@ def test_kill_at_timed_points_of_a_download(world: dict[str, object], server: st
             "failed_recoveries": len(failed),
         },
     )
+    assert not torn, torn
+    assert not failed, failed
+
+
+# --- storage faults: a full disk, a file system remounted read-only, an I/O error -------
+
+
+def leftovers(device: Path, before: set[str]) -> list[str]:
+    """Files a failed update left that take space: temp files and partials."""
+    return sorted(
+        str(p.relative_to(device))
+        for p in device.rglob("*")
+        if p.is_file()
+        and str(p.relative_to(device)) not in before
+        and (p.name.startswith(".") or p.name.endswith(".part"))
+    )
+
+
+@pytest.mark.parametrize("err", ["ENOSPC", "EROFS", "EIO"])
+def test_storage_faults_at_storage_operations(world: dict[str, object], err: str) -> None:
+    """At the N-th storage operation the disk fills up (and stays full), the file system
+    goes read-only (and stays so), or one operation fails with EIO. The update stops
+    with a StorageError (never a foreign exception or a traceback), the trust store
+    loads as after a power cut (old or new, never torn), a full disk is not left fuller
+    by temp files or partials, and once the fault is gone the next update completes."""
+    repo = str(world["repo"])
+    counting = child("update", str(fresh(world, "count")), repo)
+    assert counting.returncode == 0, counting.stderr
+    total = json.loads(counting.stdout.strip().splitlines()[-1])["ops"]
+    points = choose(total, DEFAULT_POINTS // 2)
+    original = Path(str(world["device"]))
+    before = {str(p.relative_to(original)) for p in original.rglob("*")}
+    unclear: dict[int, str] = {}
+    torn: dict[int, list[str]] = {}
+    failed: dict[int, list[str]] = {}
+    stopped = 0
+    for n in points:
+        device = fresh(world, "fault")
+        run = child("update", str(device), repo, "--fail-at", str(n), "--errno", err)
+        if run.returncode == 3:
+            stopped += 1
+            error = json.loads(run.stdout.strip().splitlines()[-1])
+            if not issubclass(getattr(verifier, error["error"]), verifier.StorageError):
+                unclear[n] = f"{error['error']}: {error['message']}"
+        elif run.returncode != 0:
+            unclear[n] = (run.stderr.strip().splitlines() or ["?"])[-1]
+        seen = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
+        problems: list[str] = list(seen["problems"])  # type: ignore[call-overload]
+        if err == "ENOSPC":
+            problems += [f"left {name}" for name in leftovers(device, before)]
+        if problems:
+            torn[n] = problems
+        problems = recover(world, device, repo)
+        if problems:
+            failed[n] = problems
+    report(
+        f"storage faults ({err})",
+        {"operations": total, "points": len(points), "update_stopped": stopped,
+         "unclear_errors": len(unclear), "torn_states": len(torn),
+         "failed_recoveries": len(failed)},
+    )  # fmt: skip
+    assert not unclear, unclear
     assert not torn, torn
     assert not failed, failed

@@ -22,13 +22,20 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
+    """Make a rename in ``directory`` durable.
+
+    Raises:
+        StorageError: the file system could not sync it (EIO, ENOSPC): the rename may
+            not survive a power cut.
+    """
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
         return
     try:
         os.fsync(fd)
+    except OSError as e:
+        raise StorageError(f"cannot sync {directory}: {e}") from e
     finally:
         os.close(fd)
 
