@@ -235,6 +235,39 @@ def test_stage_then_confirm_offline_after_a_reboot(
         booted.confirm()
 
 
+@pytest.mark.parametrize("now", [0.0, 4102444800.0], ids=["rtc-reset-to-1970", "year-2100"])
+def test_a_lying_clock_after_the_reboot_does_not_block_confirm(
+    repo: RepositorySimulator, tmp_path: Path, now: float
+) -> None:
+    """A real-time clock that came back from the reboot at 1970, or far past every
+    expiry: confirm (and mark_failed) judge the recorded install, never the clock, so
+    the new image is neither rolled back nor left unconfirmed for it."""
+    md = tmp_path / "md"
+    up = updater(repo, md, "gw", "1.0")
+    target = up.check()
+    assert target is not None
+    up.stage(target, up.download(target, tmp_path / "slot-b.bin"))
+
+    def booted() -> verifier.Updater:
+        policy = verifier.DevicePolicy.from_metadata_dir(md, "gw", "1.0")
+        return verifier.Updater(
+            md, "https://nowhere.invalid/metadata/", policy=policy, fetcher=Offline(),
+            clock=lambda: now,
+        )  # fmt: skip
+
+    assert booted().confirm() == verifier.DevicePolicy("gw", "2.0", 1)
+    # A later release fails its boot under the same lying clock: recorded all the same.
+    repo.add_target("gw/3.0/fw.bin", b"gw three", custom=fw("3.0", counter=2))
+    repo.publish()
+    up = updater(repo, md, "gw", "1.0")
+    newer = up.check()
+    assert newer is not None and newer.path == "gw/3.0/fw.bin"
+    up.stage(newer)
+    booted().mark_failed(reason="did not boot")
+    assert updater(repo, md, "gw", "1.0").check() is None
+    assert components(md)["gw.json"]["rejected"][0]["target"] == "gw/3.0/fw.bin"  # type: ignore[index]
+
+
 def test_withdrawn_release_is_confirmed_offline(repo: RepositorySimulator, tmp_path: Path) -> None:
     """Staged, then the release is withdrawn and another component's refresh replaces
     the stored metadata before the reboot: confirm() still records what runs."""
