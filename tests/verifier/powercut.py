@@ -10,6 +10,10 @@ N-th write lands half its bytes first: a torn write), ``ftruncate``, ``fsync`` /
 It prints ``{"ops": COUNT, "kinds": {...}}`` when it finishes. With ``--announce`` it
 prints ``downloading`` on the first progress callback of each image (timed kills).
 
+``--fill-disk``: when the first image starts to arrive, another program fills the disk
+(``DEVICE/filler``): on a real small file system (tests/verifier/test_powercut.py mounts
+one) the download then hits a real ENOSPC.
+
 ``--fail-at N --errno NAME`` feeds a storage fault instead of a kill, at the N-th
 operation: ``ENOSPC`` (the disk is full from then on: every operation that allocates
 fails, creating a file, writing, growing, fsync, rename, mkdir; removing still works),
@@ -156,7 +160,18 @@ class Counter:
         os.close = close  # type: ignore[assignment]
 
 
-def update(device: Path, url: str, announce: bool) -> None:
+def fill(path: Path) -> None:
+    """Another program on the device takes every free byte of ``path``'s file system."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+def update(device: Path, url: str, announce: bool, fill_disk: bool = False) -> None:
     """The full update: every component checked, downloaded, staged; then confirmed."""
     import verifier
 
@@ -180,9 +195,12 @@ def update(device: Path, url: str, announce: bool) -> None:
         told: list[int] = []
 
         def progress(done: int, total: int, told: list[int] = told) -> None:
-            if announce and not told:
+            if not told:
                 told.append(done)
-                print("downloading", flush=True)
+                if announce:
+                    print("downloading", flush=True)
+                if fill_disk:
+                    fill(device / "filler")
 
         image = up.download(target, slot / "fw.bin", progress=progress)
         up.stage(target, image)
@@ -244,6 +262,7 @@ def main() -> int:
     p.add_argument("arg")
     p.add_argument("--kill-at", type=int)
     p.add_argument("--announce", action="store_true")
+    p.add_argument("--fill-disk", action="store_true")
     p.add_argument("--fail-at", type=int)
     p.add_argument("--errno", choices=["ENOSPC", "EROFS", "EIO"])
     args = p.parse_args()
@@ -256,7 +275,7 @@ def main() -> int:
     counter = Counter(args.device, args.kill_at, args.fail_at, err)
     counter.install()
     try:
-        update(args.device, args.arg, args.announce)
+        update(args.device, args.arg, args.announce, args.fill_disk)
     except verifier.VerifierError as e:
         print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
         return 3

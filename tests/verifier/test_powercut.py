@@ -11,6 +11,12 @@ the killed storage: every stored role file is a published version, every compone
 state loads (old, staged or confirmed), a slot image is absent or whole. Then the next
 update must complete with the right images.
 
+The same child feeds storage faults instead of kills (the disk full from the N-th
+operation on, the file system remounted read-only, one EIO): the update stops with a
+StorageError, the store loads, and the next update completes. And on real file systems
+mounted in a user namespace: a small tmpfs that is too small, then filled by another
+program while the image arrives; a read-only bind mount of the trust store.
+
 The default run kills at a bounded, evenly spread set of points; with
 ``HYPOTHESIS_PROFILE=thorough`` (or ``FIRMTUF_POWERCUT=all``) at every one.
 ``FIRMTUF_POWERCUT_REPORT=FILE`` writes the figures (points, torn states, failed
@@ -361,3 +367,113 @@ def test_storage_faults_at_storage_operations(world: dict[str, object], err: str
     assert not unclear, unclear
     assert not torn, torn
     assert not failed, failed
+
+
+# --- real file systems: a small tmpfs that fills up, a read-only mount ------------------
+# Mounted in a user and mount namespace of the child (``unshare``): no privilege needed
+# beyond what unprivileged user namespaces give, nothing mounted outside the child.
+
+
+def in_namespace(script: str, **paths: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``sh -c script`` in new user + mount namespaces (``$PY``: this Python)."""
+    env = {**os.environ, "PY": sys.executable, **{k: str(v) for k, v in paths.items()}}
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-euc", script],
+        capture_output=True, text=True, timeout=300, cwd=PROJECT, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def namespaces() -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) to mount a file system for the test")
+    probe = in_namespace('mount -t tmpfs -o size=64k tmpfs "$D"', D=Path("/tmp"))
+    if probe.returncode != 0:
+        pytest.skip(f"no user/mount namespaces here: {probe.stderr.strip()}")
+
+
+def outcome(text: str) -> dict[str, object]:
+    return json.loads(text.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_real_small_disk(world: dict[str, object], namespaces: None, tmp_path: Path) -> None:
+    """A device whose storage is a 1200 KiB file system. The gateway image (300 kB) plus
+    the room kept for the next metadata save does not fit: refused before a byte of it is
+    fetched. On a bigger disk the update runs; another program filling the disk while
+    the image arrives is a real ENOSPC: the partial goes, the trust store stays whole,
+    and once the filler is gone the next update completes."""
+    out = tmp_path / "out"
+    script = """
+run() {
+  name=$1; shift
+  set +e
+  "$PY" -m tests.verifier.powercut update "$M" "$REPO" "$@" >"$OUT/$name.json"
+  echo $? >"$OUT/$name.rc"
+  set -e
+  cp -a "$M/." "$OUT/$name"
+}
+mount -t tmpfs -o size=1200k tmpfs "$M"
+cp -a "$DEVICE/." "$M/"
+run small
+mount -o remount,size=2400k "$M"
+run filled --fill-disk
+rm "$M/filler"
+run again
+"""
+    (tmp_path / "mnt").mkdir()
+    out.mkdir()
+    device, repo = Path(str(world["device"])), Path(str(world["repo"]))
+    done = in_namespace(script, M=tmp_path / "mnt", DEVICE=device, REPO=repo, OUT=out)
+    assert done.returncode == 0, done.stderr
+    known = world["known"]
+    # 1. Too small: the free-space check refuses; nothing partial, the store loads.
+    assert (out / "small.rc").read_text().strip() == "3"
+    error = outcome((out / "small.json").read_text())
+    assert error["error"] == "InsufficientSpaceError", error
+    assert powercut.inspect(out / "small", known)["problems"] == []  # type: ignore[arg-type]
+    assert partial_bytes(out / "small") == 0
+    # 2. Filled while the image arrives: a real ENOSPC, the partial is discarded.
+    assert (out / "filled.rc").read_text().strip() == "3", (out / "filled.json").read_text()
+    error = outcome((out / "filled.json").read_text())
+    assert error["error"] == "InsufficientSpaceError", error
+    assert "partial discarded" in str(error["message"])
+    assert powercut.inspect(out / "filled", known)["problems"] == []  # type: ignore[arg-type]
+    assert partial_bytes(out / "filled") == 0
+    # 3. Room again: the update completes.
+    assert (out / "again.rc").read_text().strip() == "0", (out / "again.json").read_text()
+    final = powercut.inspect(out / "again", known)  # type: ignore[arg-type]
+    assert final["problems"] == []
+    assert final["state"] == known["new"]  # type: ignore[index]
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_read_only_trust_store(world: dict[str, object], namespaces: None) -> None:
+    """The trust store on a read-only mount (a read-only root file system, or ext4 after
+    ``errors=remount-ro``). Up to date, the device polls as usual: refresh, check,
+    nothing to confirm, no lock file needed. With a release to take, the update stops
+    with a StorageError naming EROFS, and not a byte of the store changed."""
+    repo = Path(str(world["repo"]))
+    current = fresh(world, "ro-current")
+    assert child("update", str(current), str(repo)).returncode == 0
+    old = fresh(world, "ro-old")
+    script = """
+mount --bind "$T" "$T"
+mount -o remount,ro,bind "$T"
+set +e
+"$PY" -m tests.verifier.powercut update "$DEVICE" "$REPO"
+echo "rc=$?"
+"""
+    for device, expect in ((current, "rc=0"), (old, "rc=3")):
+        before = tree(device / "trust")
+        done = in_namespace(script, T=device / "trust", DEVICE=device, REPO=repo)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.strip().splitlines()
+        assert lines[-1] == expect, (device.name, done.stdout, done.stderr)
+        if expect == "rc=3":
+            error = outcome("\n".join(lines[:-1]))
+            assert error["error"] == "StorageError", error
+            assert "Read-only file system" in str(error["message"])
+        assert tree(device / "trust") == before
