@@ -171,8 +171,11 @@ def fill(path: Path) -> None:
             pass
 
 
-def update(device: Path, url: str, announce: bool, fill_disk: bool = False) -> None:
-    """The full update: every component checked, downloaded, staged; then confirmed."""
+def update(
+    device: Path, url: str, announce: bool, fill_disk: bool = False, only: str | None = None
+) -> None:
+    """The full update: every component (or ``only`` one) checked, downloaded, staged;
+    then confirmed."""
     import verifier
 
     trust = device / "trust"
@@ -182,7 +185,8 @@ def update(device: Path, url: str, announce: bool, fill_disk: bool = False) -> N
     else:
         fetcher = verifier.DirectoryFetcher(url, "file:///repo/", chunk_size=64 * 1024)
         base = "file:///repo/"
-    for hwid, factory in COMPONENTS.items():
+    components = {h: v for h, v in COMPONENTS.items() if only in (None, h)}
+    for hwid, factory in components.items():
         policy = verifier.DevicePolicy.from_metadata_dir(trust, hwid, factory)
         up = verifier.Updater(trust, base + "metadata/", base + "targets/", fetcher=fetcher,
                               policy=policy)  # fmt: skip
@@ -204,7 +208,7 @@ def update(device: Path, url: str, announce: bool, fill_disk: bool = False) -> N
 
         image = up.download(target, slot / "fw.bin", progress=progress)
         up.stage(target, image)
-    for hwid, factory in COMPONENTS.items():  # the reboot: confirm, offline
+    for hwid, factory in components.items():  # the reboot: confirm, offline
         policy = verifier.DevicePolicy.from_metadata_dir(trust, hwid, factory)
         up = verifier.Updater(trust, "http://127.0.0.1:9/", policy=policy)
         if up.pending() is not None:
@@ -263,6 +267,7 @@ def main() -> int:
     p.add_argument("--kill-at", type=int)
     p.add_argument("--announce", action="store_true")
     p.add_argument("--fill-disk", action="store_true")
+    p.add_argument("--only", choices=sorted(COMPONENTS), help="update this component only")
     p.add_argument("--fail-at", type=int)
     p.add_argument("--errno", choices=["ENOSPC", "EROFS", "EIO"])
     args = p.parse_args()
@@ -275,7 +280,7 @@ def main() -> int:
     counter = Counter(args.device, args.kill_at, args.fail_at, err)
     counter.install()
     try:
-        update(args.device, args.arg, args.announce, args.fill_disk)
+        update(args.device, args.arg, args.announce, args.fill_disk, args.only)
     except verifier.VerifierError as e:
         print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
         return 3

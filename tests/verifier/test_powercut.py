@@ -477,3 +477,29 @@ echo "rc=$?"
             assert error["error"] == "StorageError", error
             assert "Read-only file system" in str(error["message"])
         assert tree(device / "trust") == before
+
+
+def test_two_component_agents_at_once(world: dict[str, object], server: str) -> None:
+    """The gateway's agent and the MCU's agent are separate processes updating one trust
+    store at the same time (over HTTP, each refresh rotating root twice): the lock
+    serialises what must not interleave, layout 2's record is adopted once, and both
+    end confirmed on their new images. Several rounds, each from the old device."""
+    for _ in range(3):
+        device = fresh(world, "both")
+        cmd = [sys.executable, "-m", "tests.verifier.powercut", "update", str(device), server]
+        procs = [
+            subprocess.Popen(
+                [*cmd, "--only", hwid],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=PROJECT,
+            )
+            for hwid in powercut.COMPONENTS
+        ]
+        results = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], results
+        final = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
+        assert final["problems"] == []
+        assert final["state"] == world["known"]["new"]  # type: ignore[index]
+        assert not (device / "trust" / "firmtuf" / "device.json").exists()
