@@ -40,6 +40,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import verifier
+
 COMPONENTS = {"gw": "1.0", "mcu": "4.0"}
 SLOT = "slot-b"
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -179,40 +183,62 @@ def update(
     import verifier
 
     trust = device / "trust"
-    if url.startswith("http"):
-        fetcher: verifier.Fetcher = verifier.HttpFetcher(chunk_size=16 * 1024)
-        base = url
+    if url.endswith(".tar"):  # a USB stick with an offline bundle (``firmtuf bundle``)
+
+        def make(policy: verifier.DevicePolicy) -> verifier.Updater:
+            return verifier.Updater.from_bundle(url, trust, policy=policy)
+
     else:
-        fetcher = verifier.DirectoryFetcher(url, "file:///repo/", chunk_size=64 * 1024)
-        base = "file:///repo/"
+        if url.startswith("http"):
+            fetcher: verifier.Fetcher = verifier.HttpFetcher(chunk_size=16 * 1024)
+            base = url
+        else:
+            fetcher = verifier.DirectoryFetcher(url, "file:///repo/", chunk_size=64 * 1024)
+            base = "file:///repo/"
+
+        def make(policy: verifier.DevicePolicy) -> verifier.Updater:
+            return verifier.Updater(trust, base + "metadata/", base + "targets/",
+                                    fetcher=fetcher, policy=policy)  # fmt: skip
+
     components = {h: v for h, v in COMPONENTS.items() if only in (None, h)}
     for hwid, factory in components.items():
         policy = verifier.DevicePolicy.from_metadata_dir(trust, hwid, factory)
-        up = verifier.Updater(trust, base + "metadata/", base + "targets/", fetcher=fetcher,
-                              policy=policy)  # fmt: skip
-        if up.pending() is not None:
-            continue
-        target = up.check()
-        if target is None:
-            continue
-        slot = device / hwid / SLOT  # the slots exist (partitions): only the verifier writes
-        told: list[int] = []
-
-        def progress(done: int, total: int, told: list[int] = told) -> None:
-            if not told:
-                told.append(done)
-                if announce:
-                    print("downloading", flush=True)
-                if fill_disk:
-                    fill(device / "filler")
-
-        image = up.download(target, slot / "fw.bin", progress=progress)
-        up.stage(target, image)
+        up = make(policy)
+        try:
+            install(up, device / hwid / SLOT, announce, fill_disk, device)
+        finally:
+            close = getattr(up, "close", None)  # a bundle's Updater holds its file open
+            if close is not None:
+                close()
     for hwid, factory in components.items():  # the reboot: confirm, offline
         policy = verifier.DevicePolicy.from_metadata_dir(trust, hwid, factory)
         up = verifier.Updater(trust, "http://127.0.0.1:9/", policy=policy)
         if up.pending() is not None:
             up.confirm()
+
+
+def install(
+    up: verifier.Updater, slot: Path, announce: bool, fill_disk: bool, device: Path
+) -> None:
+    """Check, download into ``slot`` (it exists: a partition; only the verifier writes
+    there), stage."""
+    if up.pending() is not None:
+        return
+    target = up.check()
+    if target is None:
+        return
+    told: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if not told:
+            told.append(done)
+            if announce:
+                print("downloading", flush=True)
+            if fill_disk:
+                fill(device / "filler")
+
+    image = up.download(target, slot / "fw.bin", progress=progress)
+    up.stage(target, image)
 
 
 def inspect(device: Path, known: dict[str, object]) -> dict[str, object]:
