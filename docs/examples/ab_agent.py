@@ -164,7 +164,8 @@ class Agent:
         self, polls: int, interval: float = 3600.0, sleep: Callable[[float], object] = time.sleep
     ) -> dict[str, str] | None:
         """Poll until an update needs a reboot; back off on trouble (network: doubling
-        up to the interval; a repository refusing checks: the interval)."""
+        up to the interval; a repository refusing checks, or storage trouble such as a
+        full disk or another agent holding the lock: the interval)."""
         delay, wait = 30.0, 0.0
         for _ in range(polls):
             if wait:
@@ -177,8 +178,11 @@ class Agent:
                 delay = min(delay * 2, interval)
                 print(f"network trouble, retry in {wait:.0f} s: {e}", file=sys.stderr)
                 continue
-            except (verifier.RepositoryError, verifier.TrustStoreLockedError) as e:
+            except verifier.RepositoryError as e:
                 print(f"update refused, retry at the next poll: {e}", file=sys.stderr)
+                continue
+            except verifier.StorageError as e:  # a full disk (InsufficientSpaceError), locked
+                print(f"storage trouble, retry at the next poll: {e}", file=sys.stderr)
                 continue
             delay = 30.0
             if "reboot" in outcome.values():

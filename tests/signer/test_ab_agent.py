@@ -240,6 +240,28 @@ def test_polling_backs_off_while_the_network_is_down(release: Release, tmp_path:
     assert sleeps[0] <= 30 * 1.2 and sleeps[-1] <= 600 * 1.2
 
 
+def test_a_full_disk_is_retried_at_the_next_poll(
+    release: Release, served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No room for the image: the agent says so and polls again an interval later (it
+    does not die); once there is room, the update goes on."""
+    from verifier._internal import partial
+
+    release.ship("acme-gw", "1.1.0")
+    a = agent(release, served, tmp_path / "device")
+    real = partial.free_space
+    full = [True]
+    monkeypatch.setattr(partial, "free_space", lambda d: 4096 if full[0] else real(d))
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        full[0] = False  # meanwhile, logs were rotated
+
+    assert a.run(polls=3, interval=600, sleep=sleep) == {"acme-gw": "reboot"}  # type: ignore[attr-defined]
+    assert sleeps == [600]
+
+
 def test_the_example_runs_as_a_program(release: Release, served: str, tmp_path: Path) -> None:
     import json
     import subprocess
