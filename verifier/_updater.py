@@ -578,7 +578,11 @@ class Updater:
         (``Refusal``: target, ``RefusalReason``, message).
 
         Raises:
-            As ``check()``.
+            ValueError: the Updater has no DevicePolicy.
+            RepositoryError: metadata failed a check, a firmware entry for this hardware
+                is malformed, or a firmware for this device has an unsafe name.
+            DownloadError: the transport failed.
+            StorageError: the device state cannot be read.
         """
         device = self._require_policy()
         trusted = self._ensure_refreshed()
