@@ -39,8 +39,8 @@ def is_unreachable(error: BaseException) -> bool:
     """True for transport failures that say nothing about the repository's content."""
     if isinstance(error, verifier.DownloadHTTPError):
         return error.status_code >= 500 or error.status_code in (408, 429)
-    if isinstance(error, verifier.DownloadLengthMismatchError):
-        return False  # the server sent too much: that is content
+    if isinstance(error, verifier.DownloadLengthMismatchError | verifier.DownloadIncompleteError):
+        return False  # the server sent too much, or a file shorter than signed: content
     return isinstance(error, verifier.SlowRetrievalError | verifier.DownloadError)
 
 

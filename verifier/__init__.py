@@ -41,7 +41,8 @@ Errors: ``VerifierError`` is the base. ``RepositoryError`` (do not trust what wa
 ``ExpiredMetadataError``, ``BadVersionNumberError`` (``EqualVersionNumberError``),
 ``LengthOrHashMismatchError``, ``PolicyError``, ``UnsafeTargetNameError``, ``BundleError``.
 ``DownloadError`` (transport): ``DownloadHTTPError``, ``DownloadLengthMismatchError``
-(too large), ``SlowRetrievalError``. Also ``CryptoUnavailableError`` and ``StorageError``
+(too large), ``DownloadIncompleteError`` (ended before the signed length),
+``SlowRetrievalError``. Also ``CryptoUnavailableError`` and ``StorageError``
 (``TrustStoreLockedError``: another agent holds the trust store; ``InsufficientSpaceError``).
 """
 
@@ -51,6 +52,7 @@ from verifier._errors import (
     CryptoUnavailableError,
     DownloadError,
     DownloadHTTPError,
+    DownloadIncompleteError,
     DownloadLengthMismatchError,
     EqualVersionNumberError,
     ExpiredMetadataError,
@@ -122,6 +124,7 @@ __all__ = [
     "InsufficientSpaceError",
     "DownloadError",
     "DownloadHTTPError",
+    "DownloadIncompleteError",
     "DownloadLengthMismatchError",
     "SlowRetrievalError",
 ]

@@ -115,8 +115,13 @@ class DownloadHTTPError(DownloadError):
 
 
 class DownloadLengthMismatchError(DownloadError):
-    """The server sent more bytes than allowed (endless-data attack), or its response
-    ended before the signed length (a short Content-Length, a cut transfer)."""
+    """The server sent more bytes than allowed (endless-data attack)."""
+
+
+class DownloadIncompleteError(DownloadError):
+    """The response ended before the signed length (a short ``Content-Length``, a
+    server or proxy that cut the file): the transfer's fault, not the metadata's. The
+    bytes that came stay in the partial download; the next attempt resumes."""
 
 
 class SlowRetrievalError(DownloadError):

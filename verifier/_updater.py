@@ -19,6 +19,7 @@ from verifier._config import Config, DevicePolicy
 from verifier._errors import (
     BadVersionNumberError,
     DownloadHTTPError,
+    DownloadIncompleteError,
     DownloadLengthMismatchError,
     EqualVersionNumberError,
     ExpiredMetadataError,
@@ -445,7 +446,7 @@ class Updater:
         not the metadata's; the bytes that came stay in a partial download."""
 
         def error(received: int) -> Exception:
-            return DownloadLengthMismatchError(
+            return DownloadIncompleteError(
                 f"{url}: the response ended after {offset + received} of the {length} bytes signed"
             )
 

@@ -324,7 +324,7 @@ def test_endless_snapshot_with_length_in_timestamp(tmp_path: Path) -> None:
 @pytest.mark.parametrize("role", ["snapshot", "targets"])
 def test_metadata_shorter_than_its_signed_length(tmp_path: Path, role: str) -> None:
     """Issue 9 item 6: a response that ends before the signed length is the transfer's
-    fault (DownloadLengthMismatchError, retry later), not a repository error; the
+    fault (DownloadIncompleteError, retry later), not a repository error; the
     truncated bytes are never trusted."""
     sim = RepositorySimulator()
     sim.compute_metafile_hashes_length = True
@@ -334,22 +334,30 @@ def test_metadata_shorter_than_its_signed_length(tmp_path: Path, role: str) -> N
     sim.publish()
     url = current_url(sim, role)
     sim.override[url] = sim.files[url][:-40]
-    error = attack(sim, md, verifier.DownloadLengthMismatchError, role=role)
+    error = attack(sim, md, verifier.DownloadIncompleteError, role=role)
     assert "the response ended after" in str(error)
 
 
 def test_short_target(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+    """An image served shorter than signed: DownloadIncompleteError, trusted state
+    unchanged, the bytes that came kept as the partial download the next attempt
+    resumes."""
     digest = hashlib.sha256(b"firmware one").hexdigest()
-    sim.override[f"{TARGETS_URL}gw/1.0.0/{digest}.fw.bin"] = b"firmware"
-
-    def download(up: verifier.Updater) -> object:
-        target = up.get_targetinfo("gw/1.0.0/fw.bin")
-        assert target is not None
-        return up.download(target, tmp_path / "out.bin")
-
-    error = attack(sim, md, verifier.DownloadLengthMismatchError, download)
-    assert "ended after 8 of the 12 bytes signed" in str(error)
+    url = f"{TARGETS_URL}gw/1.0.0/{digest}.fw.bin"
+    sim.override[url] = b"firmware"
+    up = sim.updater(md)
+    target = up.get_targetinfo("gw/1.0.0/fw.bin")
+    assert target is not None
+    before = state_of(md)
+    with pytest.raises(verifier.DownloadIncompleteError, match="ended after 8 of the 12 bytes"):
+        up.download(target, tmp_path / "out.bin")
+    after = state_of(md)
+    kept = [k for k in after if k.startswith("firmtuf/partial/")]
+    assert [after[k] for k in kept] == [b"firmware"]
+    assert {k: v for k, v in after.items() if k not in kept} == before
     assert not (tmp_path / "out.bin").exists()
+    sim.override[url] = b"firmware one"
+    assert up.download(target, tmp_path / "out.bin").read_bytes() == b"firmware one"
 
 
 def test_endless_target(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:

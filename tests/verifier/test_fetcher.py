@@ -153,10 +153,12 @@ def test_short_content_length_is_the_transfers_fault(
     served = BASE + image_path().lstrip("/")
     repo.override[served] = IMAGE[:100_000]
     before = state_of(md)
-    with pytest.raises(verifier.DownloadLengthMismatchError, match="after 100000 of the 512000"):
+    with pytest.raises(verifier.DownloadIncompleteError, match="after 100000 of the 512000"):
         up.download(target, dest)
-    assert state_of(md) == before and not dest.exists()
-    assert partial_of(md, target).stat().st_size == 100_000
+    part = partial_of(md, target)
+    assert part.read_bytes() == IMAGE[:100_000] and not dest.exists()
+    after = state_of(md)
+    assert {k: v for k, v in after.items() if md / k != part} == before
     del repo.override[served]
     assert up.download(target, dest).read_bytes() == IMAGE
     assert server.ranges[-1] == "bytes=100000-"
@@ -346,7 +348,9 @@ def test_memory_and_import_errors_are_not_network_trouble(
         else:
             up.download(target, tmp_path / "fw.bin")
     assert info.value is error and not isinstance(info.value, verifier.VerifierError)
-    assert state_of(md) == before
+    # The bytes that came before the error may stay as a partial download (resumable).
+    after = {k: v for k, v in state_of(md).items() if not k.startswith("firmtuf/partial/")}
+    assert after == before
     assert not (tmp_path / "fw.bin").exists()
 
 

@@ -278,7 +278,7 @@ def test_failed_rotation_keeps_last_good_root(sim: RepositorySimulator, device_d
         (b"firmware-v1", None, ""),
         (b"firmware-v2", verifier.LengthOrHashMismatchError, "sha256 hash mismatch"),
         (b"firmware-v1+", verifier.DownloadLengthMismatchError, "more than 11 bytes"),
-        (b"firmware-", verifier.DownloadLengthMismatchError, "ended after 9 of the 11 bytes"),
+        (b"firmware-", verifier.DownloadIncompleteError, "ended after 9 of the 11 bytes"),
     ],
 )
 def test_verify_remote_target_checks_without_storing(

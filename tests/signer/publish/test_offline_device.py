@@ -291,7 +291,8 @@ def test_image_shorter_than_signed_in_a_bundle_is_the_bundles_fault(
         before = _state(device)
         with pytest.raises(BundleError, match="holds 8 bytes, the trusted metadata signs 14"):
             up.download(target, tmp_path / "fw.bin")
-    assert _state(device) == before
+    after = {k: v for k, v in _state(device).items() if not k.startswith("firmtuf/partial/")}
+    assert after == before
     assert not (tmp_path / "fw.bin").exists()
 
 
