@@ -49,7 +49,13 @@ if TYPE_CHECKING:
     from signer._keys import KEY_TYPES, ExternalKey, Keyring
     from signer._publish import PublishReport, publish
     from signer._refresh import RefreshResult, refresh
-    from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
+    from signer._repository import (
+        DEFAULT_EXPIRY,
+        FirmwareRepository,
+        Pending,
+        SignResult,
+        SignState,
+    )
     from signer._signers import SIGNER_URI_FIELD
     from signer._status import RepositoryStatus, RoleStatus, repository_status
     from signer._targets import AddedTarget, add_firmware, remove_target
@@ -100,6 +106,8 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_EXPIRY": "signer._repository",
     "FirmwareRepository": "signer._repository",
     "SignResult": "signer._repository",
+    "SignState": "signer._repository",
+    "Pending": "signer._repository",
     "RepositoryStatus": "signer._status",
     "RoleStatus": "signer._status",
     "repository_status": "signer._status",
@@ -139,6 +147,8 @@ __all__ = [
     "validate_target_name",
     # signing, status, publishing, verifying
     "SignResult",
+    "SignState",
+    "Pending",
     "RepositoryStatus",
     "RoleStatus",
     "repository_status",

@@ -18,21 +18,25 @@ an online update, starting from the root it already trusts.
 
 from __future__ import annotations
 
-import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
-from signer._fsutil import StagedFile
-from signer._store import split_versioned
-from verifier import Config
+from tuf.api.metadata import Root, Snapshot, Timestamp
 
-# The device's search (verifier.Updater.get_targetinfo) visits top-level targets and then
-# up to max_delegations delegated roles; a smaller bound here made `firmtuf bundle` miss a
-# target the device finds at the end of a 32-deep chain.
-_MAX_SEARCH = Config().max_delegations + 1
+from signer._client import ClientRefusal, SearchResult, search_published
+from signer._errors import (
+    InvalidInputError,
+    PublishError,
+    RepositoryLocationError,
+    VerificationError,
+)
+from signer._fsutil import StagedFile
+from signer._tree import TIMESTAMP_KEY, PublishedTree, metadata_key, target_key, versioned
+from verifier import TargetFile
+
+_TOP_LEVEL = (Root.type, Timestamp.type, Snapshot.type)
 
 
 @dataclass
@@ -53,100 +57,6 @@ class BundleReport:
         }
 
 
-def _load(meta_dir: Path, name: str) -> dict[str, Any]:
-    path = meta_dir / name
-    try:
-        signed = json.loads(path.read_bytes())["signed"]
-    except FileNotFoundError as e:
-        raise PublishError(f"{path} is missing from the published repository") from e
-    except (ValueError, KeyError, TypeError) as e:
-        raise PublishError(f"{path} is not TUF metadata") from e
-    if not isinstance(signed, dict):
-        raise PublishError(f"{path} is not TUF metadata")
-    return signed
-
-
-def _roles_for_target(delegations: dict[str, Any], target: str) -> list[tuple[str, bool]]:
-    """Delegated roles trusted for ``target`` in order, as the TUF client computes them."""
-    from tuf.api.metadata import Delegations
-
-    try:
-        parsed = Delegations.from_dict(json.loads(json.dumps(delegations)))
-    except (ValueError, KeyError, TypeError) as e:
-        raise PublishError(f"bad delegations in the published metadata: {e}") from e
-    return list(parsed.get_roles_for_target(target))
-
-
-class _Repo:
-    def __init__(self, published: Path) -> None:
-        self.meta = published / "metadata"
-        self.targets_dir = published / "targets"
-        if not (self.meta / "timestamp.json").is_file():
-            raise RepositoryLocationError(
-                f"{published} is not a published repository (no metadata/timestamp.json)"
-            )
-        ts = _load(self.meta, "timestamp.json")
-        try:
-            self.snapshot_version = int(ts["meta"]["snapshot.json"]["version"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise PublishError("timestamp.json has no snapshot version") from e
-        self.snapshot_name = f"{self.snapshot_version}.snapshot.json"
-        self.snapshot = _load(self.meta, self.snapshot_name)
-        self.loaded: dict[str, dict[str, Any]] = {}
-
-    def role_file(self, role: str) -> str:
-        try:
-            version = int(self.snapshot["meta"][f"{role}.json"]["version"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise PublishError(f"snapshot does not list role {role!r}") from e
-        return f"{version}.{role}.json"
-
-    def role(self, role: str) -> dict[str, Any]:
-        if role not in self.loaded:
-            self.loaded[role] = _load(self.meta, self.role_file(role))
-        return self.loaded[role]
-
-    def search(self, target: str) -> tuple[dict[str, Any], list[str]]:
-        """Pre-order depth-first delegation search: (target info, roles visited)."""
-        visited: list[str] = []
-        stack = ["targets"]
-        while stack and len(visited) < _MAX_SEARCH:
-            role = stack.pop()
-            if role in visited:
-                continue
-            signed = self.role(role)
-            visited.append(role)
-            info = signed.get("targets", {}).get(target)
-            if isinstance(info, dict):
-                return info, visited
-            children: list[str] = []
-            if isinstance(signed.get("delegations"), dict):
-                for child, terminating in _roles_for_target(signed["delegations"], target):
-                    children.append(child)
-                    if terminating:
-                        stack = []
-                        break
-            stack.extend(reversed(children))
-        raise InvalidInputError(f"no target named {target!r} in the published repository")
-
-    def all_roles(self) -> list[str]:
-        return sorted(
-            name.removesuffix(".json")
-            for name in self.snapshot.get("meta", {})
-            if name.removesuffix(".json") != "targets"
-        )
-
-    def newest_root(self) -> int:
-        versions = [
-            parsed[0]
-            for p in self.meta.glob("*.root.json")
-            if (parsed := split_versioned(p.name)) is not None and parsed[1] == "root"
-        ]
-        if not versions:
-            raise PublishError(f"no N.root.json in {self.meta}")
-        return max(versions)
-
-
 def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
     info = tarfile.TarInfo(name)
     info.size = path.stat().st_size
@@ -154,6 +64,56 @@ def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
     info.mtime = 0
     with open(path, "rb") as f:
         tar.addfile(info, f)
+
+
+def _root_versions(published: Path, from_root_version: int) -> range:
+    """The root chain from ``from_root_version`` to the newest published root.
+
+    Raises:
+        RepositoryLocationError: ``published`` is not a published tree.
+        InvalidInputError: ``from_root_version`` is not a published root version.
+    """
+    if not published.joinpath(*TIMESTAMP_KEY.split("/")).is_file():
+        raise RepositoryLocationError(
+            f"{published} is not a published repository (no {TIMESTAMP_KEY})"
+        )
+    roots = versioned(
+        (p.relative_to(published).as_posix() for p in published.glob("metadata/*")), Root.type
+    )
+    if not roots:
+        raise PublishError(f"no N.root.json in {published / 'metadata'}")
+    if not 1 <= from_root_version <= roots[-1]:
+        raise InvalidInputError(
+            f"--from-root-version must be between 1 and {roots[-1]} (the newest root)"
+        )
+    return range(from_root_version, roots[-1] + 1)
+
+
+def _device_search(published: Path, first_root: int, names: list[str]) -> SearchResult:
+    """Search ``names`` as a device trusting root ``first_root`` does: every name found,
+    with the version of every role trusted on the way (top-level roles first).
+
+    The search is the verifier's own, so the bundle carries exactly the roles a device
+    loads (the same depth bound, the same order, the same terminating rules).
+
+    Raises:
+        InvalidInputError: a name the device would not find.
+        VerificationError: the published metadata does not verify as a device would.
+    """
+    root_path = published / metadata_key(Root.type, first_root)
+    try:
+        result = search_published(published, root_path.read_bytes(), names)
+    except FileNotFoundError as e:
+        raise PublishError(f"{root_path} is missing from the published repository") from e
+    except ClientRefusal as e:
+        raise VerificationError(
+            f"{published} does not verify as a device would verify it ({e}): a device "
+            "would refuse this bundle; nothing was written"
+        ) from e
+    for name, info in result.found.items():
+        if info is None:
+            raise InvalidInputError(f"no target named {name!r} in the published repository")
+    return result
 
 
 def build_bundle(
@@ -176,56 +136,56 @@ def build_bundle(
             targets (for devices that call ``Updater.check()`` on delegated repositories).
 
     Raises:
-        PublishError: unknown target, bad root version, incomplete repository.
+        InvalidInputError: no or unknown target, bad root version.
+        RepositoryLocationError: ``published`` is not a published tree.
+        VerificationError: the published metadata does not verify from root
+            ``from_root_version`` as a device would verify it.
+        PublishError: a file the bundle needs is missing.
     """
     if not target_names:
         raise InvalidInputError("choose at least one --target")
-    repo = _Repo(published)
-    newest_root = repo.newest_root()
-    if not 1 <= from_root_version <= newest_root:
-        raise InvalidInputError(
-            f"--from-root-version must be between 1 and {newest_root} (the newest root)"
-        )
-    members: list[tuple[str, Path]] = []
-    for version in range(from_root_version, newest_root + 1):
-        members.append((f"metadata/{version}.root.json", repo.meta / f"{version}.root.json"))
-    members.append(("metadata/timestamp.json", repo.meta / "timestamp.json"))
-    members.append((f"metadata/{repo.snapshot_name}", repo.meta / repo.snapshot_name))
-
-    roles: list[str] = []
-    images: list[tuple[str, Path]] = []
-    for name in dict.fromkeys(target_names):
-        info, visited = repo.search(name)
-        roles.extend(r for r in visited if r not in roles)
-        try:
-            digest = info["hashes"]["sha256"]
-        except (KeyError, TypeError) as e:
-            raise PublishError(f"target {name!r} has no sha256 hash") from e
-        head, _, base = name.rpartition("/")
-        key = f"targets/{head + '/' if head else ''}{digest}.{base}"
-        images.append((key, published / key))
+    names = list(dict.fromkeys(target_names))
+    published = Path(published)
+    roots = _root_versions(published, from_root_version)
+    search = _device_search(published, from_root_version, names)
+    versions = search.versions
+    roles = {role: v for role, v in versions.items() if role not in _TOP_LEVEL}
     if all_roles:
-        roles.extend(r for r in ["targets", *repo.all_roles()] if r not in roles)
-    for role in roles:
-        file = repo.role_file(role)
-        members.append((f"metadata/{file}", repo.meta / file))
-    members.extend(images)
+        tree = PublishedTree.directory(published)
+        for role, version in tree.role_versions(versions[Snapshot.type]).items():
+            roles.setdefault(role, version)
+    members = [metadata_key(Root.type, v) for v in roots]
+    members += [TIMESTAMP_KEY, metadata_key(Snapshot.type, versions[Snapshot.type])]
+    members += [metadata_key(role, version) for role, version in roles.items()]
+    members += [_image_key(name, search.found[name]) for name in names]
+    _write_bundle(published, Path(out), members)
+    return BundleReport(
+        path=str(out), members=members, targets=names, size=Path(out).stat().st_size
+    )
 
-    for key, path in members:
+
+def _image_key(name: str, info: TargetFile | None) -> str:
+    digest = None if info is None else info.hashes.get("sha256")
+    if digest is None:
+        raise PublishError(f"target {name!r} has no sha256 hash")
+    return target_key(name, digest)
+
+
+def _write_bundle(published: Path, out: Path, members: list[str]) -> None:
+    """Write ``members`` (keys of the published tree) as a ustar archive, atomically.
+
+    Raises:
+        PublishError: a member is missing (or not a regular file), or the write failed.
+    """
+    paths = [(key, published.joinpath(*key.split("/"))) for key in members]
+    for key, path in paths:
         if not path.is_file() or path.is_symlink():
             raise PublishError(f"{key} is missing from the published repository")
-    out = Path(out)
     try:
         with StagedFile(out.parent) as staged:
             with tarfile.open(fileobj=staged.file, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-                for key, path in members:
+                for key, path in paths:
                     _add_file(tar, key, path)
             staged.commit(out)
     except ValueError as e:
         raise PublishError(f"cannot write bundle: {e}") from e
-    return BundleReport(
-        path=str(out),
-        members=[k for k, _ in members],
-        targets=list(dict.fromkeys(target_names)),
-        size=out.stat().st_size,
-    )

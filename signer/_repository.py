@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib import parse
@@ -52,6 +53,7 @@ from signer._errors import (
     MetadataError,
     RepositoryLocationError,
 )
+from signer._event_guard import check_no_open_event
 from signer._firmware import check_targets_content
 from signer._fsutil import write_all_or_nothing
 from signer._keys import Keyring
@@ -132,6 +134,28 @@ class SignatureState:
     def complete(self) -> bool:
         return self.missing == 0
 
+    def describe(self) -> str:
+        """``"1/2 signatures, needs 1 more"``."""
+        return f"{len(self.signed)}/{self.threshold} signatures, needs {self.missing} more"
+
+
+class SignState(Enum):
+    """Why a role is not finished after a signing run (the states of the sign plan,
+    as tuf-on-ci's ``SignerState``): control flow tests these, never message text."""
+
+    NEEDS_SIGNATURES = "needs-signatures"
+    """Its threshold is not met: holders of its keys must sign."""
+    WAITING = "waiting"
+    """Snapshot or timestamp: what it describes is not fully signed yet."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A role a signing run left unfinished, and why (``reason`` is for people)."""
+
+    state: SignState
+    reason: str
+
 
 @dataclass
 class SignResult:
@@ -141,11 +165,20 @@ class SignResult:
     """Role -> keyids that added a signature in this run."""
     new_versions: dict[str, int] = field(default_factory=dict)
     """Role -> version created in this run (snapshot/timestamp refresh, re-issue)."""
-    incomplete: dict[str, str] = field(default_factory=dict)
-    """Role -> why it still lacks signatures (or waits for another role)."""
+    pending: dict[str, Pending] = field(default_factory=dict)
+    """Role -> why it still lacks signatures or waits for another role."""
     skipped: dict[str, str] = field(default_factory=dict)
     """Key id -> why it could not sign (token absent, ...) for a role whose threshold
     was met without it."""
+
+    @property
+    def incomplete(self) -> dict[str, str]:
+        """Role -> why it is unfinished (the ``reason`` of each :attr:`pending` role)."""
+        return {role: pending.reason for role, pending in self.pending.items()}
+
+    def needing_signatures(self) -> list[str]:
+        """Roles whose threshold is not met (not those merely waiting for another)."""
+        return [r for r, p in self.pending.items() if p.state is SignState.NEEDS_SIGNATURES]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -478,7 +511,7 @@ class FirmwareRepository(Repository):
             for keyid in state.unsigned
             if self.keyring is not None and keyid in self.keyring.unavailable
         ]
-        text = f"{len(state.signed)}/{state.threshold} signatures, needs {state.missing} more"
+        text = state.describe()
         if reasons:
             text += " (" + "; ".join(reasons) + ")"
         return text
@@ -513,21 +546,20 @@ class FirmwareRepository(Repository):
                 self._sign_timestamp(result, forced=role is not None)
             else:
                 self._sign_plain(name, result, forced=role is not None)
-        if not result.signed and result.incomplete:
-            needy = [r for r, why in result.incomplete.items() if "needs" in why]
-            if needy:
-                raise KeyProblemError(
-                    f"no key at hand for {needy[0]}: {result.incomplete[needy[0]]}"
-                )
-        if role is not None and role in result.incomplete and role not in result.signed:
-            raise ConflictError(f"cannot sign {role}: {result.incomplete[role]}")
+        needy = result.needing_signatures()
+        if not result.signed and needy:
+            raise KeyProblemError(
+                f"no key at hand for {needy[0]}: {result.pending[needy[0]].reason}"
+            )
+        if role is not None and role in result.pending and role not in result.signed:
+            raise ConflictError(f"cannot sign {role}: {result.pending[role].reason}")
         return result
 
     def _record(self, role: str, added: list[str], result: SignResult) -> None:
         if added:
             result.signed.setdefault(role, []).extend(added)
         if not self.is_complete(role):
-            result.incomplete[role] = self._missing_reason(role)
+            result.pending[role] = Pending(SignState.NEEDS_SIGNATURES, self._missing_reason(role))
         elif added:
             result.skipped.update(self.skipped_keys(role))
 
@@ -560,13 +592,17 @@ class FirmwareRepository(Repository):
     def _sign_snapshot(self, result: SignResult, *, forced: bool) -> None:
         waiting = [r for r in self.targets_roles() if not self.is_complete(r)]
         if waiting:
-            result.incomplete[Snapshot.type] = f"waits for {waiting[0]} to be fully signed"
+            result.pending[Snapshot.type] = Pending(
+                SignState.WAITING, f"waits for {waiting[0]} to be fully signed"
+            )
             return
         self._renew_or_sign(Snapshot.type, result, forced)
 
     def _sign_timestamp(self, result: SignResult, *, forced: bool) -> None:
         if not self.is_complete(Snapshot.type) or self._stale(Snapshot.type):
-            result.incomplete[Timestamp.type] = "waits for a fully signed, current snapshot"
+            result.pending[Timestamp.type] = Pending(
+                SignState.WAITING, "waits for a fully signed, current snapshot"
+            )
             return
         self._renew_or_sign(Timestamp.type, result, forced)
 
@@ -654,9 +690,8 @@ class FirmwareRepository(Repository):
                 files.append((self.root_history_path(md.signed.version), data))
             files.append((self.metadata_path(role), data))
         self._check_unchanged_on_disk([path for path, _ in files])
-        from signer._events import check_no_open_event  # the events module builds on this one
-
-        check_no_open_event(self, dirty)
+        if self.event_guard:
+            check_no_open_event(self.path, dirty, self.event_exempt)
         write_all_or_nothing(files)
         self._peeked.clear()
         for path, data in files:

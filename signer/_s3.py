@@ -20,6 +20,7 @@ from typing import Any
 
 from signer._errors import InvalidInputError, PublishError
 from signer._store import LocalFile, PreconditionFailedError, RemoteObject
+from signer._tree import METADATA, MUTABLE_KEYS, TARGETS
 
 _MUTABLE_MAX_AGE = 60
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -41,7 +42,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 
 def _cache_control(key: str) -> str:
-    if key in ("metadata/timestamp.json", "metadata/root.json"):
+    if key in MUTABLE_KEYS:
         return f"public, max-age={_MUTABLE_MAX_AGE}"
     return _IMMUTABLE
 
@@ -108,7 +109,7 @@ class S3Store:
     def listing(self) -> dict[str, RemoteObject]:
         out: dict[str, RemoteObject] = {}
         base = self._key("")
-        for top in ("metadata/", "targets/"):
+        for top in (METADATA, TARGETS):
             token: str | None = None
             while True:
                 kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": base + top}

@@ -49,6 +49,8 @@ class RoleStatus:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     targets: int | None = None
+    under_signed: bool = False
+    """Its threshold (for root also the previous root's) is not met: signing fixes it."""
 
     @property
     def ok(self) -> bool:
@@ -153,10 +155,8 @@ def repository_status(
             keys,
         )
         if not state.complete:
-            status.problems.append(
-                f"under-signed: {len(state.signed)}/{state.threshold} signatures, "
-                f"needs {state.missing} more"
-            )
+            status.under_signed = True
+            status.problems.append(f"under-signed: {state.describe()}")
         if md.signed.expires <= now:
             status.problems.append(f"expired {md.signed.expires:%Y-%m-%d %H:%M} UTC")
         elif md.signed.expires - now <= min(warn, repo.config.expiry_for(role) / 2):

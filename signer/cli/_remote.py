@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 import click
 
-from signer._remote import publish_to_store
+from signer._remote import open_store, publish_to_store
 from signer._repository import FirmwareRepository
-from signer._store import LocalFile, open_store
+from signer._store import LocalFile
 from signer.cli._common import echo_json
 
 F = TypeVar("F", bound=Callable[..., Any])
