@@ -15,7 +15,7 @@ from benchmarks.bench_signer import PASSWORD, build_repository
 from signer import FirmwareRepository, init_repository
 from signer._client import ClientRefusal, device_update
 from signer._delegations import convert_to_bins, delegate_role, route_target, search_order
-from signer._demo import serve_directory
+from tests.loopback import serve_directory
 from tests.signer.scale.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
 
 PW = ("--password-env", PASSWORD_ENV)
