@@ -8,6 +8,7 @@ from typing import Any
 
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
+from signer._delegations import delegation_bindings
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
 from signer._image_check import ImageCheck, check_stored_images
@@ -51,6 +52,9 @@ class RoleStatus:
     targets: int | None = None
     under_signed: bool = False
     """Its threshold (for root also the previous root's) is not met: signing fixes it."""
+    delegated: bool = False
+    hardware_ids: list[str] | None = None
+    """The delegation's hardware-id binding (None: any hardware id); delegated roles only."""
 
     @property
     def ok(self) -> bool:
@@ -69,6 +73,8 @@ class RoleStatus:
         }
         if self.targets is not None:
             data["targets"] = self.targets
+        if self.delegated:
+            data["hardware_ids"] = self.hardware_ids
         return data
 
 
@@ -135,6 +141,7 @@ def repository_status(
     """
     now = now or utcnow()
     roles = [Root.type, *repo.targets_roles(), Snapshot.type, Timestamp.type]
+    bindings = delegation_bindings(repo)
     result = []
     for role in roles:
         md = repo.metadata(role)
@@ -165,6 +172,9 @@ def repository_status(
             stale = repo.stale_reason(role)
             if stale:
                 status.problems.append(f"stale: {stale}")
+        if role in bindings:
+            status.delegated = True
+            status.hardware_ids = bindings[role]
         if role not in (Root.type, Snapshot.type, Timestamp.type):
             status.targets = len(getattr(md.signed, "targets", {}))
             try:

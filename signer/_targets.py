@@ -17,7 +17,13 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import hash_bins, route_target, search_order
+from signer._delegations import (
+    check_hardware_ids_admitted,
+    delegation_path,
+    hash_bins,
+    route_target,
+    search_order,
+)
 from signer._errors import ConflictError, InvalidInputError, MetadataError
 from signer._firmware import (
     FirmwareFields,
@@ -143,8 +149,9 @@ def add_firmware(
 
     Raises:
         InvalidInputError: missing image, bad name, fields or hash algorithm; ``role``
-            unknown or not delegated the name; SBOM unreadable, too large, not JSON or
-            not CycloneDX/SPDX.
+            unknown or not delegated the name; a delegation on the way to the role is
+            bound to hardware ids that exclude one of ``fields.hardware_ids``; SBOM
+            unreadable, too large, not JSON or not CycloneDX/SPDX.
         ConflictError: the name exists, or the version is not newer than an existing
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
@@ -189,6 +196,9 @@ def add_firmware(
         if target_name in existing:
             raise ConflictError(f"target {target_name!r} already exists (remove it first)")
     roles = {n: targets_role_for(repo, n, role) for n in every_name}
+    for target_name in names:
+        chain = delegation_path(repo, target_name, roles[target_name])
+        check_hardware_ids_admitted(target_name, fields.hardware_ids, chain)
     newest = _latest.newest_in_bins(repo, bins) if bins else {}
     if not allow_downgrade:
         _check_newer(existing, fields)

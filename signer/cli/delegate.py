@@ -24,6 +24,18 @@ from signer.cli._locking import locks_repo
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def hardware_id_option(f: F) -> F:
+    """``--hardware-id`` (shared by `delegate` and `bins`): the delegation's binding."""
+    return click.option(
+        "--hardware-id",
+        "hardware_ids",
+        multiple=True,
+        metavar="ID",
+        help="Bind the delegation: devices accept its firmware only for these hardware "
+        "ids (fnmatch patterns such as 'acme-gw-*' allowed). Repeatable. Default: any.",
+    )(f)
+
+
 def key_options(f: F) -> F:
     """Options choosing a new role's keys (shared by `delegate` and `bins`)."""
     for option in reversed(
@@ -108,6 +120,7 @@ def role_keys_from_options(
     is_flag=True,
     help="A client searching a matching path looks in no other role after this one.",
 )
+@hardware_id_option
 @key_options
 @json_option
 @locks_repo("exclusive")
@@ -117,6 +130,7 @@ def delegate(
     paths: tuple[str, ...],
     parent: str,
     terminating: bool,
+    hardware_ids: tuple[str, ...],
     key_count: int | None,
     signers: tuple[tuple[str, Path], ...],
     threshold: int,
@@ -141,14 +155,16 @@ def delegate(
         external_keys=external,
         key_type=key_type,
         password=password,
+        hardware_ids=hardware_ids,
     )
     if as_json:
         echo_json(result.to_dict())
         return
+    bound = ", ".join(result.hardware_ids) if result.hardware_ids else "any hardware id"
     click.echo(
         f"Delegated {', '.join(result.paths or [])} from {parent} to {role} "
         f"({len(result.keyids)} key(s), threshold {threshold}"
-        f"{', terminating' if terminating else ''})"
+        f"{', terminating' if terminating else ''}; ships to {bound})"
     )
     for path in result.key_files:
         click.echo(f"  new key file {path}")
