@@ -19,13 +19,18 @@ an online update, starting from the root it already trusts.
 from __future__ import annotations
 
 import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuf.api.metadata import Root, Snapshot, Timestamp
+from tuf.api.metadata import Root, Snapshot
 
-from signer._client import ClientRefusal, SearchResult, search_published
+import verifier
+from signer._client import LOCAL_BASE_URL, DirectoryFetcher
 from signer._errors import (
     InvalidInputError,
     PublishError,
@@ -34,9 +39,6 @@ from signer._errors import (
 )
 from signer._fsutil import StagedFile
 from signer._tree import TIMESTAMP_KEY, PublishedTree, metadata_key, target_key, versioned
-from verifier import TargetFile
-
-_TOP_LEVEL = (Root.type, Timestamp.type, Snapshot.type)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class BundleReport:
     members: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     size: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class BundleReport:
             "members": self.members,
             "targets": self.targets,
             "size": self.size,
+            "warnings": self.warnings,
         }
 
 
@@ -89,31 +93,76 @@ def _root_versions(published: Path, from_root_version: int) -> range:
     return range(from_root_version, roots[-1] + 1)
 
 
-def _device_search(published: Path, first_root: int, names: list[str]) -> SearchResult:
-    """Search ``names`` as a device trusting root ``first_root`` does: every name found,
-    with the version of every role trusted on the way (top-level roles first).
-
-    The search is the verifier's own, so the bundle carries exactly the roles a device
-    loads (the same depth bound, the same order, the same terminating rules).
-
-    Raises:
-        InvalidInputError: a name the device would not find.
-        VerificationError: the published metadata does not verify as a device would.
-    """
-    root_path = published / metadata_key(Root.type, first_root)
+@contextmanager
+def _device_view(published: Path, root_version: int) -> Iterator[verifier.Updater]:
+    """firmtuf's verifier over the published tree, trusting root ``root_version`` (what
+    the oldest devices the bundle is for trust). Expiry is not judged here (a bundle may
+    be made for a device whose clock is behind): :func:`_expiry_warnings` reports it."""
     try:
-        result = search_published(published, root_path.read_bytes(), names)
-    except FileNotFoundError as e:
-        raise PublishError(f"{root_path} is missing from the published repository") from e
-    except ClientRefusal as e:
-        raise VerificationError(
-            f"{published} does not verify as a device would verify it ({e}): a device "
-            "would refuse this bundle; nothing was written"
-        ) from e
-    for name, info in result.found.items():
-        if info is None:
-            raise InvalidInputError(f"no target named {name!r} in the published repository")
-    return result
+        root = (published / "metadata" / f"{root_version}.root.json").read_bytes()
+    except OSError as e:
+        raise PublishError(f"cannot read root version {root_version}: {e.strerror}") from e
+    with tempfile.TemporaryDirectory(prefix="firmtuf-bundle-") as tmp:
+        try:
+            updater = verifier.Updater(
+                tmp,
+                LOCAL_BASE_URL + "metadata/",
+                LOCAL_BASE_URL + "targets/",
+                fetcher=DirectoryFetcher(published),
+                bootstrap=root,
+                clock=lambda: float("-inf"),
+            )
+            updater.refresh()
+            yield updater
+        except verifier.RepositoryError as e:
+            raise VerificationError(
+                f"the published repository does not verify from root version {root_version}: {e}"
+            ) from e
+        except verifier.DownloadError as e:
+            raise PublishError(f"incomplete published repository: {e}") from e
+
+
+def _expiry_warnings(device: verifier.Updater, now: float) -> list[str]:
+    return [
+        f"{role} expired on {time.strftime('%Y-%m-%d %H:%M', time.gmtime(when))} UTC: devices "
+        "refuse this bundle (refresh and publish, then bundle again)"
+        for role, when in device.trusted_expires().items()
+        if when <= now
+    ]
+
+
+def _newer_firmware_warnings(
+    device: verifier.Updater, chosen: list[verifier.TargetFile]
+) -> list[str]:
+    """For each hardware id the bundle ships to: the newer firmware the repository lists
+    that a device's policy would pick if the bundle carried it."""
+    newest: dict[str, tuple[Any, verifier.TargetFile]] = {}
+    for info in chosen:
+        try:
+            fw = info.firmware
+        except verifier.RepositoryError:
+            continue  # malformed custom.firmtuf: no device installs it anyway
+        for hardware_id in fw.hardware_ids if fw is not None else ():
+            key = (fw.version, fw.security_counter)
+            if hardware_id not in newest or key > newest[hardware_id][0]:
+                newest[hardware_id] = (key, info)
+    warnings = []
+    for hardware_id, (key, bundled) in sorted(newest.items()):
+        device.policy = verifier.DevicePolicy(hardware_id, "0")
+        try:
+            best = device.check()
+        except verifier.VerifierError as e:
+            warnings.append(f"could not look for firmware newer than {bundled.path}: {e}")
+            continue
+        fw = None if best is None else best.firmware
+        if best is None or fw is None or (fw.version, fw.security_counter) <= key:
+            continue
+        warnings.append(
+            f"the repository lists {best.path} ({fw.version}) for {hardware_id}, newer than "
+            f"the bundle's {bundled.path} ({key[0]}): devices on this bundle install "
+            f"{key[0]} (add --target {best.path} to ship the newest)"
+        )
+    return warnings
 
 
 def build_bundle(
@@ -123,8 +172,15 @@ def build_bundle(
     *,
     from_root_version: int = 1,
     all_roles: bool = False,
+    now: float | None = None,
 ) -> BundleReport:
     """Write an offline update bundle for ``target_names`` from a published repository.
+
+    The published metadata is verified with firmtuf's verifier from root version
+    ``from_root_version``; the bundle carries, for each target, every role the device's
+    delegation search reads (``Updater.roles_searched``), so a device's ``check()`` on
+    the bundle (which considers only the images it carries) and ``download()`` find
+    everything they need.
 
     Args:
         published: a directory written by ``firmtuf publish``.
@@ -132,8 +188,14 @@ def build_bundle(
         target_names: the targets to ship (at least one).
         from_root_version: the oldest root version devices in the field trust; the
             bundle carries root versions from it to the newest.
-        all_roles: ship every delegated role, not only those searched for the chosen
-            targets (for devices that call ``Updater.check()`` on delegated repositories).
+        all_roles: also ship every other delegated role (for clients that read every
+            role: python-tuf's, or firmtuf verifiers whose ``check()`` predates bundles
+            choosing only among the images they carry).
+        now: the time expiry warnings are judged at (default: now).
+
+    Returns:
+        The report, with ``warnings``: expired metadata, and firmware newer than the
+        bundled one that the repository lists for the same hardware id.
 
     Raises:
         InvalidInputError: no or unknown target, bad root version.
@@ -147,28 +209,45 @@ def build_bundle(
     names = list(dict.fromkeys(target_names))
     published = Path(published)
     roots = _root_versions(published, from_root_version)
-    search = _device_search(published, from_root_version, names)
-    versions = search.versions
-    roles = {role: v for role, v in versions.items() if role not in _TOP_LEVEL}
+    with _device_view(published, from_root_version) as device:
+        chosen = [_find(device, name) for name in names]
+        searched = list(dict.fromkeys(r for name in names for r in device.roles_searched(name)))
+        snapshot_version = device.trusted_versions()[Snapshot.type]
+        warnings = _expiry_warnings(device, time.time() if now is None else now)
+        warnings += _newer_firmware_warnings(device, chosen)
+    versions = PublishedTree.directory(published).role_versions(snapshot_version)
     if all_roles:
-        tree = PublishedTree.directory(published)
-        for role, version in tree.role_versions(versions[Snapshot.type]).items():
-            roles.setdefault(role, version)
+        searched += sorted(r for r in versions if r not in searched)
     members = [metadata_key(Root.type, v) for v in roots]
-    members += [TIMESTAMP_KEY, metadata_key(Snapshot.type, versions[Snapshot.type])]
-    members += [metadata_key(role, version) for role, version in roles.items()]
-    members += [_image_key(name, search.found[name]) for name in names]
+    members += [TIMESTAMP_KEY, metadata_key(Snapshot.type, snapshot_version)]
+    members += [_role_key(role, versions) for role in searched]
+    members += [_image_key(info) for info in chosen]
     _write_bundle(published, Path(out), members)
     return BundleReport(
-        path=str(out), members=members, targets=names, size=Path(out).stat().st_size
+        path=str(out),
+        members=members,
+        targets=names,
+        size=Path(out).stat().st_size,
+        warnings=warnings,
     )
 
 
-def _image_key(name: str, info: TargetFile | None) -> str:
-    digest = None if info is None else info.hashes.get("sha256")
-    if digest is None:
-        raise PublishError(f"target {name!r} has no sha256 hash")
-    return target_key(name, digest)
+def _find(device: verifier.Updater, name: str) -> verifier.TargetFile:
+    info = device.get_targetinfo(name)
+    if info is None:
+        raise InvalidInputError(f"no target named {name!r} in the published repository")
+    return info
+
+
+def _role_key(role: str, versions: dict[str, int]) -> str:
+    if role not in versions:
+        raise PublishError(f"snapshot does not list role {role!r}")
+    return metadata_key(role, versions[role])
+
+
+def _image_key(info: verifier.TargetFile) -> str:
+    # The file a device asks for (consistent snapshots: the first listed hash).
+    return target_key(info.path, next(iter(info.hashes.values())))
 
 
 def _write_bundle(published: Path, out: Path, members: list[str]) -> None:

@@ -184,41 +184,6 @@ def _check_found(
     return found
 
 
-@dataclass
-class SearchResult:
-    """What a device's delegation search found, and what it had to trust to find it."""
-
-    found: dict[str, verifier.TargetFile | None] = field(default_factory=dict)
-    """Target name -> the target as the device's search finds it (None: not found)."""
-    versions: dict[str, int] = field(default_factory=dict)
-    """Role -> version of every role trusted: the top-level roles and each targets role
-    the searches loaded, in load order (what an offline bundle must carry)."""
-
-
-def search_published(published: Path, trusted_root: bytes, names: list[str]) -> SearchResult:
-    """Look ``names`` up in a published directory exactly as a device trusting
-    ``trusted_root`` does: refresh, then the TUF delegation search for each name.
-
-    Raises:
-        ClientRefusal: the metadata on the way does not verify (unsigned, expired,
-            rolled back, malformed, missing).
-    """
-    metadata_url, targets_url, fetcher = _urls(str(published))
-    result = SearchResult()
-    with tempfile.TemporaryDirectory(prefix="firmtuf-search-") as tmp:
-        try:
-            updater = verifier.Updater(
-                Path(tmp), metadata_url, targets_url, fetcher=fetcher, bootstrap=trusted_root
-            )
-            updater.refresh()
-            for name in names:
-                result.found[name] = updater.get_targetinfo(name)
-            result.versions = updater.trusted_versions()
-        except (verifier.VerifierError, OSError) as e:
-            raise ClientRefusal(_describe(e), unreachable=is_unreachable(e)) from e
-    return result
-
-
 def verify_published(
     source: str,
     trusted_root: bytes,

@@ -18,7 +18,13 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import hash_bins, route_target, search_order
+from signer._delegations import (
+    check_hardware_ids_admitted,
+    delegation_path,
+    hash_bins,
+    route_target,
+    search_order,
+)
 from signer._errors import ConflictError, MetadataError
 from signer._firmware import (
     SUPPORT_KEY,
@@ -117,7 +123,8 @@ def set_support(
 
     Raises:
         InvalidInputError: bad hardware id or URL; ``role`` unknown or not delegated the
-            declaration's name.
+            declaration's name; a delegation on the way to the role is bound to hardware
+            ids that exclude ``hardware_id``.
         ConflictError: ``until`` is earlier than the declared date and ``shorten`` is
             False; the name is taken by a target that is not a declaration; ``role`` is
             not the role holding the current declaration.
@@ -147,6 +154,9 @@ def set_support(
                 "shorten it (recorded in its history and shown by status)"
             )
     target_role = route_target(repo, name, role)
+    # Devices take a declaration only from roles whose delegations admit its hardware
+    # (docs/adr/0008), as for firmware.
+    check_hardware_ids_admitted(name, [hardware_id], delegation_path(repo, name, target_role))
     if previous is not None and url is None:
         url = previous.url
     if previous is not None and (previous.support_until, previous.url) == (until, url):
