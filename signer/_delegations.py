@@ -13,8 +13,8 @@ New keys are generated like `firmtuf init` does: PKCS#8 PEM files under ``REPO/k
 encrypted with the given password, referenced by ``file:`` signer URIs. Existing keys are
 given as (signer URI, public key).
 
-Routing (:func:`search_order`, :func:`route_target`) follows a client's delegation
-search, and only loads the roles on it: one bin, never all of them.
+Which roles exist, where a target goes and what its path is are the delegation graph's
+answers (``FirmwareRepository.graph``, signer/_graph.py); this module changes the graph.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import verifier
 from signer import _latest
 from signer._errors import ConflictError, InvalidInputError
 from signer._fsutil import atomic_write
+from signer._graph import PathEntry
 from signer._keys import KEY_TYPES, ExternalKey, Keyring, generate_key, write_key_file
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
 from signer._signers import SIGNER_URI_FIELD
@@ -131,12 +132,6 @@ def validate_hardware_patterns(patterns: Sequence[str]) -> list[str] | None:
     return result or None
 
 
-def hardware_binding(entry: DelegatedRole | SuccinctRoles) -> list[str] | None:
-    """The hardware-id binding of a delegation entry (None: any hardware id)."""
-    value = entry.unrecognized_fields.get(verifier.HARDWARE_BINDING_FIELD)
-    return None if value is None else list(value)
-
-
 def _bind(entry: DelegatedRole | SuccinctRoles, patterns: list[str] | None) -> None:
     if patterns is not None:
         entry.unrecognized_fields[verifier.HARDWARE_BINDING_FIELD] = patterns
@@ -173,39 +168,10 @@ def _check_threshold(threshold: int, total: int) -> None:
         )
 
 
-def _existing_role_names(repo: FirmwareRepository) -> list[str]:
-    return [*TOP_LEVEL_ROLES, *repo.targets_roles()]
-
-
-def hash_bins(repo: FirmwareRepository) -> set[str]:
-    """Names of every hash bin of the repository (bins themselves are not loaded)."""
-    bins: set[str] = set()
-    stack = [Targets.type]
-    seen: set[str] = set()
-    while stack:
-        parent = stack.pop()
-        if parent in seen:
-            continue
-        seen.add(parent)
-        delegations = repo.metadata(parent).signed.delegations
-        if delegations is None:
-            continue
-        if delegations.succinct_roles is not None:
-            bins.update(delegations.succinct_roles.get_roles())
-        else:
-            stack.extend(delegations.roles or {})
-    return bins
-
-
-def is_bin(repo: FirmwareRepository, role: str) -> bool:
-    """True when ``role`` is a hash bin of some succinct delegation."""
-    return role in hash_bins(repo)
-
-
 def _parent_for_change(repo: FirmwareRepository, parent: str) -> Targets:
-    if parent not in repo.targets_roles():
+    if not repo.graph.knows(parent):
         raise InvalidInputError(f"unknown parent role {parent!r}")
-    if is_bin(repo, parent):
+    if repo.graph.is_bin(parent):
         raise ConflictError(f"{parent} is a hash bin; bins do not delegate further")
     targets = repo.metadata(parent).signed
     if not isinstance(targets, Targets):  # pragma: no cover - targets_roles lists targets
@@ -293,7 +259,7 @@ def delegate_role(
     patterns = validate_paths(paths)
     binding = validate_hardware_patterns(hardware_ids)
     parent_targets = _parent_for_change(repo, parent)
-    if name in _existing_role_names(repo):
+    if name in TOP_LEVEL_ROLES or repo.graph.knows(name):
         raise ConflictError(f"a role named {name!r} already exists")
     if parent_targets.delegations and parent_targets.delegations.succinct_roles:
         raise ConflictError(
@@ -379,7 +345,7 @@ def convert_to_bins(
         raise ConflictError(f"{role} already delegates to {what}")
     _check_threshold(threshold, new_keys + len(external_keys))
     probe = SuccinctRoles([], 1, count.bit_length() - 1, bin_prefix(role))
-    taken = [r for r in _existing_role_names(repo) if probe.is_delegated_role(r)]
+    taken = [r for r in repo.targets_roles() if probe.is_delegated_role(r)]
     if taken:
         raise ConflictError(f"role {taken[0]!r} is named like a bin of {role}")
     written: list[Path] = []
@@ -429,102 +395,7 @@ def _remove(paths: list[Path]) -> None:
             path.unlink()
 
 
-def search_order(repo: FirmwareRepository, name: str) -> list[str]:
-    """The roles a client consults for target ``name``, in order (TUF delegation search).
-
-    Only roles on the search are loaded; for hash bins that is the one bin of ``name``.
-    """
-    order: list[str] = []
-    stack = [Targets.type]
-    while stack:
-        role = stack.pop()
-        if role in order:
-            continue
-        order.append(role)
-        delegations = repo.metadata(role).signed.delegations
-        if delegations is None:
-            continue
-        children: list[str] = []
-        for child, terminating in delegations.get_roles_for_target(name):
-            children.append(child)
-            if terminating:
-                # A terminating match ends the search below and after this role.
-                stack.clear()
-                break
-        stack.extend(reversed(children))
-    return order
-
-
-def route_target(repo: FirmwareRepository, name: str, role: str | None = None) -> str:
-    """The targets role a new target ``name`` goes to.
-
-    Default: the deepest role on the first branch of the client's search for ``name``
-    (targets itself when no delegation matches). With ``role``: that role, which must be
-    on the search path, so a client finds the target there.
-
-    Raises:
-        InvalidInputError: ``role`` is unknown or is not delegated ``name``.
-    """
-    order = search_order(repo, name)
-    if role is not None:
-        if role not in order:
-            if role not in _existing_role_names(repo) and not is_bin(repo, role):
-                raise InvalidInputError(f"unknown role {role!r}")
-            raise InvalidInputError(
-                f"role {role!r} is not delegated target {name!r} (its paths do not match, "
-                "or an earlier terminating delegation takes it)"
-            )
-        return role
-    chosen = Targets.type
-    current = Targets.type
-    while True:
-        delegations = repo.metadata(current).signed.delegations
-        if delegations is None:
-            return chosen
-        first = next(iter(delegations.get_roles_for_target(name)), None)
-        if first is None:
-            return chosen
-        current = chosen = first[0]
-
-
-def delegation_path(
-    repo: FirmwareRepository, name: str, role: str
-) -> list[tuple[str, list[str] | None]]:
-    """(delegation name, hardware binding) of each delegation between targets and
-    ``role`` on the client's search for ``name`` (empty when ``role`` is targets)."""
-    path: list[tuple[str, list[str] | None]] = []
-
-    def descend(current: str) -> bool:
-        if current == role:
-            return True
-        delegations = repo.metadata(current).signed.delegations
-        if delegations is None:
-            return False
-        if delegations.succinct_roles is not None:
-            succinct = delegations.succinct_roles
-            child = succinct.get_role_for_target(name)
-            path.append((f"{succinct.name_prefix}-*", hardware_binding(succinct)))
-            if descend(child):
-                return True
-            path.pop()
-            return False
-        for child, terminating in delegations.get_roles_for_target(name):
-            entry = (delegations.roles or {})[child]
-            path.append((child, hardware_binding(entry)))
-            if descend(child):
-                return True
-            path.pop()
-            if terminating:
-                return False
-        return False
-
-    descend(Targets.type)
-    return path
-
-
-def check_binding_admits(
-    name: str, info: TargetFile, path: list[tuple[str, list[str] | None]]
-) -> None:
+def check_binding_admits(name: str, info: TargetFile, path: Sequence[PathEntry]) -> None:
     """Raise InvalidInputError unless every delegation on ``path`` admits every hardware
     id the firmware target ``info`` names (devices would refuse it: docs/adr/0008)."""
     custom = info.unrecognized_fields.get("custom")
@@ -534,7 +405,7 @@ def check_binding_admits(
 
 
 def check_hardware_ids_admitted(
-    name: str, hardware_ids: Sequence[str], path: list[tuple[str, list[str] | None]]
+    name: str, hardware_ids: Sequence[str], path: Sequence[PathEntry]
 ) -> None:
     """Raise InvalidInputError unless every delegation on ``path`` admits each of
     ``hardware_ids``."""
@@ -547,52 +418,3 @@ def check_hardware_ids_admitted(
                     f"{delegation!r} may only ship to {', '.join(binding or [])}: "
                     "devices would refuse it"
                 )
-
-
-@dataclass(frozen=True)
-class DelegationBinding:
-    """The hardware-id binding a delegated role is subject to (docs/adr/0008)."""
-
-    own: list[str] | None
-    """Its own delegation's binding (None: any hardware id)."""
-    within: tuple[tuple[str, list[str]], ...] = ()
-    """(delegation, binding) of each bound delegation above it: devices require all."""
-
-    def describe(self) -> str:
-        """``ships to ...`` text for status."""
-        text = "any hardware id" if self.own is None else ", ".join(self.own)
-        if self.within:
-            limits = "; ".join(f"{name}: {', '.join(b)}" for name, b in self.within)
-            text += f", within {limits}"
-        return text
-
-
-def delegation_bindings(repo: FirmwareRepository) -> dict[str, DelegationBinding]:
-    """Every delegated role -> the bindings it is subject to, from the delegation search
-    order (pre-order; a role delegated twice counts from its first delegation).
-
-    Hash bins are listed from their succinct delegation, without reading them.
-    """
-    result: dict[str, DelegationBinding] = {}
-    stack: list[tuple[str, tuple[tuple[str, list[str]], ...]]] = [(Targets.type, ())]
-    seen: set[str] = set()
-    while stack:
-        role, above = stack.pop()
-        if role in seen:
-            continue
-        seen.add(role)
-        delegations = repo.metadata(role).signed.delegations
-        if delegations is None:
-            continue
-        if delegations.succinct_roles is not None:
-            shared = DelegationBinding(hardware_binding(delegations.succinct_roles), above)
-            for name in delegations.succinct_roles.get_roles():
-                result.setdefault(name, shared)
-            continue
-        children = []
-        for name, entry in (delegations.roles or {}).items():
-            own = hardware_binding(entry)
-            result.setdefault(name, DelegationBinding(own, above))
-            children.append((name, above if own is None else (*above, (name, own))))
-        stack.extend(reversed(children))
-    return result

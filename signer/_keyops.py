@@ -104,24 +104,6 @@ class KeyChange:
         }
 
 
-def _delegating_roles(repo: FirmwareRepository) -> Iterator[tuple[str, Targets]]:
-    """Every targets role that delegates, with its metadata, in pre-order.
-
-    Hash bins never delegate further (firmtuf does not delegate from a bin), so they are
-    not loaded: a large repository has thousands of them.
-    """
-    bins: set[str] = set()
-    for name in repo.targets_roles():
-        if name in bins:
-            continue
-        targets = repo.metadata(name).signed
-        if not isinstance(targets, Targets) or targets.delegations is None:
-            continue
-        if targets.delegations.succinct_roles is not None:
-            bins.update(targets.delegations.succinct_roles.get_roles())
-        yield name, targets
-
-
 def key_groups(repo: FirmwareRepository) -> Iterator[tuple[str, str, list[str]]]:
     """(name, delegator, roles sharing its keys) for every role, in pre-order.
 
@@ -130,9 +112,7 @@ def key_groups(repo: FirmwareRepository) -> Iterator[tuple[str, str, list[str]]]
     """
     for role in TOP_LEVEL_ROLES:
         yield role, Root.type, [role]
-    for parent, targets in _delegating_roles(repo):
-        delegations = targets.delegations
-        assert delegations is not None  # noqa: S101 - _delegating_roles yields delegators
+    for parent, delegations in repo.graph.delegating():
         if delegations.roles is not None:
             for child in delegations.roles:
                 yield child, parent, [child]

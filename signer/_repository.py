@@ -56,6 +56,7 @@ from signer._errors import (
 from signer._event_guard import check_no_open_event
 from signer._firmware import check_targets_content
 from signer._fsutil import write_all_or_nothing
+from signer._graph import DelegationGraph
 from signer._keys import Keyring
 from signer._signers import sign_verified
 
@@ -234,6 +235,7 @@ class FirmwareRepository(Repository):
         self._now = utcnow()
         self._snapshot_checked: tuple[object, bool] = (None, False)
         self._peeked: dict[str, int | None] = {}
+        self._graph: DelegationGraph | None = None
         self.event_guard = True
         """Refuse to save a change that would make an open signing event stale."""
         self.event_exempt: str | None = None
@@ -346,23 +348,17 @@ class FirmwareRepository(Repository):
         """The metadata that lists the keys of ``role`` (root for top-level roles)."""
         if role in TOP_LEVEL_ROLES:
             return self._load_root()
-        seen: set[str] = set()
-        stack = [Targets.type]
-        while stack:
-            parent = stack.pop()
-            if parent in seen:
-                continue
-            seen.add(parent)
-            delegations = _as(self._load(parent).signed, Targets).delegations
-            if delegations is None:
-                continue
-            succinct = delegations.succinct_roles
-            if role in (delegations.roles or {}) or (
-                succinct is not None and succinct.is_delegated_role(role)
-            ):
-                return _as(self._load(parent).signed, Targets)
-            stack.extend(reversed(list(delegations.roles or {})))
-        raise MetadataError(f"role {role} is not delegated by any role")
+        delegator = self.graph.delegator(role)
+        if delegator is None:
+            raise MetadataError(f"role {role} is not delegated by any role")
+        return _as(self._load(delegator).signed, Targets)
+
+    @property
+    def graph(self) -> DelegationGraph:
+        """The delegation graph as it is now (a new one after each change)."""
+        if self._graph is None:
+            self._graph = DelegationGraph(lambda role: _as(self._load(role).signed, Targets))
+        return self._graph
 
     def targets_roles(self) -> list[str]:
         """Every targets role of the repository: ``targets`` then delegated roles, pre-order.
@@ -370,19 +366,7 @@ class FirmwareRepository(Repository):
         Hash bins (succinct delegations) are listed without being loaded: firmtuf never
         delegates further from a bin, and a large repository has thousands of them.
         """
-        seen: list[str] = []
-        stack = [Targets.type]
-        while stack:
-            role = stack.pop()
-            if role in seen:
-                continue
-            seen.append(role)
-            targets = _as(self._load(role).signed, Targets)
-            if targets.delegations and targets.delegations.roles:
-                stack.extend(reversed(list(targets.delegations.roles)))
-            elif targets.delegations and targets.delegations.succinct_roles:
-                seen.extend(targets.delegations.succinct_roles.get_roles())
-        return seen
+        return self.graph.roles()
 
     def is_complete(self, role: str) -> bool:
         """True when ``role``'s current metadata has its threshold of valid signatures.
@@ -458,6 +442,7 @@ class FirmwareRepository(Repository):
     def stage(self, role: str, md: Metadata) -> None:
         """Make ``md`` the new content of ``role``, written by :meth:`save`."""
         self._current[role] = md
+        self._graph = None
         if role not in self._dirty:
             self._dirty.append(role)
 

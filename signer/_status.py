@@ -8,9 +8,9 @@ from typing import Any
 
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
-from signer._delegations import DelegationBinding, delegation_bindings
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
+from signer._graph import DelegationBinding
 from signer._image_check import ImageCheck, check_stored_images
 from signer._repository import FirmwareRepository, utcnow
 from signer._signers import signer_uri
@@ -141,7 +141,7 @@ def repository_status(
     """
     now = now or utcnow()
     roles = [Root.type, *repo.targets_roles(), Snapshot.type, Timestamp.type]
-    bindings = delegation_bindings(repo)
+    bindings = repo.graph.bindings()
     result = []
     for role in roles:
         md = repo.metadata(role)

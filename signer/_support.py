@@ -18,13 +18,7 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import (
-    check_hardware_ids_admitted,
-    delegation_path,
-    hash_bins,
-    route_target,
-    search_order,
-)
+from signer._delegations import check_hardware_ids_admitted
 from signer._errors import ConflictError, MetadataError
 from signer._firmware import (
     SUPPORT_KEY,
@@ -99,7 +93,7 @@ def _current(
     repo: FirmwareRepository, name: str
 ) -> tuple[str, TargetFile, SupportDeclaration | None] | None:
     """(role, target, declaration) of the entry a device finds for ``name``, or None."""
-    for role in search_order(repo, name):
+    for role in repo.graph.search(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
             return role, info, SupportDeclaration.from_target(name, info)
@@ -153,10 +147,10 @@ def set_support(
                 f"(declared until {previous.support_until.isoformat()}); give --shorten to "
                 "shorten it (recorded in its history and shown by status)"
             )
-    target_role = route_target(repo, name, role)
+    target_role = repo.graph.route(name, role)
     # Devices take a declaration only from roles whose delegations admit its hardware
     # (docs/adr/0008), as for firmware.
-    check_hardware_ids_admitted(name, [hardware_id], delegation_path(repo, name, target_role))
+    check_hardware_ids_admitted(name, [hardware_id], repo.graph.path(name, target_role))
     if previous is not None and url is None:
         url = previous.url
     if previous is not None and (previous.support_until, previous.url) == (until, url):
@@ -181,7 +175,7 @@ def remove_support(repo: FirmwareRepository, hardware_id: str) -> SupportInfo:
     if found is None or declaration is None:
         raise ConflictError(f"no support declaration for hardware id {hardware_id!r}")
     role = found[0]
-    bins = hash_bins(repo)
+    bins = repo.graph.bins()
     newest = _latest.newest_in_bins(repo, bins) if role in bins else None
     with repo.edit_targets(role) as targets:
         del targets.targets[name]
@@ -200,7 +194,7 @@ def _write(repo: FirmwareRepository, role: str, name: str, declaration: SupportD
         name,
         unrecognized_fields={"custom": {SUPPORT_KEY: declaration.to_dict()}},
     )
-    bins = hash_bins(repo)
+    bins = repo.graph.bins()
     newest = _latest.newest_in_bins(repo, bins) if role in bins else None
     stored = repo.targets_dir / store_name(sha256, name)
     created = not stored.exists()

@@ -17,13 +17,7 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import (
-    check_hardware_ids_admitted,
-    delegation_path,
-    hash_bins,
-    route_target,
-    search_order,
-)
+from signer._delegations import check_hardware_ids_admitted
 from signer._errors import ConflictError, InvalidInputError, MetadataError
 from signer._firmware import (
     FirmwareFields,
@@ -49,18 +43,19 @@ ProgressCallback = Callable[[int], None]
 
 
 def targets_role_for(repo: FirmwareRepository, name: str, role: str | None = None) -> str:
-    """The targets role that holds (or would hold) target ``name`` (see route_target)."""
-    return route_target(repo, name, role)
+    """The targets role that holds (or would hold) target ``name`` (see
+    :meth:`DelegationGraph.route <signer._graph.DelegationGraph.route>`)."""
+    return repo.graph.route(name, role)
 
 
 def _existing_targets(
-    repo: FirmwareRepository, names: Sequence[str], bins: set[str]
+    repo: FirmwareRepository, names: Sequence[str]
 ) -> dict[str, tuple[str, TargetFile]]:
-    """Targets that may clash with ``names``: every role but the bins, plus the bins that
-    a client searches for ``names`` (one per name), so no other bin is read."""
-    roles = [r for r in repo.targets_roles() if r not in bins]
+    """Targets that may clash with ``names``: every role but the bins, plus the bin of
+    each name, so no other bin is read."""
+    roles: list[str] = []
     for target_name in names:
-        roles.extend(r for r in search_order(repo, target_name) if r not in roles)
+        roles.extend(r for r in repo.graph.holders(target_name) if r not in roles)
     existing: dict[str, tuple[str, TargetFile]] = {}
     for role in roles:
         for n, info in repo.metadata(role).signed.targets.items():
@@ -190,14 +185,14 @@ def add_firmware(
         raise InvalidInputError("--sbom-name names the SBOM given with --sbom")
     every_name = names if fields.sbom is None else [*names, fields.sbom.target]
 
-    bins = hash_bins(repo)
-    existing = _existing_targets(repo, every_name, bins)
+    bins = repo.graph.bins()
+    existing = _existing_targets(repo, every_name)
     for target_name in every_name:
         if target_name in existing:
             raise ConflictError(f"target {target_name!r} already exists (remove it first)")
     roles = {n: targets_role_for(repo, n, role) for n in every_name}
     for target_name in names:
-        chain = delegation_path(repo, target_name, roles[target_name])
+        chain = repo.graph.path(target_name, roles[target_name])
         check_hardware_ids_admitted(target_name, fields.hardware_ids, chain)
     newest = _latest.newest_in_bins(repo, bins) if bins else {}
     if not allow_downgrade:
@@ -280,8 +275,8 @@ def remove_target(repo: FirmwareRepository, name: str) -> list[str]:
         ConflictError: no target has that name; it is a support declaration (`firmtuf
             support remove` withdraws one) or an SBOM another firmware links.
     """
-    bins = hash_bins(repo)
-    found = [(role, info) for role, (n, info) in _found(repo, name, bins)]
+    bins = repo.graph.bins()
+    found = [(role, info) for role, (n, info) in _found(repo, name)]
     if not found:
         raise ConflictError(f"no target named {name!r}")
     role, info = found[0]
@@ -319,14 +314,10 @@ def _forget_stored(repo: FirmwareRepository, bins: set[str], name: str, info: Ta
             stored.unlink()
 
 
-def _found(
-    repo: FirmwareRepository, name: str, bins: set[str]
-) -> list[tuple[str, tuple[str, TargetFile]]]:
+def _found(repo: FirmwareRepository, name: str) -> list[tuple[str, tuple[str, TargetFile]]]:
     """(role, (name, info)) of target ``name`` in the roles that may hold it."""
-    roles = [r for r in repo.targets_roles() if r not in bins]
-    roles.extend(r for r in search_order(repo, name) if r not in roles)
     found = []
-    for role in roles:
+    for role in repo.graph.holders(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
             found.append((role, (name, info)))
