@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -22,7 +23,7 @@ def _chain(depth: int) -> DelegationGraph:
     """targets -> d1 -> ... -> d<depth>, each delegating every path to the next."""
     roles: dict[str, Targets] = {}
     names = ["targets", *(f"d{i}" for i in range(1, depth + 1))]
-    for parent, child in zip(names, names[1:], strict=False):
+    for parent, child in itertools.pairwise(names):
         role = DelegatedRole(child, [], 1, False, paths=["deep/*"])
         roles[parent] = _targets(Delegations(keys={}, roles={child: role}))
     return DelegationGraph(lambda role: roles.get(role, _targets()))
