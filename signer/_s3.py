@@ -93,7 +93,8 @@ class S3Store:
         client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
         return cls(client, bucket, prefix)
 
-    def _key(self, key: str) -> str:
+    def object_key(self, key: str) -> str:
+        """The bucket key of tree key ``key`` (under the store's prefix)."""
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
@@ -112,7 +113,7 @@ class S3Store:
 
     def listing(self) -> dict[str, RemoteObject]:
         out: dict[str, RemoteObject] = {}
-        base = self._key("")
+        base = self.object_key("")
         for top in (METADATA, TARGETS):
             token: str | None = None
             while True:
@@ -134,7 +135,7 @@ class S3Store:
         if remote.etag == local.md5:
             return True
         head = self._call(
-            "head", self.client.head_object, Bucket=self.bucket, Key=self._key(local.key)
+            "head", self.client.head_object, Bucket=self.bucket, Key=self.object_key(local.key)
         )
         return bool(head.get("Metadata", {}).get("sha256") == local.sha256)
 
@@ -142,7 +143,7 @@ class S3Store:
         from botocore.exceptions import ClientError
 
         try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            obj = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -153,7 +154,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            obj = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -183,7 +184,7 @@ class S3Store:
             try:
                 self.client.put_object(
                     Bucket=self.bucket,
-                    Key=self._key(local.key),
+                    Key=self.object_key(local.key),
                     Body=body,
                     ContentLength=local.size,
                     ContentType=_content_type(local.key),
@@ -206,7 +207,7 @@ class S3Store:
 
     def delete(self, keys: list[str]) -> None:
         for i in range(0, len(keys), _DELETE_BATCH):
-            batch = [{"Key": self._key(k)} for k in keys[i : i + _DELETE_BATCH]]
+            batch = [{"Key": self.object_key(k)} for k in keys[i : i + _DELETE_BATCH]]
             resp = self._call(
                 "delete",
                 self.client.delete_objects,

@@ -59,6 +59,21 @@ class SupportInfo:
             "signed": self.signed,
         }
 
+    def describe(self, now: datetime) -> str:
+        """One line for people: the period, its state, and a shortening when there was one."""
+        decl = self.declaration
+        state = "ENDED" if decl.ends_at <= now else "until"
+        text = f"{decl.hardware_id}: {state} {decl.support_until:{_FORMAT}}"
+        if decl.url:
+            text += f"  {decl.url}"
+        text += f"  ({self.role}{'' if self.signed else ', unsigned draft'})"
+        if decl.shortened_from is not None:
+            text += (
+                f"  SHORTENED from {decl.shortened_from:{_FORMAT}} "
+                f"on {decl.current.declared:{_FORMAT}}"
+            )
+        return text
+
 
 @dataclass(frozen=True)
 class SupportChange:
@@ -129,24 +144,7 @@ def set_support(
     name = support_target_name(hardware_id)
     validate_target_name(name)
     when = (now or utcnow()).replace(microsecond=0)
-    found = _current(repo, name)
-    previous: SupportDeclaration | None = None
-    if found is not None:
-        found_role, _, previous = found
-        if previous is None:
-            raise ConflictError(f"target {name!r} exists and is not a support declaration")
-        if role is not None and role != found_role:
-            raise ConflictError(
-                f"the support declaration of {hardware_id!r} is in role {found_role} "
-                "(the one devices read): omit --role"
-            )
-        role = found_role
-        if until < previous.support_until and not shorten:
-            raise ConflictError(
-                f"{until.isoformat()} would shorten the support period of {hardware_id!r} "
-                f"(declared until {previous.support_until.isoformat()}); give --shorten to "
-                "shorten it (recorded in its history and shown by status)"
-            )
+    role, previous = _declared(repo, name, hardware_id, until, role=role, shorten=shorten)
     target_role = repo.graph.route(name, role)
     # Devices take a declaration only from roles whose delegations admit its hardware
     # (docs/adr/0008), as for firmware.
@@ -161,6 +159,42 @@ def set_support(
     _write(repo, target_role, name, declaration)
     info = SupportInfo(declaration, name, target_role, signed=False)
     return SupportChange(info, previous, changed=True)
+
+
+def _declared(
+    repo: FirmwareRepository,
+    name: str,
+    hardware_id: str,
+    until: date,
+    *,
+    role: str | None,
+    shorten: bool,
+) -> tuple[str | None, SupportDeclaration | None]:
+    """(role, declaration) of the current declaration ``name`` (``role`` and None when
+    there is none), checked: a declaration, in ``role`` if given, not shortened unless
+    ``shorten``.
+
+    Raises:
+        ConflictError: see :func:`set_support`.
+    """
+    found = _current(repo, name)
+    if found is None:
+        return role, None
+    found_role, _, previous = found
+    if previous is None:
+        raise ConflictError(f"target {name!r} exists and is not a support declaration")
+    if role is not None and role != found_role:
+        raise ConflictError(
+            f"the support declaration of {hardware_id!r} is in role {found_role} "
+            "(the one devices read): omit --role"
+        )
+    if until < previous.support_until and not shorten:
+        raise ConflictError(
+            f"{until.isoformat()} would shorten the support period of {hardware_id!r} "
+            f"(declared until {previous.support_until.isoformat()}); give --shorten to "
+            "shorten it (recorded in its history and shown by status)"
+        )
+    return found_role, previous
 
 
 def remove_support(repo: FirmwareRepository, hardware_id: str) -> SupportInfo:
@@ -264,18 +298,3 @@ def support_warnings(
                 )
             )
     return warnings
-
-
-def describe(item: SupportInfo, now: datetime) -> str:
-    """One line for people: the period, its state, and a shortening when there was one."""
-    decl = item.declaration
-    state = "ENDED" if decl.ends_at <= now else "until"
-    text = f"{decl.hardware_id}: {state} {decl.support_until:{_FORMAT}}"
-    if decl.url:
-        text += f"  {decl.url}"
-    text += f"  ({item.role}{'' if item.signed else ', unsigned draft'})"
-    if decl.shortened_from is not None:
-        text += (
-            f"  SHORTENED from {decl.shortened_from:{_FORMAT}} on {decl.current.declared:{_FORMAT}}"
-        )
-    return text
