@@ -209,27 +209,38 @@ def build_bundle(
     names = list(dict.fromkeys(target_names))
     published = Path(published)
     roots = _root_versions(published, from_root_version)
+    read = _read_as_device(published, from_root_version, names, now)
+    versions = PublishedTree.directory(published).role_versions(read.snapshot_version)
+    roles = read.searched
+    if all_roles:
+        roles += sorted(r for r in versions if r not in roles)
+    members = [metadata_key(Root.type, v) for v in roots]
+    members += [TIMESTAMP_KEY, metadata_key(Snapshot.type, read.snapshot_version)]
+    members += [_role_key(role, versions) for role in roles]
+    members += [_image_key(info) for info in read.chosen]
+    _write_bundle(published, Path(out), members)
+    size = Path(out).stat().st_size
+    return BundleReport(str(out), members, names, size, read.warnings)
+
+
+@dataclass
+class _DeviceRead:
+    chosen: list[verifier.TargetFile]
+    searched: list[str]
+    """Every role the device's searches for the chosen targets read, in order."""
+    snapshot_version: int
+    warnings: list[str]
+
+
+def _read_as_device(
+    published: Path, from_root_version: int, names: list[str], now: float | None
+) -> _DeviceRead:
     with _device_view(published, from_root_version) as device:
         chosen = [_find(device, name) for name in names]
         searched = list(dict.fromkeys(r for name in names for r in device.roles_searched(name)))
-        snapshot_version = device.trusted_versions()[Snapshot.type]
         warnings = _expiry_warnings(device, time.time() if now is None else now)
         warnings += _newer_firmware_warnings(device, chosen)
-    versions = PublishedTree.directory(published).role_versions(snapshot_version)
-    if all_roles:
-        searched += sorted(r for r in versions if r not in searched)
-    members = [metadata_key(Root.type, v) for v in roots]
-    members += [TIMESTAMP_KEY, metadata_key(Snapshot.type, snapshot_version)]
-    members += [_role_key(role, versions) for role in searched]
-    members += [_image_key(info) for info in chosen]
-    _write_bundle(published, Path(out), members)
-    return BundleReport(
-        path=str(out),
-        members=members,
-        targets=names,
-        size=Path(out).stat().st_size,
-        warnings=warnings,
-    )
+        return _DeviceRead(chosen, searched, device.trusted_versions()[Snapshot.type], warnings)
 
 
 def _find(device: verifier.Updater, name: str) -> verifier.TargetFile:

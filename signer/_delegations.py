@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,14 +180,9 @@ def _parent_for_change(repo: FirmwareRepository, parent: str) -> Targets:
 
 
 def _make_keys(
-    repo: FirmwareRepository,
-    role: str,
-    count: int,
-    key_type: str,
-    password: str | None,
-    external: Sequence[ExternalKey],
-    written: list[Path],
+    repo: FirmwareRepository, role: str, new: _KeySpec, written: list[Path]
 ) -> tuple[list[Key], dict[str, Signer]]:
+    count, key_type, password, external = new.count, new.key_type, new.password, new.external
     if key_type not in KEY_TYPES:
         raise InvalidInputError(
             f"unknown key type {key_type!r} (choose from {', '.join(KEY_TYPES)})"
@@ -266,26 +261,10 @@ def delegate_role(
             f"{parent} delegates to hash bins; a path delegation needs a role without bins"
         )
     _check_threshold(threshold, new_keys + len(external_keys))
-    written: list[Path] = []
-    try:
-        keys, signers = _make_keys(repo, name, new_keys, key_type, password, external_keys, written)
-        _check_threshold(threshold, len(keys))
-        _with_new_signers(repo, signers)
-        with repo.edit_targets(parent) as targets:
-            if targets.delegations is None:
-                targets.delegations = Delegations(keys={}, roles={})
-            role = DelegatedRole(name, [], threshold, terminating, paths=patterns)
-            _bind(role, binding)
-            targets.delegations.roles = dict(targets.delegations.roles or {})
-            targets.delegations.roles[name] = role
-            for key in keys:
-                targets.add_key(key, name)
-        with repo.edit_targets(name):
-            pass
-        repo.save()
-    except BaseException:
-        _remove(written)
-        raise
+    role = DelegatedRole(name, [], threshold, terminating, paths=patterns)
+    _bind(role, binding)
+    new = _KeySpec(new_keys, key_type, password, external_keys)
+    keys, written = _commit_delegation(repo, parent, name, new, threshold, role)
     return DelegationResult(
         name,
         parent,
@@ -296,6 +275,57 @@ def delegate_role(
         key_files=[str(p) for p in written],
         hardware_ids=binding,
     )
+
+
+@dataclass(frozen=True)
+class _KeySpec:
+    """The keys a new delegation gets: ``count`` generated (``key_type``, files encrypted
+    with ``password``) and ``external`` ones."""
+
+    count: int
+    key_type: str
+    password: str | None
+    external: Sequence[ExternalKey]
+
+
+@contextlib.contextmanager
+def _new_keys(
+    repo: FirmwareRepository, name: str, spec: _KeySpec, threshold: int
+) -> Iterator[tuple[list[Key], list[Path]]]:
+    """The keys of a new delegation (signing the edits inside), and the key files
+    written; the files are removed again when the block raises."""
+    written: list[Path] = []
+    try:
+        keys, signers = _make_keys(repo, name, spec, written)
+        _check_threshold(threshold, len(keys))
+        _with_new_signers(repo, signers)
+        yield keys, written
+    except BaseException:
+        _remove(written)
+        raise
+
+
+def _commit_delegation(
+    repo: FirmwareRepository,
+    parent: str,
+    name: str,
+    new: _KeySpec,
+    threshold: int,
+    role: DelegatedRole,
+) -> tuple[list[Key], list[Path]]:
+    """List ``role`` (with new keys) in ``parent``, create the role's metadata, save."""
+    with _new_keys(repo, name, new, threshold) as (keys, written):
+        with repo.edit_targets(parent) as targets:
+            if targets.delegations is None:
+                targets.delegations = Delegations(keys={}, roles={})
+            targets.delegations.roles = dict(targets.delegations.roles or {})
+            targets.delegations.roles[name] = role
+            for key in keys:
+                targets.add_key(key, name)
+        with repo.edit_targets(name):
+            pass
+        repo.save()
+    return keys, written
 
 
 def bin_prefix(role: str) -> str:
@@ -344,22 +374,35 @@ def convert_to_bins(
         what = "hash bins" if parent_targets.delegations.succinct_roles else "other roles"
         raise ConflictError(f"{role} already delegates to {what}")
     _check_threshold(threshold, new_keys + len(external_keys))
-    probe = SuccinctRoles([], 1, count.bit_length() - 1, bin_prefix(role))
-    taken = [r for r in repo.targets_roles() if probe.is_delegated_role(r)]
+    succinct = SuccinctRoles([], threshold, count.bit_length() - 1, bin_prefix(role))
+    _bind(succinct, binding)
+    taken = [r for r in repo.targets_roles() if succinct.is_delegated_role(r)]
     if taken:
         raise ConflictError(f"role {taken[0]!r} is named like a bin of {role}")
-    written: list[Path] = []
-    try:
-        keys, signers = _make_keys(
-            repo, bin_prefix(role), new_keys, key_type, password, external_keys, written
-        )
-        _check_threshold(threshold, len(keys))
-        _with_new_signers(repo, signers)
+    for name, info in parent_targets.targets.items():
+        check_binding_admits(name, info, [(f"{succinct.name_prefix}-*", binding)])
+    new = _KeySpec(new_keys, key_type, password, external_keys)
+    keys, written, moved = _commit_bins(repo, role, succinct, new, threshold)
+    bins = list(succinct.get_roles())
+    return DelegationResult(
+        succinct.name_prefix,
+        role,
+        [k.keyid for k in keys],
+        threshold,
+        bins=bins,
+        moved_targets=moved,
+        key_files=[str(p) for p in written],
+        hardware_ids=binding,
+    )
+
+
+def _commit_bins(
+    repo: FirmwareRepository, role: str, succinct: SuccinctRoles, new: _KeySpec, threshold: int
+) -> tuple[list[Key], list[Path], int]:
+    """Delegate ``role``'s targets to ``succinct`` (with new keys), move each target into
+    its bin, create every bin, save; returns (keys, key files, targets moved)."""
+    with _new_keys(repo, succinct.name_prefix, new, threshold) as (keys, written):
         with repo.edit_targets(role) as targets:
-            succinct = SuccinctRoles([], threshold, count.bit_length() - 1, bin_prefix(role))
-            _bind(succinct, binding)
-            for name, info in targets.targets.items():
-                check_binding_admits(name, info, [(f"{bin_prefix(role)}-*", binding)])
             targets.delegations = Delegations(keys={}, succinct_roles=succinct)
             for key in keys:
                 targets.add_key(key)
@@ -374,19 +417,7 @@ def convert_to_bins(
                 bin_targets.targets = moved.get(bin_name, {})
         repo.save()
         _latest.rebuild(repo, set(bins))
-    except BaseException:
-        _remove(written)
-        raise
-    return DelegationResult(
-        bins[0].rpartition("-")[0],
-        role,
-        [k.keyid for k in keys],
-        threshold,
-        bins=bins,
-        moved_targets=moved_count,
-        key_files=[str(p) for p in written],
-        hardware_ids=binding,
-    )
+    return keys, written, moved_count
 
 
 def _remove(paths: list[Path]) -> None:

@@ -104,26 +104,37 @@ class KeyChange:
         }
 
 
-def key_groups(repo: FirmwareRepository) -> Iterator[tuple[str, str, list[str]]]:
-    """(name, delegator, roles sharing its keys) for every role, in pre-order.
+@dataclass(frozen=True)
+class KeyGroup:
+    """Roles that share one set of keys and one threshold, and who delegates them."""
+
+    name: str
+    """The role's name; for the bins of a succinct delegation, their name prefix."""
+    delegator: str
+    """The role whose metadata lists the keys (root for top-level roles)."""
+    members: list[str]
+    """The roles themselves (one, or every bin)."""
+
+
+def key_groups(repo: FirmwareRepository) -> Iterator[KeyGroup]:
+    """The key group of every role, in pre-order.
 
     A delegated role is its own group; the bins of a succinct delegation are one group
     named by their prefix: they share one set of keys and one threshold (TAP 15).
     """
     for role in TOP_LEVEL_ROLES:
-        yield role, Root.type, [role]
+        yield KeyGroup(role, Root.type, [role])
     for parent, delegations in repo.graph.delegating():
         if delegations.roles is not None:
             for child in delegations.roles:
-                yield child, parent, [child]
+                yield KeyGroup(child, parent, [child])
         elif delegations.succinct_roles is not None:
             succinct = delegations.succinct_roles
-            yield succinct.name_prefix, parent, list(succinct.get_roles())
+            yield KeyGroup(succinct.name_prefix, parent, list(succinct.get_roles()))
 
 
-def resolve_role(repo: FirmwareRepository, role: str) -> tuple[str, str, list[str]]:
-    """(delegator, name, roles sharing the keys) of ``role``; name is ``role`` or, for
-    hash bins, the group's name prefix.
+def resolve_role(repo: FirmwareRepository, role: str) -> KeyGroup:
+    """The key group of ``role``: named ``role`` or, for hash bins, the group's prefix.
 
     ``role`` is a top-level or delegated role, or a group of hash bins given by its name
     prefix (``bins``) or any bin's name (``bins-3f``): a key change applies to every bin.
@@ -132,10 +143,10 @@ def resolve_role(repo: FirmwareRepository, role: str) -> tuple[str, str, list[st
         InvalidInputError: ``role`` is not a role of the repository.
     """
     known = []
-    for name, delegator, members in key_groups(repo):
-        if role == name or role in members:
-            return delegator, name, members
-        known.append(name)
+    for group in key_groups(repo):
+        if role == group.name or role in group.members:
+            return group
+        known.append(group.name)
     raise InvalidInputError(f"unknown role {role!r} (roles: {', '.join(known)})")
 
 
@@ -145,7 +156,7 @@ def delegator_of(repo: FirmwareRepository, role: str) -> str:
     Raises:
         InvalidInputError: ``role`` is not a role of the repository.
     """
-    return resolve_role(repo, role)[0]
+    return resolve_role(repo, role).delegator
 
 
 def keys_of(repo: FirmwareRepository, delegator_name: str, member: str) -> tuple[list[Key], int]:
@@ -156,16 +167,16 @@ def keys_of(repo: FirmwareRepository, delegator_name: str, member: str) -> tuple
 
 def role_keys(repo: FirmwareRepository, role: str) -> tuple[list[Key], int]:
     """The keys trusted for ``role`` and its threshold (as the current metadata says)."""
-    delegator_name, _, members = resolve_role(repo, role)
-    return keys_of(repo, delegator_name, members[0])
+    group = resolve_role(repo, role)
+    return keys_of(repo, group.delegator, group.members[0])
 
 
 def list_keys(repo: FirmwareRepository) -> list[KeyInfo]:
     """Every key of every role, role by role; a group of hash bins once, by its prefix."""
     infos: list[KeyInfo] = []
-    for name, delegator_name, members in key_groups(repo):
-        keys, _ = keys_of(repo, delegator_name, members[0])
-        infos.extend(KeyInfo.of(name, key) for key in keys)
+    for group in key_groups(repo):
+        keys, _ = keys_of(repo, group.delegator, group.members[0])
+        infos.extend(KeyInfo.of(group.name, key) for key in keys)
     return infos
 
 
@@ -265,7 +276,8 @@ def change_keys(
     repo_path = Path(repo_path)
     probe = FirmwareRepository(repo_path)
     # For hash bins ``role`` becomes the group's name prefix (key file names, output).
-    delegator_name, role, members = resolve_role(probe, role)
+    group = resolve_role(probe, role)
+    delegator_name, role, members = group.delegator, group.name, group.members
     new = None if add is None else _prepare_new_key(repo_path, role, add, secrets_handler)
     signers: dict[str, Signer] = {}
     if new is not None and new.generated is not None:
@@ -290,18 +302,23 @@ def change_keys(
     for name in affected:
         if not repo.signature_state(name).complete:
             _reissue(repo, name, bump=was_complete[name])
-    for name in [delegator_name, *affected]:
-        change.versions[name] = repo.metadata(name).signed.version
-        gap = signature_gap(repo, name)
-        if gap is not None:
-            change.incomplete[name] = gap
-        change.skipped.update(repo.skipped_keys(name))
+    _record_change(repo, change, [delegator_name, *affected])
     if new is not None:
         change.added.append(KeyInfo.of(role, new.public))
     if old_key is not None:
         change.removed.append(old_key.keyid)
     _save_with_key_file(repo, change, new, None if add is None else add.password)
     return change
+
+
+def _record_change(repo: FirmwareRepository, change: KeyChange, roles: list[str]) -> None:
+    """The new version, signature gap and skipped keys of each role the change touched."""
+    for name in roles:
+        change.versions[name] = repo.metadata(name).signed.version
+        gap = signature_gap(repo, name)
+        if gap is not None:
+            change.incomplete[name] = gap
+        change.skipped.update(repo.skipped_keys(name))
 
 
 def _change_delegation(

@@ -64,10 +64,10 @@ def _label(pem: bytes) -> str:
 def _keys_with_roles(repo: FirmwareRepository) -> dict[str, tuple[Key, list[str]]]:
     """keyid -> (key, roles it signs for), a group of hash bins counted once."""
     found: dict[str, tuple[Key, list[str]]] = {}
-    for name, delegator, members in key_groups(repo):
-        keys, _ = keys_of(repo, delegator, members[0])
+    for group in key_groups(repo):
+        keys, _ = keys_of(repo, group.delegator, group.members[0])
         for key in keys:
-            found.setdefault(key.keyid, (key, []))[1].append(name)
+            found.setdefault(key.keyid, (key, []))[1].append(group.name)
     return found
 
 

@@ -89,14 +89,23 @@ class AddedTarget:
         }
 
 
+@dataclass(frozen=True)
+class _Ingested:
+    stored: Path
+    length: int
+    hashes: dict[str, str]
+    new: bool
+    """False when the store already held the image (nothing to remove on failure)."""
+
+
 def _ingest(
     image: Path,
     store_dir: Path,
     basename: str,
     algorithms: Sequence[str],
     progress: ProgressCallback | None,
-) -> tuple[Path, int, dict[str, str], bool]:
-    """Copy ``image`` into the store while hashing it. Returns (path, length, hashes, new)."""
+) -> _Ingested:
+    """Copy ``image`` into the store while hashing it."""
     hashers = {alg: hashlib.new(alg) for alg in algorithms}
     length = 0
     with StagedFile(store_dir) as staged, open(image, "rb") as fin:
@@ -110,9 +119,9 @@ def _ingest(
         hashes = {alg: h.hexdigest() for alg, h in hashers.items()}
         dest = store_dir / store_name(hashes["sha256"], basename)
         if dest.exists():
-            return dest, length, hashes, False
+            return _Ingested(dest, length, hashes, new=False)
         staged.commit(dest)
-    return dest, length, hashes, True
+    return _Ingested(dest, length, hashes, new=True)
 
 
 def add_firmware(
@@ -151,15 +160,44 @@ def add_firmware(
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
     fields.validate_new()
+    algorithms = _algorithms(hash_algorithms)
+    paths = [Path(p) for p in images]
+    names = _image_names(paths, fields, name)
+    document = None if sbom is None else read_sbom(Path(sbom))
+    fields = _with_sbom_link(fields, document, sbom, sbom_name, names, algorithms)
+    every_name = names if fields.sbom is None else [*names, fields.sbom.target]
+    placement = _place(repo, names, every_name, fields, role, allow_downgrade)
+
+    created: list[Path] = []
+    try:
+        ingested = _ingest_images(repo, paths, names, fields, algorithms, progress, created)
+        if document is not None and fields.sbom is not None:
+            info = document.target(fields.sbom.target, algorithms)
+            if _store_bytes(repo, info, document.data):
+                created.append(stored_image(repo, info.path, info))
+            ingested.append((info, "sbom"))
+        return _commit_added(repo, placement, ingested, names, fields)
+    except BaseException:
+        for stored in created:
+            with contextlib.suppress(OSError):
+                stored.unlink()
+        raise
+
+
+def _algorithms(hash_algorithms: Sequence[str]) -> list[str]:
     algorithms = ["sha256"]
     for alg in hash_algorithms:
         if alg not in HASH_ALGORITHMS:
             raise InvalidInputError(f"unsupported hash {alg!r} (choose from sha256, sha512)")
         if alg not in algorithms:
             algorithms.append(alg)
-    if not images:
+    return algorithms
+
+
+def _image_names(paths: list[Path], fields: FirmwareFields, name: str | None) -> list[str]:
+    """The target name of each image (checked: files exist, names valid and distinct)."""
+    if not paths:
         raise InvalidInputError("no image given")
-    paths = [Path(p) for p in images]
     if name is not None and len(paths) > 1:
         raise InvalidInputError("--name names one image; add images one by one to name them")
     names: list[str] = []
@@ -172,19 +210,47 @@ def add_firmware(
         if target_name in names:
             raise ConflictError(f"target {target_name!r} given twice")
         names.append(target_name)
-    document: SbomDocument | None = None
-    if sbom is not None:
-        document = read_sbom(Path(sbom))
-        sbom_target = sbom_target_name(
-            Path(sbom), fields.hardware_ids[0], fields.version, sbom_name
-        )
-        if sbom_target in names:
-            raise ConflictError(f"SBOM target {sbom_target!r} is also an image's name")
-        fields = dataclasses.replace(fields, sbom=document.link(sbom_target, algorithms))
-    elif sbom_name is not None:
-        raise InvalidInputError("--sbom-name names the SBOM given with --sbom")
-    every_name = names if fields.sbom is None else [*names, fields.sbom.target]
+    return names
 
+
+def _with_sbom_link(
+    fields: FirmwareFields,
+    document: SbomDocument | None,
+    sbom: Path | str | None,
+    sbom_name: str | None,
+    names: list[str],
+    algorithms: list[str],
+) -> FirmwareFields:
+    """``fields`` linking the release's SBOM target (unchanged without ``sbom``)."""
+    if document is None or sbom is None:
+        if sbom_name is not None:
+            raise InvalidInputError("--sbom-name names the SBOM given with --sbom")
+        return fields
+    sbom_target = sbom_target_name(Path(sbom), fields.hardware_ids[0], fields.version, sbom_name)
+    if sbom_target in names:
+        raise ConflictError(f"SBOM target {sbom_target!r} is also an image's name")
+    return dataclasses.replace(fields, sbom=document.link(sbom_target, algorithms))
+
+
+@dataclass
+class _Placement:
+    """Where each new target goes, checked against what the repository holds."""
+
+    roles: dict[str, str]
+    bins: set[str]
+    newest: _latest.Newest
+
+
+def _place(
+    repo: FirmwareRepository,
+    names: list[str],
+    every_name: list[str],
+    fields: FirmwareFields,
+    role: str | None,
+    allow_downgrade: bool,
+) -> _Placement:
+    """The role of each new target; refuses a taken name, a delegation that may not ship
+    to the hardware ids, and (unless ``allow_downgrade``) a version that is not newer."""
     bins = repo.graph.bins()
     existing = _existing_targets(repo, every_name)
     for target_name in every_name:
@@ -198,47 +264,57 @@ def add_firmware(
     if not allow_downgrade:
         _check_newer(existing, fields)
         _latest.check_newer_in_bins(newest, fields)
+    return _Placement(roles, bins, newest)
 
-    created: list[Path] = []
-    added: list[AddedTarget] = []
-    try:
-        repo.targets_dir.mkdir(exist_ok=True)
-        ingested = []
-        for path, target_name in zip(paths, names, strict=True):
-            try:
-                stored, length, hashes, new = _ingest(
-                    path, repo.targets_dir, target_name.rpartition("/")[2], algorithms, progress
-                )
-            except OSError as e:
-                raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
-            if new:
-                created.append(stored)
-            info = TargetFile(
-                length, hashes, target_name, unrecognized_fields={"custom": fields.to_custom()}
+
+def _ingest_images(
+    repo: FirmwareRepository,
+    paths: list[Path],
+    names: list[str],
+    fields: FirmwareFields,
+    algorithms: list[str],
+    progress: ProgressCallback | None,
+    created: list[Path],
+) -> list[tuple[TargetFile, str]]:
+    """Copy each image into the content store (new files appended to ``created``)."""
+    repo.targets_dir.mkdir(exist_ok=True)
+    ingested = []
+    for path, target_name in zip(paths, names, strict=True):
+        try:
+            ingest = _ingest(
+                path, repo.targets_dir, target_name.rpartition("/")[2], algorithms, progress
             )
-            ingested.append((info, "firmware"))
-        if document is not None and fields.sbom is not None:
-            info = document.target(fields.sbom.target, algorithms)
-            if _store_bytes(repo, info, document.data):
-                created.append(stored_image(repo, info.path, info))
-            ingested.append((info, "sbom"))
-        by_role: dict[str, list[tuple[TargetFile, str]]] = {}
-        for item in ingested:
-            by_role.setdefault(roles[item[0].path], []).append(item)
-        for role_name, items in by_role.items():
-            with repo.edit_targets(role_name) as targets:
-                for info, kind in items:
-                    targets.targets[info.path] = info
-                    added.append(AddedTarget(info.path, role_name, info.length, info.hashes, kind))
-        repo.save()
-        if bins:
-            in_bins = {n: fields for n in names if roles[n] in bins}
-            _latest.record_added(repo, bins, newest, in_bins)
-    except BaseException:
-        for stored in created:
-            with contextlib.suppress(OSError):
-                stored.unlink()
-        raise
+        except OSError as e:
+            raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
+        if ingest.new:
+            created.append(ingest.stored)
+        custom = {"custom": fields.to_custom()}
+        info = TargetFile(ingest.length, ingest.hashes, target_name, unrecognized_fields=custom)
+        ingested.append((info, "firmware"))
+    return ingested
+
+
+def _commit_added(
+    repo: FirmwareRepository,
+    placement: _Placement,
+    ingested: list[tuple[TargetFile, str]],
+    names: list[str],
+    fields: FirmwareFields,
+) -> list[AddedTarget]:
+    """List the ingested targets in their roles and save (newest-per-bin index too)."""
+    by_role: dict[str, list[tuple[TargetFile, str]]] = {}
+    for item in ingested:
+        by_role.setdefault(placement.roles[item[0].path], []).append(item)
+    added: list[AddedTarget] = []
+    for role_name, items in by_role.items():
+        with repo.edit_targets(role_name) as targets:
+            for info, kind in items:
+                targets.targets[info.path] = info
+                added.append(AddedTarget(info.path, role_name, info.length, info.hashes, kind))
+    repo.save()
+    if placement.bins:
+        in_bins = {n: fields for n in names if placement.roles[n] in placement.bins}
+        _latest.record_added(repo, placement.bins, placement.newest, in_bins)
     return added
 
 
