@@ -264,15 +264,15 @@ def delegate_role(
     role = DelegatedRole(name, [], threshold, terminating, paths=patterns)
     _bind(role, binding)
     new = _KeySpec(new_keys, key_type, password, external_keys)
-    keys, written = _commit_delegation(repo, parent, name, new, threshold, role)
+    created = _commit_delegation(repo, parent, name, new, threshold, role)
     return DelegationResult(
         name,
         parent,
-        [k.keyid for k in keys],
+        [k.keyid for k in created.keys],
         threshold,
         paths=patterns,
         terminating=terminating,
-        key_files=[str(p) for p in written],
+        key_files=[str(p) for p in created.key_files],
         hardware_ids=binding,
     )
 
@@ -286,6 +286,15 @@ class _KeySpec:
     key_type: str
     password: str | None
     external: Sequence[ExternalKey]
+
+
+@dataclass(frozen=True)
+class _Created:
+    """The keys of a new delegation, the key files written, the targets moved to bins."""
+
+    keys: list[Key]
+    key_files: list[Path]
+    moved: int = 0
 
 
 @contextlib.contextmanager
@@ -312,7 +321,7 @@ def _commit_delegation(
     new: _KeySpec,
     threshold: int,
     role: DelegatedRole,
-) -> tuple[list[Key], list[Path]]:
+) -> _Created:
     """List ``role`` (with new keys) in ``parent``, create the role's metadata, save."""
     with _new_keys(repo, name, new, threshold) as (keys, written):
         with repo.edit_targets(parent) as targets:
@@ -325,7 +334,7 @@ def _commit_delegation(
         with repo.edit_targets(name):
             pass
         repo.save()
-    return keys, written
+    return _Created(keys, written)
 
 
 def bin_prefix(role: str) -> str:
@@ -382,23 +391,23 @@ def convert_to_bins(
     for name, info in parent_targets.targets.items():
         check_binding_admits(name, info, [(f"{succinct.name_prefix}-*", binding)])
     new = _KeySpec(new_keys, key_type, password, external_keys)
-    keys, written, moved = _commit_bins(repo, role, succinct, new, threshold)
+    created = _commit_bins(repo, role, succinct, new, threshold)
     bins = list(succinct.get_roles())
     return DelegationResult(
         succinct.name_prefix,
         role,
-        [k.keyid for k in keys],
+        [k.keyid for k in created.keys],
         threshold,
         bins=bins,
-        moved_targets=moved,
-        key_files=[str(p) for p in written],
+        moved_targets=created.moved,
+        key_files=[str(p) for p in created.key_files],
         hardware_ids=binding,
     )
 
 
 def _commit_bins(
     repo: FirmwareRepository, role: str, succinct: SuccinctRoles, new: _KeySpec, threshold: int
-) -> tuple[list[Key], list[Path], int]:
+) -> _Created:
     """Delegate ``role``'s targets to ``succinct`` (with new keys), move each target into
     its bin, create every bin, save; returns (keys, key files, targets moved)."""
     with _new_keys(repo, succinct.name_prefix, new, threshold) as (keys, written):
@@ -417,7 +426,7 @@ def _commit_bins(
                 bin_targets.targets = moved.get(bin_name, {})
         repo.save()
         _latest.rebuild(repo, set(bins))
-    return keys, written, moved_count
+    return _Created(keys, written, moved_count)
 
 
 def _remove(paths: list[Path]) -> None:

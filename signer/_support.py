@@ -104,14 +104,19 @@ class SupportChange:
         }
 
 
-def _current(
-    repo: FirmwareRepository, name: str
-) -> tuple[str, TargetFile, SupportDeclaration | None] | None:
-    """(role, target, declaration) of the entry a device finds for ``name``, or None."""
+@dataclass(frozen=True)
+class _Entry:
+    role: str
+    declaration: SupportDeclaration | None
+    """None: the target is not a support declaration."""
+
+
+def _current(repo: FirmwareRepository, name: str) -> _Entry | None:
+    """The entry a device finds for target ``name``, or None."""
     for role in repo.graph.search(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
-            return role, info, SupportDeclaration.from_target(name, info)
+            return _Entry(role, SupportDeclaration.from_target(name, info))
     return None
 
 
@@ -180,7 +185,7 @@ def _declared(
     found = _current(repo, name)
     if found is None:
         return role, None
-    found_role, _, previous = found
+    found_role, previous = found.role, found.declaration
     if previous is None:
         raise ConflictError(f"target {name!r} exists and is not a support declaration")
     if role is not None and role != found_role:
@@ -205,10 +210,10 @@ def remove_support(repo: FirmwareRepository, hardware_id: str) -> SupportInfo:
     """
     name = support_target_name(hardware_id)
     found = _current(repo, name)
-    declaration = None if found is None else found[2]
+    declaration = None if found is None else found.declaration
     if found is None or declaration is None:
         raise ConflictError(f"no support declaration for hardware id {hardware_id!r}")
-    role = found[0]
+    role = found.role
     bins = repo.graph.bins()
     newest = _latest.newest_in_bins(repo, bins) if role in bins else None
     with repo.edit_targets(role) as targets:
