@@ -140,15 +140,8 @@ class S3Store:
         return bool(head.get("Metadata", {}).get("sha256") == local.sha256)
 
     def read(self, key: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise PublishError(f"S3 get failed on {self.url}/{key}: {e}") from e
-        return bytes(obj["Body"].read())
+        chunks = self.stream(key)
+        return None if chunks is None else b"".join(chunks)
 
     def stream(self, key: str) -> Iterator[bytes] | None:
         from botocore.exceptions import BotoCoreError, ClientError
