@@ -88,7 +88,13 @@ if TYPE_CHECKING:
         remove_support,
         set_support,
     )
-    from signer._targets import AddedTarget, ProgressCallback, add_firmware, remove_target
+    from signer._targets import (
+        AddedTarget,
+        ProgressCallback,
+        StageCallback,
+        add_firmware,
+        remove_target,
+    )
     from signer._template import check_template_target, write_template
 
 # Imported on first use: the package loads on a device-only install (no tuf, no click),
@@ -184,6 +190,7 @@ _EXPORTS: dict[str, str] = {
     "run_demo": "signer._demo",
     "parse_date": "signer._firmware",
     "ProgressCallback": "signer._targets",
+    "StageCallback": "signer._targets",
     "PASSWORD_SECRET": "signer._signers",
     "PIN_SECRET": "signer._signers",
     "DEFAULT_KDF_ROUNDS": "signer._keyfile",
@@ -311,6 +318,7 @@ __all__ = [
     "DemoResult",
     "parse_date",
     "ProgressCallback",
+    "StageCallback",
     "ImageCheck",
     "bin_prefix",
     "UnreachableError",

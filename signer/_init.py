@@ -22,6 +22,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
+from signer._canonical import CanonicalFileSerializer
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
@@ -283,7 +284,9 @@ def _write_staging(staging: Path, plan: _Plan, root: Root, keyring: Keyring) -> 
     }
     atomic_write(staging / CONFIG_FILE, json.dumps(plan.config.to_dict(), indent=2).encode())
     for role, md in roles.items():
-        atomic_write(staging / METADATA_DIR / role_filename(role), md.to_bytes())
+        atomic_write(
+            staging / METADATA_DIR / role_filename(role), md.to_bytes(CanonicalFileSerializer())
+        )
     repo = FirmwareRepository(staging, keyring=keyring)
     for role in _SIGN_ORDER:
         repo.add_signatures(role)
