@@ -188,8 +188,7 @@ def add_firmware(
     deepest matching delegation, or the name's hash bin), or ``role`` when given. In a
     repository of hash bins only the bins of the new names are read.
 
-    ``progress`` is called with the bytes of each chunk copied; ``stage`` with the name of
-    each slow step after the copy (see :data:`StageCallback`).
+    ``progress`` gets each copied chunk's size, ``stage`` each slow step (StageCallback).
 
     Raises:
         InvalidInputError: missing image, bad name, fields or hash algorithm; ``role``
@@ -211,11 +210,7 @@ def add_firmware(
     created: list[Path] = []
     try:
         ingested = _ingest_images(repo, paths, names, fields, algorithms, progress, stage, created)
-        if document is not None and fields.sbom is not None:
-            info = document.target(fields.sbom.target, algorithms)
-            if _store_bytes(repo, info, document.data):
-                created.append(stored_image(repo, info.path, info))
-            ingested.append((info, "sbom"))
+        ingested += _ingest_sbom(repo, document, fields, algorithms, created)
         if stage is not None:
             stage("metadata")
         return _commit_added(repo, placement, ingested, names, fields)
@@ -335,6 +330,22 @@ def _ingest_images(
         info = TargetFile(ingest.length, ingest.hashes, target_name, unrecognized_fields=custom)
         ingested.append((info, "firmware"))
     return ingested
+
+
+def _ingest_sbom(
+    repo: FirmwareRepository,
+    document: SbomDocument | None,
+    fields: FirmwareFields,
+    algorithms: list[str],
+    created: list[Path],
+) -> list[tuple[TargetFile, str]]:
+    """Store the release's SBOM (a new file appended to ``created``); its target entry."""
+    if document is None or fields.sbom is None:
+        return []
+    info = document.target(fields.sbom.target, algorithms)
+    if _store_bytes(repo, info, document.data):
+        created.append(stored_image(repo, info.path, info))
+    return [(info, "sbom")]
 
 
 def _commit_added(
