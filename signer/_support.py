@@ -18,7 +18,7 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import hash_bins, route_target, search_order
+from signer._delegations import hash_bins, route_target
 from signer._errors import ConflictError, MetadataError
 from signer._firmware import (
     SUPPORT_KEY,
@@ -32,6 +32,7 @@ from signer._firmware import (
 )
 from signer._fsutil import atomic_write
 from signer._repository import FirmwareRepository, utcnow
+from signer._sbom import found_by_client
 from signer._targets import store_name
 
 _FORMAT = "%Y-%m-%d"
@@ -93,11 +94,10 @@ def _current(
     repo: FirmwareRepository, name: str
 ) -> tuple[str, TargetFile, SupportDeclaration | None] | None:
     """(role, target, declaration) of the entry a device finds for ``name``, or None."""
-    for role in search_order(repo, name):
-        info = repo.metadata(role).signed.targets.get(name)
-        if info is not None:
-            return role, info, SupportDeclaration.from_target(name, info)
-    return None
+    found = found_by_client(repo, name)
+    if found is None:
+        return None
+    return found[0], found[1], SupportDeclaration.from_target(name, found[1])
 
 
 def set_support(
