@@ -17,8 +17,6 @@ from typing import Any
 from urllib import parse
 
 import verifier
-from verifier._internal.metadata import Targets
-from verifier._internal.trusted_set import TrustedMetadataSet
 
 LOCAL_BASE_URL = "http://published.invalid/"
 """Base URL a :class:`DirectoryFetcher` answers for (never resolved: no network)."""
@@ -68,17 +66,18 @@ class DirectoryFetcher(verifier.Fetcher):
                 self._files[LOCAL_BASE_URL + rel] = item
         self._memory = verifier.MemoryFetcher(self._bytes)
 
-    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
-        # Overlay keys are paths as written; clients quote role names in URLs.
+    def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
+        # Overlay keys are paths as written; clients quote role names in URLs. The
+        # composed fetchers' own primitives serve: caps and deadline are this one's.
         key = parse.unquote(url)
         if key in self._bytes:
-            return self._memory.fetch(key, max_length, offset)
+            return self._memory._fetch(key, offset, deadline)
         path = self._files.get(key)
         if path is not None:
-            return verifier.DirectoryFetcher(path.parent).fetch(path.name, max_length, offset)
+            return verifier.DirectoryFetcher(path.parent)._fetch(path.name, offset, deadline)
         if self._tree is None:
             raise verifier.DownloadHTTPError(f"not found: {url}", 404)
-        return self._tree.fetch(url, max_length, offset)
+        return self._tree._fetch(url, offset, deadline)
 
 
 def _urls(source: str) -> tuple[str, str, verifier.Fetcher | None]:
@@ -120,7 +119,7 @@ def _describe(e: Exception) -> str:
 def root_problem(trusted_root: bytes) -> str | None:
     """Why ``trusted_root`` cannot start a client (malformed, not self-signed), or None."""
     try:
-        TrustedMetadataSet(trusted_root, time.time())
+        verifier.verify_root(trusted_root)
     except verifier.RepositoryError as e:
         return _describe(e)
     return None
@@ -153,31 +152,20 @@ def check_repository(
                 mdir, metadata_url, targets_url, fetcher=fetcher, bootstrap=trusted_root
             )
             updater.refresh()
-            trusted = updater._ensure_refreshed()
-            assert trusted.timestamp is not None and trusted.snapshot is not None  # noqa: S101
             report = ClientReport()
-            report.versions = {
-                "root": trusted.root.version,
-                "timestamp": trusted.timestamp.version,
-                "snapshot": trusted.snapshot.version,
-            }
+            report.versions = updater.trusted_versions()
+            report.expires = updater.trusted_expires()
             report.images_checked = download
-            for name, md in (
-                ("root", trusted.root),
-                ("timestamp", trusted.timestamp),
-                ("snapshot", trusted.snapshot),
-            ):
-                report.expires[name] = md.expires
-            for role, targets in _walk_roles(updater, trusted):
-                report.versions[role] = targets.version
-                report.expires[role] = targets.expires
-                for name in targets.targets:
-                    listed = targets.get(name)
-                    info = _check_found(name, role, updater.get_targetinfo(name), listed)
+            for role in updater.walk_roles():
+                report.versions[role.name] = role.version
+                report.expires[role.name] = role.expires
+                for name in role.target_names():
+                    listed = role.get(name)
+                    info = _check_found(name, role.name, updater.get_targetinfo(name), listed)
                     if download:
                         # Streamed and checked, not stored: a repository check must not
                         # write and fsync every image as a device's download does.
-                        updater._check_remote_target(info)
+                        updater.verify_remote_target(info)
                     report.targets[name] = info.length
         except ClientRefusal:
             raise
@@ -194,24 +182,6 @@ def _check_found(
             f"target {name!r} of role {role} is not what a client's delegation search finds"
         )
     return found
-
-
-def _walk_roles(
-    updater: verifier.Updater, trusted: TrustedMetadataSet
-) -> Iterator[tuple[str, Targets]]:
-    """Pre-order walk of the targets role and all its delegations (each once)."""
-    seen: set[str] = set()
-    stack = [("targets", "root")]
-    while stack:
-        role, parent = stack.pop()
-        if role in seen:
-            continue
-        seen.add(role)
-        targets = updater._load_targets(trusted, role, parent)
-        yield role, targets
-        if targets.delegations is not None:
-            children = [(child, role) for child in targets.delegations.all_role_names()]
-            stack.extend(reversed(children))
 
 
 def verify_published(

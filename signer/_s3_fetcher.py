@@ -50,27 +50,13 @@ class S3Fetcher(verifier.Fetcher):
         except BotoCoreError as e:
             raise verifier.DownloadError(f"{url}: {e}") from e
 
-    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
-        obj = self._object(url, offset)
-        length = int(obj.get("ContentLength", 0)) + offset
-        if length > max_length:
-            obj["Body"].close()
-            raise verifier.DownloadLengthMismatchError(f"{url}: more than {max_length} bytes")
-        return self._chunks(url, obj, max_length, offset)
+    def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
+        # The verifier's Fetcher base caps the length, holds the request to its deadline
+        # and wraps botocore's errors (as DownloadError) while the body streams.
+        return self._chunks(self._object(url, offset))
 
-    def _chunks(self, url: str, obj: Any, max_length: int, offset: int) -> Iterator[bytes]:
-        from botocore.exceptions import BotoCoreError
-
-        total = offset
+    def _chunks(self, obj: Any) -> Iterator[bytes]:
         try:
-            for chunk in obj["Body"].iter_chunks(_CHUNK):
-                total += len(chunk)
-                if total > max_length:
-                    raise verifier.DownloadLengthMismatchError(
-                        f"{url}: more than {max_length} bytes"
-                    )
-                yield chunk
-        except BotoCoreError as e:
-            raise verifier.DownloadError(f"{url}: {e}") from e
+            yield from obj["Body"].iter_chunks(_CHUNK)
         finally:
             obj["Body"].close()

@@ -7,7 +7,7 @@ check); ``requests`` only inside :class:`HttpFetcher`. Never ``tuf`` or
 Public API (stable; everything else, including ``verifier._internal``, may change)::
 
     up = Updater(metadata_dir, metadata_base_url, target_base_url,
-                 fetcher=None, config=None, policy=None, bootstrap=None)
+                 fetcher=None, config=None, policy=None, bootstrap=None, clock=None)
     up.refresh() -> None                        # TUF client workflow, top-level roles
     up.get_targetinfo(name) -> TargetFile | None  # TUF delegation search
     up.check() -> TargetFile | None             # newest firmware for the DevicePolicy
@@ -15,9 +15,17 @@ Public API (stable; everything else, including ``verifier._internal``, may chang
     up.download(target, dest, partial_path=None) -> Path  # streaming, verified, atomic
     up.find_cached_target(target, path) -> Path | None
     up.mark_installed(target) -> DevicePolicy | None       # persist version + counter
+    up.walk_roles() -> Iterator[TrustedRole]    # every trusted targets role, pre-order
+    up.trusted_versions() -> dict[str, int]
+    up.verify_remote_target(target) -> None     # fetch + check, nothing stored
+    verify_root(data) -> None                   # a root a device can start from
+    atomic_write(path, data, sync_dir=True)     # the durable write the verifier uses
     DevicePolicy.from_metadata_dir(metadata_dir, hardware_id, factory_version)
     Updater.from_bundle(bundle_path, metadata_dir, policy=..., bootstrap=...,
                         limits=BundleLimits(...), clock=None, unsafe_ignore_expiry=False)
+
+Fetchers: subclass ``Fetcher`` and write only ``_fetch(url, offset, deadline)``; the
+base enforces length caps, the request ``Deadline`` (from ``Config``) and wraps errors.
 
 Errors: ``VerifierError`` is the base. ``RepositoryError`` (do not trust what was served):
 ``MetadataFormatError`` (``UnsupportedKeyError``), ``UnsignedMetadataError``,
@@ -47,15 +55,20 @@ from verifier._errors import (
     UnsupportedKeyError,
     VerifierError,
 )
-from verifier._fetcher import DirectoryFetcher, Fetcher, HttpFetcher, MemoryFetcher
+from verifier._fetcher import Deadline, DirectoryFetcher, Fetcher, HttpFetcher, MemoryFetcher
 from verifier._internal.bundle import BundleError, BundleLimits
 from verifier._internal.firmware import FirmwareInfo
 from verifier._internal.metadata import TargetFile
+from verifier._internal.storage import durable_write as atomic_write
 from verifier._internal.version import FirmwareVersion, VersionError, parse_version
-from verifier._updater import Updater
+from verifier._updater import TrustedRole, Updater, verify_root
 
 __all__ = [
     "Updater",
+    "TrustedRole",
+    "verify_root",
+    "atomic_write",
+    "Deadline",
     "Config",
     "DevicePolicy",
     "TargetFile",

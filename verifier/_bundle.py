@@ -14,11 +14,8 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-from verifier._errors import (
-    DownloadHTTPError,
-    DownloadLengthMismatchError,
-)
-from verifier._fetcher import Fetcher
+from verifier._errors import DownloadHTTPError
+from verifier._fetcher import Deadline, Fetcher
 from verifier._internal.bundle import Bundle, BundleError, BundleLimits
 from verifier._internal.timefloor import TimeFloor
 from verifier._updater import Updater
@@ -42,15 +39,12 @@ class BundleFetcher(Fetcher):
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
 
-    def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+    def _fetch(self, url: str, offset: int, deadline: Deadline) -> Iterator[bytes]:
         if not url.startswith(BUNDLE_URL):
             raise DownloadHTTPError(f"{url} is not a bundle URL", 404)
         name = unquote(url[len(BUNDLE_URL) :])
         if name not in self.bundle:
             raise DownloadHTTPError(f"not in the bundle: {name}", 404)
-        size = self.bundle.size(name)
-        if size > max_length:
-            raise DownloadLengthMismatchError(f"{name}: {size} bytes, more than {max_length}")
         return self.bundle.stream(name, offset)
 
 
@@ -82,6 +76,7 @@ class BundleUpdater(Updater):
                 config=config,
                 policy=policy,
                 bootstrap=bootstrap,
+                clock=self._reference_time,
             )
         except BaseException:
             self.bundle.close()
@@ -90,8 +85,6 @@ class BundleUpdater(Updater):
         self._device_clock = clock
         self.unsafe_ignore_expiry = unsafe_ignore_expiry
         self._judged_at: float | None = None
-        # The Updater reads its clock once per refresh through ``_clock``.
-        self._clock = self._reference_time
 
     def _reference_time(self) -> float:
         if self.unsafe_ignore_expiry:

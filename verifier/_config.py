@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from verifier._errors import StorageError
-from verifier._internal.version import FirmwareVersion, VersionError
+from verifier._internal.version import FirmwareVersion
 
 KIB = 1024
 MIB = 1024 * KIB
-
-# Device state (installed version and security counter) lives in a subfolder so the
-# top of metadata_dir holds only trusted metadata files.
-STATE_DIR = "firmtuf"
-STATE_FILE = "device.json"
 
 
 class _Frozen:
@@ -61,11 +54,20 @@ class Config(_Frozen):
         targets_max_length: bytes of a targets file when snapshot gives no length (64 MiB).
         prefix_targets_with_hash: fetch ``dir/<hash>.<name>`` when the repository uses
             consistent snapshots (True, as firmtuf publishes).
-        connect_timeout: seconds (HttpFetcher).
-        read_timeout: seconds without data before giving up (HttpFetcher).
-        min_speed: bytes per second below which a download is slow retrieval (1 KiB/s).
-        slow_grace_period: seconds before the minimum speed applies (5).
+        connect_timeout: seconds to open a connection (10).
+        read_timeout: seconds one read may wait for data (10).
+        response_timeout: seconds from the start of a request to the end of its
+            headers: connect, request, status line and headers (20). A server dripping
+            its head is given up on here.
+        min_speed: bytes per second below which a download is slow retrieval (1 KiB/s;
+            0 turns the speed guard and the length part of the deadline off).
+        slow_grace_period: seconds of body before the minimum speed applies (5).
         chunk_size: bytes per read and write while downloading (256 KiB).
+
+    Every request of an Updater, whatever its fetcher, ends within
+    :meth:`request_deadline` of the bytes it may fetch (``SlowRetrievalError``
+    otherwise): the signed length still to fetch for images and for metadata whose
+    length is signed, the ``*_max_length`` cap for metadata whose length is not.
     """
 
     __slots__ = (
@@ -77,6 +79,7 @@ class Config(_Frozen):
         "min_speed",
         "prefix_targets_with_hash",
         "read_timeout",
+        "response_timeout",
         "root_max_length",
         "slow_grace_period",
         "snapshot_max_length",
@@ -93,6 +96,7 @@ class Config(_Frozen):
     prefix_targets_with_hash: bool
     connect_timeout: float
     read_timeout: float
+    response_timeout: float
     min_speed: int
     slow_grace_period: float
     chunk_size: int
@@ -110,6 +114,7 @@ class Config(_Frozen):
         prefix_targets_with_hash: bool = True,
         connect_timeout: float = 10.0,
         read_timeout: float = 10.0,
+        response_timeout: float = 20.0,
         min_speed: int = KIB,
         slow_grace_period: float = 5.0,
         chunk_size: int = 256 * KIB,
@@ -132,6 +137,17 @@ class Config(_Frozen):
         values.update(changes)
         return Config(**values)
 
+    def request_deadline(self, length: int) -> float:
+        """Seconds one request for ``length`` bytes may take in all.
+
+        ``response_timeout + slow_grace_period + length / min_speed``: the head, then
+        the body at no less than the minimum speed (unbounded when ``min_speed`` is 0;
+        the head stays bounded).
+        """
+        if not self.min_speed:
+            return float("inf")
+        return self.response_timeout + self.slow_grace_period + length / self.min_speed
+
 
 _POSITIVE_INTS = frozenset(
     (
@@ -145,7 +161,9 @@ _POSITIVE_INTS = frozenset(
         "chunk_size",
     )
 )
-_NON_NEGATIVE = frozenset(("connect_timeout", "read_timeout", "min_speed", "slow_grace_period"))
+_NON_NEGATIVE = frozenset(
+    ("connect_timeout", "read_timeout", "response_timeout", "min_speed", "slow_grace_period")
+)
 
 
 class DevicePolicy(_Frozen):
@@ -199,36 +217,12 @@ class DevicePolicy(_Frozen):
         Raises:
             StorageError: the stored state exists but is unreadable or malformed.
         """
-        state = read_device_state(os.fspath(metadata_dir))
+        from verifier._internal.device_state import read_device_state
+        from verifier._internal.store import TrustStore
+
+        state = read_device_state(TrustStore(Path(metadata_dir)))
         counter = 0
         if state is not None:
             installed_version = str(state["version"])
             counter = int(state["security_counter"])  # type: ignore[call-overload]
         return cls(hardware_id, installed_version, counter, unsafe_allow_downgrade)
-
-
-def read_device_state(metadata_dir: str) -> dict[str, object] | None:
-    """The stored ``{"name", "version", "security_counter"}``, or None.
-
-    Raises:
-        StorageError: unreadable or malformed state.
-    """
-    path = Path(metadata_dir, STATE_DIR, STATE_FILE)
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read(64 * KIB))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise StorageError(f"cannot read device state {path}: {e}") from e
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("version"), str)
-        or type(data.get("security_counter")) is not int
-    ):
-        raise StorageError(f"malformed device state {path}")
-    try:
-        FirmwareVersion(data["version"])
-    except VersionError as e:
-        raise StorageError(f"malformed device state {path}: {e}") from e
-    return data

@@ -57,7 +57,17 @@ class CryptoUnavailableError(VerifierError):
 
 
 class StorageError(VerifierError):
-    """The trusted metadata directory cannot be read or written."""
+    """The trusted metadata directory cannot be read or written.
+
+    Attributes:
+        errno: the ``errno`` of the ``OSError`` behind it (``ENOSPC``: disk full,
+            ``EROFS``: read-only), or None when the cause was not an OS error.
+    """
+
+    @property
+    def errno(self) -> int | None:
+        cause = self.__cause__
+        return cause.errno if isinstance(cause, OSError) else None
 
 
 class DownloadError(VerifierError):

@@ -1,34 +1,40 @@
-"""The Updater: network and disk around the trusted metadata set (TUF 1.0.x section 5)."""
+"""The Updater: network and disk around the trusted metadata set (TUF 1.0.x section 5).
+
+The Updater does I/O only: it fetches (through a :class:`~verifier.Fetcher`, each request
+under a :class:`~verifier.Deadline` from its Config), reads and writes the trust store
+(``_internal/store``), and hands bytes to the one object that decides what is trusted
+(``_internal/trusted_set``). The delegation walk is ``_internal/delegations``, the
+firmware policy ``_internal/policy``, the length-and-hash check ``LengthAndHashes`` on
+the target type.
+"""
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import time
 from pathlib import Path
 
-from verifier._config import STATE_DIR, STATE_FILE, Config, DevicePolicy, read_device_state
+from verifier._config import Config, DevicePolicy
 from verifier._errors import (
-    DownloadError,
     DownloadHTTPError,
     EqualVersionNumberError,
     LengthOrHashMismatchError,
-    PolicyError,
     RepositoryError,
     StorageError,
 )
-from verifier._fetcher import Fetcher, HttpFetcher
-from verifier._internal import storage
-from verifier._internal.firmware import FirmwareInfo, check_target_name
-from verifier._internal.hashing import new_hasher
-from verifier._internal.metadata import Root, TargetFile, Targets
+from verifier._fetcher import Deadline, Fetcher, HttpFetcher
+from verifier._internal import delegations, storage
+from verifier._internal import policy as firmware_policy
+from verifier._internal.device_state import read_device_state, write_device_state
+from verifier._internal.firmware import check_target_name
+from verifier._internal.metadata import TargetFile, Targets
+from verifier._internal.store import TrustStore
 from verifier._internal.trusted_set import TrustedMetadataSet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from collections.abc import Callable, Iterator
-    from typing import Any
 
     from verifier._bundle import BundleUpdater
     from verifier._internal.bundle import BundleLimits
@@ -41,35 +47,77 @@ def _log(msg: str, *args: object) -> None:
     logging.getLogger(__name__).info(msg, *args)
 
 
-def role_filename(role: str) -> str:
-    """The file name of a role's metadata in metadata_dir (role names are url-quoted)."""
-    return f"{_quote(role)}.json"
-
-
 def _quote(text: str) -> str:
     from urllib.parse import quote
 
     return quote(text, safe="")
 
 
+def verify_root(data: bytes) -> None:
+    """Check that ``data`` can start a device: a well-formed root signed by its own keys.
+
+    Raises:
+        RepositoryError: malformed, or not signed by a threshold of its own root keys.
+    """
+    TrustedMetadataSet(data, time.time())
+
+
+class TrustedRole:
+    """A trusted targets role as the Updater loaded it (read-only view).
+
+    Attributes:
+        name: the role name.
+        delegator: the role that delegated it (``"root"`` for ``targets``).
+        version: its metadata version.
+        expires: its expiry, in seconds since the epoch.
+    """
+
+    __slots__ = ("_md", "delegator", "expires", "name", "version")
+
+    def __init__(self, name: str, delegator: str, md: Targets) -> None:
+        self.name = name
+        self.delegator = delegator
+        self.version: int = md.version
+        self.expires: int = md.expires
+        self._md = md
+
+    def target_names(self) -> list[str]:
+        """Names of the targets this role lists, in listed order."""
+        return list(self._md.targets)
+
+    def get(self, name: str) -> TargetFile | None:
+        """The target as this role lists it, or None."""
+        return self._md.get(name)
+
+    def __repr__(self) -> str:
+        return f"TrustedRole({self.name!r}, version={self.version})"
+
+
 class Updater:
     """Securely refresh TUF metadata, pick firmware and download it.
 
     Args:
-        metadata_dir: directory holding the trusted ``root.json`` and trusted metadata.
+        metadata_dir: the device's trust store (docs/adr/0006): the trusted
+            ``root.json`` and trusted metadata at the top, device-owned files in
+            ``firmtuf/``.
         metadata_base_url: base URL of the repository metadata, e.g.
             ``"http://127.0.0.1:8000/metadata/"``.
         target_base_url: base URL of target files (needed by ``download``).
-        fetcher: how bytes are fetched (default ``HttpFetcher`` built from ``config``).
-        config: limits (default ``Config()``).
+        fetcher: how bytes are fetched (default ``HttpFetcher``). Whatever the fetcher,
+            every request runs under the deadline ``config`` states.
+        config: limits and timeouts (default ``Config()``).
         policy: the device (needed by ``check``; when set, ``download`` enforces it).
         bootstrap: bytes of the root.json the device ships; stored when metadata_dir has
             no trusted root yet, and used again if the stored root is ever unusable (it
             must be signed by its own keys).
+        clock: seconds since the epoch, read once per refresh (default ``time.time``).
 
     Raises:
         RepositoryError: ``bootstrap`` is not a valid self-signed root.
-        StorageError: metadata_dir cannot be created.
+        StorageError: metadata_dir cannot be created, or is a trust store of a newer
+            layout.
+        TypeError: ``fetcher`` is not a :class:`Fetcher`, or overrides ``fetch`` or
+            ``fetch_bytes`` (which enforce the deadline: implement ``_fetch``).
     """
 
     def __init__(
@@ -82,32 +130,30 @@ class Updater:
         config: Config | None = None,
         policy: DevicePolicy | None = None,
         bootstrap: bytes | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        self._dir = Path(metadata_dir)
+        self._store = TrustStore(Path(metadata_dir))
+        self._dir = self._store.path
         self._metadata_url = _with_slash(metadata_base_url)
         self._target_url = None if target_base_url is None else _with_slash(target_base_url)
         self.config = config or Config()
-        self._fetcher = fetcher or HttpFetcher(
-            connect_timeout=self.config.connect_timeout,
-            read_timeout=self.config.read_timeout,
-            min_speed=self.config.min_speed,
-            grace_period=self.config.slow_grace_period,
-            chunk_size=self.config.chunk_size,
-        )
+        if fetcher is None:
+            fetcher = HttpFetcher(chunk_size=self.config.chunk_size)
+        _check_fetcher(fetcher)
+        self._fetcher = fetcher
         self.policy = policy
-        # The clock read once per refresh (replaceable for conformance tests that fake time).
-        self._clock = time.time
+        self._clock = clock or time.time
         self._trusted: TrustedMetadataSet | None = None
         self._pending_dir_sync = False
         self._bootstrap = bootstrap
         if bootstrap is not None:
-            TrustedMetadataSet(bootstrap, time.time())  # self-signed, parseable
-        if bootstrap is not None and not (self._dir / "root.json").exists():
-            try:
-                self._dir.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StorageError(f"cannot create {self._dir}: {e}") from e
-            storage.atomic_write(self._dir / "root.json", bootstrap)
+            verify_root(bootstrap)
+        self._store.migrate()
+        root_path = self._role_path("root")
+        if bootstrap is not None and not root_path.exists():
+            self._store.ensure_device_dir()
+            self._store.migrate()  # marks the new store with its layout
+            storage.atomic_write(root_path, bootstrap)
 
     # -- refresh ------------------------------------------------------------------
 
@@ -123,7 +169,7 @@ class Updater:
         """
         self._trusted = None
         now = self._clock()
-        root_data = self._read_local("root.json", self.config.root_max_length)
+        root_data = self._read_local("root", self.config.root_max_length)
         trusted: TrustedMetadataSet | None = None
         if root_data is not None:
             try:
@@ -141,7 +187,7 @@ class Updater:
                 if self._bootstrap is None:
                     raise StorageError(f"no trusted root.json in {self._dir}")
                 trusted = TrustedMetadataSet(self._bootstrap, now)
-                self._persist("root.json", self._bootstrap)
+                self._persist("root", self._bootstrap)
             self._update_root(trusted)
             self._update_timestamp(trusted)
             self._update_snapshot(trusted)
@@ -170,8 +216,8 @@ class Updater:
         """An Updater reading an offline bundle (``firmtuf bundle``) with the same checks.
 
         Expiry is judged at ``max(clock(), time floor)``; the floor (the newest time the
-        device has seen, ``time_floor.json`` in ``metadata_dir``) rises after each
-        successful refresh. See docs/offline-updates.md.
+        device has seen, ``firmtuf/time_floor.json`` in ``metadata_dir``) rises after
+        each successful refresh. See docs/offline-updates.md.
 
         Args:
             bundle_path: the bundle file (streamed, never extracted).
@@ -206,13 +252,12 @@ class Updater:
         )
 
     def _update_root(self, trusted: TrustedMetadataSet) -> None:
-        first = trusted.root
-        lower = first.version + 1
+        lower = trusted.root.version + 1
         accepted: bytes | None = None
         try:
             for version in range(lower, lower + self.config.max_root_rotations):
                 try:
-                    data = self._fetch(f"{version}.root.json", self.config.root_max_length)
+                    data = self._fetch_metadata(f"{version}.root.json", self.config.root_max_length)
                 except DownloadHTTPError as e:
                     if e.status_code in (403, 404):
                         break
@@ -223,40 +268,29 @@ class Updater:
             # Only the newest accepted root is written (also when a later one fails):
             # the stored root is the same as with one write per rotation, in one write.
             if accepted is not None:
-                self._persist("root.json", accepted)
-        final = trusted.root
-        if final is not first and any(
-            _role_keys(first, r) != _role_keys(final, r) for r in ("timestamp", "snapshot")
-        ):
-            # Spec 5.3.11: keys rotated, so forget what the old keys signed (fast-forward
-            # attack recovery: a rolled-forward timestamp must not block the new one).
-            storage.remove_file(self._dir / "timestamp.json")
-            storage.remove_file(self._dir / "snapshot.json")
+                self._persist("root", accepted)
+        if trusted.fast_forward_reset():
+            storage.remove_file(self._role_path("timestamp"))
+            storage.remove_file(self._role_path("snapshot"))
             self._pending_dir_sync = True
         trusted.check_root_expiry()
 
     def _update_timestamp(self, trusted: TrustedMetadataSet) -> None:
-        local = self._read_local("timestamp.json", self.config.timestamp_max_length)
+        local = self._read_local("timestamp", self.config.timestamp_max_length)
         if local is not None:
             try:
                 trusted.update_timestamp(local)
             except RepositoryError as e:
                 _log("local timestamp not usable: %s", e)
-        data = self._fetch("timestamp.json", self.config.timestamp_max_length)
-        if trusted.timestamp is not None and data == local:
-            # Byte-identical to the stored copy just verified against the same root at
-            # the same reference time: the outcome is known (equal version: keep it, and
-            # an expired one is still refused before snapshot) without a second parse and
-            # signature check. The usual case of a poll with nothing new.
-            return
+        data = self._fetch_metadata("timestamp.json", self.config.timestamp_max_length)
         try:
             trusted.update_timestamp(data)
         except EqualVersionNumberError:
             return
-        self._persist("timestamp.json", data)
+        self._persist("timestamp", data)
 
     def _update_snapshot(self, trusted: TrustedMetadataSet) -> None:
-        local = self._read_local("snapshot.json", self.config.snapshot_max_length)
+        local = self._read_local("snapshot", self.config.snapshot_max_length)
         if local is not None:
             try:
                 trusted.update_snapshot(local, trusted=True)
@@ -268,20 +302,21 @@ class Updater:
         assert trusted.timestamp is not None  # noqa: S101 - set by _update_timestamp
         meta = trusted.timestamp.snapshot_meta
         name = (
-            f"{meta.version}.snapshot.json"
-            if trusted.root.consistent_snapshot
-            else ("snapshot.json")
+            f"{meta.version}.snapshot.json" if trusted.root.consistent_snapshot else "snapshot.json"
         )
-        data = self._fetch(name, meta.length or self.config.snapshot_max_length)
+        if meta.length is None:
+            data = self._fetch_metadata(name, self.config.snapshot_max_length)
+        else:
+            data = b"".join(self._fetch_exact(name, meta.length))
         trusted.update_snapshot(data)
-        self._persist("snapshot.json", data)
+        self._persist("snapshot", data)
 
     def _load_targets(self, trusted: TrustedMetadataSet, role: str, delegator: str) -> Targets:
         found = trusted.targets.get((delegator, role))
         if found is not None:
             return found
-        filename = role_filename(role)
-        local = self._read_local(filename, self.config.targets_max_length)
+        path = self._store.role_path(role)
+        local = None if path is None else self._read_local(role, self.config.targets_max_length)
         if local is not None:
             try:
                 return trusted.update_delegated_targets(local, role, delegator)
@@ -296,14 +331,20 @@ class Updater:
         name = (
             f"{meta.version}.{quoted}.json"
             if trusted.root.consistent_snapshot
-            else (f"{quoted}.json")
+            else quoted + ".json"
         )
+        if meta.length is None:
+            chunks = self._fetch_capped(name, self.config.targets_max_length)
+        else:
+            chunks = self._fetch_exact(name, meta.length)
+        if path is None:
+            # Not stored (see TrustStore.role_path): verified from memory.
+            return trusted.update_delegated_targets(b"".join(chunks), role, delegator)
         # Streamed into a staged file (synced, not yet renamed) and verified from one fresh
         # read that the trusted set alone holds and frees once decoded: large targets
         # metadata is never in memory as chunks, joined bytes, text and parsed objects at
         # once. The stored file changes only if it verifies.
-        path = self._dir / filename
-        tmp, size = self._fetch_staged(name, meta.length or self.config.targets_max_length, path)
+        tmp, size = storage.stage_chunks(path, chunks)
         try:
             md = trusted.update_delegated_targets(self._read_staged(tmp, size), role, delegator)
         except BaseException:
@@ -316,46 +357,56 @@ class Updater:
             storage.commit(tmp, path)
         return md
 
-    def _fetch_staged(self, name: str, max_length: int, path: Path) -> tuple[Path, int]:
-        url = self._metadata_url + name
-        try:
-            return storage.stage_chunks(path, self._fetcher.fetch(url, max_length))
-        except (DownloadError, StorageError):
-            raise
-        except Exception as e:
-            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
-
     def _read_staged(self, tmp: Path, size: int) -> bytes:
         data = storage.read_file(tmp, size)
         if data is None or len(data) != size:
             raise StorageError(f"{tmp} changed while it was verified")
         return data
 
-    def _read_local(self, filename: str, max_length: int) -> bytes | None:
+    def _role_path(self, role: str) -> Path:
+        path = self._store.role_path(role)
+        assert path is not None  # noqa: S101 - top-level roles always have a file
+        return path
+
+    def _read_local(self, role: str, max_length: int) -> bytes | None:
+        path = self._store.role_path(role)
+        if path is None:
+            return None
         try:
-            return storage.read_file(self._dir / filename, max_length)
+            return storage.read_file(path, max_length)
         except StorageError as e:
-            _log("ignoring stored %s: %s", filename, e)
+            _log("ignoring stored %s: %s", path.name, e)
             return None
 
-    def _persist(self, filename: str, data: bytes) -> None:
+    def _persist(self, role: str, data: bytes) -> None:
+        path = self._role_path(role)
         if self._refreshing():
-            storage.atomic_write(self._dir / filename, data, sync_dir=False)
+            storage.atomic_write(path, data, sync_dir=False)
             self._pending_dir_sync = True
         else:
-            storage.atomic_write(self._dir / filename, data)
+            storage.atomic_write(path, data)
 
     def _refreshing(self) -> bool:
         return self._trusted is None
 
-    def _fetch(self, name: str, max_length: int) -> bytes:
-        url = self._metadata_url + name
-        try:
-            return self._fetcher.fetch_bytes(url, max_length)
-        except DownloadError:
-            raise
-        except Exception as e:
-            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
+    # -- fetching (every request under a deadline from the Config) -------------------
+
+    def _fetch_metadata(self, name: str, max_length: int) -> bytes:
+        """Metadata whose length is not signed: at most ``max_length`` bytes."""
+        deadline = Deadline.for_request(self.config, max_length)
+        return self._fetcher.fetch_bytes(self._metadata_url + name, max_length, deadline=deadline)
+
+    def _fetch_capped(self, name: str, max_length: int) -> Iterator[bytes]:
+        deadline = Deadline.for_request(self.config, max_length)
+        return self._fetcher.fetch(self._metadata_url + name, max_length, deadline=deadline)
+
+    def _fetch_exact(self, name: str, length: int) -> Iterator[bytes]:
+        """Metadata whose length is signed: read up to it, never waiting for more."""
+        return _take(self._fetch_capped(name, length), length)
+
+    def _fetch_target(self, url: str, length: int, offset: int) -> Iterator[bytes]:
+        deadline = Deadline.for_request(self.config, length - offset)
+        return self._fetcher.fetch(url, length, offset, deadline=deadline)
 
     # -- targets ------------------------------------------------------------------
 
@@ -364,6 +415,12 @@ class Updater:
             self.refresh()
         assert self._trusted is not None  # noqa: S101 - set by refresh
         return self._trusted
+
+    def _loader(self, trusted: TrustedMetadataSet) -> Callable[[str, str], Targets]:
+        def load(role: str, delegator: str) -> Targets:
+            return self._load_targets(trusted, role, delegator)
+
+        return load
 
     def get_targetinfo(self, target_path: str) -> TargetFile | None:
         """Find ``target_path`` by the TUF delegation search (pre-order, depth first).
@@ -379,51 +436,66 @@ class Updater:
             DownloadError: the transport failed.
         """
         trusted = self._ensure_refreshed()
-        to_visit: list[tuple[str, str]] = [("targets", "root")]
-        visited: set[str] = set()
-        while to_visit and len(visited) <= self.config.max_delegations:
-            role, delegator = to_visit.pop()
-            if role in visited:
-                continue
-            md = self._load_targets(trusted, role, delegator)
-            target = md.get(target_path)
-            if target is not None:
-                return target
-            visited.add(role)
-            if md.delegations is not None:
-                children: list[tuple[str, str]] = []
-                for child, terminating in md.delegations.roles_for_target(target_path):
-                    children.append((child, role))
-                    if terminating:
-                        to_visit.clear()
-                        break
-                to_visit.extend(reversed(children))
-        if to_visit:
-            _log("%s: more than %d roles to visit", target_path, self.config.max_delegations)
-        return None
+        found = delegations.search(self._loader(trusted), target_path, self.config.max_delegations)
+        return None if found is None else found[0]
 
-    def _all_firmware_names(self, trusted: TrustedMetadataSet) -> list[str]:
+    def walk_roles(self) -> Iterator[TrustedRole]:
+        """Every targets role reachable from the top-level one, once each, pre-order.
+
+        Loads (fetching as needed) and verifies each role. Refreshes first if
+        ``refresh()`` was not called.
+
+        Raises:
+            RepositoryError: a role failed a check, or more than
+                ``Config.max_enumerated_roles`` roles are reachable.
+            DownloadError: the transport failed.
+        """
+        trusted = self._ensure_refreshed()
+        load = self._loader(trusted)
+        for role, delegator, md in delegations.walk(load, self.config.max_enumerated_roles):
+            yield TrustedRole(role, delegator, md)
+
+    def trusted_versions(self) -> dict[str, int]:
+        """Versions of the trusted top-level roles (and delegated roles loaded so far).
+
+        Refreshes first if ``refresh()`` was not called.
+        """
+        trusted = self._ensure_refreshed()
+        assert trusted.timestamp is not None and trusted.snapshot is not None  # noqa: S101
+        versions = {
+            "root": trusted.root.version,
+            "timestamp": trusted.timestamp.version,
+            "snapshot": trusted.snapshot.version,
+        }
+        for (_, role), md in trusted.targets.items():
+            versions.setdefault(role, md.version)
+        return versions
+
+    def trusted_expires(self) -> dict[str, int]:
+        """Expiry (seconds since the epoch) of the trusted top-level roles (and delegated
+        roles loaded so far). Refreshes first if ``refresh()`` was not called."""
+        trusted = self._ensure_refreshed()
+        assert trusted.timestamp is not None and trusted.snapshot is not None  # noqa: S101
+        expires = {
+            "root": trusted.root.expires,
+            "timestamp": trusted.timestamp.expires,
+            "snapshot": trusted.snapshot.expires,
+        }
+        for (_, role), md in trusted.targets.items():
+            expires.setdefault(role, md.expires)
+        return expires
+
+    def _firmware_candidates(self, trusted: TrustedMetadataSet) -> Iterator[TargetFile]:
         names: set[str] = set()
-        to_visit: list[tuple[str, str]] = [("targets", "root")]
-        visited: set[str] = set()
-        while to_visit:
-            role, delegator = to_visit.pop()
-            if role in visited:
-                continue
-            if len(visited) >= self.config.max_enumerated_roles:
-                raise RepositoryError(
-                    f"more than {self.config.max_enumerated_roles} roles to enumerate"
-                )
-            visited.add(role)
-            md = self._load_targets(trusted, role, delegator)
+        for _, _, md in delegations.walk(self._loader(trusted), self.config.max_enumerated_roles):
             for name, entry in md.targets.items():
                 custom = entry.get("custom")
                 if custom is not None and "firmtuf" in custom:
                     names.add(name)
-            if md.delegations is not None:
-                children = [(c, role) for c in md.delegations.all_role_names()]
-                to_visit.extend(reversed(children))
-        return sorted(names)
+        for name in sorted(names):
+            target = self.get_targetinfo(name)
+            if target is not None:
+                yield target
 
     def check(self) -> TargetFile | None:
         """The newest firmware for this device's policy (docs/adr/0001), or None.
@@ -437,24 +509,9 @@ class Updater:
                 firmware for this device has an unsafe name.
             DownloadError: the transport failed.
         """
-        policy = self._require_policy()
+        device = self._require_policy()
         trusted = self._ensure_refreshed()
-        best: tuple[Any, ...] | None = None
-        chosen: TargetFile | None = None
-        for name in self._all_firmware_names(trusted):
-            target = self.get_targetinfo(name)
-            if target is None:
-                continue
-            fw = target.firmware
-            if fw is None or policy.hardware_id not in fw.hardware_ids:
-                continue
-            check_target_name(name)
-            if _policy_problem(policy, fw) is not None:
-                continue
-            key = (fw.version, fw.security_counter)
-            if best is None or key > best:
-                best, chosen = key, target
-        return chosen
+        return firmware_policy.choose(device, self._firmware_candidates(trusted))
 
     def verify_policy(self, target: TargetFile) -> None:
         """Check a firmware target against this Updater's DevicePolicy.
@@ -465,15 +522,7 @@ class Updater:
                 allowed, security counter below the stored one, or min_version not met.
             MetadataFormatError: ``custom.firmtuf`` is malformed.
         """
-        policy = self._require_policy()
-        fw = target.firmware
-        if fw is None:
-            raise PolicyError(f"{target.path} is not firmware (no custom.firmtuf)")
-        if policy.hardware_id not in fw.hardware_ids:
-            raise PolicyError(f"{target.path} is not for hardware {policy.hardware_id!r}")
-        problem = _policy_problem(policy, fw)
-        if problem is not None:
-            raise PolicyError(f"{target.path}: {problem}")
+        firmware_policy.verify(self._require_policy(), target)
 
     def _require_policy(self) -> DevicePolicy:
         if self.policy is None:
@@ -485,19 +534,16 @@ class Updater:
     def find_cached_target(self, target: TargetFile, path: str | os.PathLike[str]) -> Path | None:
         """Return ``path`` if it already holds ``target`` (length and hashes), else None."""
         path = Path(path)
+        check = target.checker()
         try:
             with open(path, "rb") as f:
                 if os.fstat(f.fileno()).st_size != target.length:
                     return None
-                hashers = _hashers(target)
-                while chunk := f.read(self.config.chunk_size):
-                    for h in hashers.values():
-                        h.update(chunk)
-        except OSError:
+                check.feed(iter(lambda: f.read(self.config.chunk_size), b""))
+            check.verify()
+        except (OSError, LengthOrHashMismatchError):
             return None
-        if all(hashers[a].hexdigest() == target.hashes[a].lower() for a in hashers):
-            return path
-        return None
+        return path
 
     def download(
         self,
@@ -514,6 +560,8 @@ class Updater:
         matches. A ``dest`` that already holds the target is not downloaded again. With a
         DevicePolicy, a firmware target must satisfy it (``verify_policy``); targets
         without ``custom.firmtuf`` (manifests, ...) are not firmware and are not checked.
+        Reading stops at the trusted length: a server that holds the connection open
+        after it does not delay the download.
 
         Returns:
             ``dest`` as a Path.
@@ -544,8 +592,7 @@ class Updater:
         return dest
 
     def _download_to(self, target: TargetFile, url: str, part: Path) -> None:
-        hashers = _hashers(target)
-        offset = 0
+        check = target.checker()
         try:
             size = part.stat().st_size
         except FileNotFoundError:
@@ -553,30 +600,31 @@ class Updater:
         if 0 < size <= target.length:
             # Resume: hash what an earlier attempt wrote, then fetch the rest.
             with open(part, "rb") as f:
-                kept = iter(lambda: f.read(self.config.chunk_size), b"")
-                offset = _consume(target, kept, hashers, 0, _drop)
+                check.feed(iter(lambda: f.read(self.config.chunk_size), b""))
         elif size:
             part.unlink()
-        mode = "ab" if offset else "wb"
-        if offset < target.length:
+        if not check.complete:
+            offset = check.received
+            mode = "ab" if offset else "wb"
             try:
                 chunks = self._fetch_target(url, target.length, offset)
             except DownloadHTTPError as e:
                 if not offset or e.status_code != 416:
                     raise
                 # The server refused the Range: start over.
-                hashers, offset, mode = _hashers(target), 0, "wb"
+                check, mode = target.checker(), "wb"
                 chunks = self._fetch_target(url, target.length, 0)
             with open(part, mode) as f:
                 try:
-                    offset = _consume(target, chunks, hashers, offset, f.write)
+                    check.feed(chunks, f.write)
                 finally:
                     f.flush()
                     os.fsync(f.fileno())
-        problem = _length_or_hash_problem(target, offset, hashers)
-        if problem is not None:
+        try:
+            check.verify()
+        except LengthOrHashMismatchError:
             part.unlink()
-            raise LengthOrHashMismatchError(problem)
+            raise
 
     def _url_for(self, target: TargetFile) -> str:
         if self._target_url is None:
@@ -589,15 +637,7 @@ class Updater:
             path = f"{dirname}{sep}{digest}.{basename}"
         return self._target_url + path
 
-    def _fetch_target(self, url: str, length: int, offset: int) -> Iterator[bytes]:
-        try:
-            return self._fetcher.fetch(url, length, offset)
-        except DownloadError:
-            raise
-        except Exception as e:
-            raise DownloadError(f"{url}: {type(e).__name__}: {e}") from e
-
-    def _check_remote_target(self, target: TargetFile) -> None:
+    def verify_remote_target(self, target: TargetFile) -> None:
         """Fetch ``target`` and check its length and hashes without storing it.
 
         For checks of a whole published repository (the signing tool's ``verify`` and
@@ -605,15 +645,16 @@ class Updater:
         devices use :meth:`download`.
 
         Raises:
-            UnsafeTargetNameError, LengthOrHashMismatchError, DownloadError: as download.
+            UnsafeTargetNameError: the target name is not a safe relative path.
+            LengthOrHashMismatchError: the served bytes are not the target.
+            DownloadError: the transport failed.
+            ValueError: no target_base_url was given.
         """
         check_target_name(target.path)
         url = self._url_for(target)
-        hashers = _hashers(target)
-        total = _consume(target, self._fetch_target(url, target.length, 0), hashers, 0, _drop)
-        problem = _length_or_hash_problem(target, total, hashers)
-        if problem is not None:
-            raise LengthOrHashMismatchError(problem)
+        check = target.checker()
+        check.feed(self._fetch_target(url, target.length, 0))
+        check.verify()
 
     # -- device state ---------------------------------------------------------------
 
@@ -630,78 +671,37 @@ class Updater:
             PolicyError: ``target`` is not firmware.
             StorageError: the state cannot be written.
         """
-        fw = target.firmware
-        if fw is None:
-            raise PolicyError(f"{target.path} is not firmware (no custom.firmtuf)")
-        state = read_device_state(os.fspath(self._dir))
-        counter = fw.security_counter
-        if state is not None:
-            counter = max(counter, int(state["security_counter"]))  # type: ignore[call-overload]
-        if self.policy is not None:
-            counter = max(counter, self.policy.security_counter)
-        data = {"name": target.path, "version": fw.version.text, "security_counter": counter}
-        state_dir = self._dir / STATE_DIR
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StorageError(f"cannot create {state_dir}: {e}") from e
-        storage.atomic_write(state_dir / STATE_FILE, json.dumps(data).encode())
-        if self.policy is not None:
-            self.policy = DevicePolicy(
-                self.policy.hardware_id, fw.version, counter, self.policy.unsafe_allow_downgrade
-            )
+        state, self.policy = firmware_policy.record_install(
+            self.policy, target, read_device_state(self._store)
+        )
+        write_device_state(self._store, state)
         return self.policy
 
 
-def _policy_problem(policy: DevicePolicy, fw: FirmwareInfo) -> str | None:
-    if fw.security_counter < policy.security_counter:
-        return (
-            f"security counter {fw.security_counter} is below the device's "
-            f"{policy.security_counter}"
+def _check_fetcher(fetcher: object) -> None:
+    if not isinstance(fetcher, Fetcher):
+        raise TypeError(f"fetcher must be a verifier.Fetcher, not {type(fetcher).__name__}")
+    kind = type(fetcher)
+    if kind.fetch is not Fetcher.fetch or kind.fetch_bytes is not Fetcher.fetch_bytes:
+        raise TypeError(
+            f"{kind.__name__} overrides fetch or fetch_bytes, which enforce the Config's "
+            "deadline and length caps: implement the transport primitive _fetch instead"
         )
-    if fw.version <= policy.installed_version and not policy.unsafe_allow_downgrade:
-        return f"version {fw.version} is not newer than installed {policy.installed_version}"
-    if fw.min_version is not None and policy.installed_version < fw.min_version:
-        return f"needs installed version >= {fw.min_version}"
-    return None
 
 
-def _consume(
-    target: TargetFile,
-    chunks: Iterator[bytes],
-    hashers: dict[str, Any],
-    total: int,
-    sink: Callable[[bytes], object],
-) -> int:
-    """Hash and pass on ``chunks`` after ``total`` bytes already seen; the new total.
-
-    Raises LengthOrHashMismatchError as soon as the target's length is exceeded.
-    """
-    for chunk in chunks:
-        total += len(chunk)
-        if total > target.length:
-            raise LengthOrHashMismatchError(f"{target.path}: more than {target.length} bytes")
-        sink(chunk)
-        for h in hashers.values():
-            h.update(chunk)
-    return total
-
-
-def _drop(chunk: bytes) -> None:
-    del chunk
-
-
-def _length_or_hash_problem(target: TargetFile, total: int, hashers: dict[str, Any]) -> str | None:
-    if total != target.length:
-        return f"{target.path}: got {total} bytes, expected {target.length}"
-    for algo, hasher in hashers.items():
-        if hasher.hexdigest() != target.hashes[algo].lower():
-            return f"{target.path}: {algo} hash mismatch"
-    return None
-
-
-def _hashers(target: TargetFile) -> dict[str, Any]:
-    return {algo: new_hasher(algo, target.path) for algo in target.hashes}
+def _take(chunks: Iterator[bytes], length: int) -> Iterator[bytes]:
+    """``chunks`` up to ``length`` bytes in all; then ``chunks`` is closed unread."""
+    total = 0
+    try:
+        for chunk in chunks:
+            total += len(chunk)
+            yield chunk
+            if total >= length:
+                return
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _move_into_place(part: Path, dest: Path) -> None:
@@ -727,10 +727,3 @@ def _move_into_place(part: Path, dest: Path) -> None:
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
-
-
-def _role_keys(root: Root, role: str) -> frozenset[str]:
-    # Spec 5.3.11 speaks of rotated keys: a threshold change alone keeps the trusted
-    # timestamp and snapshot (and their rollback protection).
-    r = root.roles[role]
-    return frozenset(root.keys[k].public for k in r.keyids if k in root.keys)

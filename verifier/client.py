@@ -40,11 +40,14 @@ def _updater(args: argparse.Namespace, target_base_url: str | None = None) -> Up
     if not args.metadata_url:
         raise ValueError("--metadata-url is required")
     config = Config(max_root_rotations=args.max_root_rotations)
-    up = Updater(args.metadata_dir, args.metadata_url, target_base_url, config=config)
     offset = float(args.days_in_future) * 86400
-    if offset:
-        up._clock = lambda: time.time() + offset
-    return up
+    return Updater(
+        args.metadata_dir,
+        args.metadata_url,
+        target_base_url,
+        config=config,
+        clock=(lambda: time.time() + offset) if offset else None,
+    )
 
 
 def cmd_init(args: argparse.Namespace) -> None:
@@ -72,7 +75,9 @@ def cmd_download(args: argparse.Namespace) -> None:
     up.refresh()
     target_dir = Path(args.target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
-    partial_dir = Path(args.metadata_dir) / "firmtuf" / "partial"
+    from verifier._internal.store import TrustStore
+
+    partial_dir = TrustStore(Path(args.metadata_dir)).partial_dir
     for name in args.target_name:
         target = up.get_targetinfo(name)
         if target is None:

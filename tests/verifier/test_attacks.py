@@ -46,8 +46,8 @@ def attack(
     """
     order = ORDER.index(role) if role in ORDER else len(ORDER)
     may_change = {f"{r}.json" for r in ORDER[:order]}
+    up = sim.updater(md, **kwargs)  # a new store gets its layout marker here
     before = state_of(md)
-    up = sim.updater(md, **kwargs)
     with pytest.raises(error) as info:
         action(up)
     assert type(info.value) is error, f"{type(info.value).__name__}: {info.value}"
@@ -254,8 +254,7 @@ def test_expired_root(sim: RepositorySimulator, md: Path) -> None:
 
 
 def test_device_clock_past_expiry(sim: RepositorySimulator, md: Path) -> None:
-    up = sim.updater(md)
-    up._clock = lambda: 4102444800.0  # 2100-01-01
+    up = sim.updater(md, clock=lambda: 4102444800.0)  # 2100-01-01
     before = state_of(md)
     with pytest.raises(verifier.ExpiredMetadataError):
         up.refresh()

@@ -62,7 +62,7 @@ def test_refresh_failure_is_exit_1(
     assert run(md, server, "refresh") == 1
     err = capsys.readouterr().err
     assert "MetadataFormatError" in err and "Traceback" not in err
-    assert set(state_of(md)) == {"root.json"}
+    assert set(state_of(md)) == {"root.json", "firmtuf/layout.json"}
 
 
 def test_download_names_caching_and_no_partials(

@@ -229,7 +229,7 @@ def test_memory_fetcher_cap_and_offset() -> None:
 
 def test_foreign_fetcher_errors_are_wrapped(repo: RepositorySimulator, tmp_path: Path) -> None:
     class Broken(verifier.Fetcher):
-        def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
             raise OSError("cable unplugged")
 
     md = tmp_path / "md"
@@ -238,6 +238,21 @@ def test_foreign_fetcher_errors_are_wrapped(repo: RepositorySimulator, tmp_path:
     with pytest.raises(verifier.DownloadError) as info:
         verifier.Updater(md, "https://x/", fetcher=Broken()).refresh()
     assert isinstance(info.value.__cause__, OSError)
+
+
+def test_fetcher_that_overrides_fetch_is_refused(tmp_path: Path) -> None:
+    """fetch() enforces the Config's deadline: a fetcher replacing it would drop it."""
+
+    class Legacy(verifier.Fetcher):
+        def fetch(  # type: ignore[override]
+            self, url: str, max_length: int, offset: int = 0, **kw: object
+        ) -> Iterator[bytes]:
+            return iter([b""])
+
+    with pytest.raises(TypeError, match="_fetch"):
+        verifier.Updater(tmp_path, "https://x/", fetcher=Legacy())
+    with pytest.raises(TypeError, match="Fetcher"):
+        verifier.Updater(tmp_path, "https://x/", fetcher=object())  # type: ignore[arg-type]
 
 
 def test_gzip_response_is_decoded_and_capped(tmp_path: Path) -> None:

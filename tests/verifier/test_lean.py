@@ -175,6 +175,7 @@ def test_unverified_targets_never_reach_the_stored_name(
         sim.updater(md).refresh()
     assert (md / "targets.json").read_bytes() == stored
     assert sorted(p.name for p in md.iterdir()) == [
+        "firmtuf",
         "root.json",
         "snapshot.json",
         "targets.json",
@@ -184,7 +185,7 @@ def test_unverified_targets_never_reach_the_stored_name(
 
 def test_fetch_error_while_staging_leaves_nothing(sim: RepositorySimulator, tmp_path: Path) -> None:
     class Truncating(verifier.Fetcher):
-        def fetch(self, url: str, max_length: int, offset: int = 0) -> Iterator[bytes]:
+        def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
             data = sim.serve(url)
             if data is None:
                 raise verifier.DownloadHTTPError("not found", 404)
@@ -379,18 +380,20 @@ def test_http_download_digest_matches(recorder: str) -> None:
 def test_unchanged_timestamp_is_verified_once(
     sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from verifier._internal.trusted_set import TrustedMetadataSet
+    from verifier._internal import trusted_set
+    from verifier._internal.metadata import Timestamp
 
     md = tmp_path / "md"
     sim.updater(md).refresh()
     calls: list[bytes] = []
-    real = TrustedMetadataSet.update_timestamp
+    real = trusted_set.parse
 
-    def counting(self: TrustedMetadataSet, data: bytes) -> Any:
-        calls.append(data)
-        return real(self, data)
+    def counting(cls: type, data: bytes) -> Any:
+        if cls is Timestamp:
+            calls.append(data)
+        return real(cls, data)
 
-    monkeypatch.setattr(TrustedMetadataSet, "update_timestamp", counting)
+    monkeypatch.setattr(trusted_set, "parse", counting)
     sim.updater(md).refresh()
     assert calls == [(md / "timestamp.json").read_bytes()]  # the stored copy only
     sim.update_timestamp()  # a new one is verified as before
@@ -412,8 +415,7 @@ def test_unchanged_expired_timestamp_is_still_refused(tmp_path: Path) -> None:
     stored = (md / "timestamp.json").read_bytes()
     expires = sim.timestamp.signed.expires
     later = (expires + datetime.timedelta(seconds=1)).timestamp()
-    up = sim.updater(md)
-    up._clock = lambda: later  # the same timestamp, served again, is now expired
+    up = sim.updater(md, clock=lambda: later)  # the same timestamp, now expired
     with pytest.raises(verifier.ExpiredMetadataError, match="timestamp"):
         up.refresh()
     assert (md / "timestamp.json").read_bytes() == stored

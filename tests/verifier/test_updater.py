@@ -26,7 +26,13 @@ def fw(version: str, *ids: str, counter: int = 0, **extra: object) -> dict[str, 
 def test_refresh_stores_exact_bytes(sim: RepositorySimulator, device_dir: Path) -> None:
     sim.updater(device_dir).refresh()
     stored = state_of(device_dir)
-    assert set(stored) == {"root.json", "timestamp.json", "snapshot.json", "targets.json"}
+    assert set(stored) == {
+        "root.json",
+        "timestamp.json",
+        "snapshot.json",
+        "targets.json",
+        "firmtuf/layout.json",
+    }
     assert stored["timestamp.json"] == sim.files[METADATA_URL + "timestamp.json"]
     assert stored["targets.json"] == sim.files[METADATA_URL + "2.targets.json"]
 
@@ -256,7 +262,7 @@ def test_failed_rotation_keeps_last_good_root(sim: RepositorySimulator, device_d
         (b"firmware-", verifier.LengthOrHashMismatchError, "got 9 bytes, expected 11"),
     ],
 )
-def test_check_remote_target_verifies_without_storing(
+def test_verify_remote_target_checks_without_storing(
     sim: RepositorySimulator,
     tmp_path: Path,
     served: bytes,
@@ -274,8 +280,8 @@ def test_check_remote_target_verifies_without_storing(
     sim.override[url] = served
     before = sorted(p.name for p in tmp_path.rglob("*"))
     if error is None:
-        up._check_remote_target(target)
+        up.verify_remote_target(target)
     else:
         with pytest.raises(error, match=message):
-            up._check_remote_target(target)
+            up.verify_remote_target(target)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before

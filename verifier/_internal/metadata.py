@@ -23,6 +23,7 @@ from verifier._internal.keys import Key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
+    from collections.abc import Callable
     from typing import Any
 
 SPEC_MAJOR = "1"
@@ -91,6 +92,82 @@ def _hashes(value: Any, what: str) -> dict[str, str]:
     return hashes
 
 
+class LengthAndHashes:
+    """The one streaming check of bytes against a trusted length and hashes.
+
+    Feed the bytes (``update``/``feed``, in any chunks, resumable), then ``verify``.
+    Never accepts more than the trusted length and never asks for more than it.
+
+    Attributes:
+        length: the trusted length, or None when only hashes are trusted.
+        received: bytes seen so far.
+    """
+
+    __slots__ = ("_hashers", "length", "received", "what")
+
+    def __init__(self, length: int | None, hashes: dict[str, str] | None, what: str) -> None:
+        self.length = length
+        self.what = what
+        self.received = 0
+        self._hashers = [
+            (algo, new_hasher(algo, what), digest.lower())
+            for algo, digest in (hashes or {}).items()
+        ]
+
+    def update(self, chunk: bytes) -> None:
+        """Account for ``chunk``.
+
+        Raises:
+            LengthOrHashMismatchError: the trusted length is exceeded.
+        """
+        self.received += len(chunk)
+        if self.length is not None and self.received > self.length:
+            raise LengthOrHashMismatchError(f"{self.what}: more than {self.length} bytes")
+        for _, hasher, _ in self._hashers:
+            hasher.update(chunk)
+
+    def feed(self, chunks: Iterator[bytes], sink: Callable[[bytes], object] | None = None) -> None:
+        """Check (and pass to ``sink``) ``chunks`` until the trusted length is reached.
+
+        Stops reading there (a server holding the connection open after the trusted
+        bytes does not delay the download) and closes ``chunks``.
+
+        Raises:
+            LengthOrHashMismatchError: more bytes than the trusted length.
+        """
+        try:
+            for chunk in chunks:
+                self.update(chunk)
+                if sink is not None:
+                    sink(chunk)
+                if self.received == self.length:
+                    break
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the trusted length has been reached."""
+        return self.received == self.length
+
+    def verify(self) -> None:
+        """Check the bytes seen against the trusted length and hashes.
+
+        Raises:
+            LengthOrHashMismatchError: length differs, a hash differs or uses an
+                unknown algorithm.
+        """
+        if self.length is not None and self.received != self.length:
+            raise LengthOrHashMismatchError(
+                f"{self.what}: got {self.received} bytes, expected {self.length}"
+            )
+        for algo, hasher, digest in self._hashers:
+            if hasher.hexdigest() != digest:
+                raise LengthOrHashMismatchError(f"{self.what}: {algo} hash mismatch")
+
+
 def verify_length_and_hashes(
     data: bytes, length: int | None, hashes: dict[str, str] | None, what: str
 ) -> None:
@@ -101,13 +178,11 @@ def verify_length_and_hashes(
             algorithm.
     """
     if length is not None and len(data) != length:
+        # Before hashing: a wrong length needs no hash of possibly huge bytes.
         raise LengthOrHashMismatchError(f"{what}: length {len(data)}, expected {length}")
-    if hashes:
-        for algo, expected in hashes.items():
-            hasher = new_hasher(algo, what)
-            hasher.update(data)
-            if hasher.hexdigest() != expected.lower():
-                raise LengthOrHashMismatchError(f"{what}: {algo} hash mismatch")
+    check = LengthAndHashes(length, hashes, what)
+    check.update(data)
+    check.verify()
 
 
 class Role:
@@ -366,6 +441,14 @@ class TargetFile:
         """Raises LengthOrHashMismatchError when ``data`` is not this target."""
         verify_length_and_hashes(data, self.length, self.hashes, f"target {self.path!r}")
 
+    def checker(self) -> LengthAndHashes:
+        """A streaming check of this target's bytes (download, resume, cache check).
+
+        Raises:
+            LengthOrHashMismatchError: a hash algorithm is unsupported.
+        """
+        return LengthAndHashes(self.length, self.hashes, f"target {self.path!r}")
+
     def __repr__(self) -> str:
         return f"TargetFile({self.path!r}, length={self.length})"
 
@@ -498,16 +581,17 @@ class Delegations:
         assert self.succinct is not None  # noqa: S101 - one of the two is set
         return self.succinct if self.succinct.is_delegated_role(name) else None
 
-    def roles_for_target(self, target_path: str) -> Iterator[tuple[str, bool]]:
-        """(role name, terminating) of each role trusted for ``target_path``, in order."""
+    def entries_for_target(self, target_path: str) -> Iterator[tuple[str, Role, bool]]:
+        """(role name, delegation entry, terminating) of each role trusted for
+        ``target_path``, in order."""
         if self.roles is not None:
             for role in self.roles.values():
                 if role.is_delegated_path(target_path):
-                    yield role.name, role.terminating
+                    yield role.name, role, role.terminating
         else:
             assert self.succinct is not None  # noqa: S101 - one of the two is set
             # TAP 15: every bin is terminating.
-            yield self.succinct.role_for_target(target_path), True
+            yield self.succinct.role_for_target(target_path), self.succinct, True
 
     def all_role_names(self) -> Iterator[str]:
         """Every delegated role name, in listed order."""

@@ -38,13 +38,17 @@ def fsync_dir(directory: Path) -> None:
 _sync_file = getattr(os, "fdatasync", os.fsync)
 
 
-def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True, unique: bool = False) -> None:
     """Replace ``path`` with ``data`` atomically (and durably with ``sync_dir``).
+
+    ``unique``: the temp file gets a name of its own (concurrent writers of one path
+    never share it; a crash may leave it behind) instead of ``.<name>.tmp`` (one per
+    file, reused by the next write: the device's trust store, which one agent writes).
 
     Raises:
         StorageError: the file cannot be written.
     """
-    commit(stage(path, data), path, sync_dir=sync_dir)
+    commit(stage_chunks(path, (data,), unique=unique)[0], path, sync_dir=sync_dir)
 
 
 def stage(path: Path, data: bytes) -> Path:
@@ -59,7 +63,7 @@ def stage(path: Path, data: bytes) -> Path:
     return stage_chunks(path, (data,))[0]
 
 
-def stage_chunks(path: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
+def stage_chunks(path: Path, chunks: Iterable[bytes], *, unique: bool = False) -> tuple[Path, int]:
     """:func:`stage` the concatenated ``chunks``; returns the temp file and its size.
 
     Lets a caller store a download as it arrives and verify it from a fresh read, without
@@ -69,9 +73,15 @@ def stage_chunks(path: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
     Raises:
         StorageError: the file cannot be written (nothing is left behind).
     """
-    tmp = path.with_name(f".{path.name}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT
+    if unique:
+        tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        flags |= os.O_EXCL
+    else:
+        tmp = path.with_name(f".{path.name}.tmp")
+        flags |= os.O_TRUNC
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(tmp, flags, 0o644)
     except OSError as e:
         raise StorageError(f"cannot write {path}: {e}") from e
     size = 0
@@ -156,3 +166,23 @@ def remove_file(path: Path) -> None:
     except OSError as e:
         raise StorageError(f"cannot remove {path}: {e}") from e
     fsync_dir(path.parent)
+
+
+def durable_write(path: str | os.PathLike[str], data: bytes, *, sync_dir: bool = True) -> None:
+    """Replace ``path`` with ``data``: readers see the old file or the new one, and a
+    power cut leaves one of them whole (``verifier.atomic_write``).
+
+    The bytes go to a temp file of its own beside ``path`` (so concurrent writers of one
+    path never share one), are synced, then renamed over ``path``; with ``sync_dir``
+    the directory is synced too, which makes the rename durable. Missing parent
+    directories are created.
+
+    Raises:
+        StorageError: the file cannot be written (``errno`` tells why).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"cannot create {path.parent}: {e}") from e
+    atomic_write(path, data, sync_dir=sync_dir, unique=True)

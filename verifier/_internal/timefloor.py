@@ -5,8 +5,9 @@ whose clock resets (no RTC battery, factory reset, clock set back by an attacker
 accept any old bundle. The floor is the newest time the device has ever seen: the
 reference time for expiry checks is ``max(clock, floor)``, and the floor is advanced to
 that reference time after every update, so the clock can never go backwards as far as
-TUF is concerned. It is stored next to the trusted metadata, written crash-safely
-(temporary file, fsync, atomic rename, directory fsync).
+TUF is concerned. It is stored in the device's own namespace of the trust store
+(``firmtuf/time_floor.json``, never beside role files: see ``store``), written
+crash-safely (temporary file, fsync, atomic rename, directory fsync).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 
 from verifier._errors import StorageError
 from verifier._internal import storage
+from verifier._internal.store import DEVICE_DIR, TIME_FLOOR_FILE, TrustStore
 
-FLOOR_FILE = "time_floor.json"
+FLOOR_FILE = f"{DEVICE_DIR}/{TIME_FLOOR_FILE}"
+"""The floor's path relative to the metadata directory."""
 _MAX_LENGTH = 4096
 
 
@@ -31,7 +34,8 @@ class TimeFloor:
     """The persisted newest-time-seen of one device (one metadata directory)."""
 
     def __init__(self, metadata_dir: str | os.PathLike[str]) -> None:
-        self.path = Path(metadata_dir) / FLOOR_FILE
+        self.store = TrustStore(Path(metadata_dir))
+        self.path = self.store.time_floor_path
 
     def load(self) -> datetime | None:
         """The stored floor, or None if the device has none yet.
@@ -44,8 +48,20 @@ class TimeFloor:
         if raw is None:
             return None
         try:
-            value = datetime.fromisoformat(json.loads(raw)["time"])
-        except (ValueError, KeyError, TypeError) as e:
+            doc = json.loads(raw)
+        except ValueError as e:
+            raise TimeFloorError(f"time floor {self.path} is corrupt") from e
+        if isinstance(doc, dict) and isinstance(doc.get("lost"), str):
+            raise TimeFloorError(
+                f"time floor {self.path} was lost ({doc['lost']}); delete the file to "
+                "accept the device clock from now on"
+            )
+        # Exactly one field: a stored file is never read from fields it should not have.
+        if not isinstance(doc, dict) or list(doc) != ["time"] or not isinstance(doc["time"], str):
+            raise TimeFloorError(f"time floor {self.path} is corrupt")
+        try:
+            value = datetime.fromisoformat(doc["time"])
+        except ValueError as e:
             raise TimeFloorError(f"time floor {self.path} is corrupt") from e
         if value.tzinfo is None:
             raise TimeFloorError(f"time floor {self.path} has no timezone")
@@ -68,4 +84,5 @@ class TimeFloor:
         if floor is not None and floor >= seen:
             return
         data = json.dumps({"time": seen.astimezone(UTC).isoformat()}).encode()
+        self.store.ensure_device_dir()
         storage.atomic_write(self.path, data)

@@ -31,6 +31,8 @@ class TrustedMetadataSet:
         self.reference_time = reference_time
         self.root: Root = parse(Root, root_data)
         self.root.verify_delegate("root", self.root)
+        self._first_root = self.root
+        self._timestamp_data: bytes | None = None
         self.timestamp: Timestamp | None = None
         self.snapshot: Snapshot | None = None
         # Delegated roles are keyed by (delegator, role): one role reached through two
@@ -64,6 +66,19 @@ class TrustedMetadataSet:
         if self.root.is_expired(self.reference_time):
             raise ExpiredMetadataError("final root.json is expired")
 
+    def fast_forward_reset(self) -> bool:
+        """Whether the stored timestamp and snapshot must be forgotten (spec 5.3.11).
+
+        True when a root update in this run rotated the timestamp or snapshot keys: what
+        the old keys signed must not block what the new keys sign (recovery from a
+        fast-forward attack). A threshold change alone keeps them, and their rollback
+        protection. Call after the last root update, before loading any timestamp.
+        """
+        first, final = self._first_root, self.root
+        return final is not first and any(
+            _role_keys(first, r) != _role_keys(final, r) for r in ("timestamp", "snapshot")
+        )
+
     def update_timestamp(self, data: bytes) -> Timestamp:
         """Verify timestamp metadata.
 
@@ -74,6 +89,12 @@ class TrustedMetadataSet:
         if self.snapshot is not None:
             raise RuntimeError("cannot update timestamp after snapshot")
         self.check_root_expiry()
+        if self.timestamp is not None and data == self._timestamp_data:
+            # Byte-identical to the one verified in this run against the same root at
+            # the same reference time: the outcome is known (equal version; an expired
+            # one is still refused before snapshot) without a second parse and
+            # signature check. The usual case of a poll with nothing new.
+            raise EqualVersionNumberError("timestamp unchanged")
         new = parse(Timestamp, data)
         self.root.verify_delegate("timestamp", new)
         if self.timestamp is not None:
@@ -90,6 +111,7 @@ class TrustedMetadataSet:
                 )
         # Kept even if expired: it still protects the next timestamp from rollback.
         self.timestamp = new
+        self._timestamp_data = data
         self._check_final_timestamp()
         return new
 
@@ -187,3 +209,8 @@ class TrustedMetadataSet:
             if name == role_name:
                 return md
         return None
+
+
+def _role_keys(root: Root, role: str) -> frozenset[str]:
+    r = root.roles[role]
+    return frozenset(root.keys[k].public for k in r.keyids if k in root.keys)

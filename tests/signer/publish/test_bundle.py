@@ -274,13 +274,16 @@ def test_time_floor_never_goes_back(tmp_path: Path) -> None:
     assert floor.reference_time(later) == later
     floor.advance(later)
     assert TimeFloor(tmp_path).load() == later
-    assert sorted(p.name for p in tmp_path.iterdir()) == [FLOOR_FILE]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        FLOOR_FILE
+    ]
 
 
 @pytest.mark.parametrize(
     "content", [b"", b"{}", b'{"time": "yesterday"}', b'{"time": "2026-01-01T00:00:00"}']
 )
 def test_corrupt_time_floor_is_an_error_not_a_reset(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / FLOOR_FILE).parent.mkdir()
     (tmp_path / FLOOR_FILE).write_bytes(content)
     with pytest.raises(TimeFloorError, match="time floor"):
         TimeFloor(tmp_path).reference_time(T0)

@@ -59,4 +59,4 @@ def test_offline_updates_guide(tmp_path: Path) -> None:
     assert "update: acme-gw-r2/1.4.2/gateway.bin 22" in proc.stdout
     bundle = json.loads(proc.stdout[proc.stdout.index("{\n") : proc.stdout.index("\n}") + 2])
     assert bundle["targets"] == ["acme-gw-r2/1.4.2/gateway.bin"]
-    assert (work / "device" / "metadata" / "time_floor.json").is_file()
+    assert (work / "device" / "metadata" / "firmtuf" / "time_floor.json").is_file()

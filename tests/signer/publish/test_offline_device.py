@@ -210,7 +210,78 @@ def test_floor_only_moves_forward_across_updates(repo: RepoBuilder, tmp_path: Pa
 def test_corrupt_floor_is_a_storage_error(repo: RepoBuilder, tmp_path: Path) -> None:
     bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
     dev = tmp_path / "dev"
-    dev.mkdir()
+    (dev / FLOOR_FILE).parent.mkdir(parents=True)
     (dev / FLOOR_FILE).write_text("{not json")
     with pytest.raises(StorageError, match="time floor"):
         _apply(bundle, dev, repo.root_bytes)
+
+
+# --- issue 9 item 2: role names never reach the device's own files ---------------------
+
+
+def test_role_named_time_floor_cannot_move_the_floor(tmp_path: Path) -> None:
+    """A delegated role named ``time_floor`` is stored as role metadata at the top of
+    the trust store; the floor lives in ``firmtuf/``. An offline attacker who adds an
+    unsigned ``"time"`` of 1970 to that stored role file does not move the floor: an
+    expired bundle stays refused, and the device's trusted state is unchanged."""
+    repo = RepoBuilder(tmp_path / "r", expires_in=timedelta(days=7))
+    repo.delegate("time_floor", ["tf/*/*"])
+    repo.add_target("tf/1.0/x.bin", b"tf", role="time_floor", hardware_ids=["gw"], version="1.0")
+    repo.commit()
+    a = _bundle(repo, tmp_path, "a", _release(repo, "1.0.0", b"one"), "tf/1.0/x.bin")
+    repo.expires_in = timedelta(days=3)
+    b = _bundle(repo, tmp_path, "b", _release(repo, "2.0.0", b"two"))
+
+    dev = tmp_path / "dev"
+    with _apply(a, dev, repo.root_bytes, clock=NOW + 5 * DAY) as up:
+        assert up.get_targetinfo("tf/1.0/x.bin") is not None  # loads and stores the role
+    role_file = dev / "time_floor.json"
+    envelope = json.loads(role_file.read_bytes())
+    assert set(envelope) == {"signed", "signatures"}  # role metadata, not a floor
+    assert (dev / FLOOR_FILE).is_file() and FLOOR_FILE != "time_floor.json"
+
+    envelope["time"] = "1970-01-01T00:00:00+00:00"  # the offline attacker's edit
+    role_file.write_text(json.dumps(envelope))
+    before = {p: p.read_bytes() for p in sorted(dev.rglob("*")) if p.is_file()}
+    with pytest.raises(ExpiredMetadataError):
+        _apply(b, dev, repo.root_bytes, clock=0.0)  # clock reset to 1970
+    assert {p: p.read_bytes() for p in sorted(dev.rglob("*")) if p.is_file()} == before
+
+
+def test_layout_1_floor_is_migrated(repo: RepoBuilder, tmp_path: Path) -> None:
+    """A trust store written before the namespaces had its floor at the top."""
+    bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "root.json").write_bytes(repo.root_bytes)
+    seen = datetime.fromtimestamp(NOW + 5 * DAY, UTC)
+    (dev / "time_floor.json").write_text(json.dumps({"time": seen.isoformat()}))
+    with pytest.raises(ExpiredMetadataError):  # the migrated floor is in force
+        _apply(bundle, dev, repo.root_bytes, clock=NOW + 5 * DAY + 8 * DAY)
+    assert not (dev / "time_floor.json").exists()
+    assert json.loads((dev / "firmtuf" / "layout.json").read_bytes()) == {"layout": 2}
+    stored = datetime.fromisoformat(json.loads((dev / FLOOR_FILE).read_bytes())["time"])
+    assert stored >= seen
+
+
+def test_layout_1_floor_overwritten_by_a_role_is_refused_clearly(
+    repo: RepoBuilder, tmp_path: Path
+) -> None:
+    """The floor a role's metadata overwrote (layout 1) is gone: the device refuses to
+    guess (TimeFloorError, a StorageError) instead of trusting its clock alone."""
+    bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "root.json").write_bytes(repo.root_bytes)
+    role_metadata = {
+        "signed": {"_type": "targets"},
+        "signatures": [],
+        "time": "1970-01-01T00:00:00Z",
+    }
+    (dev / "time_floor.json").write_text(json.dumps(role_metadata))
+    with pytest.raises(StorageError, match="lost"):
+        _apply(bundle, dev, repo.root_bytes)
+    assert json.loads((dev / "time_floor.json").read_bytes()) == role_metadata  # left to its role
+    (dev / FLOOR_FILE).unlink()  # the documented way to accept the clock from now on
+    with _apply(bundle, dev, repo.root_bytes) as up:
+        assert up.check() is not None

@@ -41,15 +41,52 @@ def test_ci_definitions_only_call_the_ci_scripts() -> None:
     assert any(r.startswith("ci/release.sh ") for r in release_runs)
     refresh_runs = [s.get("run", "") for s in refresh["jobs"]["refresh"]["steps"]]
     assert "ci/refresh.sh" in refresh_runs
-    for workflow in (release, refresh):
-        env = next(iter(workflow["jobs"].values()))["env"]
-        assert {"FIRMTUF_KEY_PASSWORD", "FIRMTUF_ONLINE_KEYS", "AWS_ACCESS_KEY_ID"} <= set(env)
+    for workflow, signing in ((release, "ci/release.sh "), (refresh, "ci/refresh.sh")):
+        job = next(iter(workflow["jobs"].values()))
+        assert "env" not in job  # secrets only where they are used
+        for step in job["steps"]:
+            uses = step.get("uses")
+            if uses:  # third-party actions pinned by commit, never by a movable tag
+                assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", uses), uses
+            secrets = {k for k, v in step.get("env", {}).items() if "secrets." in str(v)}
+            if str(step.get("run", "")).startswith(signing):
+                assert {
+                    "FIRMTUF_KEY_PASSWORD",
+                    "FIRMTUF_ONLINE_KEYS",
+                    "AWS_ACCESS_KEY_ID",
+                } <= secrets
+            else:
+                assert not secrets, step
+                assert "secrets." not in json.dumps(step)
+        installs = [s for s in job["steps"] if s.get("run") == "ci/install.sh"]
+        assert len(installs) == 1 and "pip install" not in json.dumps(job)
         assert workflow["concurrency"]["group"] == "firmtuf-repository"
+    assert "ci/install.sh" in " ".join(gitlab["default"]["before_script"])
+    assert "pip install" not in json.dumps(gitlab)
     assert any(line.startswith("ci/release.sh ") for line in gitlab["release"]["script"])
     assert gitlab["refresh"]["script"] == ["ci/refresh.sh"]
     assert gitlab["refresh"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
-    for script in ("keys.sh", "release.sh", "refresh.sh"):
+    for script in ("keys.sh", "release.sh", "refresh.sh", "install.sh"):
         assert (TEMPLATE / "ci" / script).stat().st_mode & stat.S_IXUSR
+
+
+def test_install_refuses_requirements_without_hashes(tmp_path: Path) -> None:
+    """ci/install.sh installs only hash-pinned requirements (a squatted or swapped package
+    cannot slip in); the shipped stub must be generated first."""
+    project = tmp_path / "p"
+    (project / "ci").mkdir(parents=True)
+    install = (TEMPLATE / "ci" / "install.sh").read_text()
+    (project / "ci" / "install.sh").write_text(install)
+    (project / "ci" / "install.sh").chmod(0o755)
+    (project / "ci" / "requirements.txt").write_text(
+        (TEMPLATE / "ci" / "requirements.txt").read_text()
+    )
+    env = firmtuf_env(tmp_path / "bin")
+    refused = run_script("ci/install.sh", project, env, code=1)
+    assert "pins no hashes" in refused.stderr
+    (project / "pinned.txt").write_text("firmtuf==0.1.0\n")
+    env["FIRMTUF_REQUIREMENTS"] = "pinned.txt"
+    assert "pins no hashes" in run_script("ci/install.sh", project, env, code=1).stderr
 
 
 def test_template_config_is_valid_and_matches_signer_defaults(tmp_path: Path) -> None:
@@ -157,7 +194,9 @@ def test_template_pipeline_runs_locally_in_order(
     gitlab_release = next(line for line in gitlab["release"]["script"] if "ci/release.sh" in line)
     refresh_yml = yaml.safe_load((project / ".github/workflows/firmtuf-refresh.yml").read_text())
     github_refresh = next(
-        s["run"] for s in refresh_yml["jobs"]["refresh"]["steps"] if "ci/" in s.get("run", "")
+        s["run"]
+        for s in refresh_yml["jobs"]["refresh"]["steps"]
+        if "ci/" in s.get("run", "") and "install" not in s["run"]
     )
     assert github_refresh == "ci/refresh.sh" == gitlab["refresh"]["script"][0]
 
@@ -180,6 +219,17 @@ def test_template_pipeline_runs_locally_in_order(
     assert device_fetch(base, root, tmp_path / "dev", "acme-gw-r2/1.5.0/gateway.bin") == (
         b"gateway 1.5.0"
     )
+
+    # A release of several boards at once: one image per hardware id, one version.
+    boards = project / "release-multi"
+    boards.mkdir()
+    (boards / "acme-gw-r2.bin").write_bytes(b"r2 1.6.0")
+    (boards / "acme-gw-r3.bin").write_bytes(b"r3 1.6.0")
+    ci.fresh_checkout()
+    ci.run("ci/release.sh release-multi 1.6.0")
+    for board in ("acme-gw-r2", "acme-gw-r3"):
+        got = device_fetch(base, root, tmp_path / "dev", f"{board}/1.6.0/{board}.bin")
+        assert got == f"{board[-2:]} 1.6.0".encode()
 
     # Scheduled job (the step both CI definitions run).
     def live_timestamp_version() -> int:

@@ -1,0 +1,238 @@
+"""Issue 9 item 1: every request ends within the deadline its Config states.
+
+A loopback server misbehaves before or around the body (``SimServer.hostile``), one byte
+at a time well inside the read timeout, so only the deadline enforced inside blocking
+reads can end the request early: the server then sees the client hang up mid-drip
+(``client_gave_up``), which it never does when the client waits the tens of seconds the
+drip lasts (a check after the head would still refuse it, but late). No timing is
+asserted; the trusted state must be unchanged, and a retry against a well-behaved
+server must then work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import verifier
+from tests.verifier.conftest import state_of
+from tests.verifier.http_server import HOSTILE, SimServer
+from tests.verifier.simulator import RepositorySimulator
+
+IMAGE = bytes(range(256)) * 400  # 102400 bytes
+IMAGE_PATH = f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
+# Reads wait long (a per-read timeout alone never fires on a drip); the head must be
+# over in half a second.
+CONFIG = verifier.Config(response_timeout=0.5, read_timeout=30.0, connect_timeout=5.0)
+
+
+@pytest.fixture
+def repo() -> RepositorySimulator:
+    sim = RepositorySimulator()
+    sim.add_target("gw/2.0/fw.bin", IMAGE)
+    sim.publish()
+    return sim
+
+
+@pytest.fixture
+def server(repo: RepositorySimulator) -> Iterator[SimServer]:
+    with SimServer(repo) as s:
+        yield s
+
+
+def updater(
+    repo: RepositorySimulator,
+    server: SimServer,
+    md: Path,
+    config: verifier.Config = CONFIG,
+    fetcher: verifier.Fetcher | None = None,
+) -> verifier.Updater:
+    md.mkdir(parents=True, exist_ok=True)
+    if not (md / "root.json").exists():
+        (md / "root.json").write_bytes(repo.signed_roots[0])
+    return verifier.Updater(
+        md, server.url + "metadata", server.url + "targets", config=config, fetcher=fetcher
+    )
+
+
+@pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
+def test_metadata_request_ends_at_its_deadline(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str
+) -> None:
+    md = tmp_path / "md"
+    updater(repo, server, md).refresh()
+    repo.publish()  # something new to fetch
+    server.hostile["/metadata/timestamp.json"] = mode
+    # A stall after the headers is a read that never returns: the read timeout ends it.
+    config = CONFIG.replace(read_timeout=0.5) if mode == "stall-after-headers" else CONFIG
+    up = updater(repo, server, md, config)
+    before = state_of(md)
+    with pytest.raises(verifier.SlowRetrievalError):
+        up.refresh()
+    assert state_of(md) == before
+    if mode.startswith("drip"):
+        assert server.client_gave_up.wait(10), "the client waited for the whole drip"
+    del server.hostile["/metadata/timestamp.json"]
+    up = updater(repo, server, md, config)
+    up.refresh()
+    assert up.trusted_versions()["timestamp"] == repo.timestamp.signed.version
+
+
+@pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
+def test_image_request_ends_at_its_deadline(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str
+) -> None:
+    config = CONFIG.replace(read_timeout=0.5) if mode == "stall-after-headers" else CONFIG
+    up = updater(repo, server, tmp_path / "md", config)
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    server.hostile[IMAGE_PATH] = mode
+    dest = tmp_path / "fw.bin"
+    with pytest.raises(verifier.SlowRetrievalError):
+        up.download(target, dest)
+    assert not dest.exists()
+    if mode.startswith("drip"):
+        assert server.client_gave_up.wait(10), "the client waited for the whole drip"
+    del server.hostile[IMAGE_PATH]
+    assert up.download(target, dest).read_bytes() == IMAGE
+
+
+def test_image_stops_at_the_trusted_length(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    """Content-Length says more, the connection stays open: all trusted bytes are there,
+    so the download is complete (a wait for the rest would last the 30 s read timeout
+    and end in SlowRetrievalError)."""
+    up = updater(repo, server, tmp_path / "md")
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
+    server.hostile[IMAGE_PATH] = "long-content-length"
+    assert up.download(target, tmp_path / "fw.bin").read_bytes() == IMAGE
+    up.verify_remote_target(target)  # the signer's check stops at the length too
+
+
+def test_unsigned_metadata_with_long_content_length_is_bounded(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    """timestamp.json has no signed length: the rest announced must be waited for, and
+    that wait is bounded by the read timeout."""
+    md = tmp_path / "md"
+    server.hostile["/metadata/timestamp.json"] = "long-content-length"
+    up = updater(repo, server, md, CONFIG.replace(read_timeout=0.5))
+    with pytest.raises(verifier.SlowRetrievalError):
+        up.refresh()
+    del server.hostile["/metadata/timestamp.json"]
+    updater(repo, server, md).refresh()
+
+
+def test_hostile_modes_are_all_covered() -> None:
+    tested = {"drip-status", "drip-headers", "stall-after-headers", "long-content-length"}
+    assert tested == set(HOSTILE)
+
+
+def test_explicit_fetcher_keeps_the_config_deadline(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    """A caller who passes a fetcher keeps the Config's timeouts (they used to be lost)."""
+    md = tmp_path / "md"
+    server.hostile["/metadata/timestamp.json"] = "drip-headers"
+    fetcher = verifier.HttpFetcher(user_agent="device/1.0")
+    with pytest.raises(verifier.SlowRetrievalError):
+        updater(repo, server, md, CONFIG, fetcher).refresh()
+    assert server.client_gave_up.wait(10)
+
+
+def test_fetcher_arguments_only_tighten_the_config(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+) -> None:
+    """HttpFetcher(read_timeout=...) cannot loosen a stricter Config, nor the reverse."""
+    md = tmp_path / "md"
+    server.hostile["/metadata/timestamp.json"] = "stall-after-headers"
+    loose = verifier.HttpFetcher(read_timeout=60.0)
+    with pytest.raises(verifier.SlowRetrievalError):
+        updater(repo, server, md, CONFIG.replace(read_timeout=0.3), loose).refresh()
+    strict = verifier.HttpFetcher(read_timeout=0.3)
+    with pytest.raises(verifier.SlowRetrievalError):
+        updater(repo, server, md, CONFIG, strict).refresh()
+
+
+class _SlowHead(verifier.Fetcher):
+    """A custom transport that ignores the deadline it is given while it opens."""
+
+    def __init__(self, inner: verifier.Fetcher, pause: float) -> None:
+        self.inner = inner
+        self.pause = pause
+
+    def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
+        time.sleep(self.pause)
+        return self.inner._fetch(url, offset, deadline)
+
+
+class _Trickle(verifier.Fetcher):
+    """A custom transport that yields one byte at a time, slowly."""
+
+    def __init__(self, inner: verifier.Fetcher, pause: float) -> None:
+        self.inner = inner
+        self.pause = pause
+
+    def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
+        return self._bytes(b"".join(self.inner._fetch(url, offset, deadline)))
+
+    def _bytes(self, data: bytes) -> Iterator[bytes]:
+        for i in range(len(data)):
+            time.sleep(self.pause)
+            yield data[i : i + 1]
+
+
+def test_custom_fetcher_head_is_held_to_the_deadline(tmp_path: Path) -> None:
+    repo = RepositorySimulator()
+    repo.publish()
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(repo.signed_roots[0])
+    slow = _SlowHead(repo.fetcher, pause=0.3)
+    config = verifier.Config(response_timeout=0.1)
+    with pytest.raises(verifier.SlowRetrievalError, match="no response headers"):
+        verifier.Updater(md, "https://repo.test/metadata/", fetcher=slow, config=config).refresh()
+    assert state_of(md) == {
+        "root.json": repo.signed_roots[0],
+        "firmtuf/layout.json": b'{"layout": 2}',
+    }
+
+
+def test_custom_fetcher_body_is_held_to_the_minimum_speed(tmp_path: Path) -> None:
+    repo = RepositorySimulator()
+    repo.publish()
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / "root.json").write_bytes(repo.signed_roots[0])
+    trickle = _Trickle(repo.fetcher, pause=0.01)  # ~100 B/s
+    config = verifier.Config(min_speed=10_000, slow_grace_period=0.2)
+    with pytest.raises(verifier.SlowRetrievalError, match="below"):
+        verifier.Updater(
+            md, "https://repo.test/metadata/", fetcher=trickle, config=config
+        ).refresh()
+
+
+def test_request_deadline_is_stated_by_the_config() -> None:
+    config = verifier.Config(response_timeout=20, slow_grace_period=5, min_speed=1024)
+    assert config.request_deadline(1024 * 100) == 20 + 5 + 100
+    assert verifier.Config(min_speed=0).request_deadline(10**9) == float("inf")
+    deadline = verifier.Deadline.for_request(config, 1024)
+    assert deadline.head_end - deadline.start == 20
+    assert deadline.end - deadline.start == 26
+    assert 0 < deadline.read_timeout() <= config.read_timeout
+
+
+def test_deadline_past_its_phase_refuses_to_wait() -> None:
+    deadline = verifier.Deadline(
+        response_timeout=0.0, total=0.0, connect_timeout=1.0, read_timeout=1.0
+    )
+    with pytest.raises(verifier.SlowRetrievalError):
+        deadline.read_timeout()
+    with pytest.raises(verifier.SlowRetrievalError):
+        deadline.head_done()
