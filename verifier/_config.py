@@ -63,6 +63,8 @@ class Config(_Frozen):
             0 turns the speed guard and the length part of the deadline off).
         slow_grace_period: seconds of body before the minimum speed applies (5).
         chunk_size: bytes per read and write while downloading (256 KiB).
+        sbom_max_length: bytes of a firmware's SBOM ``Updater.sbom()`` accepts (8 MiB;
+            docs/adr/0009); a larger one is refused before it is fetched.
 
     Every request of an Updater, whatever its fetcher, ends within
     :meth:`request_deadline` of the bytes it may fetch (``SlowRetrievalError``
@@ -81,6 +83,7 @@ class Config(_Frozen):
         "read_timeout",
         "response_timeout",
         "root_max_length",
+        "sbom_max_length",
         "slow_grace_period",
         "snapshot_max_length",
         "targets_max_length",
@@ -100,6 +103,7 @@ class Config(_Frozen):
     min_speed: int
     slow_grace_period: float
     chunk_size: int
+    sbom_max_length: int
 
     def __init__(
         self,
@@ -118,6 +122,7 @@ class Config(_Frozen):
         min_speed: int = KIB,
         slow_grace_period: float = 5.0,
         chunk_size: int = 256 * KIB,
+        sbom_max_length: int = 8 * MIB,
     ) -> None:
         values = dict(locals())
         del values["self"]
@@ -159,6 +164,7 @@ _POSITIVE_INTS = frozenset(
         "snapshot_max_length",
         "targets_max_length",
         "chunk_size",
+        "sbom_max_length",
     )
 )
 _NON_NEGATIVE = frozenset(
