@@ -30,9 +30,10 @@ from signer._firmware import (
     validate_target_name,
 )
 from signer._repository import FirmwareRepository
+from verifier import Config
 
-SBOM_MAX_LENGTH = 8 << 20
-"""Largest SBOM `add` accepts: the default bound a device fetches (ADR 0009)."""
+SBOM_MAX_LENGTH = Config().sbom_max_length
+"""Largest SBOM `add` accepts: the bound a device fetches by default (ADR 0009)."""
 
 CYCLONEDX = "CycloneDX"
 SPDX = "SPDX"

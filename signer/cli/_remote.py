@@ -1,14 +1,19 @@
-"""Pieces shared by the commands that talk to remote stores (publish --to, prune)."""
+"""Pieces shared by the commands that talk to remote stores (publish --to, prune) and
+read a repository as a device does (verify, sbom)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from signer._client import Source, published_source
+from signer._errors import InvalidInputError
+from signer._publish import working_source
 from signer._remote import publish_to_store
-from signer._repository import FirmwareRepository
+from signer._repository import CONFIG_FILE, FirmwareRepository
 from signer._store import LocalFile, open_store
 from signer.cli._common import echo_json
 
@@ -44,3 +49,24 @@ def publish_remote(
         f"Published {report.url}: {len(report.uploaded)} file(s) uploaded, "
         f"{len(report.unchanged)} unchanged ({versions})"
     )
+
+
+def client_source(source: str, endpoint_url: str | None) -> Source:
+    """Where a device-side check reads REPO_OR_URL: an s3:// bucket/prefix, an http(s)
+    base URL, a published directory, or the tree a working repository would publish.
+
+    Raises:
+        InvalidInputError: none of these.
+        PublishError: a working repository that is not publishable.
+    """
+    if source.startswith("s3://"):
+        from signer._s3 import S3Store
+        from signer._s3_fetcher import S3Fetcher
+
+        store = S3Store.from_url(source, endpoint_url=endpoint_url)
+        return published_source(source, S3Fetcher(store))
+    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
+        raise InvalidInputError(f"{source} is neither a directory nor an http(s) or s3:// URL")
+    if (Path(source) / CONFIG_FILE).is_file():
+        return working_source(FirmwareRepository(source))
+    return published_source(source)

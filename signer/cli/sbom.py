@@ -7,11 +7,16 @@ from pathlib import Path
 
 import click
 
+from signer._client import ClientRefusal, fetch_release_sbom, root_problem
+from signer._errors import InvalidInputError, UnreachableError, VerificationError
+from signer._firmware import parse_firmware_version
 from signer._fsutil import atomic_write
 from signer._repository import CONFIG_FILE, FirmwareRepository
-from signer._sbom import ReleaseSbom, release_sbom
-from signer.cli._common import echo_json, json_option
+from signer._sbom import ReleaseSbom, parse_sbom, release_sbom
+from signer.cli._common import echo_json, json_option, read_small_file
 from signer.cli._locking import locks_repo
+from signer.cli._remote import client_source, endpoint_option
+from verifier import Config
 
 
 @click.command()
@@ -26,24 +31,78 @@ from signer.cli._locking import locks_repo
     metavar="FILE",
     help="Write the SBOM to FILE (atomically) instead of standard output.",
 )
+@click.option(
+    "--root",
+    "root_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Trusted root to start from: fetch and verify the SBOM as a device does "
+    "(required for a published repository).",
+)
+@endpoint_option
 @json_option
 @locks_repo("shared", "source")
 def sbom(
-    source: str, hardware_id: str, version: str, output: Path | None, as_json: bool
+    source: str,
+    hardware_id: str,
+    version: str,
+    output: Path | None,
+    root_path: Path | None,
+    endpoint_url: str | None,
+    as_json: bool,
 ) -> None:
-    """Print or write the SBOM of firmware VERSION of HARDWARE_ID, checked against the
-    signed metadata: the bytes are exactly the ones the firmware's link names.
+    """Print or write the SBOM of firmware VERSION of HARDWARE_ID, verified: exactly the
+    bytes the firmware's signed link names.
 
-    From a working repository (a directory with firmtuf.json) the stored SBOM is checked
-    against the repository's metadata; a note on stderr says when it is not signed yet.
-    With --json, prints what was checked (target, length, hashes, format) instead of the
-    document, which then needs --output. Exit 7: no such release or it has no SBOM; 9:
-    the SBOM does not verify.
+    With --root, REPO_OR_URL (directory, http(s) URL, s3://bucket/prefix, or a working
+    repository: the tree `firmtuf publish` would write) is read by firmtuf's verifier as
+    a device reads it (Updater.sbom). Without, REPO_OR_URL must be a working repository:
+    its stored SBOM is checked against its metadata, and a note on stderr says when the
+    release is not signed yet. With --json, prints what was checked (targets, length,
+    hashes, format) instead of the document, which then needs --output. Exit 7: no such
+    release, or it has no SBOM; 9: the SBOM does not verify; 12: could not reach.
     """
-    if not (Path(source) / CONFIG_FILE).is_file():
-        raise click.UsageError(f"{source} is not a working repository (no {CONFIG_FILE})")
-    found = release_sbom(FirmwareRepository(source), hardware_id, version)
+    parse_firmware_version(version)
+    if root_path is not None:
+        found = _from_device(source, root_path, hardware_id, version, endpoint_url)
+    elif (Path(source) / CONFIG_FILE).is_file():
+        found = release_sbom(FirmwareRepository(source), hardware_id, version)
+    else:
+        raise click.UsageError(f"{source} is not a working repository: give --root ROOT.json")
     _deliver(found, output, as_json)
+
+
+def _from_device(
+    source: str, root_path: Path, hardware_id: str, version: str, endpoint_url: str | None
+) -> ReleaseSbom:
+    root = read_small_file(root_path, "root", Config().root_max_length)
+    problem = root_problem(root)
+    if problem:
+        raise InvalidInputError(f"root {root_path} is not a usable trusted root: {problem}")
+    try:
+        names, target, data = fetch_release_sbom(
+            client_source(source, endpoint_url), root, hardware_id, version
+        )
+    except ClientRefusal as e:
+        if e.unreachable:
+            raise UnreachableError(f"could not reach {source}: {e}") from e
+        raise VerificationError(f"{source} does not verify: {e}") from e
+    try:
+        document = parse_sbom(data, f"SBOM {target.path!r}")
+    except InvalidInputError as e:
+        raise VerificationError(f"{source} does not verify: {e}") from None
+    return ReleaseSbom(
+        hardware_id,
+        version,
+        names,
+        target.path,
+        target.length,
+        dict(target.hashes),
+        document.format,
+        document.spec_version,
+        data,
+        signed=True,
+    )
 
 
 def _deliver(found: ReleaseSbom, output: Path | None, as_json: bool) -> None:

@@ -8,33 +8,24 @@ from pathlib import Path
 
 import click
 
-from signer._client import ClientRefusal, ClientReport, root_problem, verify_published
+from signer._client import ClientRefusal, ClientReport, check_repository, root_problem
 from signer._errors import (
     InvalidInputError,
     UnhealthyError,
     UnreachableError,
     VerificationError,
 )
-from signer._publish import verify_working_repository
-from signer._repository import CONFIG_FILE, FirmwareRepository
 from signer.cli._common import DurationType, echo_json, json_option, read_small_file
 from signer.cli._locking import locks_repo
-from signer.cli._remote import endpoint_option
+from signer.cli._remote import client_source, endpoint_option
 from verifier import Config
 
 
 def _check(source: str, root: bytes, *, download: bool, endpoint_url: str | None) -> ClientReport:
-    if source.startswith("s3://"):
-        from signer._s3 import S3Store
-        from signer._s3_fetcher import S3Fetcher
-
-        fetcher = S3Fetcher(S3Store.from_url(source, endpoint_url=endpoint_url))
-        return verify_published(source, root, download=download, fetcher=fetcher)
-    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
-        raise InvalidInputError(f"{source} is neither a directory nor an http(s) or s3:// URL")
-    if (Path(source) / CONFIG_FILE).is_file():
-        return verify_working_repository(FirmwareRepository(source), root, download=download)
-    return verify_published(source, root, download=download)
+    where = client_source(source, endpoint_url)
+    return check_repository(
+        where.metadata_url, where.targets_url, root, fetcher=where.fetcher, download=download
+    )
 
 
 def _expiring(report: ClientReport, window: timedelta) -> list[str]:
@@ -83,8 +74,11 @@ def verify(
     end as a device would.
 
     Given a working repository (a directory with firmtuf.json), checks the tree that
-    `firmtuf publish` would write for it. Exit 9: does not verify; 12: could not be
-    reached; 10: verifies, but a role expires within --valid-for.
+    `firmtuf publish` would write for it. Every firmware's linked SBOM is checked as a
+    device checks it (the target its link names, same length and hashes, fetched and
+    parsed as CycloneDX or SPDX unless --metadata-only), and every support declaration
+    is read as a device reads it. Exit 9: does not verify; 12: could not be reached; 10:
+    verifies, but a role expires within --valid-for.
     """
     root = read_small_file(root_path, "root", Config().root_max_length)
     problem = root_problem(root)
@@ -107,6 +101,13 @@ def verify(
         versions = ", ".join(f"{r} v{v}" for r, v in report.versions.items())
         checked = "downloaded and checked" if report.images_checked else "listed (not downloaded)"
         click.echo(f"OK: {source} verifies ({versions}); {len(report.targets)} target(s) {checked}")
+        if report.sboms:
+            sboms = len(set(report.sboms.values()))
+            click.echo(
+                f"    {sboms} SBOM(s) linked from {len(report.sboms)} firmware target(s) {checked}"
+            )
+        for hardware_id, until in sorted(report.support.items()):
+            click.echo(f"    support for {hardware_id} until {until}")
     if expiring:
         raise UnhealthyError(
             f"{source} verifies now but not for {_human(valid_for)}: {'; '.join(expiring)}"
