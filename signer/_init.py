@@ -30,8 +30,8 @@ from signer._keys import (
     KEY_TYPES,
     SIGNER_URI_FIELD,
     Keyring,
-    file_uri,
     generate_key,
+    record_key_dir,
     write_key_file,
 )
 from signer._lock import LOCK_FILE
@@ -87,6 +87,7 @@ def init_repository(
     external_keys: Sequence[ExternalKey] = (),
     secrets_handler: SecretsHandler | None = None,
     bins: int | None = None,
+    offline_roles: Sequence[str] = (Root.type,),
 ) -> FirmwareRepository:
     """Create a repository at ``path`` with root, targets, snapshot and timestamp roles.
 
@@ -103,7 +104,10 @@ def init_repository(
         thresholds: signatures required per role (default 1).
         expiry: validity period per role (defaults: root 365 days, targets 91 days,
             snapshot 7 days, timestamp 1 day).
-        keys_dir: where the new key files go.
+        keys_dir: where the new keys of ``offline_roles`` go (default ``path/keys``, with
+            every other key); the published metadata names them by file name only.
+        offline_roles: the roles whose keys ``keys_dir`` takes (default root: the
+            others sign online, in CI).
         external_keys: keys referenced by signer URI instead of generated.
         secrets_handler: asked for PINs/passwords of external keys when signing.
         bins: put targets in this many hash bins (a power of two), with one new bin
@@ -166,8 +170,7 @@ def init_repository(
     outside_keys: list[Path] = []
     try:
         key_dir = Path(keys_dir) if keys_dir is not None else None
-        default_keys = key_dir is None or key_dir.resolve() == (path.resolve() / KEYS_DIR)
-        write_dir = staging / KEYS_DIR if default_keys or key_dir is None else key_dir
+        outside = key_dir is not None and key_dir.resolve() != (path.resolve() / KEYS_DIR)
         root = Root(expires=utcnow() + config.expiry[Root.type], consistent_snapshot=True)
         signers: dict[str, Signer] = {}
         for role in TOP_LEVEL_ROLES:
@@ -175,13 +178,19 @@ def init_repository(
             for _ in range(counts[role]):
                 signer = generate_key(key_type)
                 key = signer.public_key
-                key_path = write_dir / f"{role}-{key.keyid[:12]}.pem"
-                write_key_file(signer, key_path, password)
-                if not default_keys:
+                name = f"{role}-{key.keyid[:12]}.pem"
+                if outside and key_dir is not None and role in offline_roles:
+                    # Offline keys go to --keys-dir; the URI names the file only, and
+                    # the directory is recorded on this machine (REPO/keys/.key-dirs).
+                    key_path = key_dir / name
+                    write_key_file(signer, key_path, password)
                     outside_keys.append(key_path)
-                    uri = file_uri(key_path, path)
+                    record_key_dir(staging, key_dir.resolve())
+                    uri = f"file:{name}?encrypted=true"
                 else:
-                    uri = f"file:{KEYS_DIR}/{key_path.name}?encrypted=true"
+                    key_path = staging / KEYS_DIR / name
+                    write_key_file(signer, key_path, password)
+                    uri = f"file:{KEYS_DIR}/{name}?encrypted=true"
                 key.unrecognized_fields[SIGNER_URI_FIELD] = uri
                 root.keys[key.keyid] = key
                 signers[key.keyid] = signer
@@ -192,8 +201,7 @@ def init_repository(
                 if ext.public_key.keyid not in keyids:
                     keyids.append(ext.public_key.keyid)
             root.roles[role] = Role(keyids, thresholds.get(role, 1))
-        if default_keys:
-            atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
+        atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
         (staging / TARGETS_DIR).mkdir()
         atomic_write(staging / ".gitignore", _GITIGNORE, sync_dir=False)
         now = utcnow()

@@ -139,13 +139,55 @@ def write_private_file(path: Path, pem: bytes) -> None:
 
 
 def file_uri(path: Path, base_dir: Path, *, encrypted: bool = True) -> str:
-    """The ``file:`` signer URI of a key file, relative to ``base_dir`` when inside it."""
+    """The ``file:`` signer URI of a key file: relative to ``base_dir`` when inside it, else
+    the file's name only, its directory recorded locally (:func:`record_key_dir`).
+
+    The URI is published with the key (root.json): an absolute path would tell every
+    device where a holder keeps the key on their machine, and would be wrong on any
+    other machine anyway.
+    """
     try:
         shown = path.resolve().relative_to(base_dir.resolve()).as_posix()
     except ValueError:
-        shown = path.resolve().as_posix()
+        record_key_dir(base_dir, path.resolve().parent)
+        shown = path.name
     query = "true" if encrypted else "false"
     return f"file:{parse.quote(shown)}?encrypted={query}"
+
+
+KEYS_PATH_ENV = "FIRMTUF_KEYS_PATH"
+"""Directories (``os.pathsep``-separated) searched for key files named by ``file:NAME``."""
+
+KEY_DIRS_FILE = ".key-dirs"
+"""``REPO/keys/.key-dirs``: key directories of this machine (git-ignored with keys/)."""
+
+
+def record_key_dir(repo_path: Path, directory: Path) -> None:
+    """Remember on this machine that key files of ``repo_path`` live in ``directory``."""
+    listing = repo_path / "keys" / KEY_DIRS_FILE
+    known = key_dirs(repo_path, include_env=False)
+    if directory in known:
+        return
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    ignore = listing.parent / ".gitignore"
+    if not ignore.exists():
+        atomic_write(ignore, b"# private keys: never commit\n*\n")
+    lines = [str(d) for d in [*known, directory]]
+    atomic_write(listing, ("\n".join(lines) + "\n").encode())
+
+
+def key_dirs(repo_path: Path, *, include_env: bool = True) -> list[Path]:
+    """Where ``file:NAME`` key files are looked for after ``REPO/NAME``: the directories
+    of ``$FIRMTUF_KEYS_PATH``, then those recorded in ``REPO/keys/.key-dirs``."""
+    found: list[Path] = []
+    if include_env:
+        found += [Path(d) for d in os.environ.get(KEYS_PATH_ENV, "").split(os.pathsep) if d]
+    try:
+        text = (repo_path / "keys" / KEY_DIRS_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    found += [Path(line.strip()) for line in text.splitlines() if line.strip()]
+    return found
 
 
 def public_key_from_pem(pem: bytes) -> SSlibKey:
@@ -200,7 +242,13 @@ class Keyring:
         """Make a relative ``file:`` URI absolute (relative to the repository directory)."""
         parsed = parse.urlparse(uri)
         if parsed.scheme == EncryptedFileSigner.SCHEME and not parsed.path.startswith("/"):
-            path = (self.base_dir / parse.unquote(parsed.path)).resolve()
+            name = parse.unquote(parsed.path)
+            path = (self.base_dir / name).resolve()
+            if not path.is_file():  # a key kept outside the repository (offline root key)
+                for directory in key_dirs(self.base_dir):
+                    if (directory / name).is_file():
+                        path = (directory / name).resolve()
+                        break
             query = f"?{parsed.query}" if parsed.query else ""
             return f"file:{parse.quote(path.as_posix())}{query}"
         return uri

@@ -68,7 +68,8 @@ from signer.cli._locking import locks_repo
     "--keys-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where to write the encrypted key files (default REPO/keys, git-ignored).",
+    help="Where to write the offline (root) key files, e.g. a USB stick; online keys stay in "
+    "REPO/keys (git-ignored). Default: every key in REPO/keys.",
 )
 @click.option(
     "--signer",

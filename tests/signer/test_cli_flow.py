@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -203,16 +204,48 @@ def test_init_options_keys_thresholds_expiry(cli: Cli, tmp_path: Path, password:
         assert b"PRIVATE" not in meta.read_bytes()
 
 
-def test_keys_outside_repository(cli: Cli, tmp_path: Path, password: str) -> None:
+def test_keys_outside_repository(
+    cli: Cli, tmp_path: Path, password: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`init --keys-dir` takes the offline (root) keys; online keys stay in REPO/keys; the
+    published root names key files without any local path (issue 11)."""
     repo, keys = tmp_path / "repo", tmp_path / "offline-keys"
     r = cli("init", repo, "--password-env", PASSWORD_ENV, "--keys-dir", keys)
     assert r.exit_code == 0, r.output
-    assert not (repo / "keys").exists()
-    assert len(list(keys.glob("*.pem"))) == 4
+    assert [p.name.split("-")[0] for p in keys.glob("*.pem")] == ["root"]
+    assert sorted(p.name.split("-")[0] for p in (repo / "keys").glob("*.pem")) == [
+        "snapshot",
+        "targets",
+        "timestamp",
+    ]
     cli("add", repo, make_image(tmp_path / "a.bin"), "--hardware-id", "b", "--version", "1")
     r = cli("sign", repo, "--password-env", PASSWORD_ENV)
     assert r.exit_code == 0, r.output
     assert FirmwareRepository(repo).is_complete("timestamp")
+    # a root change on this machine finds the offline key through REPO/keys/.key-dirs
+    old = Metadata.from_file(str(repo / "metadata" / "root.json")).signed.roles["timestamp"]
+    r = cli("key", "rotate", repo, "timestamp", old.keyids[0][:12], "--password-env", PASSWORD_ENV)
+    assert r.exit_code == 0, r.output
+    assert "root v2: signed" in r.output
+    assert cli("sign", repo, "--password-env", PASSWORD_ENV).exit_code == 0
+    out = tmp_path / "out"
+    assert cli("publish", repo, out).exit_code == 0
+    for published in (out / "metadata").glob("*.json"):
+        text = published.read_text()
+        assert str(tmp_path) not in text and "offline-keys" not in text, published
+    # another machine (a clone without REPO/keys/.key-dirs): root is not at hand there...
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone)
+    (clone / "keys" / ".key-dirs").unlink()
+    old = Metadata.from_file(str(clone / "metadata" / "root.json")).signed.roles["timestamp"]
+    args = ("key", "rotate", clone, "timestamp", old.keyids[0][:12], "--password-env", PASSWORD_ENV)
+    r = cli(*args)
+    assert r.exit_code == 0 and "root v3: 0/1 signatures" in r.output, r.output
+    # ...until its holder says where the key is
+    monkeypatch.setenv("FIRMTUF_KEYS_PATH", str(keys))
+    r = cli("sign", clone, "root", "--password-env", PASSWORD_ENV)
+    assert r.exit_code == 0, r.output
+    assert FirmwareRepository(clone).is_complete("root")
 
 
 def test_threshold_two_signed_by_two_holders(cli: Cli, tmp_path: Path, password: str) -> None:
