@@ -44,12 +44,13 @@ if TYPE_CHECKING:
         start_event,
     )
     from signer._firmware import FirmwareFields, validate_target_name
-    from signer._init import ExternalKey, init_repository
+    from signer._init import init_repository
     from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
-    from signer._keys import KEY_TYPES, SIGNER_URI_FIELD, Keyring, password_from_env
+    from signer._keys import KEY_TYPES, ExternalKey, Keyring
     from signer._publish import PublishReport, publish
     from signer._refresh import RefreshResult, refresh
     from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
+    from signer._signers import SIGNER_URI_FIELD
     from signer._status import RepositoryStatus, RoleStatus, repository_status
     from signer._targets import AddedTarget, add_firmware, remove_target
 
@@ -82,7 +83,7 @@ _EXPORTS: dict[str, str] = {
     "start_event": "signer._events",
     "FirmwareFields": "signer._firmware",
     "validate_target_name": "signer._firmware",
-    "ExternalKey": "signer._init",
+    "ExternalKey": "signer._keys",
     "init_repository": "signer._init",
     "KeyChange": "signer._keyops",
     "KeyInfo": "signer._keyops",
@@ -90,9 +91,8 @@ _EXPORTS: dict[str, str] = {
     "change_keys": "signer._keyops",
     "list_keys": "signer._keyops",
     "KEY_TYPES": "signer._keys",
-    "SIGNER_URI_FIELD": "signer._keys",
+    "SIGNER_URI_FIELD": "signer._signers",
     "Keyring": "signer._keys",
-    "password_from_env": "signer._keys",
     "PublishReport": "signer._publish",
     "publish": "signer._publish",
     "RefreshResult": "signer._refresh",
@@ -131,7 +131,6 @@ __all__ = [
     "KEY_TYPES",
     "SIGNER_URI_FIELD",
     "Keyring",
-    "password_from_env",
     # firmware targets
     "FirmwareFields",
     "AddedTarget",
@@ -167,7 +166,7 @@ __all__ = [
     "UnhealthyError",
     "UntrustedKeyError",
     "SigningIncompleteError",
-    # key management and signing events (issue 4)
+    # key management and signing events
     "change_keys",
     "list_keys",
     "NewKey",

@@ -19,17 +19,20 @@ an online update, starting from the root it already trusts.
 from __future__ import annotations
 
 import json
-import os
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
+from signer._fsutil import StagedFile
 from signer._store import split_versioned
+from verifier import Config
 
-_MAX_SEARCH = 32  # same bound as the device's max_delegations default
+# The device's search (verifier.Updater.get_targetinfo) visits top-level targets and then
+# up to max_delegations delegated roles; a smaller bound here made `firmtuf bundle` miss a
+# target the device finds at the end of a 32-deep chain.
+_MAX_SEARCH = Config().max_delegations + 1
 
 
 @dataclass
@@ -212,22 +215,14 @@ def build_bundle(
         if not path.is_file() or path.is_symlink():
             raise PublishError(f"{key} is missing from the published repository")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        with StagedFile(out.parent) as staged:
+            with tarfile.open(fileobj=staged.file, mode="w", format=tarfile.USTAR_FORMAT) as tar:
                 for key, path in members:
                     _add_file(tar, key, path)
-            raw.flush()
-            os.fsync(raw.fileno())
-        Path(tmp).replace(out)
+            staged.commit(out)
     except ValueError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise PublishError(f"cannot write bundle: {e}") from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return BundleReport(
         path=str(out),
         members=[k for k, _ in members],

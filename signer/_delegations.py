@@ -25,31 +25,29 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, TargetFile, Targets
 
+import verifier
 from signer import _latest
 from signer._errors import ConflictError, InvalidInputError
 from signer._fsutil import atomic_write
-from signer._keys import (
-    KEY_TYPES,
-    SIGNER_URI_FIELD,
-    Keyring,
-    generate_key,
-    write_key_file,
-)
+from signer._keys import KEY_TYPES, ExternalKey, Keyring, generate_key, write_key_file
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
-
-if TYPE_CHECKING:  # signer._init uses this module (init --bins)
-    from signer._init import ExternalKey
+from signer._signers import SIGNER_URI_FIELD
 
 MAX_BINS = 1 << 16
 """Largest bin count offered (TAP 15 allows 2^32; 65,536 bins hold millions of targets)."""
 
 MAX_KEYS = 64
 _ROLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+RESERVED_ROLE_NAMES = frozenset(("firmtuf", "time_floor"))
+"""Names a device gives its own files (docs/adr/0006): ``firmtuf`` is the device namespace,
+and verifiers before layout 2 stored their time floor as ``time_floor.json`` beside the
+role files, where a role of that name would land on it."""
+HARDWARE_PATTERN = re.compile(r"[A-Za-z0-9*?\[\]._:+-]{1,128}")
 
 
 @dataclass
@@ -65,6 +63,7 @@ class DelegationResult:
     bins: list[str] = field(default_factory=list)
     moved_targets: int = 0
     key_files: list[str] = field(default_factory=list)
+    hardware_ids: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -73,6 +72,7 @@ class DelegationResult:
             "keyids": self.keyids,
             "threshold": self.threshold,
             "key_files": self.key_files,
+            "hardware_ids": self.hardware_ids,
         }
         if self.paths is not None:
             data["paths"] = self.paths
@@ -101,8 +101,45 @@ def validate_role_name(name: str) -> None:
             f"role name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
-    if name in TOP_LEVEL_ROLES:
-        raise InvalidInputError(f"role name {name!r} is a top-level role")
+    folded = name.casefold()
+    if folded in TOP_LEVEL_ROLES:
+        raise InvalidInputError(
+            f"role name {name!r} is a top-level role (letter case aside: on a FAT trust "
+            "store Root.json is root.json)"
+        )
+    if folded in RESERVED_ROLE_NAMES:
+        raise InvalidInputError(f"role name {name!r} is reserved for the device's own files")
+    if verifier.TrustStore(Path("/")).role_path(name) is None:  # pragma: no cover - regex bounds it
+        raise InvalidInputError(f"role name {name!r} cannot be stored by a device")
+
+
+def validate_hardware_patterns(patterns: Sequence[str]) -> list[str] | None:
+    """Check ``--hardware-id`` values of a delegation (hardware ids or fnmatch patterns).
+
+    Returns:
+        The patterns, de-duplicated in order, or None when none were given (unbound).
+    """
+    result: list[str] = []
+    for pattern in patterns:
+        if not HARDWARE_PATTERN.fullmatch(pattern):
+            raise InvalidInputError(
+                f"hardware id pattern {pattern!r} must be 1-128 letters, digits or . _ : + - "
+                "with * ? [ ] as wildcards"
+            )
+        if pattern not in result:
+            result.append(pattern)
+    return result or None
+
+
+def hardware_binding(entry: DelegatedRole | SuccinctRoles) -> list[str] | None:
+    """The hardware-id binding of a delegation entry (None: any hardware id)."""
+    value = entry.unrecognized_fields.get(verifier.HARDWARE_BINDING_FIELD)
+    return None if value is None else list(value)
+
+
+def _bind(entry: DelegatedRole | SuccinctRoles, patterns: list[str] | None) -> None:
+    if patterns is not None:
+        entry.unrecognized_fields[verifier.HARDWARE_BINDING_FIELD] = patterns
 
 
 def validate_paths(patterns: Sequence[str]) -> list[str]:
@@ -237,19 +274,24 @@ def delegate_role(
     external_keys: Sequence[ExternalKey] = (),
     key_type: str = "ed25519",
     password: str | None = None,
+    hardware_ids: Sequence[str] = (),
 ) -> DelegationResult:
     """Delegate target paths matching ``paths`` from ``parent`` to a new role ``name``.
 
     The new role's metadata (empty) is signed with its new keys; ``parent`` becomes an
-    unsigned draft for `firmtuf sign`. Everything is saved before returning.
+    unsigned draft for `firmtuf sign`. Everything is saved before returning. With
+    ``hardware_ids`` (ids or fnmatch patterns) the delegation is bound to them: devices
+    accept the role's firmware only for those hardware ids (docs/adr/0008).
 
     Raises:
-        InvalidInputError: bad name, path pattern, key count, threshold or key type.
+        InvalidInputError: bad name, path pattern, hardware id pattern, key count,
+            threshold or key type.
         ConflictError: the name is taken (role or bin name), or ``parent`` delegates to
             hash bins.
     """
     validate_role_name(name)
     patterns = validate_paths(paths)
+    binding = validate_hardware_patterns(hardware_ids)
     parent_targets = _parent_for_change(repo, parent)
     if name in _existing_role_names(repo):
         raise ConflictError(f"a role named {name!r} already exists")
@@ -267,6 +309,7 @@ def delegate_role(
             if targets.delegations is None:
                 targets.delegations = Delegations(keys={}, roles={})
             role = DelegatedRole(name, [], threshold, terminating, paths=patterns)
+            _bind(role, binding)
             targets.delegations.roles = dict(targets.delegations.roles or {})
             targets.delegations.roles[name] = role
             for key in keys:
@@ -285,6 +328,7 @@ def delegate_role(
         paths=patterns,
         terminating=terminating,
         key_files=[str(p) for p in written],
+        hardware_ids=binding,
     )
 
 
@@ -311,8 +355,12 @@ def convert_to_bins(
     external_keys: Sequence[ExternalKey] = (),
     key_type: str = "ed25519",
     password: str | None = None,
+    hardware_ids: Sequence[str] = (),
 ) -> DelegationResult:
     """Make ``role`` delegate all its targets to ``count`` hash bins (succinct, TAP 15).
+
+    With ``hardware_ids`` every bin is bound to them (docs/adr/0008); the targets moved
+    into the bins must name only hardware ids the binding admits.
 
     The role's targets move into their bins; every bin is created and signed with the new
     bin keys (all bins share them); ``role`` becomes an unsigned draft for `firmtuf sign`.
@@ -324,6 +372,7 @@ def convert_to_bins(
             bin name is already a role.
     """
     check_bin_count(count)
+    binding = validate_hardware_patterns(hardware_ids)
     parent_targets = _parent_for_change(repo, role)
     if parent_targets.delegations is not None:
         what = "hash bins" if parent_targets.delegations.succinct_roles else "other roles"
@@ -342,6 +391,9 @@ def convert_to_bins(
         _with_new_signers(repo, signers)
         with repo.edit_targets(role) as targets:
             succinct = SuccinctRoles([], threshold, count.bit_length() - 1, bin_prefix(role))
+            _bind(succinct, binding)
+            for name, info in targets.targets.items():
+                check_binding_admits(name, info, [(f"{bin_prefix(role)}-*", binding)])
             targets.delegations = Delegations(keys={}, succinct_roles=succinct)
             for key in keys:
                 targets.add_key(key)
@@ -367,6 +419,7 @@ def convert_to_bins(
         bins=bins,
         moved_targets=moved_count,
         key_files=[str(p) for p in written],
+        hardware_ids=binding,
     )
 
 
@@ -432,3 +485,86 @@ def route_target(repo: FirmwareRepository, name: str, role: str | None = None) -
         if first is None:
             return chosen
         current = chosen = first[0]
+
+
+def delegation_path(
+    repo: FirmwareRepository, name: str, role: str
+) -> list[tuple[str, list[str] | None]]:
+    """(delegation name, hardware binding) of each delegation between targets and
+    ``role`` on the client's search for ``name`` (empty when ``role`` is targets)."""
+    path: list[tuple[str, list[str] | None]] = []
+
+    def descend(current: str) -> bool:
+        if current == role:
+            return True
+        delegations = repo.metadata(current).signed.delegations
+        if delegations is None:
+            return False
+        if delegations.succinct_roles is not None:
+            succinct = delegations.succinct_roles
+            child = succinct.get_role_for_target(name)
+            path.append((f"{succinct.name_prefix}-*", hardware_binding(succinct)))
+            if descend(child):
+                return True
+            path.pop()
+            return False
+        for child, terminating in delegations.get_roles_for_target(name):
+            entry = (delegations.roles or {})[child]
+            path.append((child, hardware_binding(entry)))
+            if descend(child):
+                return True
+            path.pop()
+            if terminating:
+                return False
+        return False
+
+    descend(Targets.type)
+    return path
+
+
+def check_binding_admits(
+    name: str, info: TargetFile, path: list[tuple[str, list[str] | None]]
+) -> None:
+    """Raise InvalidInputError unless every delegation on ``path`` admits every hardware
+    id the firmware target ``info`` names (devices would refuse it: docs/adr/0008)."""
+    custom = info.unrecognized_fields.get("custom")
+    fields = custom.get("firmtuf") if isinstance(custom, dict) else None
+    ids = fields.get("hardware_ids") if isinstance(fields, dict) else None
+    check_hardware_ids_admitted(name, ids if isinstance(ids, list) else [], path)
+
+
+def check_hardware_ids_admitted(
+    name: str, hardware_ids: Sequence[str], path: list[tuple[str, list[str] | None]]
+) -> None:
+    """Raise InvalidInputError unless every delegation on ``path`` admits each of
+    ``hardware_ids``."""
+    for delegation, binding in path:
+        for hardware_id in hardware_ids:
+            patterns = None if binding is None else tuple(binding)
+            if not verifier.admits_hardware_id(patterns, hardware_id):
+                raise InvalidInputError(
+                    f"target {name!r} names hardware {hardware_id!r}, but delegation "
+                    f"{delegation!r} may only ship to {', '.join(binding or [])}: "
+                    "devices would refuse it"
+                )
+
+
+def delegation_bindings(repo: FirmwareRepository) -> dict[str, list[str] | None]:
+    """Every delegated role -> the hardware-id binding of its delegation (None: any).
+
+    Hash bins are listed from their succinct delegation, without reading them.
+    """
+    result: dict[str, list[str] | None] = {}
+    for role in [Targets.type, *repo.targets_roles()]:
+        if role in result and role != Targets.type and is_bin(repo, role):
+            continue  # a bin: a leaf
+        delegations = repo.metadata(role).signed.delegations
+        if delegations is None:
+            continue
+        if delegations.succinct_roles is not None:
+            binding = hardware_binding(delegations.succinct_roles)
+            for name in delegations.succinct_roles.get_roles():
+                result[name] = binding
+        for name, entry in (delegations.roles or {}).items():
+            result[name] = hardware_binding(entry)
+    return result

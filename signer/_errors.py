@@ -31,6 +31,13 @@ class KeyProblemError(FirmtufError):
     exit_code = 5
 
 
+class KeyNotAtHandError(KeyProblemError):
+    """The private key of a stored signer URI is not reachable here (e.g. variable unset).
+
+    A ``Keyring`` reports such a key as not at hand instead of failing the command.
+    """
+
+
 class WrongPasswordError(KeyProblemError):
     """The password does not decrypt an encrypted key file."""
 
@@ -65,7 +72,7 @@ class UnhealthyError(FirmtufError):
     exit_code = 10
 
 
-# -- key management and signing events (issue 4) ---------------------------------------
+# -- key management and signing events ----------------------------------------------------
 class UntrustedKeyError(KeyProblemError):
     """The key given to sign with is not a key of the role (or of any role to sign)."""
 

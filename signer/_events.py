@@ -41,11 +41,16 @@ from signer._errors import (
     UntrustedKeyError,
 )
 from signer._fsutil import atomic_write, fsync_dir, write_all_or_nothing
-from signer._keyfile import is_encrypted, load_private_key
 from signer._keyops import delegator_of
-from signer._keys import PASSWORD_SECRET, Keyring, signer_uri
+from signer._keys import Keyring
 from signer._repository import FirmwareRepository, role_filename, utcnow
-from signer._signers import fingerprint, public_key_from_private_uri, sign_verified
+from signer._signers import (
+    fingerprint,
+    public_key_from_private_uri,
+    read_key_file,
+    sign_verified,
+    signer_uri,
+)
 
 EVENTS_DIR = "sign-events"
 EVENT_FORMAT = 1
@@ -431,7 +436,7 @@ def _explicit_signers(
     what = f"any role of signing event {event.name!r} ({', '.join(event.roles)})"
     result: list[tuple[Key, Signer]] = []
     for path in key_files:
-        private = _load_key_file(path, secrets_handler)
+        private = read_key_file(path, secrets_handler)
         try:
             public = SSlibKey.from_crypto(private.public_key())
         except ValueError as e:
@@ -458,19 +463,6 @@ def _explicit_signers(
                 raise KeyProblemError(f"{uri}: {keyring.unavailable.get(key.keyid, 'unusable')}")
             result.append((key, signer))
     return result
-
-
-def _load_key_file(path: Path, secrets_handler: SecretsHandler | None) -> Any:
-    try:
-        pem = path.read_bytes()
-    except OSError as e:
-        raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
-    password = None
-    if is_encrypted(pem):
-        if secrets_handler is None:
-            raise KeyProblemError(f"key file {path} is encrypted and no password was given")
-        password = secrets_handler(PASSWORD_SECRET)
-    return load_private_key(pem, password, str(path))
 
 
 def sign_event(
@@ -563,7 +555,7 @@ def finish_event(repo: FirmwareRepository, name: str) -> EventStatus:
             "nothing was changed"
         )
     for role in event.roles:
-        repo._store(role, event.assembled(role))
+        repo.stage(role, event.assembled(role))
     repo.event_exempt = name
     repo.save()
     shutil.rmtree(event.path)

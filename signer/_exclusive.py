@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from signer._fsutil import fsync_dir, temp_path
+from signer._fsutil import StagedFile, fsync_dir
 
 _NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 _CHUNK = 1 << 20
@@ -29,34 +29,23 @@ def create_exclusive(dest: Path, content: bytes | Path) -> bool:
     Returns:
         True when this call created ``dest``; False when it existed (left untouched).
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(dest.parent, ".part")
-    try:
-        _fill(tmp, content)
+    with StagedFile(dest.parent) as staged:  # removed on leaving: the link keeps the file
+        if isinstance(content, bytes):
+            staged.write(content)
+        else:
+            with open(content, "rb") as src:
+                shutil.copyfileobj(src, staged.file, _CHUNK)
+        staged.sync()
         try:
-            os.link(tmp, dest)
+            os.link(staged.path, dest)
         except FileExistsError:
             return False
         except OSError as e:
             if e.errno not in _NO_LINKS:
                 raise
-            return _create_without_link(tmp, dest)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+            return _create_without_link(staged.path, dest)
     fsync_dir(dest.parent)
     return True
-
-
-def _fill(path: Path, content: bytes | Path) -> None:
-    with open(path, "wb") as out:
-        if isinstance(content, bytes):
-            out.write(content)
-        else:
-            with open(content, "rb") as src:
-                shutil.copyfileobj(src, out, _CHUNK)
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def _create_without_link(tmp: Path, dest: Path) -> bool:

@@ -1,4 +1,9 @@
-"""Crash-safe file writes: temp file in the same directory, fsync, rename, fsync the dir."""
+"""Crash-safe file writes: temp file in the same directory, fsync, rename, fsync the dir.
+
+Every file the signer writes goes through :class:`StagedFile` (directly, or through
+:func:`atomic_write` / :func:`atomic_copy`): readers see the old file or the new one,
+never a mix, and a power cut after the write returns cannot bring the old one back.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
 
 
 def fsync_dir(path: Path) -> None:
@@ -22,47 +29,70 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def temp_path(directory: Path, suffix: str = "") -> Path:
-    """Create an empty private temp file in ``directory`` and return its path."""
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    return Path(name)
+class StagedFile:
+    """A private temp file in ``directory``, renamed over its destination by :meth:`commit`.
+
+    Used as a context manager: leaving the block without a commit (an exception, or a
+    caller that decides the file is not needed) removes the temp file.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+        self.path = Path(name)
+        self.file: BinaryIO = os.fdopen(fd, "wb")
+        self._done = False
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._done:
+            self.discard()
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def sync(self) -> None:
+        """Put the written bytes on disk (before reading them back through ``path``)."""
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def commit(self, dest: Path, *, sync_dir: bool = True) -> None:
+        """Sync, then rename over ``dest`` (and fsync its directory with ``sync_dir``)."""
+        self.sync()
+        self.file.close()
+        self.path.replace(dest)
+        self._done = True
+        if sync_dir:
+            fsync_dir(dest.parent)
+
+    def discard(self) -> None:
+        self._done = True
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
 
 
 def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data``: readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path.parent, ".part")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    if sync_dir:
-        fsync_dir(path.parent)
+    with StagedFile(path.parent) as staged:
+        staged.write(data)
+        staged.commit(path, sync_dir=sync_dir)
 
 
 def atomic_copy(src: Path, dest: Path, *, chunk_size: int = 1 << 20) -> None:
     """Copy ``src`` to ``dest`` through a temp file and a rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(dest.parent, ".part")
-    try:
-        with open(src, "rb") as fin, open(tmp, "wb") as fout:
-            while chunk := fin.read(chunk_size):
-                fout.write(chunk)
-            fout.flush()
-            os.fsync(fout.fileno())
-        tmp.replace(dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(dest.parent)
+    with StagedFile(dest.parent) as staged, open(src, "rb") as fin:
+        while chunk := fin.read(chunk_size):
+            staged.write(chunk)
+        staged.commit(dest)
 
 
 def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
@@ -72,31 +102,26 @@ def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
     was); then the temp files are renamed in the given order. If a rename fails, files
     already replaced get their old bytes back (or are removed if they were new).
     """
-    staged: list[tuple[Path, Path, bytes | None]] = []
+    staged: list[tuple[Path, StagedFile, bytes | None]] = []
     try:
         for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
             old = path.read_bytes() if path.exists() else None
-            tmp = temp_path(path.parent, ".part")
+            tmp = StagedFile(path.parent)
             staged.append((path, tmp, old))
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            tmp.write(data)
+            tmp.sync()
     except BaseException:
         for _path, tmp, _old in staged:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            tmp.discard()
         raise
     done: list[tuple[Path, bytes | None]] = []
     try:
         for path, tmp, old in staged:
-            tmp.replace(path)
+            tmp.commit(path, sync_dir=False)
             done.append((path, old))
     except BaseException:
         for _path, tmp, _old in staged[len(done) :]:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            tmp.discard()
         for path, old in reversed(done):
             with contextlib.suppress(OSError):
                 if old is None:

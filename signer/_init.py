@@ -7,11 +7,10 @@ import json
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from securesystemslib.signer import Key, SecretsHandler, Signer
+from securesystemslib.signer import SecretsHandler, Signer
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
@@ -22,13 +21,12 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
-from signer._compat import check_signer_supports
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
 from signer._keys import (
     KEY_TYPES,
-    SIGNER_URI_FIELD,
+    ExternalKey,
     Keyring,
     generate_key,
     record_key_dir,
@@ -47,27 +45,10 @@ from signer._repository import (
     role_filename,
     utcnow,
 )
+from signer._signers import SIGNER_URI_FIELD
 
 _SIGN_ORDER = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
 _GITIGNORE = f"# held by running firmtuf commands (docs/cli.md)\n{LOCK_FILE}\n".encode()
-
-
-@dataclass(frozen=True)
-class ExternalKey:
-    """A key whose private part lives elsewhere (HSM, KMS, another person's file).
-
-    Attributes:
-        role: the top-level role it signs for.
-        uri: securesystemslib signer URI of the private key.
-        public_key: its public key.
-    """
-
-    role: str
-    uri: str
-    public_key: Key
-
-    def __post_init__(self) -> None:
-        check_signer_supports(self.uri, self.public_key)
 
 
 def _check_target_dir(path: Path) -> None:
@@ -226,7 +207,7 @@ def init_repository(
             atomic_write(staging / METADATA_DIR / role_filename(role), md.to_bytes())
         repo = FirmwareRepository(staging, keyring=Keyring(staging, secrets_handler, signers))
         for role in _SIGN_ORDER:
-            repo._add_signatures(role)
+            repo.add_signatures(role)
         repo.save()
         if bins is not None:
             keyring = Keyring(staging, secrets_handler, signers)

@@ -26,16 +26,9 @@ from tuf.api.metadata import Root, Targets
 
 from signer._compat import check_signer_supports
 from signer._errors import ConflictError, InvalidInputError
-from signer._keys import (
-    SIGNER_URI_FIELD,
-    Keyring,
-    file_uri,
-    generate_key,
-    signer_uri,
-    write_key_file,
-)
+from signer._keys import Keyring, file_uri, generate_key, write_key_file
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
-from signer._signers import fingerprint, public_key_from_private_uri
+from signer._signers import SIGNER_URI_FIELD, fingerprint, public_key_from_private_uri, signer_uri
 
 
 @dataclass
@@ -358,10 +351,10 @@ def _reissue(repo: FirmwareRepository, role: str, *, bump: bool) -> None:
     md = repo.open(role)
     if bump:
         md.signed.version += 1
-    md.signed.expires = repo._now + repo.config.expiry_for(role)
+    md.signed.expires = repo.now + repo.config.expiry_for(role)
     md.signatures.clear()
-    repo._store(role, md)
-    repo._add_signatures(role)
+    repo.stage(role, md)
+    repo.add_signatures(role)
 
 
 def _delegator(signed: object) -> Root | Targets:

@@ -3,11 +3,12 @@
 The repository stores public keys only. Each key in root (and later in delegations)
 carries the URI of its private key in the unrecognized field ``x-firmtuf-signer-uri``;
 any scheme securesystemslib knows works (``hsm:``, ``awskms:``, ``gcpkms:``, ``file2:``, ...)
-plus the ``file:`` scheme registered here for password-encrypted PKCS#8 PEM files:
+plus the ``file:`` scheme firmtuf registers for password-encrypted PKCS#8 PEM files:
 
     file:keys/targets-1a2b3c4d.pem?encrypted=true
 
-A relative ``file:`` path is relative to the repository directory. Secrets (the key file
+A relative ``file:`` path is relative to the repository directory (the signer backends
+and their one registration live in ``signer/_signers.py``). Secrets (the key file
 password, an HSM PIN) come through a securesystemslib ``SecretsHandler`` callback, called
 with the secret's name, so a command line can prompt and a CI job can read a variable.
 """
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib import parse
 
 from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
-from securesystemslib.exceptions import KeyMismatchError, UnsupportedLibraryError
+from securesystemslib.exceptions import UnsupportedLibraryError
 from securesystemslib.signer import (
     SIGNER_FOR_URI_SCHEME,
     CryptoSigner,
@@ -32,16 +34,16 @@ from securesystemslib.signer import (
     SSlibKey,
 )
 
+from signer._compat import check_signer_supports
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._fsutil import atomic_write
-from signer._keyfile import dump_private_key, is_encrypted, load_private_key
-from signer._signers import KeyNotAtHandError, signing_failure
-
-SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
-"""Unrecognized field of a public key that holds the URI of its private key."""
-
-PASSWORD_SECRET = "passphrase"  # noqa: S105 - the name of a secret, not one
-"""Name under which the key file password is asked from a ``SecretsHandler``."""
+from signer._keyfile import dump_private_key
+from signer._signers import (
+    EncryptedFileSigner,
+    KeyNotAtHandError,
+    signer_uri,
+    signing_failure,
+)
 
 KEY_TYPES: dict[str, Callable[[], CryptoSigner]] = {
     "ed25519": CryptoSigner.generate_ed25519,
@@ -52,55 +54,22 @@ KEY_TYPES: dict[str, Callable[[], CryptoSigner]] = {
 """Key types `firmtuf init --key-type` offers, mapped to their generators."""
 
 
-class EncryptedFileSigner(Signer):
-    """Loader for ``file:PATH?encrypted=true|false`` URIs: PKCS#8 PEM, optionally encrypted.
+@dataclass(frozen=True)
+class ExternalKey:
+    """A key whose private part lives elsewhere (HSM, KMS, another person's file).
 
-    ``from_priv_key_uri`` returns a securesystemslib ``CryptoSigner``; this class exists to
-    register the ``file`` scheme. The password is asked through the secrets handler under
-    the name ``"passphrase"``.
+    Attributes:
+        role: the top-level role it signs for.
+        uri: securesystemslib signer URI of the private key.
+        public_key: its public key.
     """
 
-    SCHEME = "file"
+    role: str
+    uri: str
+    public_key: Key
 
-    def __init__(self) -> None:  # pragma: no cover - never instantiated
-        raise TypeError("use Signer.from_priv_key_uri()")
-
-    @classmethod
-    def from_priv_key_uri(
-        cls,
-        priv_key_uri: str,
-        public_key: Key,
-        secrets_handler: SecretsHandler | None = None,
-    ) -> Signer:
-        uri = parse.urlparse(priv_key_uri)
-        if uri.scheme != cls.SCHEME:
-            raise ValueError(f"EncryptedFileSigner does not support {priv_key_uri}")
-        params = parse.parse_qs(uri.query)
-        encrypted = params.get("encrypted", ["true"])[0] != "false"
-        path = Path(parse.unquote(uri.path))
-        try:
-            pem = path.read_bytes()
-        except FileNotFoundError:
-            raise KeyProblemError(f"key file {path} not found") from None
-        except OSError as e:
-            raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
-        password: str | None = None
-        if encrypted and is_encrypted(pem):
-            if secrets_handler is None:
-                raise KeyProblemError(f"key file {path} is encrypted and no password was given")
-            password = secrets_handler(PASSWORD_SECRET)
-        private_key = load_private_key(pem, password, str(path))
-        if not isinstance(public_key, SSlibKey):
-            raise KeyProblemError(f"key {public_key.keyid[:8]} is not a file key")
-        try:
-            return CryptoSigner(private_key, public_key)
-        except (KeyMismatchError, ValueError):
-            raise KeyProblemError(
-                f"key file {path} holds another key than {public_key.keyid[:8]}"
-            ) from None
-
-
-SIGNER_FOR_URI_SCHEME[EncryptedFileSigner.SCHEME] = EncryptedFileSigner
+    def __post_init__(self) -> None:
+        check_signer_supports(self.uri, self.public_key)
 
 
 def generate_key(key_type: str) -> CryptoSigner:
@@ -205,12 +174,6 @@ def public_key_from_pem(pem: bytes) -> SSlibKey:
         raise InvalidInputError(f"unsupported public key: {e}") from None
 
 
-def signer_uri(key: Key) -> str | None:
-    """The signer URI stored with ``key``, or None."""
-    uri = key.unrecognized_fields.get(SIGNER_URI_FIELD)
-    return uri if isinstance(uri, str) else None
-
-
 class Keyring:
     """The keys at hand for one command: loads signers by URI on demand and caches them.
 
@@ -305,22 +268,6 @@ class Keyring:
         self._signers[key.keyid] = None
         self.unavailable[key.keyid] = reason
         self.failed.add(key.keyid)
-
-
-def password_from_env(name: str) -> SecretsHandler:
-    """A secrets handler returning the value of environment variable ``name`` for any secret.
-
-    Raises:
-        KeyProblemError: (when called) the variable is not set or is empty.
-    """
-
-    def handler(secret: str) -> str:
-        value = os.environ.get(name)
-        if not value:
-            raise KeyProblemError(f"environment variable {name} (the {secret}) is not set")
-        return value
-
-    return handler
 
 
 def static_secret(value: str) -> SecretsHandler:

@@ -19,7 +19,6 @@ from typing import Any
 
 from securesystemslib.exceptions import UnsupportedLibraryError
 from securesystemslib.signer import (
-    SIGNER_FOR_URI_SCHEME,
     AWSSigner,
     Key,
     SecretsHandler,
@@ -27,7 +26,7 @@ from securesystemslib.signer import (
     SSlibKey,
 )
 
-from signer._errors import InvalidInputError, KeyProblemError
+from signer._errors import InvalidInputError, KeyNotAtHandError, KeyProblemError
 
 SCHEME = "awskms"
 
@@ -55,8 +54,6 @@ def kms_failure(what: str, error: BaseException) -> KeyProblemError:
     A key KMS refuses or cannot be reached for is not at hand: skipped with a note when
     the role's threshold is met without it, exit 5 otherwise.
     """
-    from signer._signers import KeyNotAtHandError
-
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         info = response.get("Error", {})
@@ -147,6 +144,3 @@ def import_kms_key(uri: str) -> tuple[str, SSlibKey]:
 
     public = SSlibKey.from_crypto(load_der_public_key(response["PublicKey"]), scheme=scheme)
     return f"{SCHEME}:{key_id}", public
-
-
-SIGNER_FOR_URI_SCHEME[SCHEME] = BoundedAWSSigner

@@ -25,13 +25,13 @@ from signer._errors import InvalidInputError, KeyProblemError
 from signer._keyfile import describe, dump_private_key, kdf_rounds, load_private_key
 from signer._keyops import _key_groups, _keys_of
 from signer._keys import (
-    PASSWORD_SECRET,
     EncryptedFileSigner,
     Keyring,
     signer_uri,
     write_private_file,
 )
 from signer._repository import FirmwareRepository
+from signer._signers import PASSWORD_SECRET
 
 
 @dataclass

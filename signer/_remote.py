@@ -23,7 +23,7 @@ from typing import Any
 from tuf.api.exceptions import LengthOrHashMismatchError
 
 from signer._errors import PublishError
-from signer._fsutil import atomic_write, temp_path
+from signer._fsutil import StagedFile, atomic_write
 from signer._publish import publish
 from signer._repository import FirmwareRepository
 from signer._store import LocalFile, Store, SyncReport, sync_tree
@@ -77,23 +77,18 @@ def _hydrate_images(repo: FirmwareRepository, store: Store) -> list[str]:
         chunks = store.stream(key)
         if chunks is None:
             continue  # publish() reports the missing image
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path(dest.parent, ".part")
-        try:
-            with open(tmp, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-            with open(tmp, "rb") as f:
-                info.verify_length_and_hashes(f)
-            tmp.replace(dest)
-        except LengthOrHashMismatchError:
-            tmp.unlink(missing_ok=True)
-            raise PublishError(
-                f"{store.url}/{key} does not match target {name!r}; not using it"
-            ) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with StagedFile(dest.parent) as staged:
+            for chunk in chunks:
+                staged.write(chunk)
+            staged.sync()
+            try:
+                with open(staged.path, "rb") as f:
+                    info.verify_length_and_hashes(f)
+            except LengthOrHashMismatchError:
+                raise PublishError(
+                    f"{store.url}/{key} does not match target {name!r}; not using it"
+                ) from None
+            staged.commit(dest)
         fetched.append(name)
     return fetched
 

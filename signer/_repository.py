@@ -47,6 +47,7 @@ from tuf.repository import Repository
 from signer._errors import (
     ConflictError,
     InvalidInputError,
+    KeyNotAtHandError,
     KeyProblemError,
     MetadataError,
     RepositoryLocationError,
@@ -54,7 +55,7 @@ from signer._errors import (
 from signer._firmware import check_targets_content
 from signer._fsutil import write_all_or_nothing
 from signer._keys import Keyring
-from signer._signers import KeyNotAtHandError, sign_verified
+from signer._signers import sign_verified
 
 CONFIG_FILE = "firmtuf.json"
 CONFIG_FORMAT = 1
@@ -401,8 +402,8 @@ class FirmwareRepository(Repository):
             md.signed.version = stored.signed.version + 1
         md.signed.expires = self._now + self.config.expiry_for(role)
         md.signatures.clear()
-        self._store(role, md)
-        self._add_signatures(role)
+        self.stage(role, md)
+        self.add_signatures(role)
 
     @property
     def targets_infos(self) -> dict[str, MetaFile]:
@@ -412,11 +413,17 @@ class FirmwareRepository(Repository):
         }
 
     @property
+    def now(self) -> datetime:
+        """The reference time of this command (taken once, so one run sees one clock)."""
+        return self._now
+
+    @property
     def snapshot_info(self) -> MetaFile:
         return MetaFile(version=self._load(Snapshot.type).signed.version)
 
     # -- changes -----------------------------------------------------------------------
-    def _store(self, role: str, md: Metadata) -> None:
+    def stage(self, role: str, md: Metadata) -> None:
+        """Make ``md`` the new content of ``role``, written by :meth:`save`."""
         self._current[role] = md
         if role not in self._dirty:
             self._dirty.append(role)
@@ -438,7 +445,7 @@ class FirmwareRepository(Repository):
                 keys[keyid] = delegator.get_key(keyid)
         return list(keys.values())
 
-    def _add_signatures(self, role: str) -> list[str]:
+    def add_signatures(self, role: str) -> list[str]:
         """Add the signatures of every key at hand that has not signed ``role`` yet."""
         md = self._load(role)
         added: list[str] = []
@@ -461,7 +468,7 @@ class FirmwareRepository(Repository):
                 continue
             added.append(key.keyid)
         if added:
-            self._store(role, md)
+            self.stage(role, md)
         return added
 
     def _missing_reason(self, role: str) -> str:
@@ -548,7 +555,7 @@ class FirmwareRepository(Repository):
             result.new_versions[role] = self._current[role].signed.version
             self._record(role, list(self._current[role].signatures), result)
             return
-        self._record(role, self._add_signatures(role), result)
+        self._record(role, self.add_signatures(role), result)
 
     def _sign_snapshot(self, result: SignResult, *, forced: bool) -> None:
         waiting = [r for r in self.targets_roles() if not self.is_complete(r)]
@@ -570,7 +577,7 @@ class FirmwareRepository(Repository):
         snapshot or timestamp keys can sign one after the other.
         """
         if not (self._stale(role) or (forced and self.is_complete(role))):
-            self._record(role, self._add_signatures(role), result)
+            self._record(role, self.add_signatures(role), result)
             return
         before = self._load(role).signed.version
         try:
@@ -678,11 +685,6 @@ class FirmwareRepository(Repository):
     def changed_roles(self) -> tuple[str, ...]:
         """Roles edited in memory and waiting for :meth:`save`."""
         return tuple(self._dirty)
-
-    @property
-    def has_changes(self) -> bool:
-        """True when edits are waiting for :meth:`save`."""
-        return bool(self._dirty)
 
 
 _TAIL_VERSION = re.compile(rb'"version":\s*(\d+)\s*}\s*}\s*$')

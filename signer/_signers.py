@@ -1,7 +1,9 @@
-"""Signer backends beyond key files: CI keys from environment variables, hardware tokens.
+"""Signer backends and their one registration in securesystemslib's ``SIGNER_FOR_URI_SCHEME``.
 
-``envvar:NAME`` (registered in securesystemslib's ``SIGNER_FOR_URI_SCHEME`` here): the
-unencrypted PKCS#8 PEM private key is the value of environment variable ``NAME``, which
+``file:PATH?encrypted=true|false``: a PKCS#8 PEM key file, password-encrypted by default
+(the password is asked from the secrets handler under the name ``"passphrase"``).
+``envvar:NAME``: the unencrypted PKCS#8 PEM private key is the value of environment
+variable ``NAME``, which
 is how CI systems hand out secrets. ``hsm:KEYID?label=TOKEN`` is securesystemslib's
 PKCS#11 ``HSMSigner`` (python-pkcs11; the library path comes from ``PYKCS11LIB``); the
 PIN is asked from the secrets handler under the name ``"pin"``. Cloud KMS URIs
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 from urllib import parse
 
@@ -19,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PublicFormat,
-    load_pem_private_key,
 )
 from securesystemslib.exceptions import KeyMismatchError
 from securesystemslib.signer import (
@@ -34,7 +36,21 @@ from securesystemslib.signer import (
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata
 
-from signer._errors import InvalidInputError, KeyProblemError, WrongPasswordError
+from signer._errors import (
+    InvalidInputError,
+    KeyNotAtHandError,
+    KeyProblemError,
+    WrongPasswordError,
+)
+from signer._keyfile import is_encrypted, load_private_key
+from signer._kms import SCHEME as AWSKMS_SCHEME
+from signer._kms import BoundedAWSSigner
+
+SIGNER_URI_FIELD = "x-firmtuf-signer-uri"
+"""Unrecognized field of a public key that holds the URI of its private key."""
+
+PASSWORD_SECRET = "passphrase"  # noqa: S105 - the name of a secret, not one
+"""Name under which the key file password is asked from a ``SecretsHandler``."""
 
 PIN_SECRET = "pin"  # noqa: S105 - the name of a secret, not one
 """Name under which an HSM PIN is asked from a ``SecretsHandler`` (securesystemslib's)."""
@@ -42,15 +58,77 @@ PIN_SECRET = "pin"  # noqa: S105 - the name of a secret, not one
 PKCS11_LIBRARY_ENV = "PYKCS11LIB"
 """Environment variable naming the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)."""
 
-KMS_SCHEMES = ("awskms", "gcpkms", "azurekms", "hv")
-"""Cloud KMS schemes: stored and shown; their public key must be given as a PEM file."""
+
+def signer_uri(key: Key) -> str | None:
+    """The signer URI stored with ``key``, or None."""
+    uri = key.unrecognized_fields.get(SIGNER_URI_FIELD)
+    return uri if isinstance(uri, str) else None
 
 
-class KeyNotAtHandError(KeyProblemError):
-    """The private key of a stored signer URI is not reachable here (e.g. variable unset).
+def read_key_file(
+    path: Path, secrets_handler: SecretsHandler | None, *, encrypted: bool | None = None
+) -> PrivateKeyTypes:
+    """The private key in the key file at ``path`` (any format ``signer._keyfile`` reads).
 
-    A ``Keyring`` reports such a key as not at hand instead of failing the command.
+    Args:
+        encrypted: False when the key's URI says the file is not encrypted (no password
+            is asked); otherwise the password is asked when the file is encrypted.
+
+    Raises:
+        WrongPasswordError: the password does not decrypt the key.
+        KeyProblemError: the file is missing, unreadable, or no private key.
     """
+    try:
+        pem = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyProblemError(f"key file {path} not found") from None
+    except OSError as e:
+        raise KeyProblemError(f"cannot read key file {path}: {e.strerror}") from None
+    password: str | None = None
+    if encrypted is not False and is_encrypted(pem):
+        if secrets_handler is None:
+            raise KeyProblemError(f"key file {path} is encrypted and no password was given")
+        password = secrets_handler(PASSWORD_SECRET)
+    return load_private_key(pem, password, str(path))
+
+
+def _crypto_signer(private_key: PrivateKeyTypes, public_key: Key, source: str) -> CryptoSigner:
+    """A signer of ``private_key`` for ``public_key``; refuses a key pair that differs."""
+    if not isinstance(public_key, SSlibKey):
+        raise KeyProblemError(f"key {public_key.keyid[:8]} is not a {source.split()[0]} key")
+    try:
+        return CryptoSigner(private_key, public_key)
+    except (KeyMismatchError, ValueError):
+        raise KeyProblemError(f"{source} holds another key than {public_key.keyid[:8]}") from None
+
+
+class EncryptedFileSigner(Signer):
+    """Loader for ``file:PATH?encrypted=true|false`` URIs: PKCS#8 PEM, optionally encrypted.
+
+    ``from_priv_key_uri`` returns a securesystemslib ``CryptoSigner``; this class exists to
+    register the ``file`` scheme. The password is asked through the secrets handler under
+    the name ``"passphrase"``.
+    """
+
+    SCHEME = "file"
+
+    def __init__(self) -> None:  # pragma: no cover - never instantiated
+        raise TypeError("use Signer.from_priv_key_uri()")
+
+    @classmethod
+    def from_priv_key_uri(
+        cls,
+        priv_key_uri: str,
+        public_key: Key,
+        secrets_handler: SecretsHandler | None = None,
+    ) -> Signer:
+        uri = parse.urlparse(priv_key_uri)
+        if uri.scheme != cls.SCHEME:
+            raise ValueError(f"EncryptedFileSigner does not support {priv_key_uri}")
+        encrypted = parse.parse_qs(uri.query).get("encrypted", ["true"])[0] != "false"
+        path = Path(parse.unquote(uri.path))
+        private_key = read_key_file(path, secrets_handler, encrypted=encrypted)
+        return _crypto_signer(private_key, public_key, f"key file {path}")
 
 
 class EnvVarSigner(Signer):
@@ -70,18 +148,18 @@ class EnvVarSigner(Signer):
     ) -> Signer:
         del secrets_handler  # the variable holds an unencrypted key: CI masks it
         private_key = envvar_private_key(priv_key_uri)
-        if not isinstance(public_key, SSlibKey):
-            raise KeyProblemError(f"key {public_key.keyid[:8]} is not an envvar key")
-        try:
-            return CryptoSigner(private_key, public_key)
-        except (KeyMismatchError, ValueError):
-            name = envvar_name(priv_key_uri)
-            raise KeyProblemError(
-                f"environment variable {name} holds another key than {public_key.keyid[:8]}"
-            ) from None
+        name = envvar_name(priv_key_uri)
+        return _crypto_signer(private_key, public_key, f"environment variable {name}")
 
 
-SIGNER_FOR_URI_SCHEME[EnvVarSigner.SCHEME] = EnvVarSigner
+# The one place firmtuf's URI schemes join securesystemslib's (hsm:, awskms:, gcpkms:, ...).
+SIGNER_FOR_URI_SCHEME.update(
+    {
+        EncryptedFileSigner.SCHEME: EncryptedFileSigner,
+        EnvVarSigner.SCHEME: EnvVarSigner,
+        AWSKMS_SCHEME: BoundedAWSSigner,
+    }
+)
 
 
 def envvar_name(uri: str) -> str:
@@ -108,8 +186,8 @@ def envvar_private_key(uri: str) -> PrivateKeyTypes:
     if not value:
         raise KeyNotAtHandError(f"environment variable {name} is not set")
     try:
-        return load_pem_private_key(value.encode(), None)
-    except (ValueError, TypeError):
+        return load_private_key(value.encode(), None, f"in environment variable {name}")
+    except KeyProblemError:
         raise KeyProblemError(
             f"environment variable {name} does not hold an unencrypted PEM private key"
         ) from None
@@ -126,13 +204,6 @@ def fingerprint(key: Key) -> str:
     der = key._crypto_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     digest = hashlib.sha256(der).hexdigest()
     return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
-
-
-def public_key_pem(key: Key) -> bytes:
-    """The key as PEM SubjectPublicKeyInfo (what `firmtuf key show` exports)."""
-    if not isinstance(key, SSlibKey):
-        raise InvalidInputError(f"key {key.keyid[:8]} has no known public key format")
-    return key._crypto_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
 
 def import_hsm_key(uri: str, secrets_handler: SecretsHandler | None) -> tuple[str, SSlibKey]:
@@ -219,7 +290,7 @@ def sign_verified(md: Metadata[Any], signer: Signer, key: Key) -> Signature:
         WrongPasswordError: a wrong HSM PIN.
         KeyProblemError: the backend failed (token absent, ...) or signed with another key.
     """
-    what = f"key {key.keyid[:8]} ({signer_uri_of(key)})"
+    what = f"key {key.keyid[:8]} ({signer_uri(key) or 'no signer URI'})"
     try:
         signature = md.sign(signer, append=True)
     except UnsignedMetadataError as e:
@@ -232,12 +303,3 @@ def sign_verified(md: Metadata[Any], signer: Signer, key: Key) -> Signature:
             f"signature of {what} does not verify: the signer holds another key"
         ) from None
     return signature
-
-
-def signer_uri_of(key: Key) -> str:
-    uri = key.unrecognized_fields.get("x-firmtuf-signer-uri")
-    return uri if isinstance(uri, str) else "no signer URI"
-
-
-# awskms: securesystemslib's AWSSigner with bounded waits and one-line errors.
-import signer._kms  # noqa: E402, F401

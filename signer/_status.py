@@ -8,11 +8,12 @@ from typing import Any
 
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
+from signer._delegations import delegation_bindings
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
 from signer._image_check import ImageCheck, check_stored_images
-from signer._keys import signer_uri
 from signer._repository import FirmwareRepository, utcnow
+from signer._signers import signer_uri
 from signer._support import SupportInfo, list_support, support_warnings
 
 
@@ -49,6 +50,9 @@ class RoleStatus:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     targets: int | None = None
+    delegated: bool = False
+    hardware_ids: list[str] | None = None
+    """The delegation's hardware-id binding (None: any hardware id); delegated roles only."""
 
     @property
     def ok(self) -> bool:
@@ -67,6 +71,8 @@ class RoleStatus:
         }
         if self.targets is not None:
             data["targets"] = self.targets
+        if self.delegated:
+            data["hardware_ids"] = self.hardware_ids
         return data
 
 
@@ -133,6 +139,7 @@ def repository_status(
     """
     now = now or utcnow()
     roles = [Root.type, *repo.targets_roles(), Snapshot.type, Timestamp.type]
+    bindings = delegation_bindings(repo)
     result = []
     for role in roles:
         md = repo.metadata(role)
@@ -165,6 +172,9 @@ def repository_status(
             stale = repo.stale_reason(role)
             if stale:
                 status.problems.append(f"stale: {stale}")
+        if role in bindings:
+            status.delegated = True
+            status.hardware_ids = bindings[role]
         if role not in (Root.type, Snapshot.type, Timestamp.type):
             status.targets = len(getattr(md.signed, "targets", {}))
             try:

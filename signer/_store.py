@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from signer._errors import (
     RepositoryLocationError,
 )
 from signer._exclusive import create_exclusive
+from signer._fsutil import atomic_copy
 
 _VERSIONED_RE = re.compile(r"^([1-9][0-9]{0,18})\.(.+)\.json$")
 _CHUNK = 1 << 20
@@ -481,18 +480,7 @@ class LocalStore:
             current = _digest_file(dest)[0] if dest.is_file() else None
             if current != if_match:
                 raise PreconditionFailedError(local.key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out, open(local.path, "rb") as src:
-                while chunk := src.read(_CHUNK):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            Path(tmp).replace(dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_copy(local.path, dest, chunk_size=_CHUNK)
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:

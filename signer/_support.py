@@ -18,7 +18,12 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import hash_bins, route_target
+from signer._delegations import (
+    check_hardware_ids_admitted,
+    delegation_path,
+    hash_bins,
+    route_target,
+)
 from signer._errors import ConflictError, MetadataError
 from signer._firmware import (
     SUPPORT_KEY,
@@ -147,6 +152,8 @@ def set_support(
                 "shorten it (recorded in its history and shown by status)"
             )
     target_role = route_target(repo, name, role)
+    # Devices take a declaration only from roles admitted for its hardware (ADR 0008).
+    check_hardware_ids_admitted(name, [hardware_id], delegation_path(repo, name, target_role))
     if previous is not None and url is None:
         url = previous.url
     if previous is not None and (previous.support_until, previous.url) == (until, url):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,19 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import hash_bins, route_target, search_order
+from signer._delegations import (
+    check_hardware_ids_admitted,
+    delegation_path,
+    hash_bins,
+    route_target,
+    search_order,
+)
 from signer._errors import ConflictError, InvalidInputError, MetadataError
 from signer._firmware import (
     FirmwareFields,
     validate_target_name,
 )
-from signer._fsutil import atomic_write, fsync_dir, temp_path
+from signer._fsutil import StagedFile, atomic_write
 from signer._repository import FirmwareRepository
 from signer._sbom import (
     SbomDocument,
@@ -98,30 +103,20 @@ def _ingest(
 ) -> tuple[Path, int, dict[str, str], bool]:
     """Copy ``image`` into the store while hashing it. Returns (path, length, hashes, new)."""
     hashers = {alg: hashlib.new(alg) for alg in algorithms}
-    tmp = temp_path(store_dir, ".part")
     length = 0
-    try:
-        with open(image, "rb") as fin, open(tmp, "wb") as fout:
-            while chunk := fin.read(_CHUNK):
-                for h in hashers.values():
-                    h.update(chunk)
-                fout.write(chunk)
-                length += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-            fout.flush()
-            os.fsync(fout.fileno())
+    with StagedFile(store_dir) as staged, open(image, "rb") as fin:
+        while chunk := fin.read(_CHUNK):
+            for h in hashers.values():
+                h.update(chunk)
+            staged.write(chunk)
+            length += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
         hashes = {alg: h.hexdigest() for alg, h in hashers.items()}
         dest = store_dir / store_name(hashes["sha256"], basename)
         if dest.exists():
-            tmp.unlink()
             return dest, length, hashes, False
-        tmp.replace(dest)
-        fsync_dir(store_dir)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+        staged.commit(dest)
     return dest, length, hashes, True
 
 
@@ -154,8 +149,9 @@ def add_firmware(
 
     Raises:
         InvalidInputError: missing image, bad name, fields or hash algorithm; ``role``
-            unknown or not delegated the name; SBOM unreadable, too large, not JSON or
-            not CycloneDX/SPDX.
+            unknown or not delegated the name; a delegation on the way to the role is
+            bound to hardware ids that exclude one of ``fields.hardware_ids``; SBOM
+            unreadable, too large, not JSON or not CycloneDX/SPDX.
         ConflictError: the name exists, or the version is not newer than an existing
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
@@ -200,6 +196,9 @@ def add_firmware(
         if target_name in existing:
             raise ConflictError(f"target {target_name!r} already exists (remove it first)")
     roles = {n: targets_role_for(repo, n, role) for n in every_name}
+    for target_name in names:
+        chain = delegation_path(repo, target_name, roles[target_name])
+        check_hardware_ids_admitted(target_name, fields.hardware_ids, chain)
     newest = _latest.newest_in_bins(repo, bins) if bins else {}
     if not allow_downgrade:
         _check_newer(existing, fields)

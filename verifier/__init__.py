@@ -23,6 +23,9 @@ Public API (stable; everything else, including ``verifier._internal``, may chang
     up.sbom(target) -> bytes | None             # fetched and verified (bounded)
     verify_root(data) -> None                   # a root a device can start from
     atomic_write(path, data, sync_dir=True)     # the durable write the verifier uses
+    check_target_name(name) -> None             # the one target-name rule (both sides)
+    admits_hardware_id(patterns, hardware_id)   # the delegation hardware-id binding rule
+    TrustStore(metadata_dir).role_path(role)    # where a device stores a role (or None)
     DevicePolicy.from_metadata_dir(metadata_dir, hardware_id, factory_version)
     Updater.from_bundle(bundle_path, metadata_dir, policy=..., bootstrap=...,
                         limits=BundleLimits(...), clock=None, unsafe_ignore_expiry=False)
@@ -62,9 +65,10 @@ from verifier._errors import (
 )
 from verifier._fetcher import Deadline, DirectoryFetcher, Fetcher, HttpFetcher, MemoryFetcher
 from verifier._internal.bundle import BundleError, BundleLimits
-from verifier._internal.firmware import FirmwareInfo
-from verifier._internal.metadata import TargetFile
+from verifier._internal.firmware import FirmwareInfo, check_target_name
+from verifier._internal.metadata import HARDWARE_BINDING_FIELD, TargetFile, admits_hardware_id
 from verifier._internal.storage import durable_write as atomic_write
+from verifier._internal.store import TrustStore
 from verifier._internal.support import SbomLink, SupportPeriod
 from verifier._internal.version import FirmwareVersion, VersionError, parse_version
 from verifier._updater import TrustedRole, Updater, verify_root
@@ -75,6 +79,10 @@ __all__ = [
     "verify_root",
     "atomic_write",
     "Deadline",
+    "TrustStore",
+    "HARDWARE_BINDING_FIELD",
+    "admits_hardware_id",
+    "check_target_name",
     "Config",
     "DevicePolicy",
     "TargetFile",

@@ -20,6 +20,7 @@ from verifier._errors import (
     DownloadHTTPError,
     EqualVersionNumberError,
     LengthOrHashMismatchError,
+    PolicyError,
     RepositoryError,
     SbomError,
     StorageError,
@@ -487,17 +488,20 @@ class Updater:
             expires.setdefault(role, md.expires)
         return expires
 
-    def _firmware_candidates(self, trusted: TrustedMetadataSet) -> Iterator[TargetFile]:
+    def _firmware_candidates(
+        self, trusted: TrustedMetadataSet
+    ) -> Iterator[tuple[TargetFile, delegations.Path]]:
+        load = self._loader(trusted)
         names: set[str] = set()
-        for _, _, md in delegations.walk(self._loader(trusted), self.config.max_enumerated_roles):
+        for _, _, md in delegations.walk(load, self.config.max_enumerated_roles):
             for name, entry in md.targets.items():
                 custom = entry.get("custom")
                 if custom is not None and "firmtuf" in custom:
                     names.add(name)
         for name in sorted(names):
-            target = self.get_targetinfo(name)
-            if target is not None:
-                yield target
+            found = delegations.search(load, name, self.config.max_delegations)
+            if found is not None:
+                yield found
 
     def check(self) -> TargetFile | None:
         """The newest firmware for this device's policy (docs/adr/0001), or None.
@@ -513,18 +517,33 @@ class Updater:
         """
         device = self._require_policy()
         trusted = self._ensure_refreshed()
-        return firmware_policy.choose(device, self._firmware_candidates(trusted))
+        refused: list[tuple[str, str]] = []
+        chosen = firmware_policy.choose(device, self._firmware_candidates(trusted), refused)
+        for name, why in refused:
+            _log("check: %s refused: %s", name, why)
+        return chosen
 
     def verify_policy(self, target: TargetFile) -> None:
         """Check a firmware target against this Updater's DevicePolicy.
 
+        The target must be what the delegation search finds for its name, and every
+        delegation on that search path must admit the device's hardware id (ADR 0008).
+        Refreshes first if ``refresh()`` was not called.
+
         Raises:
             ValueError: the Updater has no DevicePolicy.
-            PolicyError: not firmware, wrong hardware id, not newer (downgrade) unless
-                allowed, security counter below the stored one, or min_version not met.
+            PolicyError: not the trusted target for its name, a delegation on its path
+                may not ship to this hardware, not firmware, wrong hardware id, not
+                newer (downgrade) unless allowed, security counter below the stored one,
+                or min_version not met.
             MetadataFormatError: ``custom.firmtuf`` is malformed.
         """
-        firmware_policy.verify(self._require_policy(), target)
+        device = self._require_policy()
+        trusted = self._ensure_refreshed()
+        found = delegations.search(self._loader(trusted), target.path, self.config.max_delegations)
+        if found is None or found[0] != target:
+            raise PolicyError(f"{target.path} is not the trusted target of that name")
+        firmware_policy.verify(device, target, found[1])
 
     def _require_policy(self) -> DevicePolicy:
         if self.policy is None:
@@ -668,20 +687,31 @@ class Updater:
         DevicePolicy's), from verified metadata only; None when it declares none.
 
         The declaration is the target ``<hardware id>/support/period.json`` as the
-        delegation search finds it, so only the role trusted for that name (the one
-        responsible for that hardware) can declare it. Nothing is downloaded. Refreshes
-        first if ``refresh()`` was not called.
+        delegation search finds it, and every delegation on that search path must admit
+        the hardware id (docs/adr/0008), so only the role responsible for that hardware
+        can declare it. Nothing is downloaded. Refreshes first if ``refresh()`` was not
+        called.
 
         Raises:
             ValueError: no ``hardware_id`` and no DevicePolicy.
+            PolicyError: the declaration is listed by a role that may not ship to this
+                hardware.
             MetadataFormatError: the declaration is malformed.
             RepositoryError: metadata on the search path failed a check.
             DownloadError: the transport failed.
         """
         if hardware_id is None:
             hardware_id = self._require_policy().hardware_id
-        target = self.get_targetinfo(support_target_name(hardware_id))
-        return None if target is None else SupportPeriod.from_target(target, hardware_id)
+        trusted = self._ensure_refreshed()
+        name = support_target_name(hardware_id)
+        found = delegations.search(self._loader(trusted), name, self.config.max_delegations)
+        if found is None:
+            return None
+        target, path = found
+        bound = firmware_policy.binding_problem(hardware_id, path)
+        if bound is not None:
+            raise PolicyError(f"{name}: {bound}")
+        return SupportPeriod.from_target(target, hardware_id)
 
     def sbom_target(self, target: TargetFile) -> TargetFile | None:
         """The SBOM target that firmware ``target`` links, checked against the link.

@@ -45,15 +45,15 @@ def main() -> None:
 
 for _command in (init, add, remove, sign, publish, status, verify, demo):
     main.add_command(_command)
-# key management and multi-party signing (issue 4)
+# key management and multi-party signing
 main.add_command(key)
 main.add_command(sign_event_group)
 
-# Publishing helpers (issue 5): remote stores, retention, offline bundles.
+# Publishing helpers: remote stores, retention, offline bundles.
 for _command in (prune, bundle):
     main.add_command(_command)
 
-# Delegations and scale (issue 4).
+# Delegations and scale.
 for _command in (delegate, bins, refresh):
     main.add_command(_command)
 

@@ -14,12 +14,14 @@ import click
 from securesystemslib.signer import SecretsHandler
 
 from signer._errors import InvalidInputError, KeyProblemError
-from signer._keys import PASSWORD_SECRET
+from signer._signers import PASSWORD_SECRET, PIN_SECRET
 from signer.cli._outcome import command_outcome, json_written, remember_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 PASSWORD_ENV_HELP = "Read the key file password from environment variable NAME, not a prompt."  # noqa: S105 - help text
+PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
+_SECRET_LABELS = {PASSWORD_SECRET: "Key file password", PIN_SECRET: "HSM PIN"}
 
 
 class FirmtufGroup(click.Group):
@@ -58,24 +60,43 @@ def echo_json(data: Any) -> None:
     json_written()
 
 
-def secrets_handler(password_env: str | None, *, confirm: bool = False) -> SecretsHandler:
-    """Password from ``$password_env`` or one prompt per command (cached for every key)."""
+def secrets_options(f: F) -> F:
+    """``--password-env`` and ``--pin-env``: where a signing command reads its secrets."""
+    f = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(f)
+    return password_env_option(f)
+
+
+def _from_env(name: str, what: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise KeyProblemError(f"environment variable {name} is not set (the {what})")
+    return value
+
+
+def secrets_handler(password_env: str | None, pin_env: str | None = None) -> SecretsHandler:
+    """Key file password and HSM PIN, each from its variable or one prompt per command
+    (asked once, then kept for every key of the command)."""
     cache: dict[str, str] = {}
 
     def handler(secret: str) -> str:
-        if secret in cache:
-            return cache[secret]
-        if password_env:
-            value = os.environ.get(password_env)
-            if not value:
-                raise KeyProblemError(f"environment variable {password_env} is not set")
-        else:
-            label = "Key file password" if secret == PASSWORD_SECRET else f"Enter {secret}"
-            value = ask_secret(label, confirm=confirm)
-        cache[secret] = value
-        return value
+        if secret not in cache:
+            env = pin_env if secret == PIN_SECRET else password_env
+            if env:
+                cache[secret] = _from_env(env, secret)
+            else:
+                label = _SECRET_LABELS.get(secret, f"Enter {secret}")
+                cache[secret] = ask_secret(label)
+        return cache[secret]
 
     return handler
+
+
+def new_key_password(password_env: str | None) -> str:
+    """The password for key files this command generates: from ``$password_env`` or a
+    prompt asked twice."""
+    if password_env:
+        return _from_env(password_env, "password for the new key files")
+    return ask_secret("Password for the new key files", confirm=True)
 
 
 def ask_secret(label: str, *, confirm: bool = False) -> str:

@@ -10,7 +10,7 @@ from signer._delegations import bin_prefix, convert_to_bins
 from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option
 from signer.cli._locking import locks_repo
-from signer.cli.delegate import key_options, role_keys_from_options
+from signer.cli.delegate import hardware_id_option, key_options, role_keys_from_options
 
 
 @click.command()
@@ -22,6 +22,7 @@ from signer.cli.delegate import key_options, role_keys_from_options
     show_default=True,
     help="Role whose targets move into the bins.",
 )
+@hardware_id_option
 @key_options
 @json_option
 @locks_repo("exclusive")
@@ -29,6 +30,7 @@ def bins(
     repo: Path,
     count: int,
     role: str,
+    hardware_ids: tuple[str, ...],
     key_count: int | None,
     signers: tuple[tuple[str, Path], ...],
     threshold: int,
@@ -55,6 +57,7 @@ def bins(
         external_keys=external,
         key_type=key_type,
         password=password,
+        hardware_ids=hardware_ids,
     )
     if as_json:
         echo_json(result.to_dict())
@@ -62,7 +65,8 @@ def bins(
     click.echo(
         f"{role} now delegates to {count} hash bins {result.bins[0]} .. {result.bins[-1]} "
         f"({len(result.keyids)} key(s), threshold {threshold}); "
-        f"{result.moved_targets} target(s) moved"
+        f"{result.moved_targets} target(s) moved; ships to "
+        f"{', '.join(result.hardware_ids) if result.hardware_ids else 'any hardware id'}"
     )
     for path in result.key_files:
         click.echo(f"  new key file {path}")

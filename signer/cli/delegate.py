@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,20 +9,31 @@ from typing import Any, TypeVar
 import click
 
 from signer._delegations import delegate_role
-from signer._errors import InvalidInputError, KeyProblemError
-from signer._init import ExternalKey
-from signer._keys import KEY_TYPES, public_key_from_pem
+from signer._errors import InvalidInputError
+from signer._keys import KEY_TYPES, ExternalKey, public_key_from_pem
 from signer._repository import FirmwareRepository
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
-    ask_secret,
     echo_json,
     json_option,
+    new_key_password,
     read_small_file,
 )
 from signer.cli._locking import locks_repo
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hardware_id_option(f: F) -> F:
+    """``--hardware-id`` (shared by `delegate` and `bins`): the delegation's binding."""
+    return click.option(
+        "--hardware-id",
+        "hardware_ids",
+        multiple=True,
+        metavar="ID",
+        help="Bind the delegation: devices accept its firmware only for these hardware "
+        "ids (fnmatch patterns such as 'acme-gw-*' allowed). Repeatable. Default: any.",
+    )(f)
 
 
 def key_options(f: F) -> F:
@@ -85,19 +95,7 @@ def role_keys_from_options(
     count = key_count if key_count is not None else (0 if external else 1)
     if count < 0:
         raise InvalidInputError("--keys must not be negative")
-    return external, count, new_key_password(count, password_env)
-
-
-def new_key_password(count: int, password_env: str | None) -> str | None:
-    """Password for new key files: from ``$password_env`` or a confirmed prompt."""
-    if count <= 0:
-        return None
-    if password_env:
-        value = os.environ.get(password_env)
-        if not value:
-            raise KeyProblemError(f"environment variable {password_env} is not set")
-        return value
-    return ask_secret("Password for the new key files", confirm=True)
+    return external, count, new_key_password(password_env) if count > 0 else None
 
 
 @click.command()
@@ -122,6 +120,7 @@ def new_key_password(count: int, password_env: str | None) -> str | None:
     is_flag=True,
     help="A client searching a matching path looks in no other role after this one.",
 )
+@hardware_id_option
 @key_options
 @json_option
 @locks_repo("exclusive")
@@ -131,6 +130,7 @@ def delegate(
     paths: tuple[str, ...],
     parent: str,
     terminating: bool,
+    hardware_ids: tuple[str, ...],
     key_count: int | None,
     signers: tuple[tuple[str, Path], ...],
     threshold: int,
@@ -155,14 +155,16 @@ def delegate(
         external_keys=external,
         key_type=key_type,
         password=password,
+        hardware_ids=hardware_ids,
     )
     if as_json:
         echo_json(result.to_dict())
         return
+    bound = ", ".join(result.hardware_ids) if result.hardware_ids else "any hardware id"
     click.echo(
         f"Delegated {', '.join(result.paths or [])} from {parent} to {role} "
         f"({len(result.keyids)} key(s), threshold {threshold}"
-        f"{', terminating' if terminating else ''})"
+        f"{', terminating' if terminating else ''}; ships to {bound})"
     )
     for path in result.key_files:
         click.echo(f"  new key file {path}")

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from signer._advice import setup_warnings
-from signer._errors import KeyProblemError
-from signer._init import ExternalKey, init_repository
-from signer._keys import KEY_TYPES, public_key_from_pem
+from signer._init import init_repository
+from signer._keys import KEY_TYPES, ExternalKey, public_key_from_pem
 from signer._status import repository_status
 from signer._template import check_template_target, write_template
 from signer.cli._common import (
-    PASSWORD_ENV_HELP,
-    ask_secret,
     echo_json,
     json_option,
+    new_key_password,
     parse_duration,
     read_small_file,
     role_values,
     secrets_handler,
+    secrets_options,
 )
 from signer.cli._locking import locks_repo
 
@@ -80,7 +78,7 @@ from signer.cli._locking import locks_repo
     help="Use an existing key for ROLE: its securesystemslib signer URI and PEM "
     "public key. Repeatable.",
 )
-@click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)
+@secrets_options
 @click.option(
     "--template",
     is_flag=True,
@@ -99,6 +97,7 @@ def init(
     keys_dir: Path | None,
     signers: tuple[tuple[str, str, Path], ...],
     password_env: str | None,
+    pin_env: str | None,
     template: bool,
     as_json: bool,
 ) -> None:
@@ -117,14 +116,7 @@ def init(
         counts.get(role, 0 if any(e.role == role for e in external) else 1) > 0
         for role in ("root", "targets", "snapshot", "timestamp")
     )
-    password = None
-    if generates:
-        if password_env:
-            password = os.environ.get(password_env)
-            if not password:
-                raise KeyProblemError(f"environment variable {password_env} is not set")
-        else:
-            password = ask_secret("Password for the new key files", confirm=True)
+    password = new_key_password(password_env) if generates else None
     repository = init_repository(
         repo,
         password=password,
@@ -134,7 +126,7 @@ def init(
         expiry=expiry,
         keys_dir=keys_dir,
         external_keys=external,
-        secrets_handler=secrets_handler(password_env),
+        secrets_handler=secrets_handler(password_env, pin_env),
         bins=bins,
     )
     if template:

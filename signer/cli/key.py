@@ -8,51 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import click
-from securesystemslib.signer import SecretsHandler
 
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._keyfile import DEFAULT_KDF_ROUNDS, KDF_ROUNDS_ENV, MAX_KDF_ROUNDS
 from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
-from signer._keys import KEY_TYPES, PASSWORD_SECRET, public_key_from_pem
+from signer._keys import KEY_TYPES, public_key_from_pem
 from signer._reencrypt import reencrypt_key_files
 from signer._repository import FirmwareRepository
-from signer._signers import PIN_SECRET
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
     ask_secret,
     echo_json,
     json_option,
+    new_key_password,
     read_small_file,
+    secrets_handler,
+    secrets_options,
 )
 from signer.cli._locking import locks_repo
-
-PIN_ENV_HELP = "Read the HSM PIN from environment variable NAME, not a prompt."
-
-
-def key_secrets(password_env: str | None, pin_env: str | None) -> SecretsHandler:
-    """Key file password and HSM PIN, each from its variable or one prompt per command."""
-    cache: dict[str, str] = {}
-
-    def handler(secret: str) -> str:
-        if secret in cache:
-            return cache[secret]
-        env = pin_env if secret == PIN_SECRET else password_env
-        if env:
-            value = os.environ.get(env)
-            if not value:
-                raise KeyProblemError(f"environment variable {env} is not set (the {secret})")
-        else:
-            label = "Key file password" if secret == PASSWORD_SECRET else "HSM PIN"
-            value = ask_secret(label)
-        cache[secret] = value
-        return value
-
-    return handler
-
-
-def secrets_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(f)
-    return click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP)(f)
 
 
 def new_key_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -107,12 +80,7 @@ def _new_key(
         if public_key is not None:
             pub = public_key_from_pem(read_small_file(public_key, "public key"))
         return NewKey(uri=uri, public_key=pub)
-    if password_env:
-        password = os.environ.get(password_env)
-        if not password:
-            raise KeyProblemError(f"environment variable {password_env} is not set")
-    else:
-        password = ask_secret("Password for the new key file", confirm=True)
+    password = new_key_password(password_env)
     return NewKey(key_type=key_type, password=password, keys_dir=keys_dir)
 
 
@@ -194,7 +162,11 @@ def add(
     FirmwareRepository(repo)  # fail early, before a password prompt
     new = _new_key(key_type, keys_dir, uri, public_key, password_env)
     change = change_keys(
-        repo, role, add=new, threshold=threshold, secrets_handler=key_secrets(password_env, pin_env)
+        repo,
+        role,
+        add=new,
+        threshold=threshold,
+        secrets_handler=secrets_handler(password_env, pin_env),
     )
     echo_change(repo, change, as_json)
 
@@ -222,7 +194,7 @@ def remove(
         role,
         remove=keyid,
         threshold=threshold,
-        secrets_handler=key_secrets(password_env, pin_env),
+        secrets_handler=secrets_handler(password_env, pin_env),
     )
     echo_change(repo, change, as_json)
 
@@ -257,7 +229,7 @@ def rotate(
         add=new,
         remove=keyid,
         threshold=threshold,
-        secrets_handler=key_secrets(password_env, pin_env),
+        secrets_handler=secrets_handler(password_env, pin_env),
     )
     echo_change(repo, change, as_json)
 
@@ -318,7 +290,7 @@ def reencrypt(
         replacement = ask_secret("New password for the key files", confirm=True)
     results = reencrypt_key_files(
         repository,
-        key_secrets(password_env, None),
+        secrets_handler(password_env),
         rounds=kdf_rounds,
         new_password=replacement,
         extra_files=key_files,

@@ -13,8 +13,8 @@ from signer.cli._common import (
     DurationType,
     echo_json,
     json_option,
-    password_env_option,
     secrets_handler,
+    secrets_options,
 )
 from signer.cli._locking import locks_repo
 
@@ -28,18 +28,23 @@ from signer.cli._locking import locks_repo
     default=None,
     help="Renew a role expiring within this duration (default: half its validity).",
 )
-@password_env_option
+@secrets_options
 @json_option
 @locks_repo("exclusive")
 def refresh(
-    repo: Path, force: bool, within: timedelta | None, password_env: str | None, as_json: bool
+    repo: Path,
+    force: bool,
+    within: timedelta | None,
+    password_env: str | None,
+    pin_env: str | None,
+    as_json: bool,
 ) -> None:
     """Renew REPO's snapshot and timestamp with their online keys when due.
 
     Safe to run from cron every few minutes: nothing is written unless the signed targets
     changed, a role expires within the window, or --force is given.
     """
-    repository = FirmwareRepository(repo, secrets_handler=secrets_handler(password_env))
+    repository = FirmwareRepository(repo, secrets_handler=secrets_handler(password_env, pin_env))
     result = refresh_repository(repository, force=force, within=within)
     if as_json:
         echo_json(result.to_dict())

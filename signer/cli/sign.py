@@ -8,16 +8,14 @@ import click
 
 from signer._events import events_covering
 from signer._repository import FirmwareRepository
-from signer.cli._common import echo_json, json_option, password_env_option
+from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
 from signer.cli._locking import locks_repo
-from signer.cli.key import PIN_ENV_HELP, key_secrets
 
 
 @click.command()
 @click.argument("repo", type=click.Path(path_type=Path))
 @click.argument("role", required=False)
-@password_env_option
-@click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)
+@secrets_options
 @click.option(
     "--force",
     is_flag=True,
@@ -39,7 +37,7 @@ def sign(
     renewed when what they describe changed. With ROLE: only that role is signed, or
     re-issued with a fresh expiry date when it is already fully signed.
     """
-    repository = FirmwareRepository(repo, secrets_handler=key_secrets(password_env, pin_env))
+    repository = FirmwareRepository(repo, secrets_handler=secrets_handler(password_env, pin_env))
     repository.event_guard = not force
     result = repository.sign(role)
     stale = events_covering(repository.path, list(repository.changed_roles)) if force else {}

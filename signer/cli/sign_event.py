@@ -17,9 +17,8 @@ from signer._events import (
 )
 from signer._events import SignEvent as _SignEvent
 from signer._repository import FirmwareRepository
-from signer.cli._common import echo_json, json_option
+from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
 from signer.cli._locking import locks_repo
-from signer.cli.key import key_secrets, secrets_options
 
 
 def echo_status(status: EventStatus) -> None:
@@ -111,7 +110,7 @@ def sign(
         name,
         key_files=list(key_files),
         uris=list(uris),
-        secrets_handler=key_secrets(password_env, pin_env),
+        secrets_handler=secrets_handler(password_env, pin_env),
     )
     if as_json:
         echo_json(status.to_dict())

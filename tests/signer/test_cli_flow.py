@@ -13,7 +13,7 @@ from tuf.api.metadata import Metadata
 import signer._status as status_module
 from signer import FirmwareRepository
 from signer._keyfile import is_encrypted
-from signer._keys import SIGNER_URI_FIELD
+from signer._signers import SIGNER_URI_FIELD
 from tests.signer.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
 
 

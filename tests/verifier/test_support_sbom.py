@@ -284,3 +284,22 @@ def test_malformed_link_is_a_repository_error(
     sim.publish()
     with pytest.raises(verifier.RepositoryError, match=why):
         _updater(sim, tmp_path).check()
+
+
+def test_declaration_from_a_role_not_bound_to_the_hardware_is_refused(
+    sim: RepositorySimulator, tmp_path: Path
+) -> None:
+    """ADR 0008: the delegator bound team-a to cam-* hardware; team-a's paths cover gw's
+    declaration name, but it may not speak for gw devices."""
+    sim.add_delegation("targets", "team-a", ["gw/*/*"])
+    delegations = sim.targets.signed.delegations
+    assert delegations is not None and delegations.roles is not None
+    delegations.roles["team-a"].unrecognized_fields[verifier.HARDWARE_BINDING_FIELD] = ["cam-*"]
+    _declare(sim, _declaration("2040-12-31"), role="team-a")
+    sim.publish(("targets", "team-a"))
+    with pytest.raises(verifier.PolicyError, match="may not ship to hardware 'gw'"):
+        _updater(sim, tmp_path).support()
+    delegations.roles["team-a"].unrecognized_fields[verifier.HARDWARE_BINDING_FIELD] = ["g*"]
+    sim.publish(("targets",))
+    period = _updater(sim, tmp_path / "bound").support()
+    assert period is not None and period.until == "2040-12-31"

@@ -21,9 +21,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from collections.abc import Callable, Iterator
 
-    from verifier._internal.metadata import DelegatedRole, Role, TargetFile, Targets
+    from verifier._internal.metadata import Delegation, TargetFile, Targets
 
     Loader = Callable[[str, str], Targets]
+    Path = tuple[Delegation, ...]
 
 TOP = ("targets", "root")
 """(role, delegator) the walk starts from."""
@@ -33,9 +34,7 @@ class TooManyRolesError(RepositoryError):
     """The delegation graph reaches more roles than the configured limit."""
 
 
-def search(
-    load: Loader, target_path: str, max_roles: int
-) -> tuple[TargetFile, tuple[Role, ...]] | None:
+def search(load: Loader, target_path: str, max_roles: int) -> tuple[TargetFile, Path] | None:
     """The first trusted entry for ``target_path`` and the delegations leading to it.
 
     Returns:
@@ -45,7 +44,7 @@ def search(
         a top-level target); None when no role trusted for it lists it (or the search
         gave up after ``max_roles`` delegated roles).
     """
-    to_visit: list[tuple[str, str, tuple[Role, ...]]] = [(*TOP, ())]
+    to_visit: list[tuple[str, str, Path]] = [(*TOP, ())]
     visited: set[str] = set()
     while to_visit and len(visited) <= max_roles:
         role, delegator, chain = to_visit.pop()
@@ -58,7 +57,7 @@ def search(
         visited.add(role)
         if md.delegations is None:
             continue
-        children: list[tuple[str, str, tuple[Role, ...]]] = []
+        children: list[tuple[str, str, Path]] = []
         for child, entry, terminating in md.delegations.entries_for_target(target_path):
             children.append((child, role, (*chain, entry)))
             if terminating:
@@ -100,10 +99,3 @@ def walk(load: Loader, max_roles: int) -> Iterator[tuple[str, str, Targets]]:
 def _children(role: str, names: Iterator[str]) -> Iterator[tuple[str, str]]:
     for name in names:
         yield name, role
-
-
-def chain_entries(path: tuple[Role, ...]) -> tuple[DelegatedRole, ...]:
-    """The ``DelegatedRole`` entries of a search path (succinct bins have none)."""
-    from verifier._internal.metadata import DelegatedRole
-
-    return tuple(e for e in path if isinstance(e, DelegatedRole))

@@ -464,10 +464,42 @@ class TargetFile:
         return hash((self.path, self.length))
 
 
-class DelegatedRole(Role):
-    """A delegation: role name, keys, threshold, terminating flag and the paths it covers."""
+HARDWARE_BINDING_FIELD = "firmtuf_hardware_ids"
+"""Delegation field: the hardware ids (fnmatch patterns) its targets may name (ADR 0008)."""
+MAX_BIT_LENGTH = 16
+"""Largest succinct hash-bin ``bit_length`` accepted: 65,536 bins, the signer's maximum."""
 
-    __slots__ = ("name", "path_hash_prefixes", "paths", "terminating")
+
+def admits_hardware_id(patterns: tuple[str, ...] | None, hardware_id: str) -> bool:
+    """Whether a delegation bound to ``patterns`` may ship to ``hardware_id``.
+
+    None (no binding) admits every hardware id; patterns are ``fnmatch`` patterns matched
+    case-sensitively (``acme-gw-*``).
+    """
+    return patterns is None or any(fnmatchcase(hardware_id, p) for p in patterns)
+
+
+def _hardware_binding(data: dict[str, Any], what: str) -> tuple[str, ...] | None:
+    value = data.get(HARDWARE_BINDING_FIELD)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(p, str) and p and p.isprintable() and " " not in p for p in value)
+    ):
+        raise _fail(f"{what} {HARDWARE_BINDING_FIELD} must be a non-empty list of patterns")
+    return tuple(value)
+
+
+class DelegatedRole(Role):
+    """A delegation: role name, keys, threshold, terminating flag and the paths it covers.
+
+    Attributes:
+        hardware_ids: the hardware-id binding (patterns), or None when unbound.
+    """
+
+    __slots__ = ("hardware_ids", "name", "path_hash_prefixes", "paths", "terminating")
 
     def __init__(self, data: Any) -> None:
         data = _dict(data, "delegated role")
@@ -475,6 +507,7 @@ class DelegatedRole(Role):
         base = Role.from_dict(data, f"delegated role {name!r}")
         super().__init__(base.keyids, base.threshold)
         self.name = name
+        self.hardware_ids = _hardware_binding(data, f"delegated role {name!r}")
         if name in TOP_LEVEL_ROLES:
             raise _fail(f"delegated role name {name!r} is a top-level role name")
         terminating = data.get("terminating")
@@ -512,17 +545,31 @@ def _path_matches(target_path: str, pattern: str) -> bool:
 
 
 class SuccinctRoles(Role):
-    """TAP 15 succinct hash-bin delegation: ``2**bit_length`` bins named ``prefix-XX``."""
+    """TAP 15 succinct hash-bin delegation: ``2**bit_length`` bins named ``prefix-XX``.
 
-    __slots__ = ("bit_length", "name_prefix", "number_of_bins", "suffix_len")
+    Attributes:
+        hardware_ids: the hardware-id binding of every bin (patterns), or None.
+    """
+
+    __slots__ = (
+        "bit_length",
+        "hardware_ids",
+        "name",
+        "name_prefix",
+        "number_of_bins",
+        "suffix_len",
+    )
 
     def __init__(self, data: Any) -> None:
         base = Role.from_dict(data, "succinct_roles")
         super().__init__(base.keyids, base.threshold)
         self.bit_length = _int(data.get("bit_length"), "succinct_roles bit_length", 1)
-        if self.bit_length > 32:
-            raise _fail("succinct_roles bit_length must be 1..32")
+        if self.bit_length > MAX_BIT_LENGTH:
+            # TAP 15 allows 32; bounded so no device lists or allocates 2^32 names.
+            raise _fail(f"succinct_roles bit_length must be 1..{MAX_BIT_LENGTH}")
         self.name_prefix = _str(data.get("name_prefix"), "succinct_roles name_prefix")
+        self.name = f"{self.name_prefix}-*"
+        self.hardware_ids = _hardware_binding(data, "succinct_roles")
         self.number_of_bins = 2**self.bit_length
         self.suffix_len = len(f"{self.number_of_bins - 1:x}")
 
@@ -546,6 +593,10 @@ class SuccinctRoles(Role):
         """Every bin name in order."""
         for i in range(self.number_of_bins):
             yield f"{self.name_prefix}-{i:0{self.suffix_len}x}"
+
+
+Delegation = DelegatedRole | SuccinctRoles
+"""A delegation entry: a named role, or the succinct hash bins (each bin shares it)."""
 
 
 class Delegations:
@@ -581,7 +632,7 @@ class Delegations:
         assert self.succinct is not None  # noqa: S101 - one of the two is set
         return self.succinct if self.succinct.is_delegated_role(name) else None
 
-    def entries_for_target(self, target_path: str) -> Iterator[tuple[str, Role, bool]]:
+    def entries_for_target(self, target_path: str) -> Iterator[tuple[str, Delegation, bool]]:
         """(role name, delegation entry, terminating) of each role trusted for
         ``target_path``, in order."""
         if self.roles is not None:

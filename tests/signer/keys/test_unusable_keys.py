@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import CryptoSigner
 
-import signer._init
+import signer._keys
 from signer import ExternalKey, init_repository
 from tests.signer.keys.conftest import PASSWORD_ENV, PIN_ENV, Cli, keyids, tree_bytes
 
@@ -111,7 +111,7 @@ def old_repo(tmp_path: Path, password: str, monkeypatch: pytest.MonkeyPatch) -> 
     stray = CryptoSigner.generate_ed25519().public_key
     path = tmp_path / "repo"
     with monkeypatch.context() as patched:
-        patched.setattr(signer._init, "check_signer_supports", lambda uri, key: None)
+        patched.setattr(signer._keys, "check_signer_supports", lambda uri, key: None)
         init_repository(
             path,
             password=password,

@@ -346,3 +346,46 @@ def test_mutated_bundles_are_refused_or_still_well_formed(
             assert name.startswith(("metadata/", "targets/"))
             assert ".." not in name.split("/")
             assert len(bundle.read(name)) == bundle.size(name)
+
+
+@pytest.mark.parametrize("depth", [32, 33])
+def test_bundle_searches_as_deep_as_the_device(tmp_path: Path, depth: int) -> None:
+    """The device's delegation search visits targets and 32 delegated roles (python-tuf's
+    bound): a target at the end of a 32-deep chain is found online, so the bundle builder
+    must ship it and the device must find it in the bundle; one role deeper, neither does."""
+    import verifier
+    from tests.verifier.oracle._repo import RepoBuilder as ChainBuilder
+
+    b = ChainBuilder()
+    parent = "targets"
+    for i in range(depth):
+        b.delegate(parent, f"r{i}", paths=["fw/*"])
+        parent = f"r{i}"
+    b.add_target(parent, "fw/deep.bin", FW)
+    published = tmp_path / "published"
+    for key, data in b.publish().items():
+        (published / key).parent.mkdir(parents=True, exist_ok=True)
+        (published / key).write_bytes(data)
+    root = (published / "metadata/1.root.json").read_bytes()
+    online = verifier.Updater(
+        tmp_path / "online",
+        "file:///metadata/",
+        "file:///targets/",
+        fetcher=verifier.DirectoryFetcher(published, "file:///"),
+        bootstrap=root,
+    )
+    found_online = online.get_targetinfo("fw/deep.bin") is not None
+    assert found_online == (depth == 32)
+
+    out = tmp_path / "b.tar"
+    if depth > 32:
+        with pytest.raises(InvalidInputError, match="no target named"):
+            build_bundle(published, out, ["fw/deep.bin"])
+        assert not out.exists()
+        return
+    report = build_bundle(published, out, ["fw/deep.bin"])
+    assert f"metadata/1.r{depth - 1}.json" in report.members
+    offline = verifier.Updater.from_bundle(out, tmp_path / "offline", bootstrap=root)
+    info = offline.get_targetinfo("fw/deep.bin")
+    assert info is not None
+    assert offline.download(info, tmp_path / "fw.bin").read_bytes() == FW

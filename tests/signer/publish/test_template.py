@@ -17,17 +17,53 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from signer._template_files import FILES
+from signer._template import template_files
 from signer.cli import main
 from tests.signer.publish._device import device_fetch
 from tests.signer.publish._shell import firmtuf_env, run_script
-from tests.signer.publish.regen_template import TEMPLATE, template_files
 
 PASSWORD = "ci secret password"
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "repo_template"
 
 
-def test_embedded_template_matches_repo_template() -> None:
-    assert template_files() == FILES, "run: python -m tests.signer.publish.regen_template"
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_packaged_template_is_repo_template(tmp_path: Path) -> None:
+    """What `init --template` writes is repo_template/ byte for byte, scripts executable."""
+    packaged = template_files()
+    assert {rel: data for rel, (data, _) in packaged.items()} == _tree(TEMPLATE)
+    executable = {rel for rel, (_, mode) in packaged.items() if mode & 0o111}
+    assert executable == {
+        p.relative_to(TEMPLATE).as_posix()
+        for p in TEMPLATE.rglob("*")
+        if p.is_file() and p.stat().st_mode & 0o111
+    }
+    assert {"ci/keys.sh", "ci/refresh.sh", "ci/release.sh"} <= executable
+
+
+def test_package_data_patterns_cover_every_template_file() -> None:
+    """setuptools globs package-data patterns (no dot files for `*`): a file the patterns
+    miss would be absent from the wheel, and `init --template` incomplete."""
+    import glob
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["signer"]
+    shipped = {
+        Path(found).relative_to(ROOT / "signer" / "repo_template").as_posix()
+        for pattern in patterns
+        for found in glob.glob(str(ROOT / "signer" / pattern), recursive=True)
+        if Path(found).is_file()
+    }
+    assert shipped == set(_tree(TEMPLATE))
 
 
 def test_ci_definitions_only_call_the_ci_scripts() -> None:
