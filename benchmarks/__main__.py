@@ -25,7 +25,7 @@ from benchmarks.armv7 import _report as armv7_report
 
 ORDER = ["signatures", "canonical", "poll", "update", "download", "whole", "import", "constrained"]
 # Run only when named in --only: the emulated 32-bit ARM device (benchmarks/armv7), which
-# builds a Debian armhf userland and takes ~N min; its figures go to their own section.
+# builds a Debian armhf userland and takes 20-40 min; its figures go to their own section.
 OPTIONAL = ["armv7"]
 
 

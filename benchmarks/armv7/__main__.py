@@ -93,6 +93,13 @@ def parser() -> argparse.ArgumentParser:
         help="results directory (default: benchmarks/results)",
     )
     p.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: rewrite the report (and, for a full run, the docs section) "
+        "from a results file of an earlier run",
+    )
+    p.add_argument(
         "--no-docs",
         action="store_true",
         help="do not rewrite the 32-bit ARM section of docs/benchmarks.md",
@@ -122,6 +129,8 @@ def main(argv: list[str] | None = None, log: Any = print) -> int:
     p = parser()
     args = p.parse_args(argv)
     validate(p, args)
+    if args.render:
+        return render(args, log)
     cache: Path = args.cache
     tools, missing = _setup.find_tools(cache)
     if tools is None and args.fetch_tools and not args.check:
@@ -207,6 +216,8 @@ def measure(
         cpu=args.cpu,
         nice=args.nice,
         polls=plan.polls,
+        repeats=plan.repeats,
+        warm_runs=plan.warm_runs,
         sample_ms=plan.sample_ms,
         instructions={"available": plugin is not None, "why_not": why_not},
         guest={
@@ -221,6 +232,20 @@ def measure(
         notes=notes,
     )
     return res
+
+
+def render(args: argparse.Namespace, log: Any) -> int:
+    try:
+        res = json.loads(args.render.read_text())
+        profile = res["profile"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return _refuse(EXIT_USAGE, f"--render {args.render}: not a results file ({e})")
+    args.profile = profile
+    try:
+        write(res, args, log)
+    except (KeyError, TypeError, ValueError) as e:
+        return _refuse(EXIT_USAGE, f"--render {args.render}: incomplete results ({e!r})")
+    return 0
 
 
 def write(res: dict[str, Any], args: argparse.Namespace, log: Any) -> None:

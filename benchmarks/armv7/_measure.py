@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -155,9 +156,15 @@ class Guest:
             os.close(fd)
             out_file = Path(name)
         cmd = self.command(argv, out_file)
+        # CPU time of the emulator process (nice execs qemu in place): unlike wall time it
+        # does not grow while the shared machine's other jobs hold the CPU. Guest processes
+        # run one at a time, so the children's rusage delta is this one's.
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=1800)
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         self.processes += 1
         if proc.returncode != 0:
             raise RuntimeError(
@@ -169,6 +176,7 @@ class Guest:
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
             result = json.loads(lines[-1])
         result["wall_s"] = wall
+        result["cpu_s"] = cpu
         if out_file is not None:
             text = out_file.read_text().strip()
             out_file.unlink()
@@ -294,6 +302,7 @@ def _summarise(runs: dict[str, list[dict[str, Any]]], case: Case) -> dict[str, A
     if timing:
         out["cold_s"] = median([_phase(r, case.phase, False) for r in timing])
         out["wall_s"] = median([r["wall_s"] for r in timing])
+        out["cpu_s"] = median([r["cpu_s"] for r in timing])
         out["process_s"] = median([r["process_s"] for r in timing])
         out["heap_kib"] = median([r["heap"]["upper_bound_kib"] for r in timing])
         out["heap_parts_kib"] = {
@@ -454,6 +463,7 @@ def flash_footprint(rootfs: Path) -> dict[str, Any]:
 
 def run_all(s: Session) -> dict[str, Any]:
     t0 = time.perf_counter()
+    load_start = os.getloadavg()
     shm = Path("/dev/shm")
     dest = Path(tempfile.mkdtemp(prefix="firmtuf-armv7-img-", dir=shm if shm.is_dir() else s.work))
     results: dict[str, Any] = {"cases": []}
@@ -477,6 +487,7 @@ def run_all(s: Session) -> dict[str, Any]:
     finally:
         shutil.rmtree(dest, ignore_errors=True)
     results["duration_s"] = time.perf_counter() - t0
+    results["loadavg"] = {"start": load_start, "end": os.getloadavg()}
     results["processes"] = s.guest.processes
     return results
 

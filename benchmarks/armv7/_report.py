@@ -117,6 +117,7 @@ def section(res: dict[str, Any]) -> str:
     for failure in res.get("failures", []):
         lines += [f"> FAILED: {failure}", ""]
 
+    lines += _headline(res, cases)
     lines += [
         "### Memory on 32-bit ARM (MiB; python-tuf / firmtuf)",
         "",
@@ -206,13 +207,14 @@ def section(res: dict[str, Any]) -> str:
         "",
         "### Emulated wall time, as ratios only (python-tuf / firmtuf; > 1: firmtuf faster)",
         "",
-        "| case | warm phase | cold phase | whole guest process (cold) |",
-        "|---|---|---|---|",
+        "| case | warm phase | cold phase | whole guest process (cold) | whole process, "
+        "emulator CPU time |",
+        "|---|---|---|---|---|",
     ]
     for r in cases:
         cells = [
             _ratio(_get(r, "tuf", key), _get(r, "firmtuf", key))
-            for key in ("warm_s", "cold_s", "wall_s")
+            for key in ("warm_s", "cold_s", "wall_s", "cpu_s")
         ]
         lines.append(f"| {_label(r)} | {' | '.join(cells)} |")
     lines += [
@@ -223,7 +225,13 @@ def section(res: dict[str, Any]) -> str:
         "firmtuf imports `cryptography` and `requests` on first use, python-tuf at import, "
         "so the cold phase charges those imports to firmtuf alone. Whole process: "
         "host-measured wall of the guest process, interpreter start included (what a "
-        "device pays per update check when the agent starts a process for it).",
+        "device pays per update check when the agent starts a process for it); emulator CPU "
+        "time: user + system time of that qemu process, which waiting for a busy CPU does "
+        "not inflate (it includes qemu translating the code). Medians of "
+        f"{res.get('repeats', '?')} processes (warm: {res.get('warm_runs', '?')}); the "
+        f"machine's load average was {_load(res)} during the run, so the wall figures "
+        "swing by tens of percent between runs: the instruction counts above are the "
+        "repeatable speed figure.",
     ]
 
     imp = next((r for r in cases if r["scenario"] == "import"), None)
@@ -275,8 +283,73 @@ def section(res: dict[str, Any]) -> str:
                 f"{ht['parsed_kib'] / KiB:.1f} MiB on x86-64 (tracemalloc).",
             ]
 
-    lines += ["", *_device_classes(res)]
+    lines += [
+        "",
+        "### What this cannot measure",
+        "",
+        "- A board's RSS as its kernel counts it: under qemu-user the kernel sees one host "
+        "process (qemu). The resident figure above counts the guest's anonymous pages only "
+        "(mincore() on file-backed guest mappings would report the host's page cache, not "
+        "what the guest touched); a board adds the pages of libpython, the stdlib, libcrypto "
+        "and the cryptography module it touches, the same for both clients up to their "
+        "imports.",
+        "- The smallest address space that still works (the x86 `prlimit --as` bisection): "
+        "qemu-user does not apply RLIMIT_AS to the guest (in the guest a 50 MiB limit reads "
+        "back as unlimited and a 200 MiB allocation succeeds), and a limit on the qemu "
+        "process hits its 4 GiB reservation first. The sampled guest address space stands "
+        "in for it.",
+        "- Device time: TCG runs ARM code at a speed unrelated to any core, and I/O (the "
+        "loopback HTTP server, fsync on the host's disk, which firmtuf does and python-tuf "
+        "does not) is not slowed with it, so small warm phases swing with the host's disk.",
+        "",
+        *_device_classes(res),
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _headline(res: dict[str, Any], cases: list[dict[str, Any]]) -> list[str]:
+    """The device figures in two sentences, computed from this run (firmtuf / python-tuf)."""
+    ups = [r for r in cases if r["scenario"] == "update" and r["layout"] == "flat"]
+    if not ups:
+        return []
+    out = []
+    for r in (ups[-1], ups[0]) if len(ups) > 1 else (ups[0],):
+        bits = []
+        for key, what in (
+            ("sampled_rss_kib", "resident"),
+            ("sampled_as_kib", "address space"),
+            ("heap_kib", "heap"),
+        ):
+            t, f = _get(r, "tuf", key), _get(r, "firmtuf", key)
+            if t and f:
+                bits.append(f"{what} {_mib(f)} vs {_mib(t)} MiB ({_ratio(f, t)})")
+        t, f = _get(r, "tuf", "insns"), _get(r, "firmtuf", "insns")
+        if t and f:
+            bits.append(f"instructions {_n(f)} vs {_n(t)} ({_ratio(f, t)})")
+        t, f = _get(r, "tuf", "cpu_s"), _get(r, "firmtuf", "cpu_s")
+        if t and f:
+            bits.append(f"emulator CPU time {_ratio(f, t)}")
+        if bits:
+            out.append(
+                f"First update, flat, {r['n_targets']:,} targets, firmtuf vs python-tuf: "
+                + "; ".join(bits)
+                + "."
+            )
+    refs, pp = res.get("reference_imports") or {}, res.get("python_pass_insns")
+    if refs.get("requests") and refs.get("http.client") and pp:
+        out.append(
+            f"At small sizes the transport decides: importing `requests` costs "
+            f"{_n(refs['requests'] - pp)} guest instructions, `http.client` "
+            f"{_n(refs['http.client'] - pp)}."
+        )
+    return [f"**Headline (this run).** {' '.join(out)}", ""] if out else []
+
+
+def _load(res: dict[str, Any]) -> str:
+    load = res.get("loadavg")
+    if not load:
+        return "not recorded"
+    return f"{load['start'][0]:.1f} at the start and {load['end'][0]:.1f} at the end"
 
 
 def _n(v: Any) -> str:

@@ -7,11 +7,13 @@ parts it is built from (the guest's requirement set, the docs section it rewrite
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,11 +173,11 @@ def test_docs_section_is_replaced_in_place_and_survives_the_x86_rewrite(tmp_path
     assert "new x86" in rewritten and "## 32-bit ARM (run 2)\n\nnew figures" in rewritten
 
 
-def test_report_says_when_there_are_no_instruction_counts() -> None:
+def _results() -> dict[str, Any]:
     def client(**kw: float) -> dict[str, float]:
         return {"warm_s": 1.0, "cold_s": 2.0, "wall_s": 3.0, "heap_kib": 2048, **kw}
 
-    res = {
+    return {
         "profile": "tiny",
         "date": "2026-01-01 00:00 UTC",
         "machine": {"nproc": 2, "cpu": "test"},
@@ -206,9 +208,33 @@ def test_report_says_when_there_are_no_instruction_counts() -> None:
             },
         ],
         "estimates": [],
+        "stem": "2026-01-01",
     }
-    text = _report.section(res)
+
+
+def test_report_says_when_there_are_no_instruction_counts() -> None:
+    text = _report.section(_results())
     assert text.startswith("## 32-bit ARM")
     assert "Not measured: qemu-arm not found" in text
     assert "| python-tuf | firmtuf | ratio |" not in text
     assert "| first update, flat, 10 targets | 3.00x | 1.00x | 1.00x |" in text
+
+
+def test_render_rewrites_the_report_from_a_results_file(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(_results()))
+    out = tmp_path / "out"
+    res = _script(["--render", str(results), "--out", str(out)], str(tmp_path), tmp_path)
+    assert res.returncode == 0, res.stderr
+    md = (out / "2026-01-01-armv7-tiny.md").read_text()
+    assert md.startswith("## 32-bit ARM (armv7, emulated: tiny run, 2026-01-01 00:00 UTC)")
+    # A tiny run never touches docs/benchmarks.md; a broken file is refused, not traced.
+    results.write_text("{not json")
+    res = _script(["--render", str(results), "--out", str(out)], str(tmp_path), tmp_path)
+    assert res.returncode == 2
+    assert "not a results file" in res.stderr
+    assert "Traceback" not in res.stderr
+    results.write_text(json.dumps({"profile": "tiny"}))
+    res = _script(["--render", str(results), "--out", str(out)], str(tmp_path), tmp_path)
+    assert res.returncode == 2
+    assert "incomplete results" in res.stderr
