@@ -57,6 +57,11 @@ def _updater(sim: RepositorySimulator, tmp_path: Path, **kwargs: Any) -> verifie
     return sim.updater(tmp_path / "device", **kwargs)
 
 
+def _store(device: Path) -> dict[str, bytes]:
+    """Every file of a trust store, by relative path (role files and device files)."""
+    return {str(p.relative_to(device)): p.read_bytes() for p in device.rglob("*") if p.is_file()}
+
+
 class CountingFetcher(verifier.Fetcher):
     """Serves the simulator's files and records every target URL asked for."""
 
@@ -102,15 +107,24 @@ def test_no_declaration_is_none(sim: RepositorySimulator, tmp_path: Path) -> Non
 def test_support_period_edited_without_the_key_is_refused(
     sim: RepositorySimulator, tmp_path: Path
 ) -> None:
+    """The declaration is extended on the server without the targets key: the device
+    refuses the edited targets metadata and keeps trusting the declared period."""
     _declare(sim, _declaration("2027-01-31"))
     sim.publish()
+    period = _updater(sim, tmp_path).support()
+    assert period is not None and period.until == "2027-01-31"
+    trusted_targets = (tmp_path / "device" / "targets.json").read_bytes()
+    sim.publish()  # a new targets version, then edited after signing
     signed = json.loads(sim.sign("targets"))
     signed["signed"]["targets"][PERIOD]["custom"]["firmtuf_support"]["support_until"] = "2040-01-31"
-    tampered = json.dumps(signed).encode()
     version = sim.targets.signed.version
-    sim.override[f"https://repo.test/metadata/{version}.targets.json"] = tampered
+    sim.override[f"https://repo.test/metadata/{version}.targets.json"] = json.dumps(signed).encode()
     with pytest.raises(verifier.UnsignedMetadataError):
         _updater(sim, tmp_path).support()
+    assert (tmp_path / "device" / "targets.json").read_bytes() == trusted_targets
+    del sim.override[f"https://repo.test/metadata/{version}.targets.json"]
+    period = _updater(sim, tmp_path).support()
+    assert period is not None and period.until == "2027-01-31"
 
 
 def test_declaration_only_counts_from_the_role_trusted_for_it(
@@ -202,11 +216,13 @@ def test_sbom_bytes_swapped_on_the_server_are_refused(
     up = _updater(sim, tmp_path)
     fw = up.check()
     assert fw is not None
+    before = _store(tmp_path / "device")
     with pytest.raises(verifier.LengthOrHashMismatchError):
         up.sbom(fw)
     sim.override[url] = data + b"\n" * 10_000  # more than the signed length: cut off there
     with pytest.raises(verifier.DownloadLengthMismatchError, match=f"more than {len(data)}"):
         up.sbom(fw)
+    assert _store(tmp_path / "device") == before  # no partial, no state written
 
 
 def test_sbom_target_swapped_in_metadata_is_refused(
@@ -222,10 +238,12 @@ def test_sbom_target_swapped_in_metadata_is_refused(
     up = _updater(sim, tmp_path)
     fw = up.check()
     assert fw is not None
+    before = _store(tmp_path / "device")
     with pytest.raises(verifier.SbomError, match="not the SBOM"):
         up.sbom(fw)
     with pytest.raises(verifier.SbomError):
         up.sbom_target(fw)
+    assert _store(tmp_path / "device") == before
 
 
 def test_sbom_listed_by_an_untrusted_role_is_not_found(
@@ -254,9 +272,11 @@ def test_oversize_sbom_is_refused_before_fetching(sim: RepositorySimulator, tmp_
     )
     fw = up.check()
     assert fw is not None
+    before = _store(tmp_path / "device")
     with pytest.raises(verifier.SbomError, match="larger than"):
         up.sbom(fw)
     assert counting.targets == []
+    assert _store(tmp_path / "device") == before
     assert verifier.Config().sbom_max_length == 8 << 20
     with pytest.raises(ValueError):
         verifier.Config(sbom_max_length=-1)
