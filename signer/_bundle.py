@@ -20,19 +20,24 @@ from __future__ import annotations
 
 import json
 import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
+import verifier
+from signer._client import LOCAL_BASE_URL, DirectoryFetcher
+from signer._errors import (
+    InvalidInputError,
+    PublishError,
+    RepositoryLocationError,
+    VerificationError,
+)
 from signer._fsutil import StagedFile
 from signer._store import split_versioned
-from verifier import Config
-
-# The device's search (verifier.Updater.get_targetinfo) visits top-level targets and then
-# up to max_delegations delegated roles; a smaller bound here made `firmtuf bundle` miss a
-# target the device finds at the end of a 32-deep chain.
-_MAX_SEARCH = Config().max_delegations + 1
 
 
 @dataclass
@@ -43,6 +48,7 @@ class BundleReport:
     members: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     size: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +56,7 @@ class BundleReport:
             "members": self.members,
             "targets": self.targets,
             "size": self.size,
+            "warnings": self.warnings,
         }
 
 
@@ -66,18 +73,9 @@ def _load(meta_dir: Path, name: str) -> dict[str, Any]:
     return signed
 
 
-def _roles_for_target(delegations: dict[str, Any], target: str) -> list[tuple[str, bool]]:
-    """Delegated roles trusted for ``target`` in order, as the TUF client computes them."""
-    from tuf.api.metadata import Delegations
-
-    try:
-        parsed = Delegations.from_dict(json.loads(json.dumps(delegations)))
-    except (ValueError, KeyError, TypeError) as e:
-        raise PublishError(f"bad delegations in the published metadata: {e}") from e
-    return list(parsed.get_roles_for_target(target))
-
-
 class _Repo:
+    """Where the files of a published tree are (the device view decides what is in it)."""
+
     def __init__(self, published: Path) -> None:
         self.meta = published / "metadata"
         self.targets_dir = published / "targets"
@@ -92,7 +90,6 @@ class _Repo:
             raise PublishError("timestamp.json has no snapshot version") from e
         self.snapshot_name = f"{self.snapshot_version}.snapshot.json"
         self.snapshot = _load(self.meta, self.snapshot_name)
-        self.loaded: dict[str, dict[str, Any]] = {}
 
     def role_file(self, role: str) -> str:
         try:
@@ -100,34 +97,6 @@ class _Repo:
         except (KeyError, TypeError, ValueError) as e:
             raise PublishError(f"snapshot does not list role {role!r}") from e
         return f"{version}.{role}.json"
-
-    def role(self, role: str) -> dict[str, Any]:
-        if role not in self.loaded:
-            self.loaded[role] = _load(self.meta, self.role_file(role))
-        return self.loaded[role]
-
-    def search(self, target: str) -> tuple[dict[str, Any], list[str]]:
-        """Pre-order depth-first delegation search: (target info, roles visited)."""
-        visited: list[str] = []
-        stack = ["targets"]
-        while stack and len(visited) < _MAX_SEARCH:
-            role = stack.pop()
-            if role in visited:
-                continue
-            signed = self.role(role)
-            visited.append(role)
-            info = signed.get("targets", {}).get(target)
-            if isinstance(info, dict):
-                return info, visited
-            children: list[str] = []
-            if isinstance(signed.get("delegations"), dict):
-                for child, terminating in _roles_for_target(signed["delegations"], target):
-                    children.append(child)
-                    if terminating:
-                        stack = []
-                        break
-            stack.extend(reversed(children))
-        raise InvalidInputError(f"no target named {target!r} in the published repository")
 
     def all_roles(self) -> list[str]:
         return sorted(
@@ -147,6 +116,85 @@ class _Repo:
         return max(versions)
 
 
+@contextmanager
+def _device_view(published: Path, root_version: int) -> Iterator[verifier.Updater]:
+    """firmtuf's verifier over the published tree, trusting root ``root_version`` (what
+    the oldest devices the bundle is for trust). Expiry is not judged here (a bundle may
+    be made for a device whose clock is behind): :func:`_expiry_warnings` reports it."""
+    try:
+        root = (published / "metadata" / f"{root_version}.root.json").read_bytes()
+    except OSError as e:
+        raise PublishError(f"cannot read root version {root_version}: {e.strerror}") from e
+    with tempfile.TemporaryDirectory(prefix="firmtuf-bundle-") as tmp:
+        try:
+            updater = verifier.Updater(
+                tmp,
+                LOCAL_BASE_URL + "metadata/",
+                LOCAL_BASE_URL + "targets/",
+                fetcher=DirectoryFetcher(published),
+                bootstrap=root,
+                clock=lambda: float("-inf"),
+            )
+            updater.refresh()
+            yield updater
+        except verifier.RepositoryError as e:
+            raise VerificationError(
+                f"the published repository does not verify from root version {root_version}: {e}"
+            ) from e
+        except verifier.DownloadError as e:
+            raise PublishError(f"incomplete published repository: {e}") from e
+
+
+def _image_member(info: verifier.TargetFile) -> str:
+    # The file a device asks for (consistent snapshots: the first listed hash).
+    digest = next(iter(info.hashes.values()))
+    head, _, base = info.path.rpartition("/")
+    return f"targets/{head + '/' if head else ''}{digest}.{base}"
+
+
+def _expiry_warnings(device: verifier.Updater, now: float) -> list[str]:
+    return [
+        f"{role} expired on {time.strftime('%Y-%m-%d %H:%M', time.gmtime(when))} UTC: devices "
+        "refuse this bundle (refresh and publish, then bundle again)"
+        for role, when in device.trusted_expires().items()
+        if when <= now
+    ]
+
+
+def _newer_firmware_warnings(
+    device: verifier.Updater, chosen: list[verifier.TargetFile]
+) -> list[str]:
+    """For each hardware id the bundle ships to: the newer firmware the repository lists
+    that a device's policy would pick if the bundle carried it."""
+    newest: dict[str, tuple[Any, verifier.TargetFile]] = {}
+    for info in chosen:
+        try:
+            fw = info.firmware
+        except verifier.RepositoryError:
+            continue  # malformed custom.firmtuf: no device installs it anyway
+        for hardware_id in fw.hardware_ids if fw is not None else ():
+            key = (fw.version, fw.security_counter)
+            if hardware_id not in newest or key > newest[hardware_id][0]:
+                newest[hardware_id] = (key, info)
+    warnings = []
+    for hardware_id, (key, bundled) in sorted(newest.items()):
+        device.policy = verifier.DevicePolicy(hardware_id, "0")
+        try:
+            best = device.check()
+        except verifier.VerifierError as e:
+            warnings.append(f"could not look for firmware newer than {bundled.path}: {e}")
+            continue
+        fw = None if best is None else best.firmware
+        if best is None or fw is None or (fw.version, fw.security_counter) <= key:
+            continue
+        warnings.append(
+            f"the repository lists {best.path} ({fw.version}) for {hardware_id}, newer than "
+            f"the bundle's {bundled.path} ({key[0]}): devices on this bundle install "
+            f"{key[0]} (add --target {best.path} to ship the newest)"
+        )
+    return warnings
+
+
 def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
     info = tarfile.TarInfo(name)
     info.size = path.stat().st_size
@@ -163,8 +211,15 @@ def build_bundle(
     *,
     from_root_version: int = 1,
     all_roles: bool = False,
+    now: float | None = None,
 ) -> BundleReport:
     """Write an offline update bundle for ``target_names`` from a published repository.
+
+    The published metadata is verified with firmtuf's verifier from root version
+    ``from_root_version``; the bundle carries, for each target, every role the device's
+    delegation search reads (``Updater.roles_searched``), so a device's ``check()`` on
+    the bundle (which considers only the images it carries) and ``download()`` find
+    everything they need.
 
     Args:
         published: a directory written by ``firmtuf publish``.
@@ -172,11 +227,19 @@ def build_bundle(
         target_names: the targets to ship (at least one).
         from_root_version: the oldest root version devices in the field trust; the
             bundle carries root versions from it to the newest.
-        all_roles: ship every delegated role, not only those searched for the chosen
-            targets (for devices that call ``Updater.check()`` on delegated repositories).
+        all_roles: also ship every other delegated role (for clients that read every
+            role: python-tuf's, or firmtuf verifiers whose ``check()`` predates bundles
+            choosing only among the images they carry).
+        now: the time expiry warnings are judged at (default: now).
+
+    Returns:
+        The report, with ``warnings``: expired metadata, and firmware newer than the
+        bundled one that the repository lists for the same hardware id.
 
     Raises:
-        PublishError: unknown target, bad root version, incomplete repository.
+        InvalidInputError: no target, unknown target, bad root version.
+        VerificationError: the published metadata does not verify.
+        PublishError: the published repository is incomplete.
     """
     if not target_names:
         raise InvalidInputError("choose at least one --target")
@@ -194,16 +257,18 @@ def build_bundle(
 
     roles: list[str] = []
     images: list[tuple[str, Path]] = []
-    for name in dict.fromkeys(target_names):
-        info, visited = repo.search(name)
-        roles.extend(r for r in visited if r not in roles)
-        try:
-            digest = info["hashes"]["sha256"]
-        except (KeyError, TypeError) as e:
-            raise PublishError(f"target {name!r} has no sha256 hash") from e
-        head, _, base = name.rpartition("/")
-        key = f"targets/{head + '/' if head else ''}{digest}.{base}"
-        images.append((key, published / key))
+    chosen: list[verifier.TargetFile] = []
+    with _device_view(published, from_root_version) as device:
+        for name in dict.fromkeys(target_names):
+            info = device.get_targetinfo(name)
+            if info is None:
+                raise InvalidInputError(f"no target named {name!r} in the published repository")
+            roles.extend(r for r in device.roles_searched(name) if r not in roles)
+            key = _image_member(info)
+            images.append((key, published / key))
+            chosen.append(info)
+        warnings = _expiry_warnings(device, time.time() if now is None else now)
+        warnings += _newer_firmware_warnings(device, chosen)
     if all_roles:
         roles.extend(r for r in ["targets", *repo.all_roles()] if r not in roles)
     for role in roles:
@@ -228,4 +293,5 @@ def build_bundle(
         members=[k for k, _ in members],
         targets=list(dict.fromkeys(target_names)),
         size=out.stat().st_size,
+        warnings=warnings,
     )

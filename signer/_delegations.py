@@ -549,22 +549,50 @@ def check_hardware_ids_admitted(
                 )
 
 
-def delegation_bindings(repo: FirmwareRepository) -> dict[str, list[str] | None]:
-    """Every delegated role -> the hardware-id binding of its delegation (None: any).
+@dataclass(frozen=True)
+class DelegationBinding:
+    """The hardware-id binding a delegated role is subject to (docs/adr/0008)."""
+
+    own: list[str] | None
+    """Its own delegation's binding (None: any hardware id)."""
+    within: tuple[tuple[str, list[str]], ...] = ()
+    """(delegation, binding) of each bound delegation above it: devices require all."""
+
+    def describe(self) -> str:
+        """``ships to ...`` text for status."""
+        text = "any hardware id" if self.own is None else ", ".join(self.own)
+        if self.within:
+            limits = "; ".join(f"{name}: {', '.join(b)}" for name, b in self.within)
+            text += f", within {limits}"
+        return text
+
+
+def delegation_bindings(repo: FirmwareRepository) -> dict[str, DelegationBinding]:
+    """Every delegated role -> the bindings it is subject to, from the delegation search
+    order (pre-order; a role delegated twice counts from its first delegation).
 
     Hash bins are listed from their succinct delegation, without reading them.
     """
-    result: dict[str, list[str] | None] = {}
-    for role in [Targets.type, *repo.targets_roles()]:
-        if role in result and role != Targets.type and is_bin(repo, role):
-            continue  # a bin: a leaf
+    result: dict[str, DelegationBinding] = {}
+    stack: list[tuple[str, tuple[tuple[str, list[str]], ...]]] = [(Targets.type, ())]
+    seen: set[str] = set()
+    while stack:
+        role, above = stack.pop()
+        if role in seen:
+            continue
+        seen.add(role)
         delegations = repo.metadata(role).signed.delegations
         if delegations is None:
             continue
         if delegations.succinct_roles is not None:
-            binding = hardware_binding(delegations.succinct_roles)
+            shared = DelegationBinding(hardware_binding(delegations.succinct_roles), above)
             for name in delegations.succinct_roles.get_roles():
-                result[name] = binding
+                result.setdefault(name, shared)
+            continue
+        children = []
         for name, entry in (delegations.roles or {}).items():
-            result[name] = hardware_binding(entry)
+            own = hardware_binding(entry)
+            result.setdefault(name, DelegationBinding(own, above))
+            children.append((name, above if own is None else (*above, (name, own))))
+        stack.extend(reversed(children))
     return result

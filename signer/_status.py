@@ -8,7 +8,7 @@ from typing import Any
 
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
-from signer._delegations import delegation_bindings
+from signer._delegations import DelegationBinding, delegation_bindings
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
 from signer._image_check import ImageCheck, check_stored_images
@@ -50,9 +50,8 @@ class RoleStatus:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     targets: int | None = None
-    delegated: bool = False
-    hardware_ids: list[str] | None = None
-    """The delegation's hardware-id binding (None: any hardware id); delegated roles only."""
+    binding: DelegationBinding | None = None
+    """The hardware-id bindings a delegated role is subject to (None for top-level roles)."""
 
     @property
     def ok(self) -> bool:
@@ -71,8 +70,9 @@ class RoleStatus:
         }
         if self.targets is not None:
             data["targets"] = self.targets
-        if self.delegated:
-            data["hardware_ids"] = self.hardware_ids
+        if self.binding is not None:
+            data["hardware_ids"] = self.binding.own
+            data["hardware_ids_within"] = dict(self.binding.within)
         return data
 
 
@@ -172,9 +172,7 @@ def repository_status(
             stale = repo.stale_reason(role)
             if stale:
                 status.problems.append(f"stale: {stale}")
-        if role in bindings:
-            status.delegated = True
-            status.hardware_ids = bindings[role]
+        status.binding = bindings.get(role)
         if role not in (Root.type, Snapshot.type, Timestamp.type):
             status.targets = len(getattr(md.signed, "targets", {}))
             try:

@@ -122,7 +122,8 @@ def set_support(
 
     Raises:
         InvalidInputError: bad hardware id or URL; ``role`` unknown or not delegated the
-            declaration's name.
+            declaration's name; a delegation on the way to the role is bound to hardware
+            ids that exclude ``hardware_id``.
         ConflictError: ``until`` is earlier than the declared date and ``shorten`` is
             False; the name is taken by a target that is not a declaration; ``role`` is
             not the role holding the current declaration.
@@ -152,7 +153,8 @@ def set_support(
                 "shorten it (recorded in its history and shown by status)"
             )
     target_role = route_target(repo, name, role)
-    # Devices take a declaration only from roles admitted for its hardware (ADR 0008).
+    # Devices take a declaration only from roles whose delegations admit its hardware
+    # (docs/adr/0008), as for firmware.
     check_hardware_ids_admitted(name, [hardware_id], delegation_path(repo, name, target_role))
     if previous is not None and url is None:
         url = previous.url

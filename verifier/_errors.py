@@ -21,7 +21,12 @@ class MetadataFormatError(RepositoryError):
 
 
 class UnsupportedKeyError(MetadataFormatError):
-    """Metadata lists a key whose type or signature scheme this verifier does not support."""
+    """Metadata lists a key whose type or signature scheme this verifier does not support.
+
+    No longer raised: such keys are kept as keys that never verify (TUF 4.2 lets adopters
+    define key types), so a threshold of known keys still verifies. Kept for callers
+    that name it.
+    """
 
 
 class UnsignedMetadataError(RepositoryError):

@@ -442,6 +442,29 @@ class Updater:
         found = delegations.search(self._loader(trusted), target_path, self.config.max_delegations)
         return None if found is None else found[0]
 
+    def roles_searched(self, target_path: str) -> list[str]:
+        """Every targets role the delegation search for ``target_path`` loads, in order
+        (``targets`` first, the role listing it last when it is found).
+
+        What an offline bundle must carry for a device to find ``target_path``
+        (``firmtuf bundle``). Refreshes first if ``refresh()`` was not called.
+
+        Raises:
+            RepositoryError: metadata on the search path failed a check.
+            DownloadError: the transport failed.
+        """
+        trusted = self._ensure_refreshed()
+        load = self._loader(trusted)
+        loaded: list[str] = []
+
+        def recording(role: str, delegator: str) -> Targets:
+            md = load(role, delegator)
+            loaded.append(role)
+            return md
+
+        delegations.search(recording, target_path, self.config.max_delegations)
+        return loaded
+
     def walk_roles(self) -> Iterator[TrustedRole]:
         """Every targets role reachable from the top-level one, once each, pre-order.
 
@@ -507,7 +530,8 @@ class Updater:
         """The newest firmware for this device's policy (docs/adr/0001), or None.
 
         Every firmware target of every reachable role is a candidate, resolved through
-        the normal delegation search so a name counts only from the role trusted for it.
+        the normal delegation search so a name counts only from the role trusted for it
+        (on a bundle: only the images the bundle carries, docs/adr/0011).
 
         Raises:
             ValueError: the Updater has no DevicePolicy.

@@ -31,8 +31,8 @@ from signer.cli._common import echo_json, json_option
 @click.option(
     "--all-roles",
     is_flag=True,
-    help="Ship every delegated role (devices calling Updater.check() on a repository "
-    "with delegations need them).",
+    help="Also ship every delegated role not on the chosen targets' search paths (for "
+    "clients that read every role, such as python-tuf's or older firmtuf verifiers).",
 )
 @json_option
 def bundle(
@@ -43,13 +43,20 @@ def bundle(
     all_roles: bool,
     as_json: bool,
 ) -> None:
-    """Write an offline update bundle (a tar for USB sticks) from a PUBLISHED directory."""
+    """Write an offline update bundle (a tar for USB sticks) from a PUBLISHED directory.
+
+    The bundle carries every role a device's delegation search reads for the chosen
+    targets; warnings (stderr, JSON "warnings") name expired metadata and newer firmware
+    the repository lists for the same hardware that the bundle does not carry.
+    """
     report = build_bundle(
         published, out, list(targets), from_root_version=from_root_version, all_roles=all_roles
     )
     if as_json:
         echo_json(report.to_dict())
         return
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"Wrote {report.path}: {len(report.members)} member(s), "
         f"{len(report.targets)} target(s), {report.size} bytes"

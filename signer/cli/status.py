@@ -48,10 +48,8 @@ def status(repo: Path, warn: timedelta, no_images: bool, as_json: bool) -> None:
         for role in report.roles:
             mark = "ok" if role.ok else "ATTENTION"
             extra = f", {role.targets} target(s)" if role.targets is not None else ""
-            if role.delegated:
-                extra += ", ships to " + (
-                    ", ".join(role.hardware_ids) if role.hardware_ids else "any hardware id"
-                )
+            if role.binding is not None:
+                extra += f", ships to {role.binding.describe()}"
             click.echo(
                 f"{role.role:<10} v{role.version:<4} expires {role.expires:%Y-%m-%d %H:%M} UTC  "
                 f"signatures {role.signatures}/{role.threshold}{extra}  [{mark}]"

@@ -217,6 +217,23 @@ def test_declaration_follows_the_role_responsible_for_the_hardware(
     assert (item["hardware_id"], item["role"], item["signed"]) == ("board-b", "team-b", True)
 
 
+def test_declaration_is_refused_where_the_delegation_may_not_ship(
+    cli: Cli, signed_repo: Path
+) -> None:
+    """A broad product role bound to its own hardware cannot declare another's support."""
+    r = cli("delegate", signed_repo, "team-b", "--paths", "*/support/*",
+            "--hardware-id", "board-b*", *PW)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    before = tree_bytes(signed_repo)
+    wrong = cli("support", "set", signed_repo, "board-a", "--until", "2031-12-31")
+    assert wrong.exit_code == 3, wrong.output
+    assert "'team-b' may only ship to board-b*" in wrong.stderr
+    assert tree_bytes(signed_repo) == before
+    right = cli("support", "set", signed_repo, "board-b2", "--until", "2031-12-31", "--json")
+    assert right.exit_code == 0, right.output
+    assert json.loads(right.stdout)["role"] == "team-b"
+
+
 def test_hand_edited_declaration_is_refused(cli: Cli, signed_repo: Path) -> None:
     """Editing a signed declaration without the key: the repository refuses to load it."""
     assert cli("support", "set", signed_repo, "board-a", "--until", "2027-01-31").exit_code == 0

@@ -545,28 +545,71 @@ def test_delegated_threshold_zero_is_invalid(tmp_path: Path) -> None:
 # -- key types ---------------------------------------------------------------------------------
 
 
-def test_unknown_key_type_in_root(sim: RepositorySimulator, md: Path) -> None:
+WEIRD = {"keytype": "x-pq-sig", "scheme": "x-pq-sig-v1", "keyval": {"pk": "a", "params": 3}}
+
+
+def test_unknown_key_type_in_root_is_kept_and_never_verifies(
+    sim: RepositorySimulator, md: Path
+) -> None:
+    """Issue 9 item 6: a root listing a key of a type the verifier does not know loads
+    (spec 4.2: adopters define key types); the known keys meet the threshold."""
     signed = role_dict(sim, "root")
     signed["version"] = 2
-    signed["keys"]["weird"] = {"keytype": "rot13", "scheme": "rot13", "keyval": {"public": "a"}}
+    signed["keys"]["weird"] = WEIRD
     signed["roles"]["targets"]["keyids"].append("weird")
+    signed["roles"]["root"]["keyids"].append("weird")
     sim.override[f"{METADATA_URL}2.root.json"] = sign_dict(sim.signers["root"][0], signed)
-    attack(sim, md, verifier.UnsupportedKeyError)
+    up = sim.updater(md)
+    up.refresh()
+    assert up.trusted_versions()["root"] == 2
+    assert up.get_targetinfo("gw/1.0.0/fw.bin") is not None
 
 
-def test_unknown_key_type_in_delegations(tmp_path: Path) -> None:
+def test_threshold_needing_an_unknown_key_type_is_refused(
+    sim: RepositorySimulator, md: Path
+) -> None:
+    """Attack: a "signature" by a key of an unknown type never counts, so a threshold
+    that only it could complete is not met (UnsignedMetadataError); state unchanged."""
+    signed = role_dict(sim, "root")
+    signed["version"] = 2
+    signed["keys"]["weird"] = WEIRD
+    signed["roles"]["root"]["keyids"].append("weird")
+    signed["roles"]["root"]["threshold"] = 2
+    data = json.loads(sign_dict(sim.signers["root"][0], signed))
+    data["signatures"].append({"keyid": "weird", "sig": "00" * 64})
+    sim.override[f"{METADATA_URL}2.root.json"] = json.dumps(data).encode()
+    error = attack(sim, md, verifier.UnsignedMetadataError)
+    assert "cannot check: x-pq-sig/x-pq-sig-v1" in str(error)
+
+
+def test_unknown_key_type_in_delegations_is_kept(tmp_path: Path) -> None:
     sim = RepositorySimulator()
-    sim.publish()
+    sim.add_delegation("targets", "a", ["fw/*"])
+    sim.add_target("fw/x", b"x", role="a")
+    sim.publish(("targets", "a"))
     signed = role_dict(sim, "targets")
-    signed["delegations"] = {
-        "keys": {"weird": {"keytype": "rot13", "scheme": "rot13", "keyval": {"public": "a"}}},
-        "roles": [],
-    }
+    signed["delegations"]["keys"]["weird"] = WEIRD
+    signed["delegations"]["roles"][0]["keyids"].append("weird")
     sim.override[current_url(sim, "targets")] = sign_dict(sim.signers["targets"][0], signed)
-    md = tmp_path / "md"
-    md.mkdir()
-    (md / "root.json").write_bytes(sim.signed_roots[0])
-    attack(sim, md, verifier.UnsupportedKeyError, role="targets")
+    up = sim.updater(tmp_path / "md")
+    assert up.get_targetinfo("fw/x") is not None
+
+
+def test_delegation_signed_only_by_an_unknown_key_type_is_refused(tmp_path: Path) -> None:
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "a", ["fw/*"])
+    sim.add_target("fw/x", b"x", role="a")
+    sim.publish(("targets", "a"))
+    signed = role_dict(sim, "targets")
+    signed["delegations"]["keys"]["weird"] = WEIRD
+    signed["delegations"]["roles"][0]["keyids"] = ["weird"]
+    sim.override[current_url(sim, "targets")] = sign_dict(sim.signers["targets"][0], signed)
+    up = sim.updater(tmp_path / "md")
+    up.refresh()
+    before = state_of(tmp_path / "md")
+    with pytest.raises(verifier.UnsignedMetadataError, match="cannot check: x-pq-sig"):
+        up.get_targetinfo("fw/x")
+    assert state_of(tmp_path / "md") == before
 
 
 def test_invalid_public_key_value(sim: RepositorySimulator, md: Path) -> None:

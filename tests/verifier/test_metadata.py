@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from securesystemslib.signer import CryptoSigner
 from tuf.api import metadata as tuf_md
 
-from verifier import MetadataFormatError, UnsupportedKeyError
+from verifier import MetadataFormatError
 from verifier._internal import metadata as md
-from verifier._internal.keys import Key
+from verifier._internal.keys import Key, UnknownKey
 
 segment = st.text(alphabet="ab*?.[]!-/", min_size=0, max_size=6)
 
@@ -131,8 +131,14 @@ def test_key_verify(make: object) -> None:
 
 
 def test_key_errors() -> None:
-    with pytest.raises(UnsupportedKeyError):
-        Key.from_dict("k", {"keytype": "ed25519", "scheme": "ed448", "keyval": {"public": ""}})
+    # An unknown type is kept as a key that never verifies (TUF 4.2: adopters' key types),
+    # whatever its keyval holds; a keyval that is not an object is malformed for any type.
+    for keyval in ({"public": ""}, {"x": 1}, {}):
+        unknown = Key.from_dict("k", {"keytype": "ed25519", "scheme": "ed448", "keyval": keyval})
+        assert isinstance(unknown, UnknownKey) and unknown.kind == "ed25519/ed448"
+        assert not unknown.verify("00" * 64, b"m")
+    with pytest.raises(MetadataFormatError):
+        Key.from_dict("k", {"keytype": "x-pq", "scheme": "x-pq", "keyval": "abcd"})
     with pytest.raises(MetadataFormatError):
         Key.from_dict("k", {"keytype": "ed25519", "scheme": "ed25519", "keyval": {}})
     with pytest.raises(MetadataFormatError):

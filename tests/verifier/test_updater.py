@@ -144,6 +144,25 @@ def test_delegation_search_order_and_terminating(tmp_path: Path) -> None:
     assert not any("b.json" in r for r in sim.fetcher.requests)
 
 
+def test_roles_searched_is_what_the_search_loads(tmp_path: Path) -> None:
+    """The public seam a bundle builder uses: every role the search for a name reads."""
+    sim = RepositorySimulator()
+    sim.add_delegation("targets", "a", ["fw/*"])
+    sim.add_delegation("a", "a1", ["fw/*"])
+    sim.add_delegation("targets", "b", ["fw/*"], terminating=True)
+    sim.add_delegation("targets", "c", ["fw/*"])
+    sim.add_delegation("targets", "other", ["other/*"])
+    sim.add_target("fw/x", b"x", role="b")
+    sim.add_target("top", b"t")
+    sim.publish(("targets", "a", "a1", "b", "c", "other"))
+    up = sim.updater(tmp_path)
+    # Pre-order: a and its child first, then the terminating b that lists it; never c.
+    assert up.roles_searched("fw/x") == ["targets", "a", "a1", "b"]
+    assert up.roles_searched("fw/none") == ["targets", "a", "a1", "b"]
+    assert up.roles_searched("top") == ["targets"]
+    assert up.roles_searched("other/y") == ["targets", "other"]
+
+
 def test_delegated_role_fetched_only_when_needed(tmp_path: Path) -> None:
     sim = RepositorySimulator()
     sim.add_delegation("targets", "apps", ["apps/*"])

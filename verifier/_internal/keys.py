@@ -5,6 +5,10 @@ Supported (keytype, scheme) pairs, with the key encodings securesystemslib write
 (also with keytype equal to the scheme; PEM SubjectPublicKeyInfo, DER signatures) and
 ``rsa/rsassa-pss-sha256`` (also sha384, sha512; PEM). Signatures are hex strings.
 
+A key of any other (keytype, scheme) pair is kept as an :class:`UnknownKey` that never
+verifies (TUF 4.2 lets adopters define key types): metadata listing one still loads,
+and a threshold is met only by signatures of keys this verifier can check.
+
 ``cryptography`` is imported on first verification, not at import time: ``import
 verifier`` stays fast. A primitive that cannot be loaded raises CryptoUnavailableError;
 there is no fallback.
@@ -12,7 +16,7 @@ there is no fallback.
 
 from __future__ import annotations
 
-from verifier._errors import CryptoUnavailableError, MetadataFormatError, UnsupportedKeyError
+from verifier._errors import CryptoUnavailableError, MetadataFormatError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
@@ -62,9 +66,12 @@ class Key:
     def from_dict(cls, keyid: str, data: Any) -> Key:
         """Parse one key object.
 
+        Returns:
+            The key; an :class:`UnknownKey` (never verifies) for a keytype/scheme pair
+            this verifier does not implement.
+
         Raises:
             MetadataFormatError: fields missing or of the wrong type.
-            UnsupportedKeyError: unknown keytype/scheme pair.
         """
         if not isinstance(data, dict):
             raise MetadataFormatError(f"key {keyid!r} is not an object")
@@ -73,11 +80,14 @@ class Key:
         keyval = data.get("keyval")
         if not isinstance(keytype, str) or not isinstance(scheme, str):
             raise MetadataFormatError(f"key {keyid!r}: keytype and scheme must be strings")
-        if not isinstance(keyval, dict) or not isinstance(keyval.get("public"), str):
-            raise MetadataFormatError(f"key {keyid!r}: keyval.public must be a string")
+        if not isinstance(keyval, dict):
+            raise MetadataFormatError(f"key {keyid!r}: keyval must be an object")
         kind = _SCHEMES.get((keytype, scheme))
         if kind is None:
-            raise UnsupportedKeyError(f"key {keyid!r}: unsupported key {keytype}/{scheme}")
+            # Its keyval is the other key type's business: only its being an object is ours.
+            return UnknownKey(keyid, f"{keytype}/{scheme}", "")
+        if not isinstance(keyval.get("public"), str):
+            raise MetadataFormatError(f"key {keyid!r}: keyval.public must be a string")
         return cls(keyid, kind, keyval["public"])
 
     def _load(self) -> Any:
@@ -135,6 +145,22 @@ class Key:
             # e.g. a DER signature that does not parse: not a valid signature.
             return False
         return True
+
+
+class UnknownKey(Key):
+    """A key of a type this verifier does not implement: kept, never verifies.
+
+    ``kind`` is ``"keytype/scheme"``. Its signatures are never counted, so a threshold is
+    met only by keys the verifier can check (UnsupportedKeyError is no longer raised).
+    """
+
+    __slots__ = ()
+
+    def identity(self) -> tuple[str, bytes]:
+        return ("unknown", self.keyid.encode())
+
+    def verify(self, signature_hex: str, message: bytes) -> bool:
+        return False
 
 
 def _verify_pem_key(kind: str, key: Any, sig: bytes, message: bytes) -> None:

@@ -19,7 +19,7 @@ from verifier._errors import (
 )
 from verifier._internal.canonical import encode_canonical, loads
 from verifier._internal.hashing import new_hasher, sha256
-from verifier._internal.keys import Key
+from verifier._internal.keys import Key, UnknownKey
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
@@ -274,8 +274,12 @@ def verify_signatures(
             counted.add(key.identity())
             if len(counted) >= role.threshold:
                 return
+    unknown = sorted(
+        {k.kind for i in role.keyids if (k := keys.get(i)) is not None and type(k) is UnknownKey}
+    )
     raise UnsignedMetadataError(
         f"{what} has {len(counted)} valid signatures, threshold is {role.threshold}"
+        + (f" (keys of types this verifier cannot check: {', '.join(unknown)})" if unknown else "")
     )
 
 

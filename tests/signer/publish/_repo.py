@@ -73,19 +73,21 @@ class RepoBuilder:
         self.files[key] = data
         return key
 
-    def delegate(self, role: str, paths: list[str]) -> None:
-        """Delegate ``paths`` from targets to a new role signed by ``delegate_signer``."""
-        targets = self.md["targets"].signed
+    def delegate(
+        self, role: str, paths: list[str], *, parent: str = "targets", terminating: bool = True
+    ) -> None:
+        """Delegate ``paths`` from ``parent`` to a new role signed by ``delegate_signer``."""
+        targets = self.md[parent].signed
         if targets.delegations is None:
             targets.delegations = Delegations(keys={}, roles={})
         key = self.delegate_signer.public_key
         assert targets.delegations.roles is not None
         targets.delegations.keys[key.keyid] = key
         targets.delegations.roles[role] = DelegatedRole(
-            role, [key.keyid], 1, terminating=True, paths=paths
+            role, [key.keyid], 1, terminating=terminating, paths=paths
         )
         self.md[role] = Metadata(Targets(expires=self._expiry()))
-        self.dirty |= {"targets", role}
+        self.dirty |= {parent, role}
 
     def rotate_key(self, role: str) -> None:
         """Replace ``role``'s key with a new one (a new root version lists it)."""

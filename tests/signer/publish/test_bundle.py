@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tuf.api.exceptions import RepositoryError
 
 from signer._bundle import build_bundle
-from signer._errors import InvalidInputError, RepositoryLocationError
+from signer._errors import InvalidInputError, RepositoryLocationError, VerificationError
 from tests.signer.publish._device import device_fetch_bundle
 from tests.signer.publish._repo import RepoBuilder
 from verifier._internal.bundle import Bundle, BundleError, BundleLimits, BundleMemberNotFound
@@ -96,6 +96,26 @@ def test_bundle_bad_input_is_refused_and_writes_nothing(
         build_bundle(published, tmp_path / "out.tar", targets, **kwargs)  # type: ignore[arg-type]
     assert list(tmp_path.glob("out.tar*")) == []
     assert list(tmp_path.glob(".out.tar*")) == []
+
+
+def test_bundle_of_a_published_tree_that_does_not_verify(published: Path, tmp_path: Path) -> None:
+    """The builder reads the tree as a device does: tampered metadata is refused (exit 9)
+    rather than shipped to devices that would refuse it."""
+    path = published / "metadata" / "3.targets.json"
+    data = json.loads(path.read_bytes())
+    data["signed"]["targets"]["gw/1.0.0/fw.bin"]["length"] += 1
+    path.write_bytes(json.dumps(data).encode())
+    with pytest.raises(VerificationError, match="does not verify from root version 1") as e:
+        build_bundle(published, tmp_path / "out.tar", ["gw/1.0.0/fw.bin"])
+    assert e.value.exit_code == 9
+    assert list(tmp_path.glob("*out.tar*")) == []
+
+
+def test_bundle_warns_when_its_metadata_has_expired(published: Path, tmp_path: Path) -> None:
+    later = datetime.now(UTC) + timedelta(days=3650)
+    report = build_bundle(published, tmp_path / "b.tar", ["gw/1.0.0/fw.bin"], now=later.timestamp())
+    assert any(w.startswith("timestamp expired on ") for w in report.warnings)
+    assert (tmp_path / "b.tar").is_file()
 
 
 def test_bundle_of_a_directory_that_is_not_published(tmp_path: Path) -> None:

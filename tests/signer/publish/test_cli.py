@@ -146,6 +146,14 @@ def test_bundle_command_and_reference_client(repo: Path, tmp_path: Path) -> None
     got = device_fetch_bundle(tmp_path / "usb.tar", _root(repo), tmp_path / "dev", name)
     assert got == b"one" * 1000
 
+    assert report["warnings"] == []
+    newer = release(repo, tmp_path, "2.0.0", b"two")
+    firmtuf("publish", repo, out)
+    warned = firmtuf("bundle", out, tmp_path / "old.tar", "--target", name)
+    assert f"warning: the repository lists {newer} (2.0.0) for gw, newer than" in warned.stderr
+    assert f"add --target {newer}" in warned.stderr
+    assert warned.stdout.startswith(f"Wrote {tmp_path / 'old.tar'}")
+
     unknown = firmtuf("bundle", out, tmp_path / "x.tar", "--target", "nope", code=3)
     assert "no target named 'nope'" in unknown.output
     firmtuf("bundle", tmp_path, tmp_path / "x.tar", "--target", name, code=4)

@@ -18,7 +18,9 @@ from verifier import (
     BundleError,
     BundleLimits,
     DevicePolicy,
+    DownloadError,
     ExpiredMetadataError,
+    LengthOrHashMismatchError,
     RepositoryError,
     StorageError,
     UnsignedMetadataError,
@@ -144,9 +146,132 @@ def test_member_missing_from_bundle_is_a_clear_error(repo: RepoBuilder, tmp_path
     with _apply(bundle, tmp_path / "dev", repo.root_bytes) as up:
         target = up.get_targetinfo(two)
         assert target is not None
-        with pytest.raises(Exception, match="not in the bundle"):
+        with pytest.raises(BundleError, match="not in the bundle") as exc:
             up.download(target, tmp_path / "two.bin")
+        assert not isinstance(exc.value, DownloadError)  # the bundle's fault, not the network's
     assert not (tmp_path / "two.bin").exists()
+
+
+# --- issue 9 item 5: a bundle is chosen from, and carries, what the device reads ------------
+
+
+def _state(device: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(device)): p.read_bytes() for p in device.rglob("*") if p.is_file()}
+
+
+def _retar(
+    bundle: Path, out: Path, *, drop: str = "", add: tuple[str, bytes] | None = None
+) -> Path:
+    """Rewrite ``bundle`` without members ending in ``drop`` and with ``add`` (as an
+    attacker with the USB stick would)."""
+    with tarfile.open(bundle) as src, tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as dst:
+        for member in src.getmembers():
+            if drop and member.name.endswith(drop):
+                continue
+            dst.addfile(member, src.extractfile(member))
+        if add is not None:
+            info = tarfile.TarInfo(add[0])
+            info.size = len(add[1])
+            dst.addfile(info, io.BytesIO(add[1]))
+    return out
+
+
+def test_check_on_a_bundle_chooses_only_among_the_images_it_carries(
+    repo: RepoBuilder, tmp_path: Path
+) -> None:
+    """The issue's case: a bundle made for 1.1.0 whose metadata also lists 2.0.0."""
+    old = _release(repo, "1.1.0", b"one one zero")
+    new = _release(repo, "2.0.0", b"two")
+    published = repo.write(tmp_path / "published")
+    report = build_bundle(published, tmp_path / "b.tar", [old])
+    assert any("gw/2.0.0/fw.bin (2.0.0) for gw, newer than" in w for w in report.warnings)
+    with _apply(tmp_path / "b.tar", tmp_path / "dev", repo.root_bytes) as up:
+        target = up.check()
+        assert target is not None and target.path == old
+        assert up.download(target, tmp_path / "fw.bin").read_bytes() == b"one one zero"
+        newer = up.get_targetinfo(new)
+        assert newer is not None
+        before = _state(tmp_path / "dev")
+        with pytest.raises(BundleError, match=r"gw/2\.0\.0/.* is not in the bundle"):
+            up.download(newer, tmp_path / "two.bin")
+    assert _state(tmp_path / "dev") == before
+    assert not (tmp_path / "two.bin").exists()
+
+
+def test_bundle_of_the_newest_has_no_newer_warning(repo: RepoBuilder, tmp_path: Path) -> None:
+    _release(repo, "1.1.0", b"one")
+    new = _release(repo, "2.0.0", b"two")
+    report = build_bundle(repo.write(tmp_path / "p"), tmp_path / "b.tar", [new])
+    assert report.warnings == []
+
+
+def test_bundle_carries_the_search_path_of_a_nested_delegation_by_default(
+    repo: RepoBuilder, tmp_path: Path
+) -> None:
+    """Without --all-roles: the device's check() and download() read only the roles on
+    the search path of the carried image, and the bundle holds exactly those."""
+    repo.delegate("cams", ["cam/*/*"])
+    repo.delegate("products", ["gw/*/*"], terminating=False)
+    repo.delegate("gw-team", ["gw/*/*"], parent="products")
+    repo.add_target("gw/3.0/fw.bin", b"nested", role="gw-team", hardware_ids=["gw"], version="3.0")
+    repo.add_target("cam/1.0/c.bin", b"cam", role="cams", hardware_ids=["gw"], version="9.0")
+    repo.commit()
+    published = repo.write(tmp_path / "published")
+    report = build_bundle(published, tmp_path / "b.tar", ["gw/3.0/fw.bin"])
+    roles = [m.split(".")[1] for m in report.members if m.startswith("metadata/")]
+    assert roles[-3:] == ["targets", "products", "gw-team"]
+    assert "cams" not in roles
+    # The repository lists a newer image for gw under cams: the bundle says so.
+    assert any("cam/1.0/c.bin (9.0) for gw" in w for w in report.warnings)
+    with _apply(tmp_path / "b.tar", tmp_path / "dev", repo.root_bytes) as up:
+        target = up.check()
+        assert target is not None and target.path == "gw/3.0/fw.bin"
+        assert up.download(target, tmp_path / "fw.bin").read_bytes() == b"nested"
+
+
+def test_bundle_missing_a_role_on_the_path_is_the_bundles_fault(
+    repo: RepoBuilder, tmp_path: Path
+) -> None:
+    """Attack/mistake: a stick whose bundle lost a role on the path. Refused as a bad
+    bundle (RepositoryError), never as network trouble; trusted state unchanged."""
+    repo.delegate("gw-team", ["gw/*/*"])
+    repo.add_target("gw/3.0/fw.bin", b"fw", role="gw-team", hardware_ids=["gw"], version="3.0")
+    repo.commit()
+    good = _bundle(repo, tmp_path, "b", "gw/3.0/fw.bin")
+    bad = _retar(good, tmp_path / "bad.tar", drop=".gw-team.json")
+    with _apply(bad, tmp_path / "dev", repo.root_bytes) as up:
+        before = _state(tmp_path / "dev")
+        with pytest.raises(
+            BundleError, match=r"metadata/1\.gw-team\.json is not in the bundle"
+        ) as e:
+            up.check()
+        assert not isinstance(e.value, DownloadError)
+    assert _state(tmp_path / "dev") == before
+
+
+def test_image_smuggled_into_a_bundle_is_never_installed(repo: RepoBuilder, tmp_path: Path) -> None:
+    """Attack: whoever holds the stick adds a file named like the newer release the
+    metadata lists. Under a made-up hash it is not a candidate; under the real name
+    (the hash it should have) it is chosen, and the download refuses its bytes."""
+    old = _release(repo, "1.1.0", b"one")
+    new = _release(repo, "2.0.0", b"two")
+    good = _bundle(repo, tmp_path, "b", old)
+    fake = _retar(good, tmp_path / "fake.tar", add=(f"targets/gw/2.0.0/{'0' * 64}.fw.bin", b"evil"))
+    with _apply(fake, tmp_path / "dev", repo.root_bytes) as up:
+        target = up.check()
+        assert target is not None and target.path == old
+        real = up.get_targetinfo(new)
+        assert real is not None
+    digest = real.hashes["sha256"]
+    named = _retar(good, tmp_path / "named.tar", add=(f"targets/gw/2.0.0/{digest}.fw.bin", b"bad"))
+    with _apply(named, tmp_path / "dev2", repo.root_bytes) as up:
+        target = up.check()
+        assert target is not None and target.path == new
+        before = _state(tmp_path / "dev2")
+        with pytest.raises(LengthOrHashMismatchError):
+            up.download(target, tmp_path / "evil.bin")
+    assert _state(tmp_path / "dev2") == before
+    assert not (tmp_path / "evil.bin").exists()
 
 
 # --- time floor ------------------------------------------------------------------------

@@ -124,3 +124,46 @@ def test_bins_write_the_binding_and_refuse_targets_outside_it(
     r = cli("add", repo, other, "--hardware-id", "gw-2", "--version", "1.0")
     assert r.exit_code == 3, r.output
     assert "may only ship to cam-*" in r.output
+
+
+def test_sub_delegation_inherits_and_status_says_so(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    r = cli(
+        "delegate", repo, "product-a", "--paths", "product-a/*/*",
+        "--hardware-id", "product-a*", *PW,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = cli(
+        "delegate", repo, "product-a-beta", "--paths", "product-a/*-beta/*",
+        "--parent", "product-a", *PW,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    # Unbound itself, the beta role still cannot ship beyond what product-a admits.
+    image = make_image(tmp_path / "fw.bin")
+    before = tree_bytes(repo)
+    r = cli(
+        "add", repo, image, "--hardware-id", "acme-gw", "--version", "2.0-beta",
+        "--name", "product-a/2.0-beta/fw.bin",
+    )  # fmt: skip
+    assert r.exit_code == 3, r.output
+    assert "delegation 'product-a' may only ship to product-a*" in r.output
+    assert tree_bytes(repo) == before
+    assert cli("sign", repo, *PW).exit_code == 0
+    r = cli("status", repo, "--no-images", "--json")
+    roles = {role["role"]: role for role in json.loads(r.output)["roles"]}
+    assert roles["product-a-beta"]["hardware_ids"] is None
+    assert roles["product-a-beta"]["hardware_ids_within"] == {"product-a": ["product-a*"]}
+    assert roles["product-a"]["hardware_ids_within"] == {}
+    r = cli("status", repo, "--no-images")
+    assert "ships to any hardware id, within product-a: product-a*" in r.output
+
+
+def test_status_shows_the_binding_of_bins(cli: Cli, repo: Path) -> None:
+    r = cli("bins", repo, "4", "--hardware-id", "cam-*", *PW)
+    assert r.exit_code == 0, r.output
+    assert "ships to cam-*" in r.output
+    assert cli("sign", repo, *PW).exit_code == 0
+    r = cli("status", repo, "--no-images", "--json")
+    roles = {role["role"]: role for role in json.loads(r.output)["roles"]}
+    assert [roles[f"bins-{i}"]["hardware_ids"] for i in range(4)] == [["cam-*"]] * 4
+    r = cli("status", repo, "--no-images")
+    assert r.output.count("ships to cam-*") == 4

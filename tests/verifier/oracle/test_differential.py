@@ -33,6 +33,7 @@ ROLE_LABELS = ("root", "timestamp", "snapshot", "targets", "path0", "path1")
 OURS_STRICTER = "ours refuses, python-tuf accepts"
 ROLE_LEVEL = "python-tuf refuses the delegating metadata, ours only the delegated role"
 RESTART_5_3_11 = "ours starts over from the repository after a key rotation (5.3.11)"
+KEPT_UNKNOWN_KEY = "python-tuf refuses a key type it does not know, ours keeps it unused"
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,18 @@ KNOWN_DIFFERENCES: dict[str, Difference] = {
         ),
         by_mutation("s_target_custom_list"),
     ),
+    "unknown key types": Difference(
+        KEPT_UNKNOWN_KEY,
+        (
+            "Root or a delegation lists a key of a type neither client implements. Spec 4.2 "
+            "lets adopters define key types; python-tuf (securesystemslib) refuses the whole "
+            "metadata when it cannot parse one key. Ours keeps it as a key that never "
+            "verifies (issue 9 item 6): the metadata loads and its thresholds are met only "
+            "by keys it can check, so it accepts where python-tuf refuses, never the other "
+            "way (test_attacks.py::test_threshold_needing_an_unknown_key_type_is_refused)."
+        ),
+        lambda sc: sc.mutation in ("s_unknown_key_unused", "s_unknown_key_listed"),
+    ),
     "s_deleg_name_empty": Difference(
         ROLE_LEVEL,
         (
@@ -177,6 +190,8 @@ def _tolerated(sc: Scenario, reference: Outcome, ours: Outcome) -> bool:
         if difference.kind == ROLE_LEVEL and _refuses(reference):
             return True
         if difference.kind == RESTART_5_3_11 and (_refuses(reference) or _refuses(ours)):
+            return True
+        if difference.kind == KEPT_UNKNOWN_KEY and _refuses(reference) and not _refuses(ours):
             return True
     return False
 
