@@ -294,20 +294,3 @@ def test_support_commands_take_the_lock(cli: Cli, signed_repo: Path) -> None:
         reading = cli("--lock-wait", "0", "support", "list", signed_repo)
         assert reading.exit_code == 7
     assert NAME not in _targets(signed_repo)
-
-
-def test_declaration_needs_a_role_bound_to_the_hardware(cli: Cli, signed_repo: Path) -> None:
-    """A role bound to other hardware (ADR 0008) cannot declare: devices would refuse it."""
-    bound = cli("delegate", signed_repo, "cams", "--paths", "board-b/*/*",
-                "--hardware-id", "cam-*", *PW)  # fmt: skip
-    assert bound.exit_code == 0, bound.output
-    before = tree_bytes(signed_repo)
-    refused = cli("support", "set", signed_repo, "board-b", "--until", "2031-12-31")
-    assert refused.exit_code == 3, refused.output
-    assert "may only ship to cam-*" in refused.stderr
-    assert tree_bytes(signed_repo) == before
-    assert cli("delegate", signed_repo, "cam-team", "--paths", "cam-1/*/*",
-               "--hardware-id", "cam-*", *PW).exit_code == 0  # fmt: skip
-    ok = cli("support", "set", signed_repo, "cam-1", "--until", "2031-12-31", "--json")
-    assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.stdout)["role"] == "cam-team"
