@@ -8,54 +8,50 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 from pathlib import Path
 
 import verifier
 from signer._demo import serve_directory
-from tests.signer.publish._shell import ROOT, firmtuf_env, run_script, sh_blocks
+from tests.docs._guide import DOCS, guide_blocks, python_blocks, user_env
+from tests.signer.publish._shell import run_script
 
-GUIDE = ROOT / "docs" / "sbom-and-support.md"
+PAGE = "sbom-and-support.md"
 PW = "FIRMTUF_GUIDE_PASSWORD"
 ROOT_JSON = "fw-repo/metadata/root_history/1.root.json"
 
 
 def _blocks(www: Path, base: str) -> list[str]:
-    blocks = sh_blocks(GUIDE.read_text())
-    assert len(blocks) == 4, f"{GUIDE.name}: {len(blocks)} sh blocks; update the test"
+    sign = ("firmtuf sign fw-repo\n", f"firmtuf sign fw-repo --password-env {PW}\n")
     edits = [
-        (1, "firmtuf sign fw-repo\n", f"firmtuf sign fw-repo --password-env {PW}\n"),
+        (1, *sign),
         (2, "/srv/www/firmware", str(www)),
         (2, "https://updates.example.com/", base),
-        (3, "firmtuf sign fw-repo\n", f"firmtuf sign fw-repo --password-env {PW}\n"),
+        (3, *sign),
     ]
-    for index, old, new in edits:
-        assert old in blocks[index], f"{GUIDE.name} block {index} no longer contains {old!r}"
-        blocks[index] = blocks[index].replace(old, new)
-    return blocks
+    return guide_blocks(PAGE, edits, expect_blocks=4)
 
 
 def _device(work: Path, base: str) -> str:
-    blocks = re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(), re.M | re.S)
-    assert len(blocks) == 1, f"{GUIDE.name}: one python example expected"
+    blocks = python_blocks(PAGE)
+    assert len(blocks) == 1, f"{PAGE}: one python example expected"
     code = blocks[0]
     for old, new in (
         ('"/data/firmtuf"', repr(str(work / "device"))),
         ('"/etc/firmtuf/root.json"', repr(str(work / ROOT_JSON))),
         ("https://updates.example.com/", base),
     ):
-        assert old in code, f"{GUIDE.name} device example no longer contains {old!r}"
+        assert old in code, f"{PAGE} device example no longer contains {old!r}"
         code = code.replace(old, new)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, str(GUIDE), "exec"), {})  # noqa: S102 - our own documentation
+        exec(compile(code, str(DOCS / PAGE), "exec"), {})  # noqa: S102 - our own documentation
     return out.getvalue()
 
 
 def test_release_with_sbom_and_support_period_as_the_guide_shows(tmp_path: Path) -> None:
     work, www = tmp_path / "work", tmp_path / "www"
     work.mkdir()
-    env = firmtuf_env(tmp_path / "bin", {PW: "correct horse"})
+    env = user_env(tmp_path, {PW: "correct horse"})
     run_script(f"firmtuf init fw-repo --password-env {PW}", work, env)
     (work / "build").mkdir()
     (work / "build" / "gateway.bin").write_bytes(b"\x7fELF gateway 1.5.0" * 800)
