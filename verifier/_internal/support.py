@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from verifier._errors import MetadataFormatError
+from verifier._internal.metadata import days_from_civil
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
@@ -32,17 +33,6 @@ def support_target_name(hardware_id: str) -> str:
     return hardware_id + SUPPORT_SUFFIX
 
 
-def _days_from_civil(y: int, m: int, d: int) -> int:
-    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm):
-    # exact for any year, no datetime or calendar import on the device.
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
 def _date(text: Any, what: str) -> str:
     match = _DATE.fullmatch(text) if isinstance(text, str) else None
     if match is None:
@@ -58,7 +48,7 @@ def _date(text: Any, what: str) -> str:
 def _end_of(day: str) -> int:
     """Seconds since the epoch when ``day`` (YYYY-MM-DD, UTC) is over."""
     y, m, d = (int(part) for part in day.split("-"))
-    return (_days_from_civil(y, m, d) + 1) * _DAY
+    return (days_from_civil(y, m, d) + 1) * _DAY
 
 
 class SupportPeriod:
