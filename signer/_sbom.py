@@ -19,7 +19,6 @@ from typing import Any
 from tuf.api.exceptions import LengthOrHashMismatchError
 from tuf.api.metadata import TargetFile
 
-from signer._delegations import search_order
 from signer._errors import ConflictError, InvalidInputError, MetadataError, VerificationError
 from signer._firmware import (
     SBOM_KEY,
@@ -190,7 +189,7 @@ def orphaned_sbom(
 
 def found_by_client(repo: FirmwareRepository, name: str) -> tuple[str, TargetFile] | None:
     """(role, entry) of target ``name`` as a device's delegation search finds it, or None."""
-    for role in search_order(repo, name):
+    for role in repo.graph.search(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
             return role, info

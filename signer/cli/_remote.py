@@ -9,14 +9,19 @@ from typing import Any, TypeVar
 
 import click
 
+from signer import (
+    FirmwareRepository,
+    InvalidInputError,
+    LocalFile,
+    RepositoryLocationError,
+    build_dashboard,
+    open_store,
+    publish_to_store,
+    repository_status,
+    upload_dashboard,
+)
 from signer._client import Source, published_source
-from signer._dashboard import build_dashboard, upload_dashboard
-from signer._errors import InvalidInputError
 from signer._publish import working_source
-from signer._remote import publish_to_store
-from signer._repository import CONFIG_FILE, FirmwareRepository
-from signer._status import repository_status
-from signer._store import LocalFile, open_store
 from signer.cli._common import echo_json
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,14 +77,12 @@ def client_source(source: str, endpoint_url: str | None) -> Source:
         InvalidInputError: none of these.
         PublishError: a working repository that is not publishable.
     """
-    if source.startswith("s3://"):
-        from signer._s3 import S3Store
-        from signer._s3_fetcher import S3Fetcher
-
-        store = S3Store.from_url(source, endpoint_url=endpoint_url)
-        return published_source(source, S3Fetcher(store))
-    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
+    if source.startswith(("s3://", "http://", "https://")):
+        return published_source(source, endpoint_url=endpoint_url)
+    if not Path(source).is_dir():
         raise InvalidInputError(f"{source} is neither a directory nor an http(s) or s3:// URL")
-    if (Path(source) / CONFIG_FILE).is_file():
-        return working_source(FirmwareRepository(source))
-    return published_source(source)
+    try:
+        working = FirmwareRepository(source)
+    except RepositoryLocationError:
+        return published_source(source)
+    return working_source(working)

@@ -8,24 +8,35 @@ from pathlib import Path
 
 import click
 
-from signer._client import ClientRefusal, ClientReport, check_repository, root_problem
-from signer._errors import (
+from signer import (
+    ClientRefusal,
+    ClientReport,
+    FirmwareRepository,
     InvalidInputError,
+    RepositoryLocationError,
     UnhealthyError,
     UnreachableError,
     VerificationError,
+    root_problem,
+    verify_published,
+    verify_working_repository,
 )
 from signer.cli._common import DurationType, echo_json, json_option, read_small_file
 from signer.cli._locking import locks_repo
-from signer.cli._remote import client_source, endpoint_option
+from signer.cli._remote import endpoint_option
 from verifier import Config
 
 
 def _check(source: str, root: bytes, *, download: bool, endpoint_url: str | None) -> ClientReport:
-    where = client_source(source, endpoint_url)
-    return check_repository(
-        where.metadata_url, where.targets_url, root, fetcher=where.fetcher, download=download
-    )
+    if source.startswith(("s3://", "http://", "https://")):
+        return verify_published(source, root, download=download, endpoint_url=endpoint_url)
+    if not Path(source).is_dir():
+        raise InvalidInputError(f"{source} is neither a directory nor an http(s) or s3:// URL")
+    try:
+        working = FirmwareRepository(source)
+    except RepositoryLocationError:
+        return verify_published(source, root, download=download)
+    return verify_working_repository(working, root, download=download)
 
 
 def _expiring(report: ClientReport, window: timedelta) -> list[str]:

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import verifier
-from signer._demo import serve_directory
 from tests.docs._guide import DOCS, guide_blocks, python_blocks, user_env
+from tests.loopback import serve_directory
 from tests.signer.publish._shell import run_script
 
 PAGE = "sbom-and-support.md"

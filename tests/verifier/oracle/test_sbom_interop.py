@@ -23,8 +23,8 @@ from tuf.ngclient import Updater as TufUpdater
 
 import verifier
 from signer.cli import main
+from tests.loopback import serve_directory
 from tests.sbom_documents import cyclonedx, write
-from tests.verifier.oracle._http import serve_directory
 
 PASSWORD_ENV = "FIRMTUF_ORACLE_PASSWORD"
 HW = "acme-gw-r2"
