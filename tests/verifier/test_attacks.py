@@ -542,6 +542,48 @@ def test_delegated_threshold_zero_is_invalid(tmp_path: Path) -> None:
     attack(sim, md, verifier.MetadataFormatError, role="targets")
 
 
+# -- duplicate JSON keys (issue 9 item 6) ------------------------------------------------------
+
+
+def _with_duplicate(data: bytes, anchor: bytes, inserted: bytes) -> bytes:
+    """``data`` with ``inserted`` (a key and value, then a comma) right after ``anchor``:
+    Python's parser keeps the last value (the signed one), other parsers the first."""
+    assert anchor in data
+    return data.replace(anchor, anchor + inserted, 1)
+
+
+@pytest.mark.parametrize("key", [b'"version"', b'"vers\\u0069on"'], ids=["plain", "escaped"])
+def test_duplicate_key_in_signed_timestamp_is_refused(
+    sim: RepositorySimulator, md: Path, key: bytes
+) -> None:
+    """Attack: a validly signed timestamp with an unsigned first "version" smuggled in
+    (written plainly, or with an escape: text with a backslash takes the exact parse).
+    The signature still verifies over the last-wins reading; the document is refused."""
+    sim.update_timestamp()
+    data = _with_duplicate(sim.files[ts_url()], b'"signed": {', key + b": 99, ")
+    sim.override[ts_url()] = data
+    error = attack(sim, md, verifier.MetadataFormatError, role="timestamp")
+    assert "duplicate key" in str(error)
+
+
+def test_duplicate_hash_in_signed_targets_is_refused(sim: RepositorySimulator, md: Path) -> None:
+    """Attack: a first-wins reader would check another image's hash than the one signed."""
+    sim.publish()
+    data = sim.files[current_url(sim, "targets")]
+    evil = b'"sha256": "' + hashlib.sha256(b"evil").hexdigest().encode() + b'", '
+    sim.override[current_url(sim, "targets")] = _with_duplicate(data, b'"hashes": {', evil)
+    error = attack(sim, md, verifier.MetadataFormatError, role="targets")
+    assert "duplicate key" in str(error)
+
+
+def test_duplicate_key_in_the_envelope_is_refused(sim: RepositorySimulator, md: Path) -> None:
+    sim.update_timestamp()
+    data = sim.files[ts_url()]
+    sim.override[ts_url()] = _with_duplicate(data, b"{", b'"signatures": [], ')
+    error = attack(sim, md, verifier.MetadataFormatError, role="timestamp")
+    assert "duplicate key" in str(error)
+
+
 # -- key types ---------------------------------------------------------------------------------
 
 

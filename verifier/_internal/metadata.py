@@ -17,7 +17,7 @@ from verifier._errors import (
     MetadataFormatError,
     UnsignedMetadataError,
 )
-from verifier._internal.canonical import encode_canonical, loads
+from verifier._internal.canonical import check_colons, encode_canonical, loads_counted
 from verifier._internal.hashing import new_hasher, sha256
 from verifier._internal.keys import Key, UnknownKey
 
@@ -226,16 +226,34 @@ def _parse_keys(data: Any, what: str) -> dict[str, Key]:
 class Envelope:
     """A parsed ``{"signed": ..., "signatures": [...]}`` document."""
 
-    __slots__ = ("signatures", "signed", "size")
+    __slots__ = ("signatures", "signed", "size", "unchecked")
 
-    def __init__(self, signed: dict[str, Any], signatures: dict[str, str], size: int = 0) -> None:
+    def __init__(
+        self,
+        signed: dict[str, Any],
+        signatures: dict[str, str],
+        size: int = 0,
+        unchecked: int | None = None,
+    ) -> None:
         self.signed = signed
         self.signatures = signatures
         self.size = size  # of the JSON document (picks the canonical encoder)
+        self.unchecked = unchecked
+        """The colons the canonical ``signed`` must hold while that duplicate-key check
+        (canonical.loads_counted) is still to be made; None: nothing left to check. The
+        document itself is not kept to name the key: it would raise the peak memory
+        (trusted_set frees the text before the signature check)."""
 
     @classmethod
     def from_bytes(cls, data: bytes | str, expected_type: str) -> Envelope:
-        doc = _dict(loads(data), "metadata")
+        """Parse a metadata document.
+
+        Raises:
+            MetadataFormatError: not JSON, not a TUF envelope, of another type, or (here or
+                when its canonical bytes are first taken) a JSON object repeats a key.
+        """
+        parsed, colons = loads_counted(data)
+        doc = _dict(parsed, "metadata")
         signed = _dict(doc.get("signed"), "signed")
         sigs = doc.get("signatures")
         if not isinstance(sigs, list):
@@ -251,7 +269,25 @@ class Envelope:
         kind = signed.get("_type")
         if kind != expected_type:
             raise _fail(f"expected {expected_type} metadata, got _type {kind!r}")
-        return cls(signed, signatures, len(data))
+        if colons is not None:
+            # The envelope around "signed" (its key included) is small: counted now; the
+            # colons left belong to the signed part, checked with its canonical bytes.
+            rest = {k: v for k, v in doc.items() if k != "signed"}
+            colons -= 1 + encode_canonical(rest, _decoded=True, _size_hint=0).count(b":")
+        return cls(signed, signatures, len(data), colons)
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes of ``signed``: what signatures cover.
+
+        Raises:
+            MetadataFormatError: not expressible in canonical JSON, or the document
+                repeated a key in an object.
+        """
+        data = encode_canonical(self.signed, _decoded=True, _size_hint=self.size)
+        if self.unchecked is not None:
+            check_colons(data, self.unchecked)
+            self.unchecked = None
+        return data
 
 
 def verify_signatures(
@@ -305,10 +341,10 @@ class Signed:
         """The canonical bytes signatures cover (computed on demand, not kept: memory).
 
         Raises:
-            MetadataFormatError: not expressible in canonical JSON.
+            MetadataFormatError: not expressible in canonical JSON, or the document
+                repeated a key in an object.
         """
-        env = self.envelope
-        return encode_canonical(env.signed, _decoded=True, _size_hint=env.size)
+        return self.envelope.signed_bytes()
 
     def is_expired(self, reference_time: float) -> bool:
         """True when ``reference_time`` (seconds since the epoch) is at or past expiry."""
