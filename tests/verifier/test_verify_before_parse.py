@@ -1,4 +1,4 @@
-"""Verify before parse (issue 14 item 1, docs/adr/0013).
+"""Verify before parse (issue 14 item 1, docs/adr/0014).
 
 Metadata in canonical layout has its signatures checked over the exact bytes of its
 ``signed`` part before that part is parsed; anything else (another layout, signatures
@@ -249,7 +249,7 @@ def test_non_canonical_but_validly_signed_files_verify_by_reencoding(
 def test_signature_over_the_exact_non_canonical_bytes_is_accepted(
     sim: RepositorySimulator, md: Path
 ) -> None:
-    """The one designed difference from a re-encoding client (ADR 0013): in canonical
+    """The one designed difference from a re-encoding client (ADR 0014): in canonical
     layout, signatures over the exact bytes served count even when those bytes are not
     the canonical form (here: keys out of order). Only a key holder can make such a
     file, and what the device parses is exactly what was signed."""

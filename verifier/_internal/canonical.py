@@ -15,7 +15,7 @@ Floats are the remaining difference: the parser refuses them (see ``loads``), so
 metadata never holds one. Anything else falls back to the pure encoder.
 
 The verifier checks signatures over a file's raw ``signed`` bytes before parsing them
-(:func:`split_envelope`, :func:`parse_signed`; docs/adr/0013): this encoder is only needed
+(:func:`split_envelope`, :func:`parse_signed`; docs/adr/0014): this encoder is only needed
 for files written in another form. There is no accelerator any more (the ``accel`` extra,
 orjson, until issue 14): a device whose metadata is canonical (firmtuf's signer writes it
 so) never encodes large metadata, and orjson crashed the process (SIGSEGV) instead of
@@ -190,7 +190,7 @@ def _decode_at(decoder: json.JSONDecoder, text: str, start: int) -> tuple[Any, i
             gc.enable()
 
 
-# -- verify before parse (docs/adr/0013) ---------------------------------------------------
+# -- verify before parse (docs/adr/0014) ---------------------------------------------------
 _HEAD = b'{"signatures":'
 _SIGNED = ',"signed":'
 # The signatures are parsed before anything is verified: only this much is read for them

@@ -4,7 +4,7 @@ Every field the client workflow reads is type-checked here; anything malformed r
 MetadataFormatError (never KeyError/TypeError). Unknown fields are ignored, as the
 specification asks. Signatures are checked by :func:`verify_signatures` with the keys and
 threshold of the delegating role, counting each distinct key once, before the metadata is
-parsed when it is in canonical layout (:func:`load`, docs/adr/0013).
+parsed when it is in canonical layout (:func:`load`, docs/adr/0014).
 """
 
 from __future__ import annotations
@@ -815,7 +815,7 @@ def parse(cls: type[S], data: bytes) -> S:
 def load(cls: type[S], data: bytes, role: Role, keys: dict[str, Key], what: str) -> S:
     """``data`` parsed as ``cls`` metadata once a threshold of ``role``'s ``keys`` signed it.
 
-    Verify before parse (docs/adr/0013): when ``data`` is in canonical layout
+    Verify before parse (docs/adr/0014): when ``data`` is in canonical layout
     (canonical.split_envelope), only its signatures are parsed, the threshold is checked
     over the exact bytes of its ``signed`` part, and only then are those bytes parsed.
     Otherwise (a document in another layout, or whose signatures do not cover those
