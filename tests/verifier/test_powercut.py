@@ -466,11 +466,16 @@ def test_a_read_only_trust_store(world: dict[str, object], namespaces: None) -> 
     """The trust store on a read-only mount (a read-only root file system, or ext4 after
     ``errors=remount-ro``). Up to date, the device polls as usual: refresh, check,
     nothing to confirm, no lock file needed. With a release to take, the update stops
-    with a StorageError naming EROFS, and not a byte of the store changed."""
+    with a StorageError naming EROFS. Still holding layout 2's record (which names no
+    component), no component may read it as its own: a StorageError says so. Not a byte
+    of the store changes."""
     repo = Path(str(world["repo"]))
     current = fresh(world, "ro-current")
     assert child("update", str(current), str(repo)).returncode == 0
-    old = fresh(world, "ro-old")
+    adopted = fresh(world, "ro-adopted")  # the old release, layout 3
+    assert child("update", str(adopted), str(Path(str(world["tmp"])) / "old-repo")).returncode == 0
+    assert not (adopted / "trust" / "firmtuf" / "device.json").exists()
+    layout_2 = fresh(world, "ro-layout-2")
     script = """
 mount --bind "$T" "$T"
 mount -o remount,ro,bind "$T"
@@ -478,16 +483,18 @@ set +e
 "$PY" -m tests.verifier.powercut update "$DEVICE" "$REPO"
 echo "rc=$?"
 """
-    for device, expect in ((current, "rc=0"), (old, "rc=3")):
+    cases = [(current, None), (adopted, "Read-only file system"), (layout_2, "names no component")]
+    for device, why in cases:
         before = tree(device / "trust")
         done = in_namespace(script, T=device / "trust", DEVICE=device, REPO=repo)
         assert done.returncode == 0, done.stderr
         lines = done.stdout.strip().splitlines()
-        assert lines[-1] == expect, (device.name, done.stdout, done.stderr)
-        if expect == "rc=3":
+        assert lines[-1] == ("rc=0" if why is None else "rc=3"), (device.name, done.stdout)
+        if why is not None:
             error = outcome("\n".join(lines[:-1]))
             assert error["error"] == "StorageError", error
-            assert "Read-only file system" in str(error["message"])
+            assert why in str(error["message"]), error
+            assert "Read-only file system" in str(error["message"]), error
         assert tree(device / "trust") == before
 
 
