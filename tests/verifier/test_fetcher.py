@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.loopback import QuietHandler, serve
 from tests.verifier.conftest import state_of
 from tests.verifier.http_server import SimServer
 from tests.verifier.simulator import RepositorySimulator
@@ -294,16 +295,11 @@ def test_fetcher_that_overrides_fetch_is_refused(tmp_path: Path) -> None:
 
 def test_gzip_response_is_decoded_and_capped(tmp_path: Path) -> None:
     import gzip
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     body = gzip.compress(b"A" * 100_000)
     seen: list[str | None] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             seen.append(self.headers.get("Accept-Encoding"))
             self.send_response(200)
@@ -312,16 +308,10 @@ def test_gzip_response_is_decoded_and_capped(tmp_path: Path) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/x"
+    with serve(Handler) as base:
+        url = base + "x"
         fetcher = verifier.HttpFetcher(chunk_size=4096)
         assert b"".join(fetcher.fetch(url, 100_000)) == b"A" * 100_000
         with pytest.raises(verifier.DownloadLengthMismatchError):
             b"".join(fetcher.fetch(url, 50_000))  # a decompression bomb stays capped
         assert seen[0] == "identity"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import verifier
+from tests.loopback import QuietHandler, serve
 
 BODY = b"signed metadata bytes"
 
@@ -69,11 +68,8 @@ def _pki(directory: Path, label: str) -> tuple[Path, Path, Path]:
     return paths
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         self.send_response(200)
@@ -88,15 +84,8 @@ def https(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     ca, cert, key = _pki(tmp_path, "update")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}/", ca
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(_Handler, tls=context) as url:
+        yield url, ca
 
 
 def test_private_ca_bundle_is_trusted(https: tuple[str, Path]) -> None:

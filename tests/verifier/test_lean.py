@@ -14,15 +14,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 import verifier
+from tests.loopback import QuietHandler, serve
 from tests.verifier.conftest import state_of
 from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future
 from tests.verifier.test_attacks import current_url, role_dict, sign_dict
@@ -310,16 +309,13 @@ def test_key_identity_of_every_key_type(kind: str) -> None:
 # -- HTTP -------------------------------------------------------------------------------
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     """Answers every GET with ``body``; records request lines and connections."""
 
     protocol_version = "HTTP/1.1"
     body = b"0123456789"
     lines: ClassVar[list[str]] = []
     connections: ClassVar[set[int]] = set()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         type(self).lines.append(self.requestline)
@@ -334,14 +330,8 @@ class _Recorder(BaseHTTPRequestHandler):
 def recorder() -> Iterator[str]:
     _Recorder.lines = []
     _Recorder.connections = set()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(_Recorder) as url:
+        yield url.rstrip("/")
 
 
 def test_http_fetcher_keeps_the_connection_alive(recorder: str) -> None:
