@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from signer._publish import PublishReport, publish, verify_working_repository
     from signer._reencrypt import reencrypt_key_files
     from signer._refresh import RefreshResult, refresh
+    from signer._release_sbom import read_release_sbom
     from signer._remote import open_store, publish_to_store
     from signer._repository import (
         DEFAULT_EXPIRY,
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
         SignResult,
         SignState,
     )
+    from signer._sbom import ReleaseSbom
     from signer._signers import PASSWORD_SECRET, PIN_SECRET, SIGNER_URI_FIELD
     from signer._status import RepositoryStatus, RoleStatus, repository_status
     from signer._store import LocalFile, PruneReport, Store, prune
@@ -101,6 +103,8 @@ if TYPE_CHECKING:
 # so `firmtuf` there can say which extra to install instead of failing on an import.
 _EXPORTS: dict[str, str] = {
     "ClientRefusal": "signer._client",
+    "read_release_sbom": "signer._release_sbom",
+    "ReleaseSbom": "signer._sbom",
     "ClientReport": "signer._client",
     "verify_published": "signer._client",
     "Dashboard": "signer._dashboard",
@@ -291,7 +295,9 @@ __all__ = [
     "BundleReport",
     "verify_working_repository",
     "root_problem",
-    # support periods
+    # support periods and SBOMs
+    "read_release_sbom",
+    "ReleaseSbom",
     "SupportInfo",
     "SupportChange",
     "set_support",

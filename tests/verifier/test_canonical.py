@@ -5,7 +5,6 @@ import decimal
 import enum
 import json
 import uuid
-from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -29,31 +28,16 @@ def reference(obj: object) -> bytes:
     return sslib_encode_canonical(obj).encode("utf-8")  # type: ignore[no-any-return, union-attr]
 
 
-@pytest.fixture(params=["orjson", "stdlib"])
-def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the optional orjson accelerator and without it."""
-    if request.param == "stdlib":
-        monkeypatch.setattr(canonical, "_orjson", None)
-    elif canonical._accelerator() is None:
-        pytest.skip("orjson (extra 'accel') is not installed")
-    return str(request.param)
-
-
-ORJSON = canonical._accelerator()
-
-
-@pytest.mark.parametrize("accel", [ORJSON, None], ids=["orjson", "stdlib"])
 @given(obj=json_values)
-def test_matches_securesystemslib(accel: object, obj: object) -> None:
-    with mock.patch.object(canonical, "_orjson", accel):
-        try:
-            expected = reference(obj)
-        except UnicodeEncodeError:
-            with pytest.raises(MetadataFormatError):
-                encode_canonical(obj)
-            return
-        assert encode_canonical(obj) == expected
-        assert encode_canonical_slow(obj) == expected
+def test_matches_securesystemslib(obj: object) -> None:
+    try:
+        expected = reference(obj)
+    except UnicodeEncodeError:
+        with pytest.raises(MetadataFormatError):
+            encode_canonical(obj)
+        return
+    assert encode_canonical(obj) == expected
+    assert encode_canonical_slow(obj) == expected
 
 
 @pytest.mark.parametrize(
@@ -70,22 +54,22 @@ def test_matches_securesystemslib(accel: object, obj: object) -> None:
         {"\U0001f600": 1, "\uffff": 2, "z": 3, "\u00e9": 4},
     ],
 )
-def test_known_values(encoder: str, obj: object) -> None:
+def test_known_values(obj: object) -> None:
     assert encode_canonical(obj) == reference(obj)
 
 
-def test_fast_and_slow_paths_agree_on_escapes(encoder: str) -> None:
+def test_fast_and_slow_paths_agree_on_escapes() -> None:
     obj = {"k": 'x"\\\n'}
     assert encode_canonical(obj) == encode_canonical_slow(obj) == b'{"k":"x\\"\\\\\n"}'
 
 
 @pytest.mark.parametrize("obj", [1.5, {"a": [0.0]}, float("nan")])
-def test_floats_refused(encoder: str, obj: object) -> None:
+def test_floats_refused(obj: object) -> None:
     with pytest.raises(MetadataFormatError):
         encode_canonical(obj)
 
 
-def test_lone_surrogate_refused(encoder: str) -> None:
+def test_lone_surrogate_refused() -> None:
     with pytest.raises(MetadataFormatError):
         encode_canonical({"a": "\ud800"})
 
@@ -121,16 +105,14 @@ NOT_JSON = [
 ]
 
 
-@pytest.mark.parametrize("accel", [ORJSON, None], ids=["orjson", "stdlib"])
 @pytest.mark.parametrize("value", NOT_JSON, ids=repr)
-def test_non_json_values_refused_on_every_path(accel: object, value: object) -> None:
+def test_non_json_values_refused_on_every_path(value: object) -> None:
     with pytest.raises(Exception):  # noqa: B017 - securesystemslib raises its own class
         reference(value)
-    with mock.patch.object(canonical, "_orjson", accel):
-        with pytest.raises(MetadataFormatError):
-            encode_canonical(value)
-        with pytest.raises(MetadataFormatError):
-            encode_canonical_slow(value)
+    with pytest.raises(MetadataFormatError):
+        encode_canonical(value)
+    with pytest.raises(MetadataFormatError):
+        encode_canonical_slow(value)
 
 
 @pytest.mark.parametrize(
