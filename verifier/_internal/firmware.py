@@ -105,27 +105,35 @@ def check_target_name(name: str) -> None:
         UnsafeTargetNameError: the name breaks the rule (the message says how).
     """
     if not isinstance(name, str) or not name:
-        raise UnsafeTargetNameError("target name is empty")
+        raise UnsafeTargetNameError("unsafe target name: empty")
     if name.isascii():
         if any(c < " " or c == "\x7f" for c in name):
-            raise UnsafeTargetNameError(f"target name {name!r} contains a control character")
+            raise UnsafeTargetNameError(
+                f"unsafe target name {name!r}: it contains a control character"
+            )
     else:
         import unicodedata  # only for non-ASCII names: it costs import time on devices
 
         for c in name:
             if unicodedata.category(c) in _HIDDEN:
                 raise UnsafeTargetNameError(
-                    f"target name {name!r} contains U+{ord(c):04X}, a control, format or"
+                    f"unsafe target name {name!r}: it contains U+{ord(c):04X}, a control, format or"
                     " separator character that hides or reorders text"
                 )
     if len(name.encode()) > MAX_TARGET_NAME_BYTES:
-        raise UnsafeTargetNameError(f"target name is longer than {MAX_TARGET_NAME_BYTES} bytes")
+        raise UnsafeTargetNameError(
+            f"unsafe target name: longer than {MAX_TARGET_NAME_BYTES} bytes"
+        )
     if name.startswith("/"):
-        raise UnsafeTargetNameError(f"target name {name!r} is an absolute path")
+        raise UnsafeTargetNameError(f"unsafe target name {name!r}: an absolute path")
     if "\\" in name:
-        raise UnsafeTargetNameError(f"target name {name!r} contains a backslash")
+        raise UnsafeTargetNameError(f"unsafe target name {name!r}: it contains a backslash")
     for segment in name.split("/"):
         if segment == "":
-            raise UnsafeTargetNameError(f"target name {name!r} has an empty path segment")
+            raise UnsafeTargetNameError(
+                f"unsafe target name {name!r}: it has an empty path segment"
+            )
         if segment in (".", ".."):
-            raise UnsafeTargetNameError(f"target name {name!r} has a {segment!r} segment")
+            raise UnsafeTargetNameError(
+                f"unsafe target name {name!r}: it has a {segment!r} segment"
+            )
