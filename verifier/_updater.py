@@ -24,7 +24,8 @@ from verifier._errors import (
     RepositoryError,
     StorageError,
 )
-from verifier._fetcher import Deadline, Fetcher, HttpFetcher
+from verifier._fetcher import Deadline, Fetcher
+from verifier._http import HttpFetcher
 from verifier._internal import delegations, storage
 from verifier._internal import policy as firmware_policy
 from verifier._internal.device_state import read_device_state, write_device_state
@@ -48,10 +49,10 @@ def _log(msg: str, *args: object) -> None:
     logging.getLogger(__name__).info(msg, *args)
 
 
-def _quote(text: str) -> str:
+def _quote(text: str, safe: str = "") -> str:
     from urllib.parse import quote
 
-    return quote(text, safe="")
+    return quote(text, safe=safe)
 
 
 def verify_root(data: bytes) -> None:
@@ -678,7 +679,9 @@ class Updater:
             digest = next(iter(target.hashes.values()))
             dirname, sep, basename = path.rpartition("/")
             path = f"{dirname}{sep}{digest}.{basename}"
-        return self._target_url + path
+        # Percent-encoded: a name's space, "%", "?" or "#" is part of the file name, not
+        # of the URL's syntax (every fetcher unquotes the path it is given).
+        return self._target_url + _quote(path, safe="/")
 
     def verify_remote_target(self, target: TargetFile) -> None:
         """Fetch ``target`` and check its length and hashes without storing it.

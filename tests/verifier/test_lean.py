@@ -3,22 +3,19 @@
 Large metadata: the optional orjson encoder is used only above a size threshold (both
 encoders give the same bytes), the GC is paused while JSON is parsed, targets metadata is
 streamed into a staged file and verified from one read. Small devices: Ed25519 keys load
-without cryptography's serialization module, the HTTP fetcher keeps one session alive.
+without cryptography's serialization module (the HTTP transports: tests/verifier/transport/).
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -305,73 +302,6 @@ def test_key_identity_of_every_key_type(kind: str) -> None:
     else:
         assert identity[1].startswith(b"\x30")  # DER SubjectPublicKeyInfo
     assert Key.from_dict("b", data).identity() == identity
-
-
-# -- HTTP -------------------------------------------------------------------------------
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    """Answers every GET with ``body``; records request lines and connections."""
-
-    protocol_version = "HTTP/1.1"
-    body = b"0123456789"
-    lines: ClassVar[list[str]] = []
-    connections: ClassVar[set[int]] = set()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        type(self).lines.append(self.requestline)
-        type(self).connections.add(id(self.connection))
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-
-@pytest.fixture
-def recorder() -> Iterator[str]:
-    _Recorder.lines = []
-    _Recorder.connections = set()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def test_http_fetcher_keeps_the_connection_alive(recorder: str) -> None:
-    fetcher = verifier.HttpFetcher()
-    for name in ("a", "b", "c"):
-        assert fetcher.fetch_bytes(f"{recorder}/{name}", 100) == _Recorder.body
-    assert [line.split()[1] for line in _Recorder.lines] == ["/a", "/b", "/c"]
-    assert len(_Recorder.connections) == 1
-
-
-def test_http_fetcher_uses_an_explicit_proxy(recorder: str) -> None:
-    # The recorder plays the proxy: it sees the absolute URL of the real server.
-    fetcher = verifier.HttpFetcher(proxy_url=recorder)
-    assert fetcher.fetch_bytes("http://repo.invalid/metadata/timestamp.json", 100) == (
-        _Recorder.body
-    )
-    assert _Recorder.lines == ["GET http://repo.invalid/metadata/timestamp.json HTTP/1.1"]
-
-
-def test_http_fetcher_ignores_proxy_environment(
-    recorder: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # discard port: would fail
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
-    assert verifier.HttpFetcher().fetch_bytes(f"{recorder}/x", 100) == _Recorder.body
-
-
-def test_http_download_digest_matches(recorder: str) -> None:
-    data = b"".join(verifier.HttpFetcher(chunk_size=3).fetch(f"{recorder}/img", 100))
-    assert hashlib.sha256(data).digest() == hashlib.sha256(_Recorder.body).digest()
 
 
 # -- polls ----------------------------------------------------------------------------
