@@ -20,6 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from signer._client import ClientRefusal, ClientReport, verify_published
+    from signer._dashboard import (
+        Dashboard,
+        FirmwareRow,
+        SupportPeriod,
+        build_dashboard,
+        render_dashboard,
+        write_dashboard,
+    )
     from signer._delegations import DelegationResult, convert_to_bins, delegate_role
     from signer._errors import (
         ConflictError,
@@ -60,6 +68,12 @@ _EXPORTS: dict[str, str] = {
     "ClientRefusal": "signer._client",
     "ClientReport": "signer._client",
     "verify_published": "signer._client",
+    "Dashboard": "signer._dashboard",
+    "FirmwareRow": "signer._dashboard",
+    "SupportPeriod": "signer._dashboard",
+    "build_dashboard": "signer._dashboard",
+    "render_dashboard": "signer._dashboard",
+    "write_dashboard": "signer._dashboard",
     "DelegationResult": "signer._delegations",
     "convert_to_bins": "signer._delegations",
     "delegate_role": "signer._delegations",
@@ -147,6 +161,13 @@ __all__ = [
     "ClientReport",
     "ClientRefusal",
     "verify_published",
+    # the release dashboard (`firmtuf status --html`)
+    "Dashboard",
+    "FirmwareRow",
+    "SupportPeriod",
+    "build_dashboard",
+    "render_dashboard",
+    "write_dashboard",
     # delegations and scale
     "delegate_role",
     "convert_to_bins",

@@ -41,12 +41,16 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 
 def _cache_control(key: str) -> str:
+    if key.endswith(".html"):  # the release dashboard: a report that changes each publish
+        return "no-cache"
     if key in ("metadata/timestamp.json", "metadata/root.json"):
         return f"public, max-age={_MUTABLE_MAX_AGE}"
     return _IMMUTABLE
 
 
 def _content_type(key: str) -> str:
+    if key.endswith(".html"):
+        return "text/html; charset=utf-8"
     return "application/json" if key.endswith(".json") else "application/octet-stream"
 
 

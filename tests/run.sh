@@ -11,8 +11,13 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# Debian's headless Chromium and its driver: the release dashboard is tested in a browser.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # ssh-keygen: key files are OpenSSH's format; a test checks OpenSSH itself opens them.
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+# openssl: docs/key-management.md recomputes a key's fingerprint with it (tests/docs).
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/run.sh: installing ${missing[*]} (Debian packages)"

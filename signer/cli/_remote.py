@@ -7,8 +7,10 @@ from typing import Any, TypeVar
 
 import click
 
+from signer._dashboard import build_dashboard, upload_dashboard
 from signer._remote import publish_to_store
 from signer._repository import FirmwareRepository
+from signer._status import repository_status
 from signer._store import LocalFile, open_store
 from signer.cli._common import echo_json
 
@@ -27,7 +29,11 @@ def endpoint_option(f: F) -> F:
 
 
 def publish_remote(
-    repo: FirmwareRepository, dest: str, endpoint_url: str | None, as_json: bool
+    repo: FirmwareRepository,
+    dest: str,
+    endpoint_url: str | None,
+    as_json: bool,
+    dashboard: bool = False,
 ) -> None:
     store = open_store(dest, endpoint_url=endpoint_url)  # refuses unknown URL schemes
 
@@ -36,11 +42,18 @@ def publish_remote(
             click.echo(f"  upload {item.key} ({item.size} bytes)", err=True)
 
     report = publish_to_store(repo, store, on_upload=progress)
+    if dashboard:
+        key = upload_dashboard(store, build_dashboard(repo, repository_status(repo)))
     if as_json:
-        echo_json(report.to_dict())
+        data = report.to_dict()
+        if dashboard:
+            data["dashboard"] = f"{report.url.rstrip('/')}/{key}"
+        echo_json(data)
         return
     versions = ", ".join(f"{r} v{v}" for r, v in report.versions.items())
     click.echo(
         f"Published {report.url}: {len(report.uploaded)} file(s) uploaded, "
         f"{len(report.unchanged)} unchanged ({versions})"
     )
+    if dashboard:
+        click.echo(f"Dashboard: {report.url.rstrip('/')}/{key}")

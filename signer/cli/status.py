@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from signer._errors import UnhealthyError
+from signer._dashboard import build_dashboard, write_dashboard
+from signer._errors import InvalidInputError, UnhealthyError
 from signer._image_check import ImageCheck
 from signer._repository import FirmwareRepository
 from signer._status import repository_status
@@ -30,9 +31,18 @@ from signer.cli._locking import locks_repo
     is_flag=True,
     help="Do not hash the stored images (faster; the output says they were not checked).",
 )
+@click.option(
+    "--html",
+    "html",
+    metavar="OUT.html",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the release dashboard, a self-contained HTML page, to OUT.html "
+    "(written even when the exit code is 10).",
+)
 @json_option
 @locks_repo("shared")
-def status(repo: Path, warn: timedelta, no_images: bool, as_json: bool) -> None:
+def status(repo: Path, warn: timedelta, no_images: bool, html: Path | None, as_json: bool) -> None:
     """Show roles, keys, thresholds, signatures, versions and expiry of REPO.
 
     Every stored image is hashed against its metadata (unless --no-images). Exits 10 when
@@ -41,7 +51,13 @@ def status(repo: Path, warn: timedelta, no_images: bool, as_json: bool) -> None:
     role's validity, or --warn when longer). Support periods are listed, with any
     shortening.
     """
-    report = repository_status(FirmwareRepository(repo), warn=warn, check_images=not no_images)
+    repository = FirmwareRepository(repo)
+    report = repository_status(repository, warn=warn, check_images=not no_images)
+    if html is not None:
+        try:
+            write_dashboard(build_dashboard(repository, report), html)
+        except OSError as e:
+            raise InvalidInputError(f"cannot write {html}: {e.strerror or e}") from None
     if as_json:
         echo_json(report.to_dict())
     else:
