@@ -1,7 +1,8 @@
-"""Run every benchmark: `python -m benchmarks [--quick] [--only NAME,...]`.
+"""Run every benchmark: `python -m benchmarks [--quick] [--only NAME,...] [--baseline REF]`.
 
 Writes benchmarks/results/<date>.json, <date>.md and <date>.png (quick runs: <date>-quick.*)
 and, for a full run, docs/benchmarks.md. See docs/benchmarks.md for what each benchmark does.
+`--baseline REF` also measures the verifier of git commit REF ("before") in the same run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import datetime
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,22 +22,42 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _report
-from benchmarks._util import PROFILES, PROJECT, Context, env_for_clients, machine, run_client
+from benchmarks._util import (
+    FLOOR,
+    PROFILES,
+    PROJECT,
+    Context,
+    env_for_clients,
+    machine,
+    prepare,
+    run_client,
+)
 from benchmarks.armv7 import _report as armv7_report
 
-ORDER = ["signatures", "canonical", "poll", "update", "download", "whole", "import", "constrained"]
+ORDER = [
+    "signatures",
+    "canonical",
+    "poll",
+    "update",
+    "download",
+    "whole",
+    "import",
+    "constrained",
+    "add",
+]
 # Run only when named in --only: the emulated 32-bit ARM device (benchmarks/armv7), which
 # builds a Debian armhf userland and takes 20-40 min; its figures go to their own section.
 OPTIONAL = ["armv7"]
 
 
-def firmtuf_available() -> str | None:
+def firmtuf_available(client: str = "firmtuf") -> str | None:
     """None when verifier.Updater can be imported, else the reason."""
     proc = subprocess.run(
         [sys.executable, "-c", "import verifier; verifier.Updater; verifier.DirectoryFetcher"],
         capture_output=True,
         text=True,
-        env=env_for_clients(),
+        env=env_for_clients(client=client),
+        cwd=tempfile.gettempdir(),  # not the project root: `-c` puts the cwd on sys.path
     )
     return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1]
 
@@ -47,45 +69,69 @@ def run(
     docs: bool,
     clients: list[str] | None = None,
     log: Any = print,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
     sizes = PROFILES[profile]
     notes: list[str] = []
-    if clients is None:
-        clients = ["tuf", "firmtuf"]
-        reason = firmtuf_available()
-        if reason is not None:
-            clients = ["tuf"]
-            notes.append(f"firmtuf client not measured: verifier not usable yet ({reason})")
+    with tempfile.TemporaryDirectory(prefix="firmtuf-bench-") as tmp:
+        prepare(Path(tmp), baseline)
+        if clients is None:
+            clients = ["tuf", "firmtuf"] + (["base"] if baseline else [])
+            for client in clients[1:]:
+                reason = firmtuf_available(client)
+                if reason is not None:
+                    clients.remove(client)
+                    notes.append(f"{client} client not measured: verifier not usable ({reason})")
+        return _run(profile, sizes, only, out_dir, docs, clients, log, notes, baseline, tmp)
+
+
+def _run(
+    profile: str,
+    sizes: Any,
+    only: list[str] | None,
+    out_dir: Path,
+    docs: bool,
+    clients: list[str],
+    log: Any,
+    notes: list[str],
+    baseline: str | None,
+    tmp: str,
+) -> dict[str, Any]:
+    """One run in the prepared temporary directory ``tmp``."""
     date = datetime.datetime.now(datetime.UTC)
     results: dict[str, Any] = {
         "profile": profile,
         "date": date.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "clients": clients,
+        "baseline": baseline and _describe(baseline),
+        "load": _load(),
         "benchmarks": {},
         "errors": {},
         "notes": notes,
         "failures": [],
     }
-    with tempfile.TemporaryDirectory(prefix="firmtuf-bench-") as tmp:
-        ctx = Context(sizes=sizes, work=Path(tmp), clients=clients, log=log, notes=notes)
-        for client in clients:  # writes bytecode caches so no measured run compiles
-            run_client(client, "import")
-        for name in ORDER:
-            if only and name not in only:
-                continue
-            log(f"== {name}")
-            t0 = time.perf_counter()
-            try:
-                mod = importlib.import_module(f"benchmarks.bench_{name}")
-                results["benchmarks"][name] = mod.run(ctx)
-            except Exception:
-                results["errors"][name] = traceback.format_exc()
-                log(f"  FAILED:\n{results['errors'][name]}")
-            finally:
-                ctx.cleanup()
-            log(f"  ({time.perf_counter() - t0:.1f}s)")
-        results["failures"] = ctx.failures
+    t_start = time.perf_counter()
+    ctx = Context(sizes=sizes, work=Path(tmp), clients=clients, log=log, notes=notes)
+    for client in [*clients, FLOOR]:  # writes bytecode caches so no measured run compiles
+        run_client(client, "import")
+    for name in ORDER:
+        if only and name not in only:
+            continue
+        log(f"== {name}")
+        t0 = time.perf_counter()
+        try:
+            mod = importlib.import_module(f"benchmarks.bench_{name}")
+            results["benchmarks"][name] = mod.run(ctx)
+        except Exception:
+            results["errors"][name] = traceback.format_exc()
+            log(f"  FAILED:\n{results['errors'][name]}")
+        finally:
+            ctx.cleanup()
+        log(f"  ({time.perf_counter() - t0:.1f}s)")
+    results["failures"] = ctx.failures
+    results["seconds"] = round(time.perf_counter() - t_start, 1)
+    results["load_after"] = _load()
     results["goals"] = _report.goals(results)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = date.strftime("%Y-%m-%d") + ("" if profile == "full" else f"-{profile}")
@@ -98,6 +144,29 @@ def run(
         _write_docs(results, out_dir, stem, has_png)
     log(f"wrote {out_dir / stem}.{{json,md{',png' if has_png else ''}}}")
     return results
+
+
+def _describe(ref: str) -> str:
+    """``ref`` as "<short hash> <subject>" (what "before" means in the report); for a
+    directory, its BASELINE file (one line saying what it is) or its path."""
+    marker = Path(ref) / "BASELINE"
+    if Path(ref).is_dir():
+        return marker.read_text().strip() if marker.is_file() else ref
+    proc = subprocess.run(
+        ["git", "-C", str(PROJECT), "log", "-1", "--format=%h %s", ref],
+        capture_output=True,
+        text=True,
+    )
+    text = proc.stdout.strip() or ref
+    return text if len(text) <= 72 else text[:69] + "..."
+
+
+def _load() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (the machine is shared: say how busy it was)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _write_docs(results: dict[str, Any], out_dir: Path, stem: str, has_png: bool) -> None:
@@ -124,7 +193,13 @@ def main() -> None:
     )
     p.add_argument("--out", type=Path, default=PROJECT / "benchmarks" / "results")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
-    p.add_argument("--clients", help="comma-separated clients (default: tuf,firmtuf)")
+    p.add_argument("--clients", help="comma-separated clients (default: tuf,firmtuf[,base])")
+    p.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure the verifier (and signer) of git commit REF, or of the tree in "
+        "directory REF, as the 'before' side",
+    )
     args = p.parse_args()
     profile = "quick" if args.quick else "tiny" if args.tiny else "full"
     only = args.only.split(",") if args.only else None
@@ -148,6 +223,7 @@ def main() -> None:
         args.out,
         docs=profile == "full" and not args.no_docs and not only,
         clients=args.clients.split(",") if args.clients else None,
+        baseline=args.baseline,
     )
     sys.exit(1 if res["errors"] else rc)
 

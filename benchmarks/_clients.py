@@ -110,6 +110,26 @@ class FirmtufClient(Client):
         self.up.download(info, dest)
 
 
+class FloorClient(Client):
+    """benchmarks/floor.py: the least work a client must do (not a client; see there)."""
+
+    name = "floor"
+
+    def __init__(self, metadata_dir: Path, repo: Path | None, url: str | None) -> None:
+        import floor
+
+        self.floor = floor.Floor(str(metadata_dir), url if url is not None else str(repo))
+
+    def refresh(self) -> None:
+        self.floor.refresh()
+
+    def lookup(self, target: str) -> Any:
+        return self.floor.lookup(target)
+
+    def download(self, info: Any, dest: Path) -> None:
+        self.floor.download(info, str(dest))
+
+
 def _directory_fetcher(verifier: Any, repo: Path) -> Any:
     """The verifier's DirectoryFetcher serving LOCAL_BASE from `repo`."""
     cls = verifier.DirectoryFetcher
@@ -119,7 +139,7 @@ def _directory_fetcher(verifier: Any, repo: Path) -> Any:
         return cls({LOCAL_BASE: repo})
 
 
-CLIENTS = {"tuf": TufClient, "firmtuf": FirmtufClient}
+CLIENTS = {"tuf": TufClient, "firmtuf": FirmtufClient, "floor": FloorClient}
 
 
 def make_client(name: str, metadata_dir: Path, repo: Path | None, url: str | None) -> Client:
@@ -132,3 +152,5 @@ def import_client(name: str) -> None:
         import tuf.ngclient  # noqa: F401
     elif name == "firmtuf":
         import verifier  # noqa: F401
+    elif name == "floor":
+        import floor  # noqa: F401

@@ -6,6 +6,9 @@ but securesystemslib imports boto3 whenever it is present (~150 ms and many MiB)
 would charge python-tuf for a package a device does not have. `install()` makes those
 top-level packages unimportable, for both clients alike; set BENCH_KEEP_OPTIONAL=1 to
 measure the environment as it is.
+
+The device path is measured without firmtuf's optional `accel` extra too (orjson): `pip
+install firmtuf` does not bring it, so a device does not have it (BENCH_ACCEL=1 keeps it).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-HIDDEN = frozenset(
+HIDDEN = set(
     {
         "boto3",
         "botocore",
@@ -41,4 +44,6 @@ class _Hide:
 
 def install() -> None:
     if os.environ.get("BENCH_KEEP_OPTIONAL") != "1":
+        if os.environ.get("BENCH_ACCEL") != "1":
+            HIDDEN.add("orjson")
         sys.meta_path.insert(0, _Hide())

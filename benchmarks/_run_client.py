@@ -2,8 +2,11 @@
 
     python benchmarks/_run_client.py CLIENT SCENARIO [options]
 
-CLIENT: tuf | firmtuf | raw (plain HTTP GET to a file) | hashlib (sha256 of a file) |
-        rawhash (HTTP GET, sha256 while streaming) | none
+CLIENT: tuf | firmtuf | floor (benchmarks/floor.py) | raw (urllib GET to a file) |
+        hashlib (sha256 of a file) | rawhash (urllib GET, sha256 while streaming) |
+        hashcopy (sha256 + copy + fsync of --file to --dest) | none
+        (the runner alone). A firmtuf from another tree (the "before" of a run) is this
+        runner with PYTHONPATH pointing there.
 SCENARIO:
   import   import the client library only
   update   fresh device: trust 1.root.json, refresh, look up --lookup (delegated role),
@@ -11,7 +14,9 @@ SCENARIO:
   poll     device already up to date (first update against --warm untimed, or the state
            saved in --template), then --repeat polls (new Updater + refresh + look up)
            against --repo/--url
-  transfer raw/hashlib/rawhash on --url or --file
+  transfer raw/hashlib/rawhash on --url or --file; floor on --url (overlapped hash)
+A floor poll is its two requests on a new connection (`poll_s`), and separately the
+re-verification of the stored metadata a poll also needs (`verify_s`).
 The JSON carries seconds per phase (lists, one item per repeat), peak RSS (VmHWM, KiB) and
 the wall time since interpreter start. Optional cloud SDKs are hidden (see _device_env).
 PYTHONPATH must hold the project root for `firmtuf`.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sys
@@ -111,6 +117,9 @@ def scenario_poll(args: argparse.Namespace, out: dict, work: Path) -> None:
         shutil.copytree(state, template)
     repo, url = _source(args, args.repo)
     out["poll_s"] = []
+    if args.client == "floor":
+        _floor_poll(args, out, state, template, url or str(repo))
+        return
     for _ in range(args.repeat):
         if state.exists():
             shutil.rmtree(state)
@@ -121,6 +130,26 @@ def scenario_poll(args: argparse.Namespace, out: dict, work: Path) -> None:
         if client.lookup(args.lookup) is None:
             raise SystemExit(f"{args.client}: target {args.lookup} not found on poll")
         out["poll_s"].append(time.perf_counter() - t0)
+
+
+def _floor_poll(
+    args: argparse.Namespace, out: dict, state: Path, template: Path, source: str
+) -> None:
+    import floor
+
+    root = json.loads((template / "root.json").read_bytes())
+    next_root = root["signed"]["version"] + 1
+    out["verify_s"] = []
+    for _ in range(args.repeat):
+        if state.exists():
+            shutil.rmtree(state)
+        shutil.copytree(template, state)
+        t0 = time.perf_counter()
+        floor.poll_requests(source, next_root)
+        t1 = time.perf_counter()
+        floor.verify_stored(str(state), ["firmware"])
+        out["poll_s"].append(t1 - t0)
+        out["verify_s"].append(time.perf_counter() - t1)
 
 
 def scenario_transfer(args: argparse.Namespace, out: dict, work: Path) -> None:
@@ -138,6 +167,30 @@ def scenario_transfer(args: argparse.Namespace, out: dict, work: Path) -> None:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
             out["sha256"] = h.hexdigest()
+        elif args.client == "hashcopy":
+            # The floor of `firmtuf add`: read the image once, SHA-256 it, write the copy
+            # and fsync it (what storing it in the content store has to do).
+            h = hashlib.sha256()
+            dest = Path(args.dest or work) / "copy.bin"
+            with open(args.file, "rb") as f, open(dest, "wb") as out_f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+                    out_f.write(chunk)
+                out_f.flush()
+                os.fsync(out_f.fileno())
+            out["sha256"] = h.hexdigest()
+            dest.unlink()
+        elif args.client == "floor":
+            from urllib.parse import urlsplit
+
+            import floor
+
+            parts = urlsplit(args.url)
+            conn = floor.Connection(f"{parts.scheme}://{parts.netloc}/")
+            dest = Path(args.dest or work) / "floor.bin"
+            floor.download(conn, parts.path.lstrip("/"), str(dest), None)
+            conn.close()
+            dest.unlink()
         else:
             h = hashlib.sha256() if args.client == "rawhash" else None
             dest = Path(args.dest or work) / "raw.bin"
@@ -168,7 +221,10 @@ def main() -> None:
 
     _device_env.install()
     p = argparse.ArgumentParser()
-    p.add_argument("client", choices=["tuf", "firmtuf", "raw", "hashlib", "rawhash", "none"])
+    p.add_argument(
+        "client",
+        choices=["tuf", "firmtuf", "floor", "raw", "hashlib", "rawhash", "hashcopy", "none"],
+    )
     p.add_argument("scenario", choices=["import", "update", "poll", "transfer"])
     p.add_argument("--repo", help="repository directory (in-process fetch)")
     p.add_argument("--url", help="repository base URL (HTTP fetch), ends with /")

@@ -12,6 +12,8 @@ import ssl
 import statistics
 import subprocess
 import sys
+import sysconfig
+import tarfile
 import tempfile
 import threading
 import time
@@ -24,6 +26,74 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 RUNNER = PROJECT / "benchmarks" / "_run_client.py"
 MiB = 1 << 20
+FLOOR = "floor"
+LABELS = {"tuf": "python-tuf", "firmtuf": "firmtuf", "base": "before", FLOOR: "floor"}
+
+# Set by prepare(): the interpreter client processes run on, and the trees they import
+# `verifier` from ("base": the verifier of another commit, the "before" of a run).
+_INTERPRETER: list[str] = [sys.executable]
+_TREES: dict[str, Path] = {}
+
+
+def prepare(work: Path, baseline: str | None = None) -> None:
+    """Set up the client interpreter and, with ``baseline``, the tree of the "before" side.
+
+    ``baseline`` is a git ref of this repository (its verifier/ and signer/ are extracted)
+    or a directory holding a verifier/ (and signer/) of its own.
+
+    Client processes run on a venv of this Python without pip whose only addition is a
+    ``.pth`` path line naming this environment's site-packages: the packages are the same,
+    but no ``.pth`` import hook of the development venv runs (an editable install's finder
+    imports pathlib, urllib.parse, re and ipaddress into every interpreter, ~17 ms, and
+    would hide those from `import verifier`). Start-up is then what a device's is.
+    """
+    env_dir = work / "pyenv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(env_dir)],
+        check=True,
+        capture_output=True,
+    )
+    python = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(site) / "bench-packages.pth").write_text("\n".join(sorted(ours)) + "\n")
+    _INTERPRETER[:] = [str(python)]
+    _TREES.clear()
+    if baseline is not None:
+        given = Path(baseline)
+        if (given / "verifier").is_dir():
+            _TREES["base"] = given.resolve()
+        else:
+            _TREES["base"] = extract_tree(baseline, work / "base")
+
+
+def extract_tree(ref: str, dest: Path) -> Path:
+    """`verifier/` and `signer/` of git commit ``ref`` of this repo, extracted under ``dest``."""
+    proc = subprocess.run(
+        ["git", "-C", str(PROJECT), "archive", "--format=tar", ref, "verifier", "signer"],
+        check=True,
+        capture_output=True,
+    )
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=__import__("io").BytesIO(proc.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def interpreter() -> str:
+    """The Python that client processes run on (see prepare)."""
+    return _INTERPRETER[0]
+
+
+def runner_argv(client: str, scenario: str, *args: str) -> list[str]:
+    """argv of the runner for ``client`` ("base" runs the runner's firmtuf client)."""
+    runner_client = "firmtuf" if client in _TREES else client
+    return [interpreter(), str(RUNNER), runner_client, scenario, *args]
 
 
 @dataclass
@@ -39,11 +109,13 @@ class Sizes:
     sig_loops: int
     callgrind_targets: list[int]
     callgrind_poll: bool
+    callgrind_tuf: bool
     constrained_targets: int
     constrained_image: int
     whole_targets: int
     whole_image: int
     poll_targets: list[int]
+    add_image: int
 
 
 FULL = Sizes(
@@ -56,27 +128,31 @@ FULL = Sizes(
     sig_loops=2000,
     callgrind_targets=[10, 1_000, 10_000],
     callgrind_poll=True,
+    callgrind_tuf=True,
     constrained_targets=10_000,
     constrained_image=64 * MiB,
     whole_targets=10_000,
     whole_image=256 * MiB,
     poll_targets=[10, 10_000],
+    add_image=1024 * MiB,
 )
 QUICK = Sizes(
     name="quick",
     targets=[10, 1_000],
     images=[1 * MiB, 16 * MiB],
-    repeats=3,
+    repeats=2,
     big_repeats=2,
     canonical=[10, 1_000],
-    sig_loops=300,
+    sig_loops=100,
     callgrind_targets=[10],
-    callgrind_poll=True,
+    callgrind_poll=False,
+    callgrind_tuf=False,
     constrained_targets=1_000,
     constrained_image=8 * MiB,
     whole_targets=1_000,
     whole_image=16 * MiB,
     poll_targets=[10],
+    add_image=64 * MiB,
 )
 TINY = Sizes(
     name="tiny",
@@ -88,11 +164,13 @@ TINY = Sizes(
     sig_loops=20,
     callgrind_targets=[10],
     callgrind_poll=False,
+    callgrind_tuf=False,
     constrained_targets=10,
     constrained_image=1 * MiB,
     whole_targets=10,
     whole_image=1 * MiB,
     poll_targets=[10],
+    add_image=1 * MiB,
 )
 PROFILES = {s.name: s for s in (FULL, QUICK, TINY)}
 
@@ -167,9 +245,11 @@ class Context:
         return self._repos[key]
 
 
-def env_for_clients(extra: dict[str, str] | None = None) -> dict[str, str]:
+def env_for_clients(
+    extra: dict[str, str] | None = None, client: str | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(PROJECT)
+    env["PYTHONPATH"] = str(_TREES.get(client or "", PROJECT))
     env["PYTHONHASHSEED"] = "0"
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     # Bytecode caches must be written, or the verifier (a source tree) would be compiled on
@@ -190,11 +270,11 @@ def run_client(
     timeout: float = 900,
 ) -> dict[str, Any]:
     """Run benchmarks/_run_client.py in a fresh interpreter; return its JSON plus wall_s."""
-    cmd = [*prefix, sys.executable, str(RUNNER), client, scenario, *args]
+    cmd = [*prefix, *runner_argv(client, scenario, *args)]
+    env = dict(env or env_for_clients())
+    env["PYTHONPATH"] = str(_TREES.get(client, PROJECT))
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, env=env or env_for_clients(), timeout=timeout
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         if not check:
@@ -213,6 +293,58 @@ def run_client(
     return result
 
 
+FIRST_UPDATE = PROJECT / "benchmarks" / "_first_update.py"
+
+
+def first_update_argv(client: str, url: str, repo: Any, work: Path) -> list[str]:
+    """argv (without the interpreter) of `_first_update.py` for ``client`` ("base" runs
+    its firmtuf; "floor-image" downloads ``repo``'s image file alone)."""
+    image = repo.image
+    if client == "floor-image":
+        image_file = next((repo.root / "targets").glob("acme-gw-r2/2.0.1/*.image.bin"))
+        image = image_file.relative_to(repo.root).as_posix()
+    name = "firmtuf" if client in _TREES else client
+    argv = [str(FIRST_UPDATE), name, url, str(repo.first_root), repo.lookup, image or ""]
+    return [*argv, str(work)]
+
+
+def run_first_update(
+    client: str,
+    url: str,
+    repo: Any,
+    scratch: Path,
+    prefix: Sequence[str] = (),
+    check: bool = True,
+    timeout: float = 900,
+) -> dict[str, Any]:
+    """One whole `_first_update.py` process: wall_s, maxrss_kib, ok (and stderr)."""
+    work = Path(tempfile.mkdtemp(prefix="first-update-", dir=scratch))
+    try:
+        cmd = [*prefix, interpreter(), *first_update_argv(client, url, repo, work)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env=env_for_clients(client=client),
+            timeout=timeout,
+            cwd=work,
+        )
+        wall = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if proc.returncode != 0:
+        if check:
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+            )
+        return {"ok": False, "rc": proc.returncode, "stderr": proc.stderr[-2000:], "wall_s": wall}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    result.update(ok=True, wall_s=wall)
+    return result
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
@@ -226,6 +358,14 @@ def ratio(num: float | None, den: float | None) -> float | None:
     if num is None or den is None or den == 0:
         return None
     return num / den
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-transfer (an address-space limit hit) is expected here.
+        pass
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -249,8 +389,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def http_server(root: Path) -> Iterator[str]:
     """Serve `root` on 127.0.0.1 (ephemeral port); yields the base URL ending in '/'."""
     handler = functools.partial(_QuietHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

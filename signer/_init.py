@@ -21,6 +21,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
+from signer._canonical import CanonicalFileSerializer
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
 from signer._fsutil import atomic_write, fsync_dir
@@ -204,7 +205,9 @@ def init_repository(
         }
         atomic_write(staging / CONFIG_FILE, json.dumps(config.to_dict(), indent=2).encode())
         for role, md in roles.items():
-            atomic_write(staging / METADATA_DIR / role_filename(role), md.to_bytes())
+            atomic_write(
+                staging / METADATA_DIR / role_filename(role), md.to_bytes(CanonicalFileSerializer())
+            )
         repo = FirmwareRepository(staging, keyring=Keyring(staging, secrets_handler, signers))
         for role in _SIGN_ORDER:
             repo.add_signatures(role)

@@ -41,9 +41,9 @@ from tuf.api.metadata import (
     Timestamp,
 )
 from tuf.api.serialization import DeserializationError
-from tuf.api.serialization.json import JSONSerializer
 from tuf.repository import Repository
 
+from signer._canonical import CanonicalFileSerializer
 from signer._errors import (
     ConflictError,
     InvalidInputError,
@@ -73,7 +73,8 @@ DEFAULT_EXPIRY: dict[str, timedelta] = {
 }
 """Default validity period of each role's metadata (`firmtuf init --expiry` overrides)."""
 
-_SERIALIZER = JSONSerializer(compact=False)
+# Canonical JSON: devices check the signatures over a file's raw bytes (no re-encoding).
+_SERIALIZER = CanonicalFileSerializer()
 _T = TypeVar("_T")
 
 

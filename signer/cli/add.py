@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,22 +12,68 @@ import click
 
 from signer._advice import image_warnings
 from signer._repository import FirmwareRepository
-from signer._targets import FirmwareFields, ProgressCallback, add_firmware
+from signer._targets import FirmwareFields, ProgressCallback, StageCallback, add_firmware
 from signer.cli._common import echo_json, json_option
 from signer.cli._locking import locks_repo
 
 PROGRESS_THRESHOLD = 8 << 20
-"""Show a progress bar when the images add up to at least this many bytes."""
+"""Show progress when the images add up to at least this many bytes."""
+
+LOG_EVERY_SECONDS = 5.0
+"""Without a terminal, a progress line at least this often (and at each tenth done)."""
+
+_STAGES = {"sync": "Syncing the stored image to disk", "metadata": "Updating targets metadata"}
+
+
+class _LineProgress:
+    """Progress as plain lines, for a stderr that is not a terminal (CI logs)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.tenth = 0
+        self.last = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        tenth = self.done * 10 // self.total
+        now = time.monotonic()
+        if tenth > self.tenth or now - self.last >= LOG_EVERY_SECONDS:
+            self.tenth = tenth
+            self.last = now
+            click.echo(
+                f"Hashing and storing: {self.done >> 20} of {self.total >> 20} MiB "
+                f"({self.done * 100 // self.total}%)",
+                err=True,
+            )
 
 
 @contextlib.contextmanager
-def _progress(images: tuple[Path, ...]) -> Iterator[ProgressCallback | None]:
+def _progress(
+    images: tuple[Path, ...],
+) -> Iterator[tuple[ProgressCallback | None, StageCallback | None]]:
     total = sum(p.stat().st_size for p in images if p.is_file())
     if total < PROGRESS_THRESHOLD:
-        yield None
+        yield None, None
+        return
+
+    def stage(name: str) -> None:
+        click.echo(f"{_STAGES.get(name, name)}...", err=True)
+
+    if not sys.stderr.isatty():
+        yield _LineProgress(total).update, stage
         return
     with click.progressbar(length=total, label="Hashing and storing", file=sys.stderr) as bar:
-        yield bar.update
+        started = [False]
+
+        def tty_stage(name: str) -> None:
+            # The bar's line is finished first, so the stage starts a line of its own.
+            if not started[0]:
+                started[0] = True
+                bar.render_finish()
+            stage(name)
+
+        yield bar.update, tty_stage
 
 
 @click.command()
@@ -126,7 +173,7 @@ def add(
     for warning in image_warnings(images):
         click.echo(f"Warning: {warning}", err=True)
     fields = FirmwareFields(hardware_ids, version, security_counter, min_version, notes)
-    with _progress(images) as progress:
+    with _progress(images) as (progress, stage):
         added = add_firmware(
             repository,
             images,
@@ -138,6 +185,7 @@ def add(
             role=role,
             sbom=sbom,
             sbom_name=sbom_name,
+            stage=stage,
         )
     if as_json:
         echo_json([a.to_dict() for a in added])

@@ -427,7 +427,9 @@ def test_verify_bad_inputs(cli: Cli, tmp_path: Path, signed_repo: Path) -> None:
     assert r.exit_code == 3
     assert "is not a usable trusted root: MetadataFormatError" in r.stderr
     edited = tmp_path / "edited-root.json"
-    edited.write_bytes(root.read_bytes().replace(b'"version": 1', b'"version": 7'))
+    doc = json.loads(root.read_bytes())
+    doc["signed"]["version"] = 7
+    edited.write_text(json.dumps(doc))
     r = cli("verify", out, "--root", edited)
     assert r.exit_code == 3
     assert "is not a usable trusted root: UnsignedMetadataError" in r.stderr

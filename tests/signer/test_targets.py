@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,7 @@ import signer._repository as repository_module
 import verifier
 from signer import FirmwareFields, FirmwareRepository, add_firmware
 from signer._client import LOCAL_BASE_URL, DirectoryFetcher
+from signer._targets import _copy_hashing
 from tests.signer.conftest import Cli, make_image, tree_bytes
 
 
@@ -113,3 +119,58 @@ def test_concurrent_change_is_detected(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(ConflictError, match="changed while this command ran"):
         add_firmware(first, [make_image(tmp_path / "b.bin")], FirmwareFields(("hw2",), "1"))
     assert tree_bytes(repo) == before
+
+
+def test_add_reports_progress_as_lines_without_a_terminal(
+    cli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    # CliRunner's stderr is not a terminal, as in a CI log: periodic lines, not a bar.
+    image = make_image(tmp_path / "big.bin", 20 << 20)
+    r = cli("add", repo, image, "--hardware-id", "b", "--version", "1")
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    percents = [ln for ln in lines if ln.startswith("Hashing and storing:")]
+    assert len(percents) >= 10
+    assert percents[-1] == "Hashing and storing: 20 of 20 MiB (100%)"
+    # The slow steps after the copy are announced too, in order, after the last percent.
+    tail = lines[lines.index(percents[-1]) + 1 :]
+    assert tail == ["Syncing the stored image to disk...", "Updating targets metadata..."]
+
+
+def test_small_images_print_no_progress(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    r = cli(
+        "add", repo, make_image(tmp_path / "s.bin", 1000), "--hardware-id", "b", "--version", "1"
+    )
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""
+
+
+def test_stored_image_and_hashes_match_the_bytes_read(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    data = os.urandom((3 << 20) + 12345)  # not a whole number of chunks
+    image = tmp_path / "fw.bin"
+    image.write_bytes(data)
+    r = cli(
+        "add", repo, image, "--hardware-id", "b", "--version", "1", "--hash", "sha512", "--json"
+    )
+    assert r.exit_code == 0, r.output
+    [added] = json.loads(r.stdout)
+    assert added["hashes"] == {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha512": hashlib.sha512(data).hexdigest(),
+    }
+    stored = repo / "targets" / f"{added['hashes']['sha256']}.fw.bin"
+    assert stored.read_bytes() == data
+
+
+def test_a_failed_copy_stops_the_hashing_thread(tmp_path: Path) -> None:
+    class Full(io.BytesIO):
+        def write(self, chunk: bytes) -> int:  # type: ignore[override]
+            if self.tell() >= 2 << 20:
+                raise OSError(28, "No space left on device")
+            return super().write(chunk)
+
+    before = threading.active_count()
+    src = io.BytesIO(bytes(8 << 20))
+    with pytest.raises(OSError, match="No space"):
+        _copy_hashing(src, Full(), ["sha256"], None)
+    assert threading.active_count() == before

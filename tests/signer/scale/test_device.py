@@ -4,6 +4,7 @@ python-tuf's ngclient; tampering with a bin is refused by the signer and by devi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_hand_edited_bin_is_refused_by_publish(
     path = repo / "metadata" / f"{role}.json"
     # same version, altered content: `sign` trusts the snapshot for unread bins, but the
     # full checks of status and publish read every bin
-    path.write_bytes(path.read_bytes().replace(b'"length": 3000', b'"length": 3001'))
+    path.write_bytes(re.sub(rb'"length": ?3000', b'"length":3001', path.read_bytes(), count=1))
     shutil.rmtree(out)
     before = tree_bytes(repo)
     r = cli("publish", repo, out)
