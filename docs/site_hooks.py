@@ -4,7 +4,7 @@
   appears on the site without anyone editing mkdocs.yml (the strict build refuses pages
   left out of the navigation).
 - Pages link to figures kept beside the benchmark results (outside docs/), so the links
-  work on a Git host; the site gets a copy of those files under the same relative path
+  work on a Git host; the site gets a copy of each linked file under the same relative path
   the pages use.
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 from mkdocs.structure.files import File, Files
 
 _ROOT = Path(__file__).resolve().parents[1]
-_OUTSIDE = ("benchmarks/results",)
 _LINK = re.compile(r"\]\(\.\./(benchmarks/results/[^)\s]+)\)")
 
 
@@ -35,10 +34,14 @@ def on_config(config: Any) -> Any:
 
 
 def on_files(files: Files, config: Any) -> Files:
-    for folder in _OUTSIDE:
-        for path in sorted((_ROOT / folder).glob("*.png")):
-            uri = f"_outside/{folder}/{path.name}"
-            files.append(File.generated(config, uri, abs_src_path=str(path)))
+    # Exactly the files the pages link (a figure, a results table): a link to one that
+    # does not exist stays unresolved and the strict build names it.
+    linked = {
+        m.group(1) for p in (_ROOT / "docs").glob("*.md") for m in _LINK.finditer(p.read_text())
+    }
+    for rel in sorted(linked):
+        if (_ROOT / rel).is_file():
+            files.append(File.generated(config, f"_outside/{rel}", abs_src_path=str(_ROOT / rel)))
     return files
 
 

@@ -33,7 +33,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
-echo "== ruff"; .venv/bin/ruff check signer verifier tests benchmarks
-.venv/bin/ruff format --check --quiet signer verifier tests benchmarks
+echo "== ruff"; .venv/bin/ruff check signer verifier tests benchmarks docs/examples
+.venv/bin/ruff format --check --quiet signer verifier tests benchmarks docs/examples
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"; exec .venv/bin/python -m pytest "$@"

@@ -13,9 +13,15 @@ Public API (stable; everything else, including ``verifier._internal``, may chang
     up.get_targetinfo(name) -> TargetFile | None  # TUF delegation search
     up.check() -> TargetFile | None             # newest firmware for the DevicePolicy
     up.verify_policy(target) -> None            # raises PolicyError
-    up.download(target, dest, partial_path=None) -> Path  # streaming, verified, atomic
+    up.download(target, dest, partial_path=None, progress=None) -> Path  # verified, atomic
     up.find_cached_target(target, path) -> Path | None
-    up.mark_installed(target) -> DevicePolicy | None       # persist version + counter
+    up.check_report() -> CheckReport            # the choice, and each Refusal with its reason
+    up.stage(target, image=None)                # two-phase install: staged (pending) ...
+    up.confirm() -> DevicePolicy                # ... committed after the reboot, offline
+    up.mark_failed(target=None, reason=...)     # ... or rejected: check() skips it
+    up.pending() -> PendingInstall | None
+    up.mark_installed(target) -> DevicePolicy   # one step: installed version + counter
+    up.discard_partials(keep=None) -> int       # remove partial downloads
     up.walk_roles() -> Iterator[TrustedRole]    # every trusted targets role, pre-order
     up.trusted_versions() -> dict[str, int]
     up.verify_remote_target(target) -> None     # fetch + check, nothing stored
@@ -36,7 +42,8 @@ Errors: ``VerifierError`` is the base. ``RepositoryError`` (do not trust what wa
 ``ExpiredMetadataError``, ``BadVersionNumberError`` (``EqualVersionNumberError``),
 ``LengthOrHashMismatchError``, ``PolicyError``, ``UnsafeTargetNameError``, ``BundleError``.
 ``DownloadError`` (transport): ``DownloadHTTPError``, ``DownloadLengthMismatchError``
-(too large), ``SlowRetrievalError``. Also ``CryptoUnavailableError`` and ``StorageError``.
+(too large), ``SlowRetrievalError``. Also ``CryptoUnavailableError`` and ``StorageError``
+(``TrustStoreLockedError``: another agent holds the trust store; ``InsufficientSpaceError``).
 """
 
 from verifier._config import Config, DevicePolicy
@@ -48,12 +55,14 @@ from verifier._errors import (
     DownloadLengthMismatchError,
     EqualVersionNumberError,
     ExpiredMetadataError,
+    InsufficientSpaceError,
     LengthOrHashMismatchError,
     MetadataFormatError,
     PolicyError,
     RepositoryError,
     SlowRetrievalError,
     StorageError,
+    TrustStoreLockedError,
     UnsafeTargetNameError,
     UnsignedMetadataError,
     UnsupportedKeyError,
@@ -62,8 +71,10 @@ from verifier._errors import (
 from verifier._fetcher import Deadline, DirectoryFetcher, Fetcher, MemoryFetcher
 from verifier._http import HttpFetcher
 from verifier._internal.bundle import BundleError, BundleLimits
+from verifier._internal.device_state import PendingInstall
 from verifier._internal.firmware import FirmwareInfo, check_target_name
 from verifier._internal.metadata import HARDWARE_BINDING_FIELD, TargetFile, admits_hardware_id
+from verifier._internal.policy import CheckReport, Refusal, RefusalReason
 from verifier._internal.storage import durable_write as atomic_write
 from verifier._internal.store import TrustStore
 from verifier._internal.version import FirmwareVersion, VersionError, parse_version
@@ -85,6 +96,10 @@ __all__ = [
     "TargetFile",
     "FirmwareInfo",
     "BundleLimits",
+    "CheckReport",
+    "Refusal",
+    "RefusalReason",
+    "PendingInstall",
     "Fetcher",
     "HttpFetcher",
     "RequestsFetcher",
@@ -107,6 +122,8 @@ __all__ = [
     "BundleError",
     "CryptoUnavailableError",
     "StorageError",
+    "TrustStoreLockedError",
+    "InsufficientSpaceError",
     "DownloadError",
     "DownloadHTTPError",
     "DownloadLengthMismatchError",

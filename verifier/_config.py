@@ -63,6 +63,9 @@ class Config(_Frozen):
             0 turns the speed guard and the length part of the deadline off).
         slow_grace_period: seconds of body before the minimum speed applies (5).
         chunk_size: bytes per read and write while downloading (256 KiB).
+        lock_timeout: seconds to wait for another agent holding the trust-store lock
+            (or the partial file of the same download) before ``TrustStoreLockedError``
+            (30; 0: fail at once).
 
     Every request of an Updater, whatever its fetcher, ends within
     :meth:`request_deadline` of the bytes it may fetch (``SlowRetrievalError``
@@ -73,6 +76,7 @@ class Config(_Frozen):
     __slots__ = (
         "chunk_size",
         "connect_timeout",
+        "lock_timeout",
         "max_delegations",
         "max_enumerated_roles",
         "max_root_rotations",
@@ -100,6 +104,7 @@ class Config(_Frozen):
     min_speed: int
     slow_grace_period: float
     chunk_size: int
+    lock_timeout: float
 
     def __init__(
         self,
@@ -118,6 +123,7 @@ class Config(_Frozen):
         min_speed: int = KIB,
         slow_grace_period: float = 5.0,
         chunk_size: int = 256 * KIB,
+        lock_timeout: float = 30.0,
     ) -> None:
         values = dict(locals())
         del values["self"]
@@ -162,7 +168,14 @@ _POSITIVE_INTS = frozenset(
     )
 )
 _NON_NEGATIVE = frozenset(
-    ("connect_timeout", "read_timeout", "response_timeout", "min_speed", "slow_grace_period")
+    (
+        "connect_timeout",
+        "read_timeout",
+        "response_timeout",
+        "min_speed",
+        "slow_grace_period",
+        "lock_timeout",
+    )
 )
 
 
@@ -210,19 +223,24 @@ class DevicePolicy(_Frozen):
         *,
         unsafe_allow_downgrade: bool = False,
     ) -> DevicePolicy:
-        """Build the policy from what ``Updater.mark_installed`` stored.
+        """Build the policy of component ``hardware_id`` from what the Updater recorded
+        (``mark_installed`` / ``confirm``), in ``metadata_dir/firmtuf/components/``.
 
         ``installed_version`` (the factory image) is used until an install is recorded.
+        Layout 2's single-component state is adopted by the first hardware id read.
 
         Raises:
             StorageError: the stored state exists but is unreadable or malformed.
         """
-        from verifier._internal.device_state import read_device_state
+        from verifier._internal import device_state
+        from verifier._internal.lock import FileLock
         from verifier._internal.store import TrustStore
 
-        state = read_device_state(TrustStore(Path(metadata_dir)))
+        store = TrustStore(Path(metadata_dir))
+        lock = FileLock(store.lock_path, Config().lock_timeout, f"trust store {store.path}")
+        installed = device_state.load(store, hardware_id, lock).installed
         counter = 0
-        if state is not None:
-            installed_version = str(state["version"])
-            counter = int(state["security_counter"])  # type: ignore[call-overload]
+        if installed is not None:
+            installed_version = installed.version
+            counter = installed.security_counter
         return cls(hardware_id, installed_version, counter, unsafe_allow_downgrade)

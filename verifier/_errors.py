@@ -75,6 +75,29 @@ class StorageError(VerifierError):
         return cause.errno if isinstance(cause, OSError) else None
 
 
+class TrustStoreLockedError(StorageError):
+    """Another agent held the trust-store lock for longer than ``Config.lock_timeout``.
+
+    Nothing was read or written; try again later.
+    """
+
+
+class InsufficientSpaceError(StorageError):
+    """Not enough free space for a download (checked against the signed length first).
+
+    Attributes:
+        path: the directory that lacks the space.
+        needed: bytes the download needs there (with the reserve kept for metadata).
+        available: bytes free there.
+    """
+
+    def __init__(self, message: str, path: str, needed: int, available: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.needed = needed
+        self.available = available
+
+
 class DownloadError(VerifierError):
     """Transport failure while fetching metadata or a target."""
 

@@ -17,8 +17,12 @@ from pathlib import Path
 
 from verifier._config import Config, DevicePolicy
 from verifier._errors import (
+    BadVersionNumberError,
     DownloadHTTPError,
+    DownloadLengthMismatchError,
     EqualVersionNumberError,
+    ExpiredMetadataError,
+    InsufficientSpaceError,
     LengthOrHashMismatchError,
     PolicyError,
     RepositoryError,
@@ -26,10 +30,10 @@ from verifier._errors import (
 )
 from verifier._fetcher import Deadline, Fetcher
 from verifier._http import HttpFetcher
-from verifier._internal import delegations, storage
+from verifier._internal import delegations, device_state, log, partial, storage
 from verifier._internal import policy as firmware_policy
-from verifier._internal.device_state import read_device_state, write_device_state
 from verifier._internal.firmware import check_target_name
+from verifier._internal.lock import FileLock, open_locked
 from verifier._internal.metadata import TargetFile, Targets
 from verifier._internal.store import TrustStore
 from verifier._internal.trusted_set import TrustedMetadataSet
@@ -40,13 +44,20 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
 
     from verifier._bundle import BundleUpdater
     from verifier._internal.bundle import BundleLimits
+    from verifier._internal.device_state import ComponentState, PendingInstall
+    from verifier._internal.metadata import LengthAndHashes
+    from verifier._internal.policy import CheckReport
+
+    Progress = Callable[[int, int], object]
 
 
-def _log(msg: str, *args: object) -> None:
-    # logging is imported only when there is something to say: it is slow to import.
-    import logging
-
-    logging.getLogger(__name__).info(msg, *args)
+def _local_unusable(what: str, e: RepositoryError) -> None:
+    # Expired or superseded local metadata is the normal case after a while offline or
+    # a new release: routine. Anything else (bad signature, format) is a fallback.
+    if isinstance(e, (ExpiredMetadataError, BadVersionNumberError, LengthOrHashMismatchError)):
+        log.debug("stored %s not final: %s", what, e)
+    else:
+        log.warning("stored %s not usable, fetching it again: %s", what, e)
 
 
 def _quote(text: str, safe: str = "") -> str:
@@ -136,9 +147,13 @@ class Updater:
     ) -> None:
         self._store = TrustStore(Path(metadata_dir))
         self._dir = self._store.path
+        self.config = config or Config()
+        # One agent at a time changes the trust store (refresh, device state).
+        self._lock = FileLock(
+            self._store.lock_path, self.config.lock_timeout, f"trust store {self._dir}"
+        )
         self._metadata_url = _with_slash(metadata_base_url)
         self._target_url = None if target_base_url is None else _with_slash(target_base_url)
-        self.config = config or Config()
         if fetcher is None:
             fetcher = HttpFetcher(chunk_size=self.config.chunk_size)
         _check_fetcher(fetcher)
@@ -153,9 +168,11 @@ class Updater:
         self._store.migrate()
         root_path = self._role_path("root")
         if bootstrap is not None and not root_path.exists():
-            self._store.ensure_device_dir()
-            self._store.migrate()  # marks the new store with its layout
-            storage.atomic_write(root_path, bootstrap)
+            with self._lock:
+                self._store.ensure_device_dir()
+                self._store.migrate()  # marks the new store with its layout
+                if not root_path.exists():
+                    storage.atomic_write(root_path, bootstrap)
 
     # -- refresh ------------------------------------------------------------------
 
@@ -170,6 +187,11 @@ class Updater:
             StorageError: trusted metadata cannot be read or written.
         """
         self._trusted = None
+        with self._lock:
+            self._trusted = self._refresh()
+        log.debug("refreshed %s", self._metadata_url)
+
+    def _refresh(self) -> TrustedMetadataSet:
         now = self._clock()
         root_data = self._read_local("root", self.config.root_max_length)
         trusted: TrustedMetadataSet | None = None
@@ -181,7 +203,7 @@ class Updater:
                     raise
                 # A damaged stored root: start again from the shipped one (and walk the
                 # rotation chain from there), never from nothing.
-                _log("stored root.json unusable, starting from the bootstrap root")
+                log.warning("stored root.json unusable, starting from the bootstrap root")
         # Files written during refresh get one directory fsync at the end (see storage).
         self._pending_dir_sync = False
         try:
@@ -198,7 +220,7 @@ class Updater:
             if self._pending_dir_sync:
                 self._pending_dir_sync = False
                 storage.fsync_dir(self._dir)
-        self._trusted = trusted
+        return trusted
 
     # -- offline bundles (verifier/_bundle.py) --------------------------------------
 
@@ -283,13 +305,15 @@ class Updater:
             try:
                 trusted.update_timestamp(local)
             except RepositoryError as e:
-                _log("local timestamp not usable: %s", e)
+                _local_unusable("timestamp", e)
         data = self._fetch_metadata("timestamp.json", self.config.timestamp_max_length)
         try:
             trusted.update_timestamp(data)
         except EqualVersionNumberError:
+            log.debug("timestamp unchanged")
             return
         self._persist("timestamp", data)
+        log.debug("new timestamp version %d", trusted.timestamp.version)  # type: ignore[union-attr]
 
     def _update_snapshot(self, trusted: TrustedMetadataSet) -> None:
         local = self._read_local("snapshot", self.config.snapshot_max_length)
@@ -297,7 +321,7 @@ class Updater:
             try:
                 trusted.update_snapshot(local, trusted=True)
             except RepositoryError as e:
-                _log("local snapshot not usable: %s", e)
+                _local_unusable("snapshot", e)
             else:
                 return
         del local  # not kept alive while the new copy is parsed (peak memory)
@@ -317,13 +341,17 @@ class Updater:
         found = trusted.targets.get((delegator, role))
         if found is not None:
             return found
+        with self._lock:  # held already during refresh; a later search stores too
+            return self._fetch_targets(trusted, role, delegator)
+
+    def _fetch_targets(self, trusted: TrustedMetadataSet, role: str, delegator: str) -> Targets:
         path = self._store.role_path(role)
         local = None if path is None else self._read_local(role, self.config.targets_max_length)
         if local is not None:
             try:
                 return trusted.update_delegated_targets(local, role, delegator)
             except RepositoryError as e:
-                _log("local %s not usable: %s", role, e)
+                _local_unusable(role, e)
         del local  # not kept alive while the new copy is parsed (peak memory)
         assert trusted.snapshot is not None  # noqa: S101 - loaded before targets
         meta = trusted.snapshot.meta.get(f"{role}.json")
@@ -377,7 +405,7 @@ class Updater:
         try:
             return storage.read_file(path, max_length)
         except StorageError as e:
-            _log("ignoring stored %s: %s", path.name, e)
+            log.warning("ignoring stored %s: %s", path.name, e)
             return None
 
     def _persist(self, role: str, data: bytes) -> None:
@@ -531,20 +559,50 @@ class Updater:
         Every firmware target of every reachable role is a candidate, resolved through
         the normal delegation search so a name counts only from the role trusted for it
         (on a bundle: only the images the bundle carries, docs/adr/0011).
+        Targets this component marked failed (``mark_failed``) or has staged are not
+        offered; the security counter used is never below the one stored for the
+        hardware id. ``check_report()`` says why each other firmware was refused; here
+        each refusal is a log line (debug for older versions and the staged one, warning
+        for the others).
 
         Raises:
             ValueError: the Updater has no DevicePolicy.
             RepositoryError: metadata failed a check, a firmware entry is malformed, or a
                 firmware for this device has an unsafe name.
             DownloadError: the transport failed.
+            StorageError: the device state cannot be read.
+        """
+        return self.check_report().target
+
+    def check_report(self) -> CheckReport:
+        """What ``check()`` chooses, and every firmware for this hardware it refused
+        (``Refusal``: target, ``RefusalReason``, message).
+
+        Raises:
+            ValueError: the Updater has no DevicePolicy.
+            RepositoryError: metadata failed a check, a firmware entry for this hardware
+                is malformed, or a firmware for this device has an unsafe name.
+            DownloadError: the transport failed.
+            StorageError: the device state cannot be read.
         """
         device = self._require_policy()
         trusted = self._ensure_refreshed()
-        refused: list[tuple[str, str]] = []
-        chosen = firmware_policy.choose(device, self._firmware_candidates(trusted), refused)
-        for name, why in refused:
-            _log("check: %s refused: %s", name, why)
-        return chosen
+        state = self._component(device)
+        report = firmware_policy.choose(
+            firmware_policy.effective(device, state), self._firmware_candidates(trusted), state
+        )
+        for r in report.refused:
+            level = log.debug if r.reason in firmware_policy.ROUTINE else log.warning
+            level(
+                "check %s: %s not offered (%s): %s",
+                device.hardware_id,
+                r.target.path,
+                r.reason.value,
+                r.message,
+            )
+        if report.target is not None:
+            log.info("check %s: offering %s", device.hardware_id, report.target.path)
+        return report
 
     def verify_policy(self, target: TargetFile) -> None:
         """Check a firmware target against this Updater's DevicePolicy.
@@ -557,16 +615,18 @@ class Updater:
             ValueError: the Updater has no DevicePolicy.
             PolicyError: not the trusted target for its name, a delegation on its path
                 may not ship to this hardware, not firmware, wrong hardware id, not
-                newer (downgrade) unless allowed, security counter below the stored one,
-                or min_version not met.
+                newer (downgrade) unless allowed, security counter below the policy's or
+                the stored one, or min_version not met.
             MetadataFormatError: ``custom.firmtuf`` is malformed.
+            StorageError: the device state cannot be read.
         """
         device = self._require_policy()
         trusted = self._ensure_refreshed()
         found = delegations.search(self._loader(trusted), target.path, self.config.max_delegations)
         if found is None or found[0] != target:
             raise PolicyError(f"{target.path} is not the trusted target of that name")
-        firmware_policy.verify(device, target, found[1])
+        state = self._component(device)
+        firmware_policy.verify(firmware_policy.effective(device, state), target, found[1])
 
     def _require_policy(self) -> DevicePolicy:
         if self.policy is None:
@@ -595,17 +655,36 @@ class Updater:
         dest: str | os.PathLike[str],
         *,
         partial_path: str | os.PathLike[str] | None = None,
+        progress: Progress | None = None,
     ) -> Path:
         """Download ``target`` to ``dest``, verifying length and hashes while writing.
 
-        Memory use is one chunk. Bytes land in ``partial_path`` (default ``dest`` +
-        ``.part``), which survives an interrupted transfer so the next call resumes with
-        an HTTP Range request; ``dest`` appears (atomic rename) only once every hash
-        matches. A ``dest`` that already holds the target is not downloaded again. With a
-        DevicePolicy, a firmware target must satisfy it (``verify_policy``); targets
-        without ``custom.firmtuf`` (manifests, ...) are not firmware and are not checked.
-        Reading stops at the trusted length: a server that holds the connection open
-        after it does not delay the download.
+        Memory use is one chunk. Bytes land in a partial file bound to the target (its
+        name and signed hashes) in ``metadata_dir/firmtuf/partial/`` (beside ``dest``
+        when that is another file system), which survives an interrupted transfer so
+        the next call resumes with an HTTP Range request; ``dest`` appears (atomic
+        rename) only once every hash matches. A partial of another release of the same
+        name is discarded; so is one that grows past the signed length, one whose bytes
+        fail the hashes (a resumed one is restarted once from byte 0 first) and one
+        whose write ran out of space. Free space for the rest
+        of the signed length (and, on the trust store's file system, room for its
+        metadata) is checked before anything is fetched. Two agents never write one
+        partial: the second waits up to ``Config.lock_timeout``. A ``dest`` that already
+        holds the target is not downloaded again. With a DevicePolicy, a firmware target
+        must satisfy it (``verify_policy``); targets without ``custom.firmtuf``
+        (manifests, ...) are not firmware and are not checked. Reading stops at the
+        trusted length: a server that holds the connection open after it does not delay
+        the download.
+
+        Args:
+            target: what to download (from ``check()`` or ``get_targetinfo()``).
+            dest: where the verified file goes.
+            partial_path: a partial file of the caller's choosing instead (not named by
+                the target: it is resumed, and restarted once if it does not verify).
+            progress: called as ``progress(bytes_done, total)`` before the transfer
+                (``bytes_done`` counts resumed bytes), after every chunk written, and with
+                0 when a download restarts; whatever the fetcher. An exception it
+                raises stops the download (the partial is kept for a resume).
 
         Returns:
             ``dest`` as a Path.
@@ -614,7 +693,10 @@ class Updater:
             UnsafeTargetNameError: the target name is not a safe relative path.
             PolicyError: the target does not fit the DevicePolicy.
             LengthOrHashMismatchError: the downloaded bytes are not the target.
-            DownloadError: the transport failed (the partial file is kept).
+            DownloadError: the transport failed (the partial file is kept, except after
+                more bytes than the signed length).
+            InsufficientSpaceError: not enough free space (nothing was fetched).
+            TrustStoreLockedError: another agent is downloading this target.
             StorageError: the file cannot be written.
             ValueError: no target_base_url was given.
         """
@@ -623,52 +705,181 @@ class Updater:
             self.verify_policy(target)
         dest = Path(dest)
         if self.find_cached_target(target, dest) is not None:
+            log.debug("%s already holds %s", dest, target.path)
+            if progress is not None:
+                progress(target.length, target.length)
             return dest
         url = self._url_for(target)
-        part = (
-            Path(partial_path) if partial_path is not None else dest.with_name(dest.name + ".part")
-        )
+        part = Path(partial_path) if partial_path is not None else self._partial_for(target, dest)
+        fd = open_locked(part, self.config.lock_timeout, f"partial download {part}")
         try:
-            self._download_to(target, url, part)
+            if self.find_cached_target(target, dest) is not None:
+                # Another agent finished this download while this one waited for it.
+                if progress is not None:
+                    progress(target.length, target.length)
+                return dest
+            self._download_to(target, url, fd, part, dest, progress, resumable=True)
             _move_into_place(part, dest)
         except OSError as e:
+            if partial.is_no_space(e):
+                # Even a whole, verified image goes: the next metadata save needs room.
+                _discard_partial(fd, part)
+                raise InsufficientSpaceError(
+                    f"no space left to move {target.path} into {dest}: partial discarded",
+                    str(dest.parent),
+                    target.length,
+                    partial.free_space(dest.parent),
+                ) from e
             raise StorageError(f"cannot write {dest}: {e}") from e
+        finally:
+            # Nothing to resume (a missing file, a refused request): leave no empty file.
+            _remove_if_empty(fd, part)
+            os.close(fd)
+        log.debug("downloaded %s to %s", target.path, dest)
         return dest
 
-    def _download_to(self, target: TargetFile, url: str, part: Path) -> None:
+    def _partial_for(self, target: TargetFile, dest: Path) -> Path:
+        """The partial bound to ``target``: in ``firmtuf/partial/``, or beside ``dest``
+        when ``dest`` is on another file system (an inactive slot partition): the image
+        is then written once, not copied across, and a small data partition need not
+        hold it (nor be writable). Partials of other releases of the name there are
+        discarded."""
+        if dest.parent.is_dir() and not partial.same_device(self._dir, dest.parent):
+            part_dir = dest.parent
+        else:
+            part_dir = self._store.partial_dir
+            try:
+                part_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create {part_dir}: {e}") from e
+        part = part_dir / partial.filename(target)
+        # Another release of this name: its bytes will never be resumed.
+        partial.discard(part_dir, keep=part.name, same_name_as=target.path)
+        return part
+
+    def discard_partials(self, *, keep: TargetFile | None = None) -> int:
+        """Remove partial downloads from ``metadata_dir/firmtuf/partial/``.
+
+        Partials being written by a download right now are left alone. (A partial
+        beside a ``dest`` on another file system goes when its download completes or
+        another release of its name starts.)
+
+        Args:
+            keep: a target whose partial stays (the one a later call will resume).
+
+        Returns:
+            How many partial files were removed.
+
+        Raises:
+            StorageError: a partial exists but cannot be removed.
+        """
+        keep_name = None if keep is None else partial.filename(keep)
+        removed = partial.discard(self._store.partial_dir, keep=keep_name)
+        if removed:
+            log.info("discarded %d partial download(s)", removed)
+        return removed
+
+    def _download_to(
+        self,
+        target: TargetFile,
+        url: str,
+        fd: int,
+        part: Path,
+        dest: Path,
+        progress: Progress | None,
+        *,
+        resumable: bool,
+    ) -> None:
+        """Fill ``fd`` (the locked partial ``part``) with ``target``'s verified bytes."""
         check = target.checker()
-        try:
-            size = part.stat().st_size
-        except FileNotFoundError:
+        size = os.fstat(fd).st_size if resumable else 0
+        if size > target.length:
+            log.warning(
+                "partial %s holds %d bytes, more than %s's %d: discarded",
+                part,
+                size,
+                target.path,
+                target.length,
+            )
             size = 0
-        if 0 < size <= target.length:
+        if size:
             # Resume: hash what an earlier attempt wrote, then fetch the rest.
-            with open(part, "rb") as f:
-                check.feed(iter(lambda: f.read(self.config.chunk_size), b""))
-        elif size:
-            part.unlink()
+            os.lseek(fd, 0, os.SEEK_SET)
+            chunk = self.config.chunk_size
+            check.feed(iter(lambda: os.read(fd, chunk), b""))
+            size = check.received
+        os.ftruncate(fd, size)
+        resumed = size > 0
         if not check.complete:
+            self._ensure_space(part, dest, target.length - check.received)
             offset = check.received
-            mode = "ab" if offset else "wb"
+            if resumed:
+                log.info("resuming %s at byte %d of %d", target.path, offset, target.length)
             try:
                 chunks = self._fetch_target(url, target.length, offset)
             except DownloadHTTPError as e:
                 if not offset or e.status_code != 416:
                     raise
-                # The server refused the Range: start over.
-                check, mode = target.checker(), "wb"
+                log.warning("%s: the server refused to resume; restarting at byte 0", url)
+                os.ftruncate(fd, 0)
+                check, offset, resumed = target.checker(), 0, False
                 chunks = self._fetch_target(url, target.length, 0)
-            with open(part, mode) as f:
-                try:
-                    check.feed(chunks, f.write)
-                finally:
-                    f.flush()
-                    os.fsync(f.fileno())
+            os.lseek(fd, offset, os.SEEK_SET)
+            if progress is not None:
+                progress(offset, target.length)
+            try:
+                check.feed(chunks, _writer(fd, check, target.length, progress))
+            except DownloadLengthMismatchError:
+                # More bytes than the signed length: what came is not worth resuming.
+                log.warning("%s sent more than %d bytes: partial discarded", url, target.length)
+                _discard_partial(fd, part)
+                raise
+            except OSError as e:
+                if partial.is_no_space(e):
+                    # A full disk must not stay full: the next metadata save needs room.
+                    _discard_partial(fd, part)
+                    raise InsufficientSpaceError(
+                        f"no space left for {target.path} in {part.parent}: partial discarded",
+                        str(part.parent),
+                        target.length - offset,
+                        partial.free_space(part.parent),
+                    ) from e
+                raise
+            finally:
+                storage.sync_fd(fd)
         try:
             check.verify()
         except LengthOrHashMismatchError:
-            part.unlink()
+            if resumed:
+                log.warning(
+                    "%s: resumed partial %s did not verify; restarting at byte 0",
+                    target.path,
+                    part,
+                )
+                if progress is not None:
+                    progress(0, target.length)
+                self._download_to(target, url, fd, part, dest, progress, resumable=False)
+                return
+            _discard_partial(fd, part)
             raise
+
+    def _ensure_space(self, part: Path, dest: Path, remaining: int) -> None:
+        """Raises InsufficientSpaceError unless the rest of a download fits.
+
+        On the trust store's file system, room for its metadata stays free as well; the
+        final copy to a ``dest`` on another file system needs the whole length there.
+        Stale partials are discarded first when space is short.
+        """
+        needed = remaining
+        if partial.same_device(part.parent, self._dir):
+            needed += partial.metadata_size(self._dir) + partial.METADATA_HEADROOM
+        if partial.free_space(part.parent) < needed and part.parent == self._store.partial_dir:
+            removed = partial.discard(part.parent, keep=part.name)
+            if removed:
+                log.warning("short of space: discarded %d other partial download(s)", removed)
+        partial.require_space(part.parent, needed, f"downloading {part.name}")
+        if not partial.same_device(part.parent, dest.parent):
+            partial.require_space(dest.parent, remaining, f"copying to {dest}")
 
     def _url_for(self, target: TargetFile) -> str:
         if self._target_url is None:
@@ -702,25 +913,129 @@ class Updater:
         check.feed(self._fetch_target(url, target.length, 0))
         check.verify()
 
-    # -- device state ---------------------------------------------------------------
+    # -- device state (docs/adr/0010) ---------------------------------------------------
 
-    def mark_installed(self, target: TargetFile) -> DevicePolicy | None:
-        """Record that ``target`` was installed: its version and security counter.
+    def _component(self, device: DevicePolicy) -> ComponentState:
+        return device_state.load(self._store, device.hardware_id, self._lock)
 
-        The stored counter never decreases. State is written crash-safely to
-        ``metadata_dir/firmtuf/device.json``; the Updater's policy is updated.
+    def pending(self) -> PendingInstall | None:
+        """The install staged for this component and not yet confirmed or failed, or None.
 
-        Returns:
-            The updated DevicePolicy (None when the Updater has none).
+        Read from the trust store only (no network): what an agent asks after a reboot.
 
         Raises:
-            PolicyError: ``target`` is not firmware.
-            StorageError: the state cannot be written.
+            ValueError: the Updater has no DevicePolicy.
+            StorageError: the device state cannot be read.
         """
-        state, self.policy = firmware_policy.record_install(
-            self.policy, target, read_device_state(self._store)
+        return self._component(self._require_policy()).pending
+
+    def stage(self, target: TargetFile, image: str | os.PathLike[str] | None = None) -> None:
+        """Record ``target`` as installed but not yet confirmed (the first phase).
+
+        Call it once the image is verified (``download``) and written to where it will
+        boot from; after the reboot, ``confirm()`` (it runs) or ``mark_failed()`` (it
+        did not). A newer ``stage`` replaces an earlier one. The target must pass
+        ``verify_policy``; with ``image``, that file must hold it (it is read once).
+
+        Raises:
+            ValueError: the Updater has no DevicePolicy.
+            PolicyError: the target does not fit the policy.
+            StorageError: ``image`` does not hold the target, or the state cannot be
+                written.
+            TrustStoreLockedError: another agent holds the trust store.
+        """
+        device = self._require_policy()
+        check_target_name(target.path)
+        self.verify_policy(target)
+        where = None
+        if image is not None:
+            where = os.fspath(image)
+            if self.find_cached_target(target, where) is None:
+                raise StorageError(f"{where} does not hold {target.path} (length or hashes)")
+        with self._lock:
+            state = self._component(device)
+            firmware_policy.record_stage(device, target, state, where, self._clock())
+            device_state.save(self._store, state)
+        log.info("%s: staged %s", device.hardware_id, target.path)
+
+    def confirm(self) -> DevicePolicy:
+        """Commit the staged install as installed: offline, from what ``stage`` recorded.
+
+        Needs neither the network nor the target still being published (a release
+        withdrawn after it was staged confirms all the same). The stored security
+        counter never decreases.
+
+        Returns:
+            The updated DevicePolicy (also the Updater's ``policy`` now).
+
+        Raises:
+            ValueError: the Updater has no DevicePolicy, or nothing is staged.
+            StorageError: the device state cannot be read or written.
+            TrustStoreLockedError: another agent holds the trust store.
+        """
+        device = self._require_policy()
+        with self._lock:
+            state = self._component(device)
+            if state.pending is None:
+                raise ValueError(f"no install is staged for {device.hardware_id!r}")
+            target = state.pending.target
+            self.policy = firmware_policy.record_install(device, target, state)
+            device_state.save(self._store, state)
+        log.info("%s: confirmed %s", device.hardware_id, target.path)
+        return self.policy
+
+    def mark_failed(self, target: TargetFile | None = None, *, reason: str = "failed") -> None:
+        """Record a target as rejected on this component: ``check()`` no longer offers it
+        (a newer one is offered as usual). Clears the staged install if it is that one.
+
+        Args:
+            target: the target that failed (default: the staged one).
+            reason: what happened, kept with the record (``Refusal.message``).
+
+        Raises:
+            ValueError: the Updater has no DevicePolicy, or no target was given and
+                nothing is staged.
+            PolicyError: ``target`` is not firmware for this hardware id.
+            StorageError: the device state cannot be read or written.
+            TrustStoreLockedError: another agent holds the trust store.
+        """
+        device = self._require_policy()
+        with self._lock:
+            state = self._component(device)
+            if target is None:
+                if state.pending is None:
+                    raise ValueError(f"no install is staged for {device.hardware_id!r}")
+                target = state.pending.target
+            firmware_policy.record_failure(device, target, state, reason)
+            device_state.save(self._store, state)
+        log.warning(
+            "%s: %s marked failed (%s); not offered again", device.hardware_id, target.path, reason
         )
-        write_device_state(self._store, state)
+
+    def mark_installed(self, target: TargetFile) -> DevicePolicy:
+        """Record that ``target`` was installed (the one-step form of stage + confirm).
+
+        Its version and security counter go to this component's state in
+        ``metadata_dir/firmtuf/components/``, written crash-safely; the stored counter
+        never decreases; a staged install is cleared. The Updater's policy is updated.
+
+        Returns:
+            The updated DevicePolicy.
+
+        Raises:
+            PolicyError: ``target`` is not firmware, or not for this hardware id.
+            ValueError: the Updater has no DevicePolicy.
+            StorageError: the state cannot be written.
+            TrustStoreLockedError: another agent holds the trust store.
+        """
+        if target.firmware is None:
+            raise PolicyError(f"{target.path} is not firmware (no custom.firmtuf)")
+        device = self._require_policy()
+        with self._lock:
+            state = self._component(device)
+            self.policy = firmware_policy.record_install(device, target, state)
+            device_state.save(self._store, state)
+        log.info("%s: installed %s", device.hardware_id, target.path)
         return self.policy
 
 
@@ -748,6 +1063,38 @@ def _take(chunks: Iterator[bytes], length: int) -> Iterator[bytes]:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+def _writer(
+    fd: int, check: LengthAndHashes, total: int, progress: Progress | None
+) -> Callable[[bytes], None]:
+    def write(chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+        if progress is not None:
+            progress(check.received, total)
+
+    return write
+
+
+def _discard_partial(fd: int, part: Path) -> None:
+    """Empty and remove a partial that must not be resumed (its lock is still held)."""
+    try:
+        os.ftruncate(fd, 0)
+        part.unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("cannot discard partial %s: %s", part, e)
+
+
+def _remove_if_empty(fd: int, part: Path) -> None:
+    """Remove ``part`` if it is still the (locked) empty file ``fd``."""
+    try:
+        st = os.fstat(fd)
+        if st.st_size == 0 and part.stat().st_ino == st.st_ino:
+            part.unlink()
+    except OSError:
+        pass  # renamed into place, or already gone: nothing left behind
 
 
 def _move_into_place(part: Path, dest: Path) -> None:

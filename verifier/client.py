@@ -75,16 +75,12 @@ def cmd_download(args: argparse.Namespace) -> None:
     up.refresh()
     target_dir = Path(args.target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
-    from verifier._internal.store import TrustStore
-
-    partial_dir = TrustStore(Path(args.metadata_dir)).partial_dir
     for name in args.target_name:
         target = up.get_targetinfo(name)
         if target is None:
             raise LookupError(f"target {name!r} not found")
-        quoted = quote(name, safe="")
-        partial_dir.mkdir(parents=True, exist_ok=True)
-        up.download(target, target_dir / quoted, partial_path=partial_dir / (quoted + ".part"))
+        # Partials go to DIR/firmtuf/partial/, named by the target (name and hashes).
+        up.download(target, target_dir / quote(name, safe=""))
 
 
 def build_parser() -> _Parser:

@@ -36,17 +36,52 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def test_the_site_config_refuses_what_breaks_a_reader(tmp_path: Path) -> None:
+    """mkdocs.yml's own settings (strict, validation) on a small site: a page outside the
+    navigation, a link to a missing page, a missing anchor and a link out of docs/ each
+    fail the build; a GitHub-style anchor resolves. (Never `-q`: MkDocs then stops
+    counting warnings and a strict build passes.)"""
+    docs = tmp_path / "d"
+    docs.mkdir()
+    (docs / "index.md").write_text(
+        "# Home\n\n[a](missing.md) [b](other.md#no-such-heading) "
+        "[c](other.md#sign--publish) [d](../README.md)\n"
+    )
+    (docs / "other.md").write_text("# Other\n\n## Sign & publish\n")
+    (docs / "orphan.md").write_text("# Orphan\n")
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: d\nhooks: []\nplugins: [search]\n"
+        "nav: [index.md, other.md]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-f", str(config), "--site-dir",
+         str(tmp_path / "site")],
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log
+    assert "Aborted with 4 warnings in strict mode" in log, log
+    assert 'not included in the "nav" configuration:\n  - orphan.md' in log
+    for link in ("'missing.md'", "'../README.md'", "anchor '#no-such-heading'"):
+        assert link in log, link
+    assert "sign--publish" not in log  # GitHub: "sign--publish", MkDocs: "sign-publish"
+
+
 def _ids(page: Path) -> set[str]:
     return set(re.findall(r'\bid="([^"]+)"', page.read_text()))
 
 
-def _commands(group: click.Group, prefix: str) -> list[str]:
-    names = []
+def _command_paths(group: click.Group, above: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
     for name, command in sorted(group.commands.items()):
-        names.append(f"{prefix}-{name}")
+        paths.append((*above, name))
         if isinstance(command, click.Group):
-            names += _commands(command, f"{prefix}-{name}")
-    return names
+            paths += _command_paths(command, (*above, name))
+    return paths
 
 
 def test_every_markdown_page_is_built(site: Path) -> None:
@@ -61,7 +96,7 @@ def test_every_markdown_page_is_built(site: Path) -> None:
 def test_cli_reference_has_every_command_and_option(site: Path) -> None:
     page = site / "reference" / "cli" / "index.html"
     ids, html = _ids(page), page.read_text()
-    commands = _commands(main, "firmtuf")
+    commands = ["-".join(("firmtuf", *path)) for path in _command_paths(main)]
     assert len(commands) > 20
     assert set(commands) <= ids
     for command in main.commands.values():
@@ -87,10 +122,35 @@ def test_docstrings_render_sections(site: Path) -> None:
     assert not re.search(r"<p>\s*(Args|Returns|Raises):", html)
 
 
+def test_every_image_and_local_link_on_the_site_resolves(site: Path) -> None:
+    """Figures kept outside docs/ (benchmarks/results/) are copied in by docs/site_hooks.py
+    under the path the page links; every image and local href of every page is a file."""
+    images = 0
+    for page in site.rglob("*.html"):
+        for attr, ref in re.findall(r'\b(src|href)="([^"#?]+)', page.read_text()):
+            if re.match(r"[a-z]+:|/|data:", ref):
+                continue
+            target = (page.parent / ref).resolve()
+            assert target.is_file() or (target / "index.html").is_file(), f"{page}: {ref}"
+            images += attr == "src" and ref.endswith((".png", ".svg"))
+    assert images >= 1  # benchmarks.md's figure
+
+
 def test_site_uses_no_external_fonts(site: Path) -> None:
     """The site is read offline (USB stick, company network): no web fonts."""
     for page in site.rglob("*.html"):
         assert "fonts.googleapis.com" not in page.read_text(), page
+
+
+def test_changelog_names_every_command() -> None:
+    """A new command (or subcommand) comes with its changelog entry: each is named in a
+    backticked span of docs/changelog.md (`firmtuf key reencrypt`, `key list/add`, ...)."""
+    spans = re.findall(r"`([^`]+)`", (ROOT / "docs" / "changelog.md").read_text())
+    words = [set(re.split(r"[\s/]+", span)) for span in spans]
+    missing = [" ".join(path) for path in _command_paths(main)
+               if not any(set(path) <= w for w in words)]  # fmt: skip
+    assert len(_command_paths(main)) > 20
+    assert not missing, f"docs/changelog.md has no entry naming: {missing}"
 
 
 def test_no_hand_written_option_tables() -> None:

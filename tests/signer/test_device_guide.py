@@ -54,15 +54,16 @@ def test_device_guide_example_updates_then_finds_nothing_newer(
     with serve_directory(www) as base:
         first = _run(_example(), md, root, base, dest)
         assert first == {"installed": [image.read_bytes()], "reports": []}
-        state = json.loads((md / "firmtuf" / "device.json").read_text())
-        assert (state["version"], state["security_counter"]) == ("1.4.2", 3)
+        state = json.loads((md / "firmtuf" / "components" / "acme-gw-r2.json").read_text())
+        installed = state["installed"]
+        assert (installed["version"], installed["security_counter"]) == ("1.4.2", 3)
         # Next boot: 1.4.2 runs, nothing newer is offered.
         dest.unlink()
         again = _run(_example(), md, root, base, dest)
         assert again == {"installed": [], "reports": []}
 
     # A tampered image is reported as a repository problem and never installed.
-    (md / "firmtuf" / "device.json").unlink()
+    (md / "firmtuf" / "components" / "acme-gw-r2.json").unlink()
     stored = next(p for p in (www / "targets").rglob("*") if p.is_file())
     data = stored.read_bytes()
     stored.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])  # always a different byte

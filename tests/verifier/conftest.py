@@ -27,12 +27,19 @@ def device_dir(tmp_path: Path) -> Path:
     return tmp_path / "device"
 
 
+LOCK_FILE = "firmtuf/lock"
+
+
 def state_of(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` with its bytes (to prove nothing changed)."""
+    """Every file under ``directory`` with its bytes (to prove nothing changed).
+
+    The trust-store lock file is not state (it is created on first use and names its
+    last holder's pid), so it is left out.
+    """
     return {
-        str(p.relative_to(directory)): p.read_bytes()
+        name: p.read_bytes()
         for p in sorted(directory.rglob("*"))
-        if p.is_file()
+        if p.is_file() and (name := str(p.relative_to(directory))) != LOCK_FILE
     }
 
 

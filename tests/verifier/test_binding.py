@@ -57,7 +57,7 @@ def test_delegation_cannot_ship_to_another_product(
         "product-a/9.9/evil.bin", b"evil", "product-a", custom=fw("9.9", "acme-gw", counter=99)
     )
     fleet.publish(roles=("product-a",))
-    device_state = (md / "firmtuf" / "device.json").read_bytes()
+    device_state = (md / "firmtuf" / "components" / "acme-gw.json").read_bytes()
     up = fleet.updater(md, policy=verifier.DevicePolicy.from_metadata_dir(md, "acme-gw", "1.0"))
     assert up.check() is None  # not offered
     evil = up.get_targetinfo("product-a/9.9/evil.bin")
@@ -67,7 +67,7 @@ def test_delegation_cannot_ship_to_another_product(
     with pytest.raises(verifier.PolicyError, match="may not ship"):
         up.download(evil, tmp_path / "evil.bin")
     assert not list(tmp_path.glob("evil.bin*"))
-    assert (md / "firmtuf" / "device.json").read_bytes() == device_state
+    assert (md / "firmtuf" / "components" / "acme-gw.json").read_bytes() == device_state
 
 
 def test_binding_admits_its_own_hardware_by_pattern(

@@ -205,7 +205,7 @@ def test_custom_fetcher_head_is_held_to_the_deadline(tmp_path: Path) -> None:
         verifier.Updater(md, "https://repo.test/metadata/", fetcher=slow, config=config).refresh()
     assert state_of(md) == {
         "root.json": repo.signed_roots[0],
-        "firmtuf/layout.json": b'{"layout": 2}',
+        "firmtuf/layout.json": b'{"layout": 3}',
     }
 
 

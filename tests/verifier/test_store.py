@@ -54,7 +54,7 @@ def test_delegated_roles_named_like_device_files_are_only_role_files(tmp_path: P
         assert json.loads(stored[role_filename(name)])["signed"]["_type"] == "targets"
     assert "Root.json" not in stored  # verified from memory, not stored
     assert json.loads(stored["firmtuf/time_floor.json"]) == {"time": _dt(2026).isoformat()}
-    assert json.loads(stored["firmtuf/layout.json"]) == {"layout": 2}
+    assert json.loads(stored["firmtuf/layout.json"]) == {"layout": 3}
     # A second Updater finds every role again (from its file, or fetched for Root).
     up = sim.updater(md)
     assert up.get_targetinfo(f"d{len(names) - 1}/fw.bin") is not None
@@ -71,7 +71,7 @@ def test_floor_is_never_read_from_extra_fields(tmp_path: Path) -> None:
 
 def test_newer_layout_is_refused(tmp_path: Path) -> None:
     (tmp_path / "firmtuf").mkdir()
-    (tmp_path / "firmtuf" / "layout.json").write_text('{"layout": 3}')
+    (tmp_path / "firmtuf" / "layout.json").write_text('{"layout": 4}')
     with pytest.raises(verifier.StorageError, match="newer"):
         verifier.Updater(tmp_path, "https://x/")
     (tmp_path / "firmtuf" / "layout.json").write_text("{broken")

@@ -22,13 +22,20 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
+    """Make a rename in ``directory`` durable.
+
+    Raises:
+        StorageError: the file system could not sync it (EIO, ENOSPC): the rename may
+            not survive a power cut.
+    """
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
         return
     try:
         os.fsync(fd)
+    except OSError as e:
+        raise StorageError(f"cannot sync {directory}: {e}") from e
     finally:
         os.close(fd)
 
@@ -36,6 +43,11 @@ def fsync_dir(directory: Path) -> None:
 # fdatasync skips the inode timestamps fsync would also flush; the file size (needed to
 # read the data back) is still synced.
 _sync_file = getattr(os, "fdatasync", os.fsync)
+
+
+def sync_fd(fd: int) -> None:
+    """Put the data written to ``fd`` (and its size) on disk."""
+    _sync_file(fd)
 
 
 def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True, unique: bool = False) -> None:

@@ -8,11 +8,13 @@
     .<name>.tmp                  staged writes (never a ``.json`` name)
     firmtuf/                     the device namespace (no role file can be named
                                  ``firmtuf``: role files end in ``.json``)
-        layout.json              {"layout": 2}
-        device.json              installed version and security counter
+        layout.json              {"layout": 3}
+        components/<hwid>.json   one component's state: installed, pending, rejected
+                                 (url-quoted hardware id; docs/adr/0010)
+        device.json              layout 2's single-component state, until adopted
         time_floor.json          newest time seen (offline bundles)
-        partial/                 partial downloads
-        lock                     (reserved for the trust-store lock)
+        partial/                 partial downloads, named by target name and hash
+        lock                     the trust-store lock (flock; never deleted)
 
 A role name is url-quoted with no safe character, so it cannot hold ``/`` and cannot
 leave the top of ``metadata_dir``. Role files are a cache of verified metadata: a role
@@ -22,6 +24,11 @@ fetched again when needed.
 
 Layout 1 (before 2026-12) kept the time floor at the top (``time_floor.json``), where a
 delegated role named ``time_floor`` overwrote it. :meth:`TrustStore.migrate` moves it.
+Layout 2 kept one ``device.json`` for every component (two Updaters overwrote each
+other's installed version); layout 3 keeps one file per hardware id. The old file is
+adopted by the first component that reads its state (``device_state``), so the marker
+alone changes in the migration; a verifier of layout 2 refuses a layout 3 store instead
+of reading no device state (which would offer it downgrades).
 """
 
 from __future__ import annotations
@@ -33,10 +40,11 @@ from urllib.parse import quote
 from verifier._errors import StorageError
 from verifier._internal import storage
 
-LAYOUT = 2
+LAYOUT = 3
 DEVICE_DIR = "firmtuf"
 LAYOUT_FILE = "layout.json"
 DEVICE_STATE_FILE = "device.json"
+COMPONENTS_DIR = "components"
 TIME_FLOOR_FILE = "time_floor.json"
 PARTIAL_DIR = "partial"
 LOCK_FILE = "lock"
@@ -46,7 +54,7 @@ LEGACY_TIME_FLOOR = "time_floor.json"
 # NAME_MAX is 255 bytes on the file systems devices use; the staged ``.<name>.tmp`` adds 5.
 _MAX_FILE_NAME = 250
 _MAX_DEVICE_FILE = 64 * 1024
-_MARKER = b'{"layout": 2}'
+_MARKER = b'{"layout": 3}'
 
 
 def role_filename(role: str) -> str:
@@ -89,8 +97,24 @@ class TrustStore:
 
     @property
     def device_state_path(self) -> Path:
-        """The device state file (installed version and security counter)."""
+        """Layout 2's single-component device state (read once, then adopted)."""
         return self.device_dir / DEVICE_STATE_FILE
+
+    @property
+    def components_dir(self) -> Path:
+        """The folder of per-component device state."""
+        return self.device_dir / COMPONENTS_DIR
+
+    def component_path(self, hardware_id: str) -> Path:
+        """The state file of the component ``hardware_id`` (url-quoted, so one file name).
+
+        Raises:
+            StorageError: the quoted hardware id is too long for a file name.
+        """
+        name = quote(hardware_id, safe="") + ".json"
+        if len(name.encode()) > _MAX_FILE_NAME:
+            raise StorageError(f"hardware id {hardware_id[:40]!r}... is too long to store")
+        return self.components_dir / name
 
     @property
     def time_floor_path(self) -> Path:
@@ -104,7 +128,7 @@ class TrustStore:
 
     @property
     def lock_path(self) -> Path:
-        """The trust-store lock file (reserved)."""
+        """The trust-store lock file (``_internal/lock``)."""
         return self.device_dir / LOCK_FILE
 
     def ensure_device_dir(self) -> Path:
@@ -120,15 +144,17 @@ class TrustStore:
         return self.device_dir
 
     def migrate(self) -> None:
-        """Bring a layout 1 store to layout 2; refuse a store of a newer layout.
+        """Bring a layout 1 or 2 store to layout 3; refuse a store of a newer layout.
 
         Layout 1 differs only in the time floor's place. A top-level
         ``time_floor.json`` that is a floor document moves to ``firmtuf/``; one that
         is anything else (role metadata of a role named ``time_floor`` that overwrote
         the floor) is left to its role, and the floor is recorded as lost so offline
         updates refuse to guess a time (``TimeFloorError``) instead of trusting a clock
-        that the lost floor was there to check. Crash-safe: each step is an atomic
-        write, and the marker is written last, so an interrupted migration runs again.
+        that the lost floor was there to check. Layout 2 to 3 writes the marker only
+        (the old device state is adopted when a component first reads it). Crash-safe:
+        each step is an atomic write, and the marker is written last, so an interrupted
+        migration runs again.
 
         A store that cannot be written (read-only file system) is used as it is when
         nothing needs to move.
@@ -150,7 +176,9 @@ class TrustStore:
                     f"{self.path} was written by a newer verifier (layout {layout}; this "
                     f"one knows layout {LAYOUT}): refusing to use it"
                 )
-            return
+            if layout == 2:
+                _write_marker_if_possible(marker)
+                return
         if not self.path.is_dir():
             return  # a new store: written (and marked) when first used
         legacy = storage.read_file(self.path / LEGACY_TIME_FLOOR, _MAX_DEVICE_FILE)
@@ -173,6 +201,13 @@ class TrustStore:
             return  # read-only store with nothing to move: usable as it is
         if legacy is not None and _is_floor_document(legacy):
             storage.remove_file(self.path / LEGACY_TIME_FLOOR)
+
+
+def _write_marker_if_possible(marker: Path) -> None:
+    try:
+        storage.atomic_write(marker, _MARKER)
+    except StorageError:
+        return  # read-only store: usable as it is (nothing moves from layout 2)
 
 
 def _layout_of(raw: bytes) -> int | None:

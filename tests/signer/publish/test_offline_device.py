@@ -384,7 +384,7 @@ def test_layout_1_floor_is_migrated(repo: RepoBuilder, tmp_path: Path) -> None:
     with pytest.raises(ExpiredMetadataError):  # the migrated floor is in force
         _apply(bundle, dev, repo.root_bytes, clock=NOW + 5 * DAY + 8 * DAY)
     assert not (dev / "time_floor.json").exists()
-    assert json.loads((dev / "firmtuf" / "layout.json").read_bytes()) == {"layout": 2}
+    assert json.loads((dev / "firmtuf" / "layout.json").read_bytes()) == {"layout": 3}
     stored = datetime.fromisoformat(json.loads((dev / FLOOR_FILE).read_bytes())["time"])
     assert stored >= seen
 

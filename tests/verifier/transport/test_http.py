@@ -18,6 +18,7 @@ import verifier
 from tests.verifier.conftest import Transport, state_of
 from tests.verifier.http_server import SimServer
 from tests.verifier.simulator import RepositorySimulator
+from verifier._internal import partial
 
 IMAGE = bytes(range(256)) * 2000  # 512000 bytes
 
@@ -139,6 +140,11 @@ def test_unsupported_proxy_url_is_refused_at_once(transport: Transport, proxy: s
         transport(proxy_url=proxy)
 
 
+def partial_of(md: Path, target: verifier.TargetFile) -> Path:
+    """Where a download of ``target`` keeps its bytes (named by the target)."""
+    return md / "firmtuf" / "partial" / partial.filename(target)
+
+
 def test_resume_with_range(
     repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
 ) -> None:
@@ -149,7 +155,7 @@ def test_resume_with_range(
     server.truncate[image_path()] = 100_000
     with pytest.raises(verifier.DownloadError):
         up.download(target, dest)
-    part = tmp_path / "fw.bin.part"
+    part = partial_of(tmp_path / "md", target)
     assert part.stat().st_size == 100_000 and not dest.exists()
     del server.truncate[image_path()]
     up.download(target, dest)
@@ -164,11 +170,12 @@ def test_resume_when_server_ignores_range(
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
-    (tmp_path / "fw.bin.part").write_bytes(IMAGE[:5000])
+    part = partial_of(tmp_path / "md", target)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(IMAGE[:5000])
     server.honour_range = False
     up.download(target, tmp_path / "fw.bin")
     assert (tmp_path / "fw.bin").read_bytes() == IMAGE
-    assert server.ranges[-2:] == ["bytes=5000-", None]  # refused range, then from byte 0
 
 
 def test_resume_when_server_sends_another_range(
@@ -177,24 +184,57 @@ def test_resume_when_server_sends_another_range(
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
-    (tmp_path / "fw.bin.part").write_bytes(IMAGE[:5000])
+    part = partial_of(tmp_path / "md", target)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(IMAGE[:5000])
     server.lie_about_range = True
     up.download(target, tmp_path / "fw.bin")
     assert (tmp_path / "fw.bin").read_bytes() == IMAGE
 
 
-def test_corrupt_partial_file_is_refused_then_restarted(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+def test_corrupt_partial_file_is_restarted_once(
+    repo: RepositorySimulator,
+    server: SimServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    transport: Transport,
 ) -> None:
+    """Bytes an earlier attempt left that do not verify are not the repository's fault:
+    the download starts again from byte 0 (once) instead of failing."""
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
-    (tmp_path / "fw.bin.part").write_bytes(b"\xff" * 5000)
+    part = partial_of(tmp_path / "md", target)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\xff" * 5000)
+    with caplog.at_level("INFO", logger="verifier"):
+        up.download(target, tmp_path / "fw.bin")
+    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
+    assert server.ranges[-2:] == ["bytes=5000-", None]
+    assert not part.exists()
+    assert [(r.levelname, "resuming" in r.message) for r in caplog.records][:1] == [("INFO", True)]
+    assert any(r.levelname == "WARNING" and "restarting" in r.message for r in caplog.records)
+
+
+def test_corrupt_download_is_refused_and_discarded(
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+) -> None:
+    """A fresh download whose bytes fail the hashes is the repository's (or a mirror's)
+    fault: LengthOrHashMismatchError, and nothing of it is kept."""
+    repo.override[repo_image_url()] = IMAGE[:-1] + b"!"
+    up = http_updater(repo, server, tmp_path / "md", transport)
+    target = up.get_targetinfo("gw/2.0/fw.bin")
+    assert target is not None
     with pytest.raises(verifier.LengthOrHashMismatchError):
         up.download(target, tmp_path / "fw.bin")
-    assert not (tmp_path / "fw.bin.part").exists()
-    up.download(target, tmp_path / "fw.bin")
-    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
+    assert not partial_of(tmp_path / "md", target).exists()
+    assert not (tmp_path / "fw.bin").exists()
+
+
+def repo_image_url() -> str:
+    from tests.verifier.simulator import BASE
+
+    return BASE + image_path().lstrip("/")
 
 
 # -- connections and proxies (a recording HTTP/1.1 server) -----------------------------
