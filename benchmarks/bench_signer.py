@@ -32,7 +32,7 @@ from typing import Any
 from tuf.api.metadata import TargetFile, Targets
 
 from signer import FirmwareFields, FirmwareRepository, _latest, add_firmware, init_repository
-from signer._delegations import convert_to_bins, hash_bins, search_order
+from signer._delegations import convert_to_bins
 from signer._keys import static_secret
 from signer._repository import role_filename
 
@@ -95,7 +95,7 @@ def build_repository(
     if bins is not None:
         # As `firmtuf bins` leaves it: the newest-version cache matches the bins.
         fresh = FirmwareRepository(path)
-        _latest.rebuild(fresh, hash_bins(fresh))
+        _latest.rebuild(fresh, fresh.graph.bins())
     return names
 
 
@@ -131,7 +131,7 @@ def add_one(path: Path, image: Path) -> dict[str, Any]:
 def device_bytes(path: Path, name: str) -> dict[str, int]:
     """Metadata bytes a fresh device downloads to find ``name``: per role and total."""
     repo = FirmwareRepository(path)
-    roles = ["root", "timestamp", "snapshot", *search_order(repo, name)]
+    roles = ["root", "timestamp", "snapshot", *repo.graph.search(name)]
     sizes = {role: (path / "metadata" / role_filename(role)).stat().st_size for role in roles}
     sizes["total"] = sum(sizes.values())
     return sizes

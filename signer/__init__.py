@@ -19,16 +19,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from signer._client import ClientRefusal, ClientReport, verify_published
+    from signer._bundle import BundleReport, build_bundle
+    from signer._client import ClientRefusal, ClientReport, root_problem, verify_published
     from signer._dashboard import (
+        DASHBOARD_FILE,
         Dashboard,
         FirmwareRow,
         SupportPeriod,
         build_dashboard,
         render_dashboard,
+        upload_dashboard,
         write_dashboard,
     )
-    from signer._delegations import DelegationResult, convert_to_bins, delegate_role
+    from signer._delegations import DelegationResult, bin_prefix, convert_to_bins, delegate_role
+    from signer._demo import DemoResult, run_demo
     from signer._errors import (
         ConflictError,
         FirmtufError,
@@ -39,28 +43,59 @@ if TYPE_CHECKING:
         RepositoryLocationError,
         SigningIncompleteError,
         UnhealthyError,
+        UnreachableError,
         UntrustedKeyError,
         VerificationError,
         WrongPasswordError,
     )
+    from signer._event_guard import events_covering
     from signer._events import (
         EventStatus,
         RoleProgress,
         SignEvent,
+        broken_events,
+        cancel_event,
         finish_event,
+        list_events,
         sign_event,
         start_event,
     )
-    from signer._firmware import FirmwareFields, validate_target_name
+    from signer._firmware import FirmwareFields, parse_date, validate_target_name
+    from signer._image_check import ImageCheck
     from signer._init import init_repository
+    from signer._keyfile import DEFAULT_KDF_ROUNDS, KDF_ROUNDS_ENV, MAX_KDF_ROUNDS
     from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
-    from signer._keys import KEY_TYPES, ExternalKey, Keyring
-    from signer._publish import PublishReport, publish
+    from signer._keys import KEY_TYPES, ExternalKey, Keyring, public_key_from_pem
+    from signer._lock import WAIT_ENV, repository_lock
+    from signer._publish import PublishReport, publish, verify_working_repository
+    from signer._reencrypt import reencrypt_key_files
     from signer._refresh import RefreshResult, refresh
-    from signer._repository import DEFAULT_EXPIRY, FirmwareRepository, SignResult
-    from signer._signers import SIGNER_URI_FIELD
+    from signer._remote import open_store, publish_to_store
+    from signer._repository import (
+        DEFAULT_EXPIRY,
+        FirmwareRepository,
+        Pending,
+        SignResult,
+        SignState,
+    )
+    from signer._signers import PASSWORD_SECRET, PIN_SECRET, SIGNER_URI_FIELD
     from signer._status import RepositoryStatus, RoleStatus, repository_status
-    from signer._targets import AddedTarget, add_firmware, remove_target
+    from signer._store import LocalFile, PruneReport, Store, prune
+    from signer._support import (
+        SupportChange,
+        SupportInfo,
+        list_support,
+        remove_support,
+        set_support,
+    )
+    from signer._targets import (
+        AddedTarget,
+        ProgressCallback,
+        StageCallback,
+        add_firmware,
+        remove_target,
+    )
+    from signer._template import check_template_target, write_template
 
 # Imported on first use: the package loads on a device-only install (no tuf, no click),
 # so `firmtuf` there can say which extra to install instead of failing on an import.
@@ -114,12 +149,54 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_EXPIRY": "signer._repository",
     "FirmwareRepository": "signer._repository",
     "SignResult": "signer._repository",
+    "SignState": "signer._repository",
+    "Pending": "signer._repository",
     "RepositoryStatus": "signer._status",
     "RoleStatus": "signer._status",
     "repository_status": "signer._status",
     "AddedTarget": "signer._targets",
     "add_firmware": "signer._targets",
     "remove_target": "signer._targets",
+    "UnreachableError": "signer._errors",
+    "DASHBOARD_FILE": "signer._dashboard",
+    "upload_dashboard": "signer._dashboard",
+    "BundleReport": "signer._bundle",
+    "build_bundle": "signer._bundle",
+    "PruneReport": "signer._store",
+    "Store": "signer._store",
+    "LocalFile": "signer._store",
+    "prune": "signer._store",
+    "open_store": "signer._remote",
+    "publish_to_store": "signer._remote",
+    "verify_working_repository": "signer._publish",
+    "root_problem": "signer._client",
+    "SupportInfo": "signer._support",
+    "SupportChange": "signer._support",
+    "set_support": "signer._support",
+    "remove_support": "signer._support",
+    "list_support": "signer._support",
+    "list_events": "signer._events",
+    "cancel_event": "signer._events",
+    "broken_events": "signer._events",
+    "events_covering": "signer._event_guard",
+    "reencrypt_key_files": "signer._reencrypt",
+    "repository_lock": "signer._lock",
+    "WAIT_ENV": "signer._lock",
+    "public_key_from_pem": "signer._keys",
+    "ImageCheck": "signer._image_check",
+    "write_template": "signer._template",
+    "check_template_target": "signer._template",
+    "DemoResult": "signer._demo",
+    "run_demo": "signer._demo",
+    "parse_date": "signer._firmware",
+    "ProgressCallback": "signer._targets",
+    "StageCallback": "signer._targets",
+    "PASSWORD_SECRET": "signer._signers",
+    "PIN_SECRET": "signer._signers",
+    "DEFAULT_KDF_ROUNDS": "signer._keyfile",
+    "KDF_ROUNDS_ENV": "signer._keyfile",
+    "MAX_KDF_ROUNDS": "signer._keyfile",
+    "bin_prefix": "signer._delegations",
 }
 
 
@@ -153,6 +230,8 @@ __all__ = [
     "validate_target_name",
     # signing, status, publishing, verifying
     "SignResult",
+    "SignState",
+    "Pending",
     "RepositoryStatus",
     "RoleStatus",
     "repository_status",
@@ -168,6 +247,8 @@ __all__ = [
     "build_dashboard",
     "render_dashboard",
     "write_dashboard",
+    "upload_dashboard",
+    "DASHBOARD_FILE",
     # delegations and scale
     "delegate_role",
     "convert_to_bins",
@@ -199,4 +280,46 @@ __all__ = [
     "start_event",
     "sign_event",
     "finish_event",
+    # publishing to stores, bundles, pruning
+    "open_store",
+    "publish_to_store",
+    "Store",
+    "LocalFile",
+    "prune",
+    "PruneReport",
+    "build_bundle",
+    "BundleReport",
+    "verify_working_repository",
+    "root_problem",
+    # support periods
+    "SupportInfo",
+    "SupportChange",
+    "set_support",
+    "remove_support",
+    "list_support",
+    # events, locks, key files
+    "list_events",
+    "cancel_event",
+    "broken_events",
+    "events_covering",
+    "repository_lock",
+    "WAIT_ENV",
+    "reencrypt_key_files",
+    "public_key_from_pem",
+    "PASSWORD_SECRET",
+    "PIN_SECRET",
+    "DEFAULT_KDF_ROUNDS",
+    "KDF_ROUNDS_ENV",
+    "MAX_KDF_ROUNDS",
+    # setup and inputs
+    "write_template",
+    "check_template_target",
+    "run_demo",
+    "DemoResult",
+    "parse_date",
+    "ProgressCallback",
+    "StageCallback",
+    "ImageCheck",
+    "bin_prefix",
+    "UnreachableError",
 ]

@@ -18,7 +18,6 @@ an online update, starting from the root it already trusts.
 
 from __future__ import annotations
 
-import json
 import tarfile
 import tempfile
 import time
@@ -27,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tuf.api.metadata import Root, Snapshot
 
 import verifier
 from signer._client import LOCAL_BASE_URL, DirectoryFetcher
@@ -37,7 +38,7 @@ from signer._errors import (
     VerificationError,
 )
 from signer._fsutil import StagedFile
-from signer._store import split_versioned
+from signer._tree import TIMESTAMP_KEY, PublishedTree, metadata_key, target_key, versioned
 
 
 @dataclass
@@ -60,60 +61,36 @@ class BundleReport:
         }
 
 
-def _load(meta_dir: Path, name: str) -> dict[str, Any]:
-    path = meta_dir / name
-    try:
-        signed = json.loads(path.read_bytes())["signed"]
-    except FileNotFoundError as e:
-        raise PublishError(f"{path} is missing from the published repository") from e
-    except (ValueError, KeyError, TypeError) as e:
-        raise PublishError(f"{path} is not TUF metadata") from e
-    if not isinstance(signed, dict):
-        raise PublishError(f"{path} is not TUF metadata")
-    return signed
+def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = path.stat().st_size
+    info.mode = 0o644
+    info.mtime = 0
+    with open(path, "rb") as f:
+        tar.addfile(info, f)
 
 
-class _Repo:
-    """Where the files of a published tree are (the device view decides what is in it)."""
+def _root_versions(published: Path, from_root_version: int) -> range:
+    """The root chain from ``from_root_version`` to the newest published root.
 
-    def __init__(self, published: Path) -> None:
-        self.meta = published / "metadata"
-        self.targets_dir = published / "targets"
-        if not (self.meta / "timestamp.json").is_file():
-            raise RepositoryLocationError(
-                f"{published} is not a published repository (no metadata/timestamp.json)"
-            )
-        ts = _load(self.meta, "timestamp.json")
-        try:
-            self.snapshot_version = int(ts["meta"]["snapshot.json"]["version"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise PublishError("timestamp.json has no snapshot version") from e
-        self.snapshot_name = f"{self.snapshot_version}.snapshot.json"
-        self.snapshot = _load(self.meta, self.snapshot_name)
-
-    def role_file(self, role: str) -> str:
-        try:
-            version = int(self.snapshot["meta"][f"{role}.json"]["version"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise PublishError(f"snapshot does not list role {role!r}") from e
-        return f"{version}.{role}.json"
-
-    def all_roles(self) -> list[str]:
-        return sorted(
-            name.removesuffix(".json")
-            for name in self.snapshot.get("meta", {})
-            if name.removesuffix(".json") != "targets"
+    Raises:
+        RepositoryLocationError: ``published`` is not a published tree.
+        InvalidInputError: ``from_root_version`` is not a published root version.
+    """
+    if not published.joinpath(*TIMESTAMP_KEY.split("/")).is_file():
+        raise RepositoryLocationError(
+            f"{published} is not a published repository (no {TIMESTAMP_KEY})"
         )
-
-    def newest_root(self) -> int:
-        versions = [
-            parsed[0]
-            for p in self.meta.glob("*.root.json")
-            if (parsed := split_versioned(p.name)) is not None and parsed[1] == "root"
-        ]
-        if not versions:
-            raise PublishError(f"no N.root.json in {self.meta}")
-        return max(versions)
+    roots = versioned(
+        (p.relative_to(published).as_posix() for p in published.glob("metadata/*")), Root.type
+    )
+    if not roots:
+        raise PublishError(f"no N.root.json in {published / 'metadata'}")
+    if not 1 <= from_root_version <= roots[-1]:
+        raise InvalidInputError(
+            f"--from-root-version must be between 1 and {roots[-1]} (the newest root)"
+        )
+    return range(from_root_version, roots[-1] + 1)
 
 
 @contextmanager
@@ -143,13 +120,6 @@ def _device_view(published: Path, root_version: int) -> Iterator[verifier.Update
             ) from e
         except verifier.DownloadError as e:
             raise PublishError(f"incomplete published repository: {e}") from e
-
-
-def _image_member(info: verifier.TargetFile) -> str:
-    # The file a device asks for (consistent snapshots: the first listed hash).
-    digest = next(iter(info.hashes.values()))
-    head, _, base = info.path.rpartition("/")
-    return f"targets/{head + '/' if head else ''}{digest}.{base}"
 
 
 def _expiry_warnings(device: verifier.Updater, now: float) -> list[str]:
@@ -195,15 +165,6 @@ def _newer_firmware_warnings(
     return warnings
 
 
-def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = path.stat().st_size
-    info.mode = 0o644
-    info.mtime = 0
-    with open(path, "rb") as f:
-        tar.addfile(info, f)
-
-
 def build_bundle(
     published: Path,
     out: Path,
@@ -237,61 +198,84 @@ def build_bundle(
         bundled one that the repository lists for the same hardware id.
 
     Raises:
-        InvalidInputError: no target, unknown target, bad root version.
-        VerificationError: the published metadata does not verify.
-        PublishError: the published repository is incomplete.
+        InvalidInputError: no or unknown target, bad root version.
+        RepositoryLocationError: ``published`` is not a published tree.
+        VerificationError: the published metadata does not verify from root
+            ``from_root_version`` as a device would verify it.
+        PublishError: a file the bundle needs is missing.
     """
     if not target_names:
         raise InvalidInputError("choose at least one --target")
-    repo = _Repo(published)
-    newest_root = repo.newest_root()
-    if not 1 <= from_root_version <= newest_root:
-        raise InvalidInputError(
-            f"--from-root-version must be between 1 and {newest_root} (the newest root)"
-        )
-    members: list[tuple[str, Path]] = []
-    for version in range(from_root_version, newest_root + 1):
-        members.append((f"metadata/{version}.root.json", repo.meta / f"{version}.root.json"))
-    members.append(("metadata/timestamp.json", repo.meta / "timestamp.json"))
-    members.append((f"metadata/{repo.snapshot_name}", repo.meta / repo.snapshot_name))
+    names = list(dict.fromkeys(target_names))
+    published = Path(published)
+    roots = _root_versions(published, from_root_version)
+    read = _read_as_device(published, from_root_version, names, now)
+    versions = PublishedTree.directory(published).role_versions(read.snapshot_version)
+    roles = read.searched
+    if all_roles:
+        roles += sorted(r for r in versions if r not in roles)
+    members = [metadata_key(Root.type, v) for v in roots]
+    members += [TIMESTAMP_KEY, metadata_key(Snapshot.type, read.snapshot_version)]
+    members += [_role_key(role, versions) for role in roles]
+    members += [_image_key(info) for info in read.chosen]
+    _write_bundle(published, Path(out), members)
+    size = Path(out).stat().st_size
+    return BundleReport(str(out), members, names, size, read.warnings)
 
-    roles: list[str] = []
-    images: list[tuple[str, Path]] = []
-    chosen: list[verifier.TargetFile] = []
+
+@dataclass
+class _DeviceRead:
+    chosen: list[verifier.TargetFile]
+    searched: list[str]
+    """Every role the device's searches for the chosen targets read, in order."""
+    snapshot_version: int
+    warnings: list[str]
+
+
+def _read_as_device(
+    published: Path, from_root_version: int, names: list[str], now: float | None
+) -> _DeviceRead:
     with _device_view(published, from_root_version) as device:
-        for name in dict.fromkeys(target_names):
-            info = device.get_targetinfo(name)
-            if info is None:
-                raise InvalidInputError(f"no target named {name!r} in the published repository")
-            roles.extend(r for r in device.roles_searched(name) if r not in roles)
-            key = _image_member(info)
-            images.append((key, published / key))
-            chosen.append(info)
+        chosen = [_find(device, name) for name in names]
+        searched = list(dict.fromkeys(r for name in names for r in device.roles_searched(name)))
         warnings = _expiry_warnings(device, time.time() if now is None else now)
         warnings += _newer_firmware_warnings(device, chosen)
-    if all_roles:
-        roles.extend(r for r in ["targets", *repo.all_roles()] if r not in roles)
-    for role in roles:
-        file = repo.role_file(role)
-        members.append((f"metadata/{file}", repo.meta / file))
-    members.extend(images)
+        return _DeviceRead(chosen, searched, device.trusted_versions()[Snapshot.type], warnings)
 
-    for key, path in members:
+
+def _find(device: verifier.Updater, name: str) -> verifier.TargetFile:
+    info = device.get_targetinfo(name)
+    if info is None:
+        raise InvalidInputError(f"no target named {name!r} in the published repository")
+    return info
+
+
+def _role_key(role: str, versions: dict[str, int]) -> str:
+    if role not in versions:
+        raise PublishError(f"snapshot does not list role {role!r}")
+    return metadata_key(role, versions[role])
+
+
+def _image_key(info: verifier.TargetFile) -> str:
+    # The file a device asks for (consistent snapshots: the first listed hash).
+    return target_key(info.path, next(iter(info.hashes.values())))
+
+
+def _write_bundle(published: Path, out: Path, members: list[str]) -> None:
+    """Write ``members`` (keys of the published tree) as a ustar archive, atomically.
+
+    Raises:
+        PublishError: a member is missing (or not a regular file), or the write failed.
+    """
+    paths = [(key, published.joinpath(*key.split("/"))) for key in members]
+    for key, path in paths:
         if not path.is_file() or path.is_symlink():
             raise PublishError(f"{key} is missing from the published repository")
-    out = Path(out)
     try:
         with StagedFile(out.parent) as staged:
             with tarfile.open(fileobj=staged.file, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-                for key, path in members:
+                for key, path in paths:
                     _add_file(tar, key, path)
             staged.commit(out)
     except ValueError as e:
         raise PublishError(f"cannot write bundle: {e}") from e
-    return BundleReport(
-        path=str(out),
-        members=[k for k, _ in members],
-        targets=list(dict.fromkeys(target_names)),
-        size=out.stat().st_size,
-        warnings=warnings,
-    )

@@ -8,9 +8,10 @@ the test suite as the oracle both agree with.)
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,40 +45,44 @@ def is_unreachable(error: BaseException) -> bool:
     return isinstance(error, verifier.SlowRetrievalError | verifier.DownloadError)
 
 
-class DirectoryFetcher(verifier.Fetcher):
+class DirectoryFetcher(verifier.DirectoryFetcher):
     """Serves a published tree from a directory, with optional overlay files.
 
     URLs are ``LOCAL_BASE_URL + <path in the tree>``; a missing file is an HTTP 404,
     as a web server would answer. The overlay (path in the tree -> bytes, or a file)
     lets the pre-publish check verify the tree a publish would write before anything is
-    written. Serving, path containment and length caps are the verifier's own fetchers.
+    written. Path containment and length caps are the verifier's own fetcher's.
     """
 
     def __init__(
         self, root: Path | None, overlay: Mapping[str, bytes | Path] | None = None
     ) -> None:
-        self._tree = None if root is None else verifier.DirectoryFetcher(root, LOCAL_BASE_URL)
-        self._bytes: dict[str, bytes] = {}
-        self._files: dict[str, Path] = {}
-        for rel, item in (overlay or {}).items():
-            if isinstance(item, bytes):
-                self._bytes[LOCAL_BASE_URL + rel] = item
-            else:
-                self._files[LOCAL_BASE_URL + rel] = item
-        self._memory = verifier.MemoryFetcher(self._bytes)
+        super().__init__(root if root is not None else ".", LOCAL_BASE_URL)
+        self._has_tree = root is not None
+        self._overlay = {LOCAL_BASE_URL + rel: item for rel, item in (overlay or {}).items()}
 
-    def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
-        # Overlay keys are paths as written; clients quote role names in URLs. The
-        # composed fetchers' own primitives serve: caps and deadline are this one's.
-        key = parse.unquote(url)
-        if key in self._bytes:
-            return self._memory._fetch(key, offset, deadline)
-        path = self._files.get(key)
-        if path is not None:
-            return verifier.DirectoryFetcher(path.parent)._fetch(path.name, offset, deadline)
-        if self._tree is None:
+    def _open(self, url: str) -> Any:
+        # Overlay keys are paths as written; clients quote role names in URLs. Both of
+        # the verifier fetcher's reads (streamed and whole) open files here.
+        item = self._overlay.get(parse.unquote(url))
+        if isinstance(item, bytes):
+            return io.BytesIO(item)  # streamed reads; whole reads: _fetch_bytes
+        if item is not None:
+            try:
+                return open(item, "rb")
+            except OSError as e:
+                raise verifier.DownloadHTTPError(f"not found: {url}", 404) from e
+        if not self._has_tree:
             raise verifier.DownloadHTTPError(f"not found: {url}", 404)
-        return self._tree._fetch(url, offset, deadline)
+        return super()._open(url)
+
+    def _fetch_bytes(self, url: str, max_length: int, deadline: verifier.Deadline) -> bytes:
+        item = self._overlay.get(parse.unquote(url))
+        if not isinstance(item, bytes):
+            return super()._fetch_bytes(url, max_length, deadline)
+        deadline.head_done()
+        deadline.progress(min(len(item), max_length + 1))
+        return item[: max_length + 1]  # the base refuses more than max_length
 
 
 def _urls(source: str) -> tuple[str, str, verifier.Fetcher | None]:
@@ -190,19 +195,27 @@ def verify_published(
     *,
     download: bool = True,
     fetcher: verifier.Fetcher | None = None,
+    endpoint_url: str | None = None,
 ) -> ClientReport:
-    """Check a published repository (directory or http(s) base URL) as a device would.
+    """Check a published repository (directory, http(s) or s3:// URL) as a device would.
 
     Args:
-        source: a directory, an http(s) base URL, or any base URL ``fetcher`` serves.
+        source: a directory, an http(s) base URL, an ``s3://bucket/prefix`` URL (needs
+            the ``s3`` extra), or any base URL ``fetcher`` serves.
         trusted_root: the root metadata to start from.
         download: also download and check every image (False: metadata only).
-        fetcher: serves ``source`` (e.g. an S3 bucket) instead of a directory or HTTP.
+        fetcher: serves ``source`` instead of a directory, HTTP or S3.
+        endpoint_url: the S3 endpoint for an ``s3://`` source (default: AWS's).
 
     Raises:
         ClientRefusal: the repository or one of its targets does not verify, or (with
             ``unreachable`` set) could not be reached.
     """
+    if fetcher is None and source.startswith("s3://"):
+        from signer._s3 import S3Store  # boto3: the s3 extra, only when asked for
+        from signer._s3_fetcher import S3Fetcher
+
+        fetcher = S3Fetcher(S3Store.from_url(source, endpoint_url=endpoint_url))
     if fetcher is not None:
         base = source if source.endswith("/") else source + "/"
         metadata_url, targets_url = base + "metadata/", base + "targets/"

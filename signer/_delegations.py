@@ -13,8 +13,8 @@ New keys are generated like `firmtuf init` does: PKCS#8 PEM files under ``REPO/k
 encrypted with the given password, referenced by ``file:`` signer URIs. Existing keys are
 given as (signer URI, public key).
 
-Routing (:func:`search_order`, :func:`route_target`) follows a client's delegation
-search, and only loads the roles on it: one bin, never all of them.
+Which roles exist, where a target goes and what its path is are the delegation graph's
+answers (``FirmwareRepository.graph``, signer/_graph.py); this module changes the graph.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import verifier
 from signer import _latest
 from signer._errors import ConflictError, InvalidInputError
 from signer._fsutil import atomic_write
+from signer._graph import PathEntry
 from signer._keys import KEY_TYPES, ExternalKey, Keyring, generate_key, write_key_file
 from signer._repository import KEYS_DIR, TOP_LEVEL_ROLES, FirmwareRepository
 from signer._signers import SIGNER_URI_FIELD
@@ -131,12 +132,6 @@ def validate_hardware_patterns(patterns: Sequence[str]) -> list[str] | None:
     return result or None
 
 
-def hardware_binding(entry: DelegatedRole | SuccinctRoles) -> list[str] | None:
-    """The hardware-id binding of a delegation entry (None: any hardware id)."""
-    value = entry.unrecognized_fields.get(verifier.HARDWARE_BINDING_FIELD)
-    return None if value is None else list(value)
-
-
 def _bind(entry: DelegatedRole | SuccinctRoles, patterns: list[str] | None) -> None:
     if patterns is not None:
         entry.unrecognized_fields[verifier.HARDWARE_BINDING_FIELD] = patterns
@@ -173,39 +168,10 @@ def _check_threshold(threshold: int, total: int) -> None:
         )
 
 
-def _existing_role_names(repo: FirmwareRepository) -> list[str]:
-    return [*TOP_LEVEL_ROLES, *repo.targets_roles()]
-
-
-def hash_bins(repo: FirmwareRepository) -> set[str]:
-    """Names of every hash bin of the repository (bins themselves are not loaded)."""
-    bins: set[str] = set()
-    stack = [Targets.type]
-    seen: set[str] = set()
-    while stack:
-        parent = stack.pop()
-        if parent in seen:
-            continue
-        seen.add(parent)
-        delegations = repo.metadata(parent).signed.delegations
-        if delegations is None:
-            continue
-        if delegations.succinct_roles is not None:
-            bins.update(delegations.succinct_roles.get_roles())
-        else:
-            stack.extend(delegations.roles or {})
-    return bins
-
-
-def is_bin(repo: FirmwareRepository, role: str) -> bool:
-    """True when ``role`` is a hash bin of some succinct delegation."""
-    return role in hash_bins(repo)
-
-
 def _parent_for_change(repo: FirmwareRepository, parent: str) -> Targets:
-    if parent not in repo.targets_roles():
+    if not repo.graph.knows(parent):
         raise InvalidInputError(f"unknown parent role {parent!r}")
-    if is_bin(repo, parent):
+    if repo.graph.is_bin(parent):
         raise ConflictError(f"{parent} is a hash bin; bins do not delegate further")
     targets = repo.metadata(parent).signed
     if not isinstance(targets, Targets):  # pragma: no cover - targets_roles lists targets
@@ -214,14 +180,9 @@ def _parent_for_change(repo: FirmwareRepository, parent: str) -> Targets:
 
 
 def _make_keys(
-    repo: FirmwareRepository,
-    role: str,
-    count: int,
-    key_type: str,
-    password: str | None,
-    external: Sequence[ExternalKey],
-    written: list[Path],
+    repo: FirmwareRepository, role: str, new: _KeySpec, written: list[Path]
 ) -> tuple[list[Key], dict[str, Signer]]:
+    count, key_type, password, external = new.count, new.key_type, new.password, new.external
     if key_type not in KEY_TYPES:
         raise InvalidInputError(
             f"unknown key type {key_type!r} (choose from {', '.join(KEY_TYPES)})"
@@ -293,23 +254,79 @@ def delegate_role(
     patterns = validate_paths(paths)
     binding = validate_hardware_patterns(hardware_ids)
     parent_targets = _parent_for_change(repo, parent)
-    if name in _existing_role_names(repo):
+    if name in TOP_LEVEL_ROLES or repo.graph.knows(name):
         raise ConflictError(f"a role named {name!r} already exists")
     if parent_targets.delegations and parent_targets.delegations.succinct_roles:
         raise ConflictError(
             f"{parent} delegates to hash bins; a path delegation needs a role without bins"
         )
     _check_threshold(threshold, new_keys + len(external_keys))
+    role = DelegatedRole(name, [], threshold, terminating, paths=patterns)
+    _bind(role, binding)
+    new = _KeySpec(new_keys, key_type, password, external_keys)
+    created = _commit_delegation(repo, parent, name, new, threshold, role)
+    return DelegationResult(
+        name,
+        parent,
+        [k.keyid for k in created.keys],
+        threshold,
+        paths=patterns,
+        terminating=terminating,
+        key_files=[str(p) for p in created.key_files],
+        hardware_ids=binding,
+    )
+
+
+@dataclass(frozen=True)
+class _KeySpec:
+    """The keys a new delegation gets: ``count`` generated (``key_type``, files encrypted
+    with ``password``) and ``external`` ones."""
+
+    count: int
+    key_type: str
+    password: str | None
+    external: Sequence[ExternalKey]
+
+
+@dataclass(frozen=True)
+class _Created:
+    """The keys of a new delegation, the key files written, the targets moved to bins."""
+
+    keys: list[Key]
+    key_files: list[Path]
+    moved: int = 0
+
+
+@contextlib.contextmanager
+def _new_keys(
+    repo: FirmwareRepository, name: str, spec: _KeySpec, threshold: int
+) -> Iterator[tuple[list[Key], list[Path]]]:
+    """The keys of a new delegation (signing the edits inside), and the key files
+    written; the files are removed again when the block raises."""
     written: list[Path] = []
     try:
-        keys, signers = _make_keys(repo, name, new_keys, key_type, password, external_keys, written)
+        keys, signers = _make_keys(repo, name, spec, written)
         _check_threshold(threshold, len(keys))
         _with_new_signers(repo, signers)
+        yield keys, written
+    except BaseException:
+        _remove(written)
+        raise
+
+
+def _commit_delegation(
+    repo: FirmwareRepository,
+    parent: str,
+    name: str,
+    new: _KeySpec,
+    threshold: int,
+    role: DelegatedRole,
+) -> _Created:
+    """List ``role`` (with new keys) in ``parent``, create the role's metadata, save."""
+    with _new_keys(repo, name, new, threshold) as (keys, written):
         with repo.edit_targets(parent) as targets:
             if targets.delegations is None:
                 targets.delegations = Delegations(keys={}, roles={})
-            role = DelegatedRole(name, [], threshold, terminating, paths=patterns)
-            _bind(role, binding)
             targets.delegations.roles = dict(targets.delegations.roles or {})
             targets.delegations.roles[name] = role
             for key in keys:
@@ -317,19 +334,7 @@ def delegate_role(
         with repo.edit_targets(name):
             pass
         repo.save()
-    except BaseException:
-        _remove(written)
-        raise
-    return DelegationResult(
-        name,
-        parent,
-        [k.keyid for k in keys],
-        threshold,
-        paths=patterns,
-        terminating=terminating,
-        key_files=[str(p) for p in written],
-        hardware_ids=binding,
-    )
+    return _Created(keys, written)
 
 
 def bin_prefix(role: str) -> str:
@@ -378,22 +383,35 @@ def convert_to_bins(
         what = "hash bins" if parent_targets.delegations.succinct_roles else "other roles"
         raise ConflictError(f"{role} already delegates to {what}")
     _check_threshold(threshold, new_keys + len(external_keys))
-    probe = SuccinctRoles([], 1, count.bit_length() - 1, bin_prefix(role))
-    taken = [r for r in _existing_role_names(repo) if probe.is_delegated_role(r)]
+    succinct = SuccinctRoles([], threshold, count.bit_length() - 1, bin_prefix(role))
+    _bind(succinct, binding)
+    taken = [r for r in repo.targets_roles() if succinct.is_delegated_role(r)]
     if taken:
         raise ConflictError(f"role {taken[0]!r} is named like a bin of {role}")
-    written: list[Path] = []
-    try:
-        keys, signers = _make_keys(
-            repo, bin_prefix(role), new_keys, key_type, password, external_keys, written
-        )
-        _check_threshold(threshold, len(keys))
-        _with_new_signers(repo, signers)
+    for name, info in parent_targets.targets.items():
+        check_binding_admits(name, info, [(f"{succinct.name_prefix}-*", binding)])
+    new = _KeySpec(new_keys, key_type, password, external_keys)
+    created = _commit_bins(repo, role, succinct, new, threshold)
+    bins = list(succinct.get_roles())
+    return DelegationResult(
+        succinct.name_prefix,
+        role,
+        [k.keyid for k in created.keys],
+        threshold,
+        bins=bins,
+        moved_targets=created.moved,
+        key_files=[str(p) for p in created.key_files],
+        hardware_ids=binding,
+    )
+
+
+def _commit_bins(
+    repo: FirmwareRepository, role: str, succinct: SuccinctRoles, new: _KeySpec, threshold: int
+) -> _Created:
+    """Delegate ``role``'s targets to ``succinct`` (with new keys), move each target into
+    its bin, create every bin, save; returns (keys, key files, targets moved)."""
+    with _new_keys(repo, succinct.name_prefix, new, threshold) as (keys, written):
         with repo.edit_targets(role) as targets:
-            succinct = SuccinctRoles([], threshold, count.bit_length() - 1, bin_prefix(role))
-            _bind(succinct, binding)
-            for name, info in targets.targets.items():
-                check_binding_admits(name, info, [(f"{bin_prefix(role)}-*", binding)])
             targets.delegations = Delegations(keys={}, succinct_roles=succinct)
             for key in keys:
                 targets.add_key(key)
@@ -408,19 +426,7 @@ def convert_to_bins(
                 bin_targets.targets = moved.get(bin_name, {})
         repo.save()
         _latest.rebuild(repo, set(bins))
-    except BaseException:
-        _remove(written)
-        raise
-    return DelegationResult(
-        bins[0].rpartition("-")[0],
-        role,
-        [k.keyid for k in keys],
-        threshold,
-        bins=bins,
-        moved_targets=moved_count,
-        key_files=[str(p) for p in written],
-        hardware_ids=binding,
-    )
+    return _Created(keys, written, moved_count)
 
 
 def _remove(paths: list[Path]) -> None:
@@ -429,102 +435,7 @@ def _remove(paths: list[Path]) -> None:
             path.unlink()
 
 
-def search_order(repo: FirmwareRepository, name: str) -> list[str]:
-    """The roles a client consults for target ``name``, in order (TUF delegation search).
-
-    Only roles on the search are loaded; for hash bins that is the one bin of ``name``.
-    """
-    order: list[str] = []
-    stack = [Targets.type]
-    while stack:
-        role = stack.pop()
-        if role in order:
-            continue
-        order.append(role)
-        delegations = repo.metadata(role).signed.delegations
-        if delegations is None:
-            continue
-        children: list[str] = []
-        for child, terminating in delegations.get_roles_for_target(name):
-            children.append(child)
-            if terminating:
-                # A terminating match ends the search below and after this role.
-                stack.clear()
-                break
-        stack.extend(reversed(children))
-    return order
-
-
-def route_target(repo: FirmwareRepository, name: str, role: str | None = None) -> str:
-    """The targets role a new target ``name`` goes to.
-
-    Default: the deepest role on the first branch of the client's search for ``name``
-    (targets itself when no delegation matches). With ``role``: that role, which must be
-    on the search path, so a client finds the target there.
-
-    Raises:
-        InvalidInputError: ``role`` is unknown or is not delegated ``name``.
-    """
-    order = search_order(repo, name)
-    if role is not None:
-        if role not in order:
-            if role not in _existing_role_names(repo) and not is_bin(repo, role):
-                raise InvalidInputError(f"unknown role {role!r}")
-            raise InvalidInputError(
-                f"role {role!r} is not delegated target {name!r} (its paths do not match, "
-                "or an earlier terminating delegation takes it)"
-            )
-        return role
-    chosen = Targets.type
-    current = Targets.type
-    while True:
-        delegations = repo.metadata(current).signed.delegations
-        if delegations is None:
-            return chosen
-        first = next(iter(delegations.get_roles_for_target(name)), None)
-        if first is None:
-            return chosen
-        current = chosen = first[0]
-
-
-def delegation_path(
-    repo: FirmwareRepository, name: str, role: str
-) -> list[tuple[str, list[str] | None]]:
-    """(delegation name, hardware binding) of each delegation between targets and
-    ``role`` on the client's search for ``name`` (empty when ``role`` is targets)."""
-    path: list[tuple[str, list[str] | None]] = []
-
-    def descend(current: str) -> bool:
-        if current == role:
-            return True
-        delegations = repo.metadata(current).signed.delegations
-        if delegations is None:
-            return False
-        if delegations.succinct_roles is not None:
-            succinct = delegations.succinct_roles
-            child = succinct.get_role_for_target(name)
-            path.append((f"{succinct.name_prefix}-*", hardware_binding(succinct)))
-            if descend(child):
-                return True
-            path.pop()
-            return False
-        for child, terminating in delegations.get_roles_for_target(name):
-            entry = (delegations.roles or {})[child]
-            path.append((child, hardware_binding(entry)))
-            if descend(child):
-                return True
-            path.pop()
-            if terminating:
-                return False
-        return False
-
-    descend(Targets.type)
-    return path
-
-
-def check_binding_admits(
-    name: str, info: TargetFile, path: list[tuple[str, list[str] | None]]
-) -> None:
+def check_binding_admits(name: str, info: TargetFile, path: Sequence[PathEntry]) -> None:
     """Raise InvalidInputError unless every delegation on ``path`` admits every hardware
     id the firmware target ``info`` names (devices would refuse it: docs/adr/0008)."""
     custom = info.unrecognized_fields.get("custom")
@@ -534,7 +445,7 @@ def check_binding_admits(
 
 
 def check_hardware_ids_admitted(
-    name: str, hardware_ids: Sequence[str], path: list[tuple[str, list[str] | None]]
+    name: str, hardware_ids: Sequence[str], path: Sequence[PathEntry]
 ) -> None:
     """Raise InvalidInputError unless every delegation on ``path`` admits each of
     ``hardware_ids``."""
@@ -547,52 +458,3 @@ def check_hardware_ids_admitted(
                     f"{delegation!r} may only ship to {', '.join(binding or [])}: "
                     "devices would refuse it"
                 )
-
-
-@dataclass(frozen=True)
-class DelegationBinding:
-    """The hardware-id binding a delegated role is subject to (docs/adr/0008)."""
-
-    own: list[str] | None
-    """Its own delegation's binding (None: any hardware id)."""
-    within: tuple[tuple[str, list[str]], ...] = ()
-    """(delegation, binding) of each bound delegation above it: devices require all."""
-
-    def describe(self) -> str:
-        """``ships to ...`` text for status."""
-        text = "any hardware id" if self.own is None else ", ".join(self.own)
-        if self.within:
-            limits = "; ".join(f"{name}: {', '.join(b)}" for name, b in self.within)
-            text += f", within {limits}"
-        return text
-
-
-def delegation_bindings(repo: FirmwareRepository) -> dict[str, DelegationBinding]:
-    """Every delegated role -> the bindings it is subject to, from the delegation search
-    order (pre-order; a role delegated twice counts from its first delegation).
-
-    Hash bins are listed from their succinct delegation, without reading them.
-    """
-    result: dict[str, DelegationBinding] = {}
-    stack: list[tuple[str, tuple[tuple[str, list[str]], ...]]] = [(Targets.type, ())]
-    seen: set[str] = set()
-    while stack:
-        role, above = stack.pop()
-        if role in seen:
-            continue
-        seen.add(role)
-        delegations = repo.metadata(role).signed.delegations
-        if delegations is None:
-            continue
-        if delegations.succinct_roles is not None:
-            shared = DelegationBinding(hardware_binding(delegations.succinct_roles), above)
-            for name in delegations.succinct_roles.get_roles():
-                result.setdefault(name, shared)
-            continue
-        children = []
-        for name, entry in (delegations.roles or {}).items():
-            own = hardware_binding(entry)
-            result.setdefault(name, DelegationBinding(own, above))
-            children.append((name, above if own is None else (*above, (name, own))))
-        stack.extend(reversed(children))
-    return result

@@ -40,6 +40,7 @@ from signer._errors import (
     SigningIncompleteError,
     UntrustedKeyError,
 )
+from signer._event_guard import EVENTS_DIR, event_roles
 from signer._fsutil import atomic_write, fsync_dir, write_all_or_nothing
 from signer._keyops import delegator_of
 from signer._keys import Keyring
@@ -52,7 +53,6 @@ from signer._signers import (
     signer_uri,
 )
 
-EVENTS_DIR = "sign-events"
 EVENT_FORMAT = 1
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -291,57 +291,8 @@ def broken_events(repo: FirmwareRepository) -> list[str]:
     return sorted(
         p.name
         for p in folder.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and _event_roles(p) is None
+        if p.is_dir() and not p.name.startswith(".") and event_roles(p) is None
     )
-
-
-def _event_roles(path: Path) -> tuple[list[str], list[str]] | None:
-    """(roles to sign, every role the event depends on) of an event folder, or None."""
-    try:
-        info = json.loads((path / "event.json").read_bytes())
-        roles = [str(r) for r in info["roles"]]
-        base = [str(r) for r in info["base"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return roles, base
-
-
-def events_covering(repo_path: Path, roles: list[str], exempt: str | None = None) -> dict[str, str]:
-    """Role -> name of an open signing event whose drafts a change of that role would
-    make stale (the role is signed in the event, or delegates to one that is)."""
-    folder = repo_path / EVENTS_DIR
-    found: dict[str, str] = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.iterdir()):
-        if path.name == exempt or not path.is_dir():
-            continue
-        parsed = _event_roles(path)
-        if parsed is None:
-            continue
-        for role in roles:
-            if role in parsed[1]:
-                found.setdefault(role, path.name)
-    return found
-
-
-def check_no_open_event(repo: FirmwareRepository, roles: list[str]) -> None:
-    """Refuse a change to ``roles`` that would make an open signing event stale.
-
-    Raises:
-        ConflictError: an event covers one of them (unless ``repo.event_guard`` is off).
-    """
-    if not repo.event_guard:
-        return
-    covered = events_covering(repo.path, roles, repo.event_exempt)
-    if covered:
-        role, name = next(iter(covered.items()))
-        raise ConflictError(
-            f"signing event {name!r} is open on {role}: this change would make the "
-            "signatures collected there worthless (every holder would have to sign "
-            f"again). Finish or cancel it first (firmtuf sign-event finish|cancel "
-            f"{repo.path} {name}), or use --force and start the event anew"
-        )
 
 
 def start_event(repo: FirmwareRepository, name: str, roles: list[str] | None = None) -> EventStatus:
@@ -358,6 +309,35 @@ def start_event(repo: FirmwareRepository, name: str, roles: list[str] | None = N
     path = repo.path / EVENTS_DIR / name
     if path.exists():
         raise ConflictError(f"signing event {name!r} exists already ({path})")
+    chosen = _roles_to_freeze(repo, roles)
+    _check_not_collected_elsewhere(repo, chosen)
+    base: dict[str, str] = {}
+    drafts: dict[str, bytes] = {}
+    for role in chosen:
+        for dependency in (role, delegator_of(repo, role)):
+            data = repo.metadata_path(dependency).read_bytes()
+            base[dependency] = _sha256(data)
+            if dependency == role:
+                drafts[role] = data
+    info = {
+        "firmtuf_sign_event": EVENT_FORMAT,
+        "name": name,
+        "created": utcnow().isoformat().replace("+00:00", "Z"),
+        "roles": chosen,
+        "base": base,
+    }
+    _write_event(path, info, drafts)
+    return SignEvent(repo, name).status()
+
+
+def _roles_to_freeze(repo: FirmwareRepository, roles: list[str] | None) -> list[str]:
+    """``roles`` checked (known, not fully signed), or every role lacking signatures
+    except a snapshot/timestamp whose content is still changing.
+
+    Raises:
+        InvalidInputError: an unknown role, or nothing to sign.
+        ConflictError: a named role is fully signed.
+    """
     known = [Root.type, *repo.targets_roles(), Snapshot.type, Timestamp.type]
     if roles:
         for role in roles:
@@ -377,31 +357,25 @@ def start_event(repo: FirmwareRepository, name: str, roles: list[str] | None = N
         ]
     if not chosen:
         raise InvalidInputError("nothing to sign: every role is fully signed")
+    return chosen
+
+
+def _check_not_collected_elsewhere(repo: FirmwareRepository, chosen: list[str]) -> None:
+    """Refuse a second event collecting signatures for the same role."""
     for other in list_events(repo):
-        parsed = _event_roles(repo.path / EVENTS_DIR / other)
+        parsed = event_roles(repo.path / EVENTS_DIR / other)
         shared = [r for r in chosen if parsed is not None and r in parsed[0]]
         if shared:
             raise ConflictError(
                 f"signing event {other!r} already collects signatures for {shared[0]}; "
                 f"sign there (firmtuf sign-event sign {repo.path} {other}) or cancel it"
             )
-    base: dict[str, str] = {}
-    drafts: dict[str, bytes] = {}
-    for role in chosen:
-        for dependency in (role, delegator_of(repo, role)):
-            data = repo.metadata_path(dependency).read_bytes()
-            base[dependency] = _sha256(data)
-            if dependency == role:
-                drafts[role] = data
-    info = {
-        "firmtuf_sign_event": EVENT_FORMAT,
-        "name": name,
-        "created": utcnow().isoformat().replace("+00:00", "Z"),
-        "roles": chosen,
-        "base": base,
-    }
+
+
+def _write_event(path: Path, info: dict[str, Any], drafts: dict[str, bytes]) -> None:
+    """Create the event folder whole: staged beside it, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.start-", dir=path.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.start-", dir=path.parent))
     try:
         for role, data in drafts.items():
             atomic_write(staging / "drafts" / role_filename(role), data, sync_dir=False)
@@ -412,7 +386,6 @@ def start_event(repo: FirmwareRepository, name: str, roles: list[str] | None = N
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return SignEvent(repo, name).status()
 
 
 def _match(trusted: list[Key], public: Key) -> Key | None:

@@ -18,7 +18,7 @@ from urllib import parse
 from tuf.api.metadata import TargetFile, Targets
 
 from signer._errors import InvalidInputError, MetadataError
-from verifier._internal.version import FirmwareVersion, VersionError
+from verifier import FirmwareVersion, VersionError
 
 CUSTOM_KEY = "firmtuf"
 """Key of the firmware fields inside a target's ``custom`` object (ADR 0001)."""

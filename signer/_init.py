@@ -7,10 +7,11 @@ import json
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from securesystemslib.signer import SecretsHandler, Signer
+from securesystemslib.signer import CryptoSigner, SecretsHandler, Signer
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
@@ -104,114 +105,16 @@ def init_repository(
     """
     path = Path(path)
     _check_target_dir(path)
-    if key_type not in KEY_TYPES:
-        raise InvalidInputError(
-            f"unknown key type {key_type!r} (choose from {', '.join(KEY_TYPES)})"
-        )
-    keys = dict(keys or {})
-    thresholds = dict(thresholds or {})
-    config = RepositoryConfig(dict(DEFAULT_EXPIRY) | dict(expiry or {}))
-    for mapping, what in (
-        (keys, "key count"),
-        (thresholds, "threshold"),
-        (config.expiry, "expiry"),
-    ):
-        unknown = set(mapping) - set(TOP_LEVEL_ROLES)
-        if unknown:
-            raise InvalidInputError(f"{what} given for unknown role {sorted(unknown)[0]!r}")
-    for role, period in config.expiry.items():
-        if period <= timedelta(0):
-            raise InvalidInputError(f"expiry of {role} must be positive")
-    external_by_role: dict[str, list[ExternalKey]] = {r: [] for r in TOP_LEVEL_ROLES}
-    for ext in external_keys:
-        if ext.role not in external_by_role:
-            raise InvalidInputError(f"external key for unknown role {ext.role!r}")
-        external_by_role[ext.role].append(ext)
-    if bins is not None:
-        check_bin_count(bins)
-    counts: dict[str, int] = {}
-    for role in TOP_LEVEL_ROLES:
-        count = keys.get(role, 0 if external_by_role[role] else 1)
-        if count < 0 or count > 64:
-            raise InvalidInputError(f"key count of {role} must be between 0 and 64")
-        total = count + len(external_by_role[role])
-        threshold = thresholds.get(role, 1)
-        if total == 0:
-            raise InvalidInputError(f"role {role} has no keys")
-        if not 1 <= threshold <= total:
-            raise InvalidInputError(
-                f"threshold of {role} must be between 1 and its {total} key(s), got {threshold}"
-            )
-        counts[role] = count
-    if sum(counts.values()) and not password:
-        raise InvalidInputError("a password is needed to encrypt the new key files")
-
+    plan = _plan(key_type, keys, thresholds, expiry, external_keys, bins, password)
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
+    keys_out = _KeyFiles(Path(keys_dir) if keys_dir is not None else None, path)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=parent))
-    outside_keys: list[Path] = []
     try:
-        key_dir = Path(keys_dir) if keys_dir is not None else None
-        outside = key_dir is not None and key_dir.resolve() != (path.resolve() / KEYS_DIR)
-        root = Root(expires=utcnow() + config.expiry[Root.type], consistent_snapshot=True)
-        signers: dict[str, Signer] = {}
-        for role in TOP_LEVEL_ROLES:
-            keyids: list[str] = []
-            for _ in range(counts[role]):
-                signer = generate_key(key_type)
-                key = signer.public_key
-                name = f"{role}-{key.keyid[:12]}.pem"
-                if outside and key_dir is not None and role in offline_roles:
-                    # Offline keys go to --keys-dir; the URI names the file only, and
-                    # the directory is recorded on this machine (REPO/keys/.key-dirs).
-                    key_path = key_dir / name
-                    write_key_file(signer, key_path, password)
-                    outside_keys.append(key_path)
-                    record_key_dir(staging, key_dir.resolve())
-                    uri = f"file:{name}?encrypted=true"
-                else:
-                    key_path = staging / KEYS_DIR / name
-                    write_key_file(signer, key_path, password)
-                    uri = f"file:{KEYS_DIR}/{name}?encrypted=true"
-                key.unrecognized_fields[SIGNER_URI_FIELD] = uri
-                root.keys[key.keyid] = key
-                signers[key.keyid] = signer
-                keyids.append(key.keyid)
-            for ext in external_by_role[role]:
-                ext.public_key.unrecognized_fields[SIGNER_URI_FIELD] = ext.uri
-                root.keys[ext.public_key.keyid] = ext.public_key
-                if ext.public_key.keyid not in keyids:
-                    keyids.append(ext.public_key.keyid)
-            root.roles[role] = Role(keyids, thresholds.get(role, 1))
-        atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
-        (staging / TARGETS_DIR).mkdir()
-        atomic_write(staging / ".gitignore", _GITIGNORE, sync_dir=False)
-        now = utcnow()
-        roles: dict[str, Metadata] = {
-            Root.type: Metadata(root),
-            Targets.type: Metadata(Targets(expires=now + config.expiry[Targets.type])),
-            Snapshot.type: Metadata(
-                Snapshot(
-                    expires=now + config.expiry[Snapshot.type],
-                    meta={role_filename(Targets.type): MetaFile(version=1)},
-                )
-            ),
-            Timestamp.type: Metadata(
-                Timestamp(
-                    expires=now + config.expiry[Timestamp.type],
-                    snapshot_meta=MetaFile(version=1),
-                )
-            ),
-        }
-        atomic_write(staging / CONFIG_FILE, json.dumps(config.to_dict(), indent=2).encode())
-        for role, md in roles.items():
-            atomic_write(
-                staging / METADATA_DIR / role_filename(role), md.to_bytes(CanonicalFileSerializer())
-            )
-        repo = FirmwareRepository(staging, keyring=Keyring(staging, secrets_handler, signers))
-        for role in _SIGN_ORDER:
-            repo.add_signatures(role)
-        repo.save()
+        root, signers = _root_with_new_keys(
+            staging, plan, key_type, password, keys_out, offline_roles
+        )
+        _write_staging(staging, plan, root, Keyring(staging, secrets_handler, signers))
         if bins is not None:
             keyring = Keyring(staging, secrets_handler, signers)
             _make_bins(staging, bins, key_type, password, keyring)
@@ -221,11 +124,173 @@ def init_repository(
         fsync_dir(parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        for key_path in outside_keys:
-            with contextlib.suppress(OSError):
-                key_path.unlink()
+        keys_out.remove_outside()
         raise
     return FirmwareRepository(path, secrets_handler=secrets_handler)
+
+
+@dataclass
+class _Plan:
+    """A validated `init`: per top-level role its new key count, external keys and
+    threshold, and the repository configuration."""
+
+    config: RepositoryConfig
+    counts: dict[str, int]
+    external: dict[str, list[ExternalKey]]
+    thresholds: dict[str, int]
+
+
+def _plan(
+    key_type: str,
+    keys: Mapping[str, int] | None,
+    thresholds: Mapping[str, int] | None,
+    expiry: Mapping[str, timedelta] | None,
+    external_keys: Sequence[ExternalKey],
+    bins: int | None,
+    password: str | None,
+) -> _Plan:
+    """Validate every argument of :func:`init_repository` before anything is written.
+
+    Raises:
+        InvalidInputError: the first bad argument.
+    """
+    if key_type not in KEY_TYPES:
+        raise InvalidInputError(
+            f"unknown key type {key_type!r} (choose from {', '.join(KEY_TYPES)})"
+        )
+    config = RepositoryConfig(dict(DEFAULT_EXPIRY) | dict(expiry or {}))
+    plan = _Plan(config, {}, {r: [] for r in TOP_LEVEL_ROLES}, dict(thresholds or {}))
+    keys = dict(keys or {})
+    for mapping, what in (
+        (keys, "key count"),
+        (plan.thresholds, "threshold"),
+        (config.expiry, "expiry"),
+    ):
+        unknown = set(mapping) - set(TOP_LEVEL_ROLES)
+        if unknown:
+            raise InvalidInputError(f"{what} given for unknown role {sorted(unknown)[0]!r}")
+    for role, period in config.expiry.items():
+        if period <= timedelta(0):
+            raise InvalidInputError(f"expiry of {role} must be positive")
+    for ext in external_keys:
+        if ext.role not in plan.external:
+            raise InvalidInputError(f"external key for unknown role {ext.role!r}")
+        plan.external[ext.role].append(ext)
+    if bins is not None:
+        check_bin_count(bins)
+    for role in TOP_LEVEL_ROLES:
+        plan.counts[role] = _checked_count(role, keys, plan)
+    if sum(plan.counts.values()) and not password:
+        raise InvalidInputError("a password is needed to encrypt the new key files")
+    return plan
+
+
+def _checked_count(role: str, keys: Mapping[str, int], plan: _Plan) -> int:
+    count = keys.get(role, 0 if plan.external[role] else 1)
+    if count < 0 or count > 64:
+        raise InvalidInputError(f"key count of {role} must be between 0 and 64")
+    total = count + len(plan.external[role])
+    threshold = plan.thresholds.get(role, 1)
+    if total == 0:
+        raise InvalidInputError(f"role {role} has no keys")
+    if not 1 <= threshold <= total:
+        raise InvalidInputError(
+            f"threshold of {role} must be between 1 and its {total} key(s), got {threshold}"
+        )
+    return count
+
+
+class _KeyFiles:
+    """Where `init` writes new key files: REPO/keys in staging, or ``keys_dir`` (outside
+    the repository) for the offline roles' keys, which a failed `init` removes again."""
+
+    def __init__(self, keys_dir: Path | None, final: Path) -> None:
+        self.keys_dir = keys_dir
+        self.outside = keys_dir is not None and keys_dir.resolve() != final.resolve() / KEYS_DIR
+        self.written_outside: list[Path] = []
+
+    def write(
+        self, staging: Path, signer: CryptoSigner, name: str, password: str | None, offline: bool
+    ) -> str:
+        """Write the key file; returns its signer URI."""
+        if self.outside and self.keys_dir is not None and offline:
+            # Offline keys go to --keys-dir; the URI names the file only, and the
+            # directory is recorded on this machine (REPO/keys/.key-dirs).
+            key_path = self.keys_dir / name
+            write_key_file(signer, key_path, password)
+            self.written_outside.append(key_path)
+            record_key_dir(staging, self.keys_dir.resolve())
+            return f"file:{name}?encrypted=true"
+        write_key_file(signer, staging / KEYS_DIR / name, password)
+        return f"file:{KEYS_DIR}/{name}?encrypted=true"
+
+    def remove_outside(self) -> None:
+        for key_path in self.written_outside:
+            with contextlib.suppress(OSError):
+                key_path.unlink()
+
+
+def _root_with_new_keys(
+    staging: Path,
+    plan: _Plan,
+    key_type: str,
+    password: str | None,
+    key_files: _KeyFiles,
+    offline_roles: Sequence[str],
+) -> tuple[Root, dict[str, Signer]]:
+    """Root version 1 with every role's new and external keys, and the new signers."""
+    root = Root(expires=utcnow() + plan.config.expiry[Root.type], consistent_snapshot=True)
+    signers: dict[str, Signer] = {}
+    for role in TOP_LEVEL_ROLES:
+        keyids: list[str] = []
+        for _ in range(plan.counts[role]):
+            signer = generate_key(key_type)
+            key = signer.public_key
+            name = f"{role}-{key.keyid[:12]}.pem"
+            uri = key_files.write(staging, signer, name, password, role in offline_roles)
+            key.unrecognized_fields[SIGNER_URI_FIELD] = uri
+            root.keys[key.keyid] = key
+            signers[key.keyid] = signer
+            keyids.append(key.keyid)
+        for ext in plan.external[role]:
+            ext.public_key.unrecognized_fields[SIGNER_URI_FIELD] = ext.uri
+            root.keys[ext.public_key.keyid] = ext.public_key
+            if ext.public_key.keyid not in keyids:
+                keyids.append(ext.public_key.keyid)
+        root.roles[role] = Role(keyids, plan.thresholds.get(role, 1))
+    return root, signers
+
+
+def _write_staging(staging: Path, plan: _Plan, root: Root, keyring: Keyring) -> None:
+    """The repository's files in ``staging``: configuration, ignores, the four roles'
+    first metadata signed with every key at hand."""
+    atomic_write(staging / KEYS_DIR / ".gitignore", b"# private keys: never commit\n*\n")
+    (staging / TARGETS_DIR).mkdir()
+    atomic_write(staging / ".gitignore", _GITIGNORE, sync_dir=False)
+    expiry = plan.config.expiry
+    now = utcnow()
+    roles: dict[str, Metadata] = {
+        Root.type: Metadata(root),
+        Targets.type: Metadata(Targets(expires=now + expiry[Targets.type])),
+        Snapshot.type: Metadata(
+            Snapshot(
+                expires=now + expiry[Snapshot.type],
+                meta={role_filename(Targets.type): MetaFile(version=1)},
+            )
+        ),
+        Timestamp.type: Metadata(
+            Timestamp(expires=now + expiry[Timestamp.type], snapshot_meta=MetaFile(version=1))
+        ),
+    }
+    atomic_write(staging / CONFIG_FILE, json.dumps(plan.config.to_dict(), indent=2).encode())
+    for role, md in roles.items():
+        atomic_write(
+            staging / METADATA_DIR / role_filename(role), md.to_bytes(CanonicalFileSerializer())
+        )
+    repo = FirmwareRepository(staging, keyring=keyring)
+    for role in _SIGN_ORDER:
+        repo.add_signatures(role)
+    repo.save()
 
 
 def _make_bins(

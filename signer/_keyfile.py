@@ -36,7 +36,9 @@ DEFAULT_KDF_ROUNDS = 48
 """bcrypt-pbkdf rounds of new key files: 0.51 s per unlock measured (docs/key-management.md)."""
 
 KDF_ROUNDS_ENV = "FIRMTUF_KDF_ROUNDS"
+"""Environment variable: bcrypt-pbkdf rounds of new key files (default DEFAULT_KDF_ROUNDS)."""
 MAX_KDF_ROUNDS = 1 << 16
+"""Most rounds accepted (each unlock then takes minutes)."""
 
 _OPENSSH_BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 _OPENSSH_END = b"-----END OPENSSH PRIVATE KEY-----"

@@ -104,46 +104,37 @@ class KeyChange:
         }
 
 
-def _delegating_roles(repo: FirmwareRepository) -> Iterator[tuple[str, Targets]]:
-    """Every targets role that delegates, with its metadata, in pre-order.
+@dataclass(frozen=True)
+class KeyGroup:
+    """Roles that share one set of keys and one threshold, and who delegates them."""
 
-    Hash bins never delegate further (firmtuf does not delegate from a bin), so they are
-    not loaded: a large repository has thousands of them.
-    """
-    bins: set[str] = set()
-    for name in repo.targets_roles():
-        if name in bins:
-            continue
-        targets = repo.metadata(name).signed
-        if not isinstance(targets, Targets) or targets.delegations is None:
-            continue
-        if targets.delegations.succinct_roles is not None:
-            bins.update(targets.delegations.succinct_roles.get_roles())
-        yield name, targets
+    name: str
+    """The role's name; for the bins of a succinct delegation, their name prefix."""
+    delegator: str
+    """The role whose metadata lists the keys (root for top-level roles)."""
+    members: list[str]
+    """The roles themselves (one, or every bin)."""
 
 
-def _key_groups(repo: FirmwareRepository) -> Iterator[tuple[str, str, list[str]]]:
-    """(name, delegator, roles sharing its keys) for every role, in pre-order.
+def key_groups(repo: FirmwareRepository) -> Iterator[KeyGroup]:
+    """The key group of every role, in pre-order.
 
     A delegated role is its own group; the bins of a succinct delegation are one group
     named by their prefix: they share one set of keys and one threshold (TAP 15).
     """
     for role in TOP_LEVEL_ROLES:
-        yield role, Root.type, [role]
-    for parent, targets in _delegating_roles(repo):
-        delegations = targets.delegations
-        assert delegations is not None  # noqa: S101 - _delegating_roles yields delegators
+        yield KeyGroup(role, Root.type, [role])
+    for parent, delegations in repo.graph.delegating():
         if delegations.roles is not None:
             for child in delegations.roles:
-                yield child, parent, [child]
+                yield KeyGroup(child, parent, [child])
         elif delegations.succinct_roles is not None:
             succinct = delegations.succinct_roles
-            yield succinct.name_prefix, parent, list(succinct.get_roles())
+            yield KeyGroup(succinct.name_prefix, parent, list(succinct.get_roles()))
 
 
-def resolve_role(repo: FirmwareRepository, role: str) -> tuple[str, str, list[str]]:
-    """(delegator, name, roles sharing the keys) of ``role``; name is ``role`` or, for
-    hash bins, the group's name prefix.
+def resolve_role(repo: FirmwareRepository, role: str) -> KeyGroup:
+    """The key group of ``role``: named ``role`` or, for hash bins, the group's prefix.
 
     ``role`` is a top-level or delegated role, or a group of hash bins given by its name
     prefix (``bins``) or any bin's name (``bins-3f``): a key change applies to every bin.
@@ -152,10 +143,10 @@ def resolve_role(repo: FirmwareRepository, role: str) -> tuple[str, str, list[st
         InvalidInputError: ``role`` is not a role of the repository.
     """
     known = []
-    for name, delegator, members in _key_groups(repo):
-        if role == name or role in members:
-            return delegator, name, members
-        known.append(name)
+    for group in key_groups(repo):
+        if role == group.name or role in group.members:
+            return group
+        known.append(group.name)
     raise InvalidInputError(f"unknown role {role!r} (roles: {', '.join(known)})")
 
 
@@ -165,10 +156,10 @@ def delegator_of(repo: FirmwareRepository, role: str) -> str:
     Raises:
         InvalidInputError: ``role`` is not a role of the repository.
     """
-    return resolve_role(repo, role)[0]
+    return resolve_role(repo, role).delegator
 
 
-def _keys_of(repo: FirmwareRepository, delegator_name: str, member: str) -> tuple[list[Key], int]:
+def keys_of(repo: FirmwareRepository, delegator_name: str, member: str) -> tuple[list[Key], int]:
     delegator = _delegator(repo.metadata(delegator_name).signed)
     delegated = delegator.get_delegated_role(member)
     return [delegator.get_key(k) for k in delegated.keyids], delegated.threshold
@@ -176,16 +167,16 @@ def _keys_of(repo: FirmwareRepository, delegator_name: str, member: str) -> tupl
 
 def role_keys(repo: FirmwareRepository, role: str) -> tuple[list[Key], int]:
     """The keys trusted for ``role`` and its threshold (as the current metadata says)."""
-    delegator_name, _, members = resolve_role(repo, role)
-    return _keys_of(repo, delegator_name, members[0])
+    group = resolve_role(repo, role)
+    return keys_of(repo, group.delegator, group.members[0])
 
 
 def list_keys(repo: FirmwareRepository) -> list[KeyInfo]:
     """Every key of every role, role by role; a group of hash bins once, by its prefix."""
     infos: list[KeyInfo] = []
-    for name, delegator_name, members in _key_groups(repo):
-        keys, _ = _keys_of(repo, delegator_name, members[0])
-        infos.extend(KeyInfo.of(name, key) for key in keys)
+    for group in key_groups(repo):
+        keys, _ = keys_of(repo, group.delegator, group.members[0])
+        infos.extend(KeyInfo.of(group.name, key) for key in keys)
     return infos
 
 
@@ -207,9 +198,20 @@ def find_key(repo: FirmwareRepository, role: str, prefix: str) -> Key:
     return matches[0]
 
 
+@dataclass(frozen=True)
+class _PreparedKey:
+    """The new key of a key change, ready to be added."""
+
+    public: Key
+    """Its public key, with its signer URI."""
+    generated: CryptoSigner | None = None
+    """Its private key when generated here (written to ``key_file`` on success)."""
+    key_file: Path | None = None
+
+
 def _prepare_new_key(
     repo_path: Path, role: str, new: NewKey, secrets_handler: SecretsHandler | None
-) -> tuple[Key, CryptoSigner | None, Path | None]:
+) -> _PreparedKey:
     """The new public key (with signer URI), its signer if generated, and its key file."""
     if new.uri is None:
         if not new.password:
@@ -218,7 +220,12 @@ def _prepare_new_key(
         public = signer.public_key
         keys_dir = new.keys_dir or repo_path / KEYS_DIR
         key_path = keys_dir / f"{role}-{public.keyid[:12]}.pem"
-        return public, signer, key_path
+        public.unrecognized_fields[SIGNER_URI_FIELD] = (
+            f"file:{KEYS_DIR}/{key_path.name}?encrypted=true"
+            if new.keys_dir is None
+            else file_uri(key_path, repo_path)
+        )
+        return _PreparedKey(public, signer, key_path)
     uri = new.uri
     if ":" not in uri or not uri.partition(":")[0].isidentifier():
         raise InvalidInputError(f"{uri!r} is not a signer URI (scheme:...)")
@@ -232,7 +239,7 @@ def _prepare_new_key(
         uri, key = found
     check_signer_supports(uri, key)
     key.unrecognized_fields[SIGNER_URI_FIELD] = uri
-    return key, None, None
+    return _PreparedKey(key)
 
 
 def _check_threshold(role: str, threshold: int, count: int) -> None:
@@ -269,15 +276,12 @@ def change_keys(
     repo_path = Path(repo_path)
     probe = FirmwareRepository(repo_path)
     # For hash bins ``role`` becomes the group's name prefix (key file names, output).
-    delegator_name, role, members = resolve_role(probe, role)
+    group = resolve_role(probe, role)
+    delegator_name, role, members = group.delegator, group.name, group.members
+    new = None if add is None else _prepare_new_key(repo_path, role, add, secrets_handler)
     signers: dict[str, Signer] = {}
-    new_key: Key | None = None
-    key_path: Path | None = None
-    generated: CryptoSigner | None = None
-    if add is not None:
-        new_key, generated, key_path = _prepare_new_key(repo_path, role, add, secrets_handler)
-        if generated is not None:
-            signers[new_key.keyid] = generated
+    if new is not None and new.generated is not None:
+        signers[new.public.keyid] = new.generated
     repo = FirmwareRepository(repo_path, keyring=Keyring(repo_path, secrets_handler, signers))
     old_key = find_key(repo, role, remove) if remove is not None else None
     affected = [] if role == delegator_name else members
@@ -285,56 +289,87 @@ def change_keys(
     # are before the change, not taken from the snapshot afterwards.
     was_complete = {r: repo.signature_state(r).complete for r in affected}
     change = KeyChange(role)
-
     with repo.edit(delegator_name) as delegator:
-        delegator = _delegator(delegator)
-        delegated = delegator.get_delegated_role(members[0])
-        if new_key is not None:
-            if new_key.keyid in delegated.keyids:
-                raise ConflictError(f"{role} already trusts key {new_key.keyid[:8]}")
-            if key_path is not None:
-                uri = (
-                    f"file:{KEYS_DIR}/{key_path.name}?encrypted=true"
-                    if add is not None and add.keys_dir is None
-                    else file_uri(key_path, repo_path)
-                )
-                new_key.unrecognized_fields[SIGNER_URI_FIELD] = uri
-            known = delegator.keys if isinstance(delegator, Root) else _targets_keys(delegator)
-            if new_key.keyid in known and signer_uri(known[new_key.keyid]) != signer_uri(new_key):
-                raise ConflictError(
-                    f"key {new_key.keyid[:8]} is already used by another role with signer "
-                    f"{signer_uri(known[new_key.keyid])}; one key has one signer URI"
-                )
-            delegator.add_key(new_key, members[0])
-        if old_key is not None:
-            delegator.revoke_key(old_key.keyid, members[0])
-        delegated = delegator.get_delegated_role(members[0])
-        if threshold is not None:
-            delegated.threshold = threshold
-        _check_threshold(role, delegated.threshold, len(delegated.keyids))
-        change.threshold = delegated.threshold
-        change.keyids = list(delegated.keyids)
-
+        _change_delegation(
+            _delegator(delegator),
+            role,
+            members[0],
+            change,
+            new=new,
+            old=old_key,
+            threshold=threshold,
+        )
     for name in affected:
         if not repo.signature_state(name).complete:
             _reissue(repo, name, bump=was_complete[name])
-    touched = [delegator_name, *affected]
-    for name in touched:
-        md = repo.metadata(name)
-        change.versions[name] = md.signed.version
+    _record_change(repo, change, [delegator_name, *affected])
+    if new is not None:
+        change.added.append(KeyInfo.of(role, new.public))
+    if old_key is not None:
+        change.removed.append(old_key.keyid)
+    _save_with_key_file(repo, change, new, None if add is None else add.password)
+    return change
+
+
+def _record_change(repo: FirmwareRepository, change: KeyChange, roles: list[str]) -> None:
+    """The new version, signature gap and skipped keys of each role the change touched."""
+    for name in roles:
+        change.versions[name] = repo.metadata(name).signed.version
         gap = signature_gap(repo, name)
         if gap is not None:
             change.incomplete[name] = gap
         change.skipped.update(repo.skipped_keys(name))
-    if new_key is not None:
-        change.added.append(KeyInfo.of(role, new_key))
-    if old_key is not None:
-        change.removed.append(old_key.keyid)
 
-    if key_path is not None and generated is not None and add is not None:
+
+def _change_delegation(
+    delegator: Root | Targets,
+    role: str,
+    member: str,
+    change: KeyChange,
+    *,
+    new: _PreparedKey | None,
+    old: Key | None,
+    threshold: int | None,
+) -> None:
+    """Add ``new``, revoke ``old`` and set ``threshold`` in ``delegator``'s entry for
+    ``member`` (for hash bins: shared by the group ``role``).
+
+    Raises:
+        ConflictError: the role trusts the new key already, the key is used by another
+            role with another signer URI, or the change would remove the last key.
+        InvalidInputError: the threshold is out of range.
+    """
+    if new is not None:
+        key = new.public
+        if key.keyid in delegator.get_delegated_role(member).keyids:
+            raise ConflictError(f"{role} already trusts key {key.keyid[:8]}")
+        known = delegator.keys if isinstance(delegator, Root) else _targets_keys(delegator)
+        if key.keyid in known and signer_uri(known[key.keyid]) != signer_uri(key):
+            raise ConflictError(
+                f"key {key.keyid[:8]} is already used by another role with signer "
+                f"{signer_uri(known[key.keyid])}; one key has one signer URI"
+            )
+        delegator.add_key(key, member)
+    if old is not None:
+        delegator.revoke_key(old.keyid, member)
+    delegated = delegator.get_delegated_role(member)
+    if threshold is not None:
+        delegated.threshold = threshold
+    _check_threshold(role, delegated.threshold, len(delegated.keyids))
+    change.threshold = delegated.threshold
+    change.keyids = list(delegated.keyids)
+
+
+def _save_with_key_file(
+    repo: FirmwareRepository, change: KeyChange, new: _PreparedKey | None, password: str | None
+) -> None:
+    """Write a generated key's file, then the metadata; the file goes again should the
+    metadata not be saved."""
+    key_path = None if new is None else new.key_file
+    if new is not None and new.generated is not None and key_path is not None:
         if key_path.exists():  # pragma: no cover - needs a key id collision
             raise ConflictError(f"key file {key_path} already exists")
-        write_key_file(generated, key_path, add.password)
+        write_key_file(new.generated, key_path, password)
         change.key_files.append(str(key_path))
     try:
         repo.save()
@@ -343,7 +378,6 @@ def change_keys(
             with contextlib.suppress(OSError):
                 key_path.unlink()
         raise
-    return change
 
 
 def _reissue(repo: FirmwareRepository, role: str, *, bump: bool) -> None:
@@ -385,4 +419,4 @@ def signature_gap(repo: FirmwareRepository, role: str) -> str | None:
         if previous is not None:
             text += f", {len(old.signed)}/{old.threshold} of the previous root's keys"
         return text
-    return f"{len(state.signed)}/{state.threshold} signatures, needs {state.missing} more"
+    return state.describe()

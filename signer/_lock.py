@@ -33,6 +33,7 @@ LOCK_FILE = ".firmtuf.lock"
 """Name of the lock file inside a working repository (git-ignored; its content is a note)."""
 
 WAIT_ENV = "FIRMTUF_LOCK_WAIT"
+"""Environment variable: seconds to wait for the repository lock (default DEFAULT_WAIT)."""
 DEFAULT_WAIT = 30.0
 """Seconds a command waits for another one to finish before giving up (exit 7)."""
 

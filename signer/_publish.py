@@ -39,9 +39,10 @@ from signer._errors import PublishConflictError, PublishError
 from signer._exclusive import create_exclusive
 from signer._fsutil import atomic_copy, atomic_write
 from signer._lock import publish_lock
-from signer._repository import FirmwareRepository, role_filename
+from signer._repository import FirmwareRepository
 from signer._status import repository_status
 from signer._targets import stored_image
+from signer._tree import ROOT_KEY, TIMESTAMP_KEY, TreeKey, image_keys, metadata_key
 
 _CHUNK = 1 << 20
 
@@ -68,7 +69,7 @@ def _check_publishable(repo: FirmwareRepository) -> None:
     status = repository_status(repo)
     for role in status.roles:
         if role.problems:
-            hint = "; run 'firmtuf sign'" if "under-signed" in role.problems[0] else ""
+            hint = "; run 'firmtuf sign'" if role.under_signed else ""
             raise PublishError(f"cannot publish: {role.role} {role.problems[0]}{hint}")
 
 
@@ -80,14 +81,54 @@ def _same_file(path: Path, digest: str) -> bool:
     return h.hexdigest() == digest
 
 
-def plan(repo: FirmwareRepository) -> list[tuple[str, bytes | Path, bool]]:
-    """The files of the published tree in write order: (path in tree, content, immutable).
+@dataclass(frozen=True)
+class TreeFile:
+    """One file of the tree :func:`publish` writes.
+
+    Attributes:
+        key: where it goes in the tree (see :mod:`signer._tree`).
+        content: its bytes, or the stored image file.
+        immutable: versioned metadata: created once, never replaced.
+    """
+
+    key: str
+    content: bytes | Path
+    immutable: bool = False
+
+
+def plan(repo: FirmwareRepository) -> list[TreeFile]:
+    """The files of the published tree in write order (images, targets roles, snapshot,
+    root chain, ``root.json``, ``timestamp.json``).
 
     Raises:
         PublishError: a role is not publishable or a stored image does not match.
     """
     _check_publishable(repo)
-    files: list[tuple[str, bytes | Path, bool]] = []
+    files = _image_files(repo)
+    targets_roles = repo.targets_roles()
+    for role in [*reversed(targets_roles[1:]), Targets.type, Snapshot.type]:
+        version = repo.metadata(role).signed.version
+        data = repo.metadata_path(role).read_bytes()
+        files.append(TreeFile(metadata_key(role, version), data, immutable=True))
+    root_version = repo.metadata(Root.type).signed.version
+    for version in range(1, root_version + 1):
+        path = repo.root_history_path(version)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise PublishError(
+                f"cannot publish: root version {version} is missing ({path})"
+            ) from None
+        files.append(TreeFile(metadata_key(Root.type, version), data, immutable=True))
+    files.append(TreeFile(ROOT_KEY, repo.metadata_path(Root.type).read_bytes()))
+    files.append(TreeFile(TIMESTAMP_KEY, repo.metadata_path(Timestamp.type).read_bytes()))
+    return files
+
+
+def _image_files(repo: FirmwareRepository) -> list[TreeFile]:
+    """Every stored image under each of its keys, checked against its signed length and
+    hashes first."""
+    files: list[TreeFile] = []
     for role, name, info in repo.iter_targets():
         src = stored_image(repo, name, info)
         try:
@@ -102,28 +143,7 @@ def plan(repo: FirmwareRepository) -> list[tuple[str, bytes | Path, bool]]:
                 f"cannot publish: stored image of target {name!r} does not "
                 f"match its {role} metadata"
             ) from None
-        dirname, sep, basename = name.rpartition("/")
-        for digest in info.hashes.values():
-            files.append((f"targets/{dirname}{sep}{digest}.{basename}", src, False))
-    targets_roles = repo.targets_roles()
-    for role in [*reversed(targets_roles[1:]), Targets.type, Snapshot.type]:
-        version = repo.metadata(role).signed.version
-        data = repo.metadata_path(role).read_bytes()
-        files.append((f"metadata/{version}.{role_filename(role)}", data, True))
-    root_version = repo.metadata(Root.type).signed.version
-    for version in range(1, root_version + 1):
-        path = repo.root_history_path(version)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise PublishError(
-                f"cannot publish: root version {version} is missing ({path})"
-            ) from None
-        files.append((f"metadata/{version}.root.json", data, True))
-    files.append(("metadata/root.json", repo.metadata_path(Root.type).read_bytes(), False))
-    files.append(
-        ("metadata/timestamp.json", repo.metadata_path(Timestamp.type).read_bytes(), False)
-    )
+        files.extend(TreeFile(key, src) for key in image_keys(name, info.hashes))
     return files
 
 
@@ -182,48 +202,45 @@ def publish(repo: FirmwareRepository, out_dir: Path | str) -> PublishReport:
         return _publish_locked(repo, out, files)
 
 
-def _publish_locked(
-    repo: FirmwareRepository, out: Path, files: list[tuple[str, bytes | Path, bool]]
-) -> PublishReport:
+def _publish_locked(repo: FirmwareRepository, out: Path, files: list[TreeFile]) -> PublishReport:
     report = PublishReport(str(out))
-    todo: list[tuple[str, bytes | Path, bool]] = []
+    todo: list[TreeFile] = []
     conflicts: list[Path] = []
-    for rel, content, immutable in files:
-        dest = out / rel
-        exclusive = immutable or rel.startswith("targets/")
+    for file in files:
+        dest = out / file.key
         if dest.is_file():
-            if _same_content(dest, content):
-                report.unchanged.append(rel)
+            if _same_content(dest, file.content):
+                report.unchanged.append(file.key)
                 continue
-            if immutable:
+            if file.immutable:
                 conflicts.append(dest)
         elif dest.exists():
             raise PublishError(f"cannot publish: {dest} exists and is not a file")
-        todo.append((rel, content, exclusive))
+        todo.append(file)
     if conflicts:
         # A different root first: OUT_DIR holds another repository (not a race).
         raise _conflict(next((d for d in conflicts if d.name.endswith(".root.json")), conflicts[0]))
     _client_check(repo, out, files)
-    for rel, content, exclusive in todo:
+    for file in todo:
+        # Images are content-addressed: created once, like versioned metadata.
+        exclusive = file.immutable or TreeKey.parse(file.key).is_target
         try:
-            _write(out / rel, content, exclusive=exclusive)
+            _write(out / file.key, file.content, exclusive=exclusive)
         except OSError as e:
             raise PublishError(
-                f"publish stopped writing {rel}: {e.strerror or e}; devices still see the "
-                "previously published tree; run publish again"
+                f"publish stopped writing {file.key}: {e.strerror or e}; devices still see "
+                "the previously published tree; run publish again"
             ) from e
-        report.written.append(rel)
+        report.written.append(file.key)
     for role in [Root.type, Timestamp.type, Snapshot.type, *repo.targets_roles()]:
         report.versions[role] = repo.metadata(role).signed.version
     return report
 
 
-def _client_check(
-    repo: FirmwareRepository, out: Path, files: list[tuple[str, bytes | Path, bool]]
-) -> None:
+def _client_check(repo: FirmwareRepository, out: Path, files: list[TreeFile]) -> None:
     """Check the new tree as a client that already trusts the published one would."""
-    files_by_name = {rel: content for rel, content, _ in files}
-    first_root = files_by_name["metadata/1.root.json"]
+    files_by_name = {file.key: file.content for file in files}
+    first_root = files_by_name[metadata_key(Root.type, 1)]
     if not isinstance(first_root, bytes):  # pragma: no cover - plan() reads roots as bytes
         raise PublishError("cannot publish: root version 1 is missing")
     metadata_url = LOCAL_BASE_URL + "metadata/"
@@ -231,7 +248,7 @@ def _client_check(
     with tempfile.TemporaryDirectory(prefix="firmtuf-publish-check-") as tmp:
         mdir = Path(tmp, "metadata")
         bootstrap: bytes | None = first_root
-        if (out / "metadata" / "timestamp.json").is_file():
+        if out.joinpath(*TIMESTAMP_KEY.split("/")).is_file():
             try:
                 check_repository(
                     metadata_url,
@@ -267,7 +284,7 @@ def verify_working_repository(
         PublishError: the repository is not publishable.
         ClientRefusal: the tree it would publish does not verify from ``trusted_root``.
     """
-    overlay = {rel: content for rel, content, _ in plan(repo)}
+    overlay = {file.key: file.content for file in plan(repo)}
     return check_repository(
         LOCAL_BASE_URL + "metadata/",
         LOCAL_BASE_URL + "targets/",

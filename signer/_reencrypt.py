@@ -23,15 +23,10 @@ from securesystemslib.signer import CryptoSigner, Key, SecretsHandler, SSlibKey
 
 from signer._errors import InvalidInputError, KeyProblemError
 from signer._keyfile import describe, dump_private_key, kdf_rounds, load_private_key
-from signer._keyops import _key_groups, _keys_of
-from signer._keys import (
-    EncryptedFileSigner,
-    Keyring,
-    signer_uri,
-    write_private_file,
-)
+from signer._keyops import key_groups, keys_of
+from signer._keys import Keyring, write_private_file
 from signer._repository import FirmwareRepository
-from signer._signers import PASSWORD_SECRET
+from signer._signers import PASSWORD_SECRET, EncryptedFileSigner, signer_uri
 
 
 @dataclass
@@ -69,25 +64,44 @@ def _label(pem: bytes) -> str:
 def _keys_with_roles(repo: FirmwareRepository) -> dict[str, tuple[Key, list[str]]]:
     """keyid -> (key, roles it signs for), a group of hash bins counted once."""
     found: dict[str, tuple[Key, list[str]]] = {}
-    for name, delegator, members in _key_groups(repo):
-        keys, _ = _keys_of(repo, delegator, members[0])
+    for group in key_groups(repo):
+        keys, _ = keys_of(repo, group.delegator, group.members[0])
         for key in keys:
-            found.setdefault(key.keyid, (key, []))[1].append(name)
+            found.setdefault(key.keyid, (key, []))[1].append(group.name)
     return found
 
 
-def _file_keys(
-    repo: FirmwareRepository, keys: dict[str, tuple[Key, list[str]]]
-) -> list[tuple[Key, list[str], Path]]:
-    """(key, roles, key file path) for every key with a ``file:`` signer URI."""
+@dataclass(frozen=True)
+class _KeyFile:
+    """A key file to consider: the repository's (one known key) or one given by its
+    holder (any key of the repository may be in it)."""
+
+    path: Path
+    keyid: str
+    roles: list[str]
+    candidates: list[Key]
+    given: bool = False
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    """A key file that will be rewritten, read before anything is written."""
+
+    result: KeyFileResult
+    file: _KeyFile
+    pem: bytes
+
+
+def _repository_files(repo: FirmwareRepository) -> list[_KeyFile]:
+    """Every key of the repository with a ``file:`` signer URI, with its file."""
     keyring = Keyring(repo.path)
     found = []
-    for key, roles in keys.values():
+    for key, roles in _keys_with_roles(repo).values():
         uri = signer_uri(key)
         if uri is None or parse.urlparse(uri).scheme != EncryptedFileSigner.SCHEME:
             continue
         path = Path(parse.unquote(parse.urlparse(keyring.resolve_uri(uri)).path))
-        found.append((key, roles, path))
+        found.append(_KeyFile(path, key.keyid, roles, [key]))
     return found
 
 
@@ -117,61 +131,76 @@ def reencrypt_key_files(
         KeyProblemError: a file holds no key of the repository (none changed).
     """
     target_rounds = kdf_rounds(rounds)
-    keys = _keys_with_roles(repo)
-    todo: list[tuple[KeyFileResult, list[Key], Path, bytes]] = []
+    if extra_files:
+        # A holder's own copies: only those are rewritten (the repository's other key
+        # files keep their password).
+        everyone = [key for key, _ in _keys_with_roles(repo).values()]
+        files = [_KeyFile(Path(p), "?", ["(given)"], everyone, given=True) for p in extra_files]
+    else:
+        files = _repository_files(repo)
     results: list[KeyFileResult] = []
+    todo: list[_Rewrite] = []
     seen: set[Path] = set()
-    # Files given on the command line are a holder's own copies: only those are rewritten
-    # (the repository's other key files keep their password).
-    listed = (
-        []
-        if extra_files
-        else [(key.keyid, roles, [key], path) for key, roles, path in _file_keys(repo, keys)]
-    )
-    everyone = [key for key, _ in keys.values()]
-    given = [("?", ["(given)"], everyone, Path(p)) for p in extra_files]
-    for keyid, roles, candidates, path in listed + given:
-        if path.resolve() in seen:
+    for file in files:
+        if file.path.resolve() in seen:
             continue
-        seen.add(path.resolve())
-        if not path.is_file():
-            if keyid == "?":
-                raise InvalidInputError(f"key file {path} does not exist")
-            results.append(KeyFileResult(str(path), keyid, roles, "-", None, "not at hand"))
-            continue
-        pem = path.read_bytes()
-        info = describe(pem)
-        if info is None and keyid == "?":
-            raise InvalidInputError(f"{path} is not a private key file")
-        result = KeyFileResult(str(path), keyid, roles, _label(pem), None, "")
-        if info is None or not info.encrypted:
-            result.action = "unencrypted"
-            results.append(result)
-            continue
-        unchanged = info.name == "openssh-bcrypt" and info.rounds == target_rounds
-        if unchanged and new_password is None and not force:
-            result.action = "already strong"
-            results.append(result)
-            continue
-        todo.append((result, candidates, path, pem))
-
-    # Decrypt everything before writing anything: a wrong password changes nothing.
-    password = secrets_handler(PASSWORD_SECRET) if todo else None
-    decrypted = []
-    for result, candidates, path, pem in todo:
-        private_key = load_private_key(pem, password, str(path))
-        key = _trusted_key(candidates, private_key, path)
-        result.keyid = key.keyid
-        decrypted.append((result, key, path, private_key))
-    for result, key, path, private_key in decrypted:
-        pem = dump_private_key(private_key, new_password or password, rounds=target_rounds)
-        # The new bytes must give back the trusted key before they replace the old file.
-        _trusted_key([key], load_private_key(pem, new_password or password, str(path)), path)
-        write_private_file(path, pem)
-        result.after = _label(pem)
-        result.action = "rewritten"
-        results.append(result)
+        seen.add(file.path.resolve())
+        outcome = _triage(file, target_rounds, rewrite=new_password is not None or force)
+        if isinstance(outcome, _Rewrite):
+            todo.append(outcome)
+        else:
+            results.append(outcome)
+    if todo:
+        password = secrets_handler(PASSWORD_SECRET)
+        results += _rewrite(todo, password, new_password or password, target_rounds)
     return sorted(results, key=lambda r: r.path)
+
+
+def _triage(file: _KeyFile, target_rounds: int, *, rewrite: bool) -> KeyFileResult | _Rewrite:
+    """What to do with one key file: a final result, or a rewrite.
+
+    ``rewrite``: also rewrite files that already use the KDF at ``target_rounds``.
+
+    Raises:
+        InvalidInputError: a given file is absent or not a private key file.
+    """
+    if not file.path.is_file():
+        if file.given:
+            raise InvalidInputError(f"key file {file.path} does not exist")
+        return KeyFileResult(str(file.path), file.keyid, file.roles, "-", None, "not at hand")
+    pem = file.path.read_bytes()
+    info = describe(pem)
+    if info is None and file.given:
+        raise InvalidInputError(f"{file.path} is not a private key file")
+    result = KeyFileResult(str(file.path), file.keyid, file.roles, _label(pem), None, "")
+    if info is None or not info.encrypted:
+        result.action = "unencrypted"
+        return result
+    if info.name == "openssh-bcrypt" and info.rounds == target_rounds and not rewrite:
+        result.action = "already strong"
+        return result
+    return _Rewrite(result, file, pem)
+
+
+def _rewrite(
+    todo: list[_Rewrite], password: str, new_password: str, rounds: int
+) -> list[KeyFileResult]:
+    """Decrypt every file first (a wrong password changes nothing), then rewrite each,
+    checking the new bytes give back the trusted key before they replace the old file."""
+    decrypted = []
+    for item in todo:
+        private_key = load_private_key(item.pem, password, str(item.file.path))
+        key = _trusted_key(item.file.candidates, private_key, item.file.path)
+        item.result.keyid = key.keyid
+        decrypted.append((item, key, private_key))
+    for item, key, private_key in decrypted:
+        path = item.file.path
+        pem = dump_private_key(private_key, new_password, rounds=rounds)
+        _trusted_key([key], load_private_key(pem, new_password, str(path)), path)
+        write_private_file(path, pem)
+        item.result.after = _label(pem)
+        item.result.action = "rewritten"
+    return [item.result for item in todo]
 
 
 def _trusted_key(candidates: list[Key], private_key: Any, path: Path) -> Key:

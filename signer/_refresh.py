@@ -103,53 +103,82 @@ def refresh(
     now = now or utcnow()
     result = RefreshResult()
     result.waiting = [r for r in repo.targets_roles() if not repo.is_complete(r)]
-
     snapshot_before = repo.metadata(Snapshot.type).signed.version
-    why: str | None = None
-    if force:
-        why = "forced"
-    elif not result.waiting and repo.stale_reason(Snapshot.type):
-        why = f"targets changed: {repo.stale_reason(Snapshot.type)}"
-    else:
-        why = _due(repo, Snapshot.type, now, within)
+    why = _snapshot_due(repo, result.waiting, force=force, now=now, within=within)
     if why is not None:
-        try:
-            if result.waiting:
-                with repo.edit_snapshot():
-                    pass  # same content, new version and expiry
-            else:
-                repo.do_snapshot(force=True)
-        except ValueError as e:
-            raise MetadataError(f"cannot make a new snapshot: {e}") from None
+        _renew_snapshot(repo, keep_content=bool(result.waiting))
         result.reasons[Snapshot.type] = why
-
-    ts_why: str | None = None
-    if force:
-        ts_why = "forced"
-    elif repo.metadata(Snapshot.type).signed.version != snapshot_before:
-        ts_why = "snapshot renewed"
-    elif repo.stale_reason(Timestamp.type):
-        ts_why = f"snapshot changed: {repo.stale_reason(Timestamp.type)}"
-    else:
-        ts_why = _due(repo, Timestamp.type, now, within)
-    if ts_why is not None:
+    renewed = repo.metadata(Snapshot.type).signed.version != snapshot_before
+    why = _timestamp_due(repo, renewed, force=force, now=now, within=within)
+    if why is not None:
         try:
             repo.do_timestamp(force=True)
         except ValueError as e:
             raise MetadataError(f"cannot make a new timestamp: {e}") from None
-        result.reasons[Timestamp.type] = ts_why
-
+        result.reasons[Timestamp.type] = why
     for role in result.reasons:
-        if not repo.is_complete(role):
-            state = repo.signature_state(role)
-            raise KeyProblemError(
-                f"{role} is due ({result.reasons[role]}) but only {len(state.signed)} of "
-                f"{state.threshold} signature(s) could be made: its online key(s) are not "
-                "at hand; nothing was written"
-            )
+        _check_signed(repo, role, result.reasons[role])
         result.new_versions[role] = repo.metadata(role).signed.version
     if result.reasons:
         repo.save()
     for role in (Snapshot.type, Timestamp.type):
         result.expires[role] = repo.metadata(role).signed.expires
     return result
+
+
+def _snapshot_due(
+    repo: FirmwareRepository,
+    waiting: list[str],
+    *,
+    force: bool,
+    now: datetime,
+    within: timedelta | None,
+) -> str | None:
+    """Why snapshot must be renewed now, or None."""
+    if force:
+        return "forced"
+    if not waiting and repo.stale_reason(Snapshot.type):
+        return f"targets changed: {repo.stale_reason(Snapshot.type)}"
+    return _due(repo, Snapshot.type, now, within)
+
+
+def _renew_snapshot(repo: FirmwareRepository, *, keep_content: bool) -> None:
+    """A new snapshot: of the current roles, or (``keep_content``, while a targets role
+    waits for signatures) the same content with a new version and expiry."""
+    try:
+        if keep_content:
+            with repo.edit_snapshot():
+                pass
+        else:
+            repo.do_snapshot(force=True)
+    except ValueError as e:
+        raise MetadataError(f"cannot make a new snapshot: {e}") from None
+
+
+def _timestamp_due(
+    repo: FirmwareRepository,
+    snapshot_renewed: bool,
+    *,
+    force: bool,
+    now: datetime,
+    within: timedelta | None,
+) -> str | None:
+    """Why timestamp must be renewed now, or None."""
+    if force:
+        return "forced"
+    if snapshot_renewed:
+        return "snapshot renewed"
+    if repo.stale_reason(Timestamp.type):
+        return f"snapshot changed: {repo.stale_reason(Timestamp.type)}"
+    return _due(repo, Timestamp.type, now, within)
+
+
+def _check_signed(repo: FirmwareRepository, role: str, why: str) -> None:
+    """Refuse a renewal its online keys could not sign (before anything is written)."""
+    if not repo.is_complete(role):
+        state = repo.signature_state(role)
+        raise KeyProblemError(
+            f"{role} is due ({why}) but only {len(state.signed)} of "
+            f"{state.threshold} signature(s) could be made: its online key(s) are not "
+            "at hand; nothing was written"
+        )

@@ -22,12 +22,13 @@ from typing import Any
 
 from tuf.api.exceptions import LengthOrHashMismatchError
 
-from signer._errors import PublishError
+from signer._errors import InvalidInputError, PublishError
 from signer._fsutil import StagedFile, atomic_write
 from signer._publish import publish
 from signer._repository import FirmwareRepository
-from signer._store import LocalFile, Store, SyncReport, sync_tree
+from signer._store import LocalFile, LocalStore, Store, SyncReport, sync_tree
 from signer._targets import stored_image
+from signer._tree import METADATA, target_key
 
 
 @dataclass
@@ -50,14 +51,14 @@ class RemotePublishReport:
 
 def _mirror_metadata(store: Store, stage: Path) -> None:
     for key in store.listing():
-        if not key.startswith("metadata/"):
+        if not key.startswith(METADATA):
             continue
-        name = key.removeprefix("metadata/")
+        name = key.removeprefix(METADATA)
         if "/" in name or name in ("", ".", "..") or "\\" in name:
             raise PublishError(f"unexpected object {key!r} in {store.url}")
         data = store.read(key)
         if data is not None:
-            atomic_write(stage / "metadata" / name, data, sync_dir=False)
+            atomic_write(stage.joinpath(*key.split("/")), data, sync_dir=False)
 
 
 def _hydrate_images(repo: FirmwareRepository, store: Store) -> list[str]:
@@ -72,8 +73,7 @@ def _hydrate_images(repo: FirmwareRepository, store: Store) -> list[str]:
         dest = stored_image(repo, name, info)
         if dest.is_file():
             continue
-        head, sep, base = name.rpartition("/")
-        key = f"targets/{head}{sep}{info.hashes['sha256']}.{base}"
+        key = target_key(name, info.hashes["sha256"])
         chunks = store.stream(key)
         if chunks is None:
             continue  # publish() reports the missing image
@@ -119,3 +119,16 @@ def publish_to_store(
         unchanged=sync.skipped,
         versions=dict(local.versions),
     )
+
+
+def open_store(url: str, *, endpoint_url: str | None = None) -> Store:
+    """Return the store for ``url``: ``s3://bucket/prefix`` or a local directory path."""
+    if url.startswith("s3://"):
+        from signer._s3 import S3Store  # boto3 only when S3 is used
+
+        return S3Store.from_url(url, endpoint_url=endpoint_url)
+    if "://" in url:
+        raise InvalidInputError(
+            f"unsupported destination {url!r} (use a directory or s3://bucket/prefix)"
+        )
+    return LocalStore(Path(url))

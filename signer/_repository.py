@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib import parse
@@ -52,8 +53,10 @@ from signer._errors import (
     MetadataError,
     RepositoryLocationError,
 )
+from signer._event_guard import check_no_open_event
 from signer._firmware import check_targets_content
 from signer._fsutil import write_all_or_nothing
+from signer._graph import DelegationGraph
 from signer._keys import Keyring
 from signer._signers import sign_verified
 
@@ -133,6 +136,28 @@ class SignatureState:
     def complete(self) -> bool:
         return self.missing == 0
 
+    def describe(self) -> str:
+        """``"1/2 signatures, needs 1 more"``."""
+        return f"{len(self.signed)}/{self.threshold} signatures, needs {self.missing} more"
+
+
+class SignState(Enum):
+    """Why a role is not finished after a signing run (the states of the sign plan,
+    as tuf-on-ci's ``SignerState``): control flow tests these, never message text."""
+
+    NEEDS_SIGNATURES = "needs-signatures"
+    """Its threshold is not met: holders of its keys must sign."""
+    WAITING = "waiting"
+    """Snapshot or timestamp: what it describes is not fully signed yet."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A role a signing run left unfinished, and why (``reason`` is for people)."""
+
+    state: SignState
+    reason: str
+
 
 @dataclass
 class SignResult:
@@ -142,11 +167,20 @@ class SignResult:
     """Role -> keyids that added a signature in this run."""
     new_versions: dict[str, int] = field(default_factory=dict)
     """Role -> version created in this run (snapshot/timestamp refresh, re-issue)."""
-    incomplete: dict[str, str] = field(default_factory=dict)
-    """Role -> why it still lacks signatures (or waits for another role)."""
+    pending: dict[str, Pending] = field(default_factory=dict)
+    """Role -> why it still lacks signatures or waits for another role."""
     skipped: dict[str, str] = field(default_factory=dict)
     """Key id -> why it could not sign (token absent, ...) for a role whose threshold
     was met without it."""
+
+    @property
+    def incomplete(self) -> dict[str, str]:
+        """Role -> why it is unfinished (the ``reason`` of each :attr:`pending` role)."""
+        return {role: pending.reason for role, pending in self.pending.items()}
+
+    def needing_signatures(self) -> list[str]:
+        """Roles whose threshold is not met (not those merely waiting for another)."""
+        return [r for r, p in self.pending.items() if p.state is SignState.NEEDS_SIGNATURES]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -202,6 +236,7 @@ class FirmwareRepository(Repository):
         self._now = utcnow()
         self._snapshot_checked: tuple[object, bool] = (None, False)
         self._peeked: dict[str, int | None] = {}
+        self._graph: DelegationGraph | None = None
         self.event_guard = True
         """Refuse to save a change that would make an open signing event stale."""
         self.event_exempt: str | None = None
@@ -314,23 +349,17 @@ class FirmwareRepository(Repository):
         """The metadata that lists the keys of ``role`` (root for top-level roles)."""
         if role in TOP_LEVEL_ROLES:
             return self._load_root()
-        seen: set[str] = set()
-        stack = [Targets.type]
-        while stack:
-            parent = stack.pop()
-            if parent in seen:
-                continue
-            seen.add(parent)
-            delegations = _as(self._load(parent).signed, Targets).delegations
-            if delegations is None:
-                continue
-            succinct = delegations.succinct_roles
-            if role in (delegations.roles or {}) or (
-                succinct is not None and succinct.is_delegated_role(role)
-            ):
-                return _as(self._load(parent).signed, Targets)
-            stack.extend(reversed(list(delegations.roles or {})))
-        raise MetadataError(f"role {role} is not delegated by any role")
+        delegator = self.graph.delegator(role)
+        if delegator is None:
+            raise MetadataError(f"role {role} is not delegated by any role")
+        return _as(self._load(delegator).signed, Targets)
+
+    @property
+    def graph(self) -> DelegationGraph:
+        """The delegation graph as it is now (a new one after each change)."""
+        if self._graph is None:
+            self._graph = DelegationGraph(lambda role: _as(self._load(role).signed, Targets))
+        return self._graph
 
     def targets_roles(self) -> list[str]:
         """Every targets role of the repository: ``targets`` then delegated roles, pre-order.
@@ -338,19 +367,7 @@ class FirmwareRepository(Repository):
         Hash bins (succinct delegations) are listed without being loaded: firmtuf never
         delegates further from a bin, and a large repository has thousands of them.
         """
-        seen: list[str] = []
-        stack = [Targets.type]
-        while stack:
-            role = stack.pop()
-            if role in seen:
-                continue
-            seen.append(role)
-            targets = _as(self._load(role).signed, Targets)
-            if targets.delegations and targets.delegations.roles:
-                stack.extend(reversed(list(targets.delegations.roles)))
-            elif targets.delegations and targets.delegations.succinct_roles:
-                seen.extend(targets.delegations.succinct_roles.get_roles())
-        return seen
+        return self.graph.roles()
 
     def is_complete(self, role: str) -> bool:
         """True when ``role``'s current metadata has its threshold of valid signatures.
@@ -426,6 +443,7 @@ class FirmwareRepository(Repository):
     def stage(self, role: str, md: Metadata) -> None:
         """Make ``md`` the new content of ``role``, written by :meth:`save`."""
         self._current[role] = md
+        self._graph = None
         if role not in self._dirty:
             self._dirty.append(role)
 
@@ -479,7 +497,7 @@ class FirmwareRepository(Repository):
             for keyid in state.unsigned
             if self.keyring is not None and keyid in self.keyring.unavailable
         ]
-        text = f"{len(state.signed)}/{state.threshold} signatures, needs {state.missing} more"
+        text = state.describe()
         if reasons:
             text += " (" + "; ".join(reasons) + ")"
         return text
@@ -514,21 +532,20 @@ class FirmwareRepository(Repository):
                 self._sign_timestamp(result, forced=role is not None)
             else:
                 self._sign_plain(name, result, forced=role is not None)
-        if not result.signed and result.incomplete:
-            needy = [r for r, why in result.incomplete.items() if "needs" in why]
-            if needy:
-                raise KeyProblemError(
-                    f"no key at hand for {needy[0]}: {result.incomplete[needy[0]]}"
-                )
-        if role is not None and role in result.incomplete and role not in result.signed:
-            raise ConflictError(f"cannot sign {role}: {result.incomplete[role]}")
+        needy = result.needing_signatures()
+        if not result.signed and needy:
+            raise KeyProblemError(
+                f"no key at hand for {needy[0]}: {result.pending[needy[0]].reason}"
+            )
+        if role is not None and role in result.pending and role not in result.signed:
+            raise ConflictError(f"cannot sign {role}: {result.pending[role].reason}")
         return result
 
     def _record(self, role: str, added: list[str], result: SignResult) -> None:
         if added:
             result.signed.setdefault(role, []).extend(added)
         if not self.is_complete(role):
-            result.incomplete[role] = self._missing_reason(role)
+            result.pending[role] = Pending(SignState.NEEDS_SIGNATURES, self._missing_reason(role))
         elif added:
             result.skipped.update(self.skipped_keys(role))
 
@@ -561,13 +578,17 @@ class FirmwareRepository(Repository):
     def _sign_snapshot(self, result: SignResult, *, forced: bool) -> None:
         waiting = [r for r in self.targets_roles() if not self.is_complete(r)]
         if waiting:
-            result.incomplete[Snapshot.type] = f"waits for {waiting[0]} to be fully signed"
+            result.pending[Snapshot.type] = Pending(
+                SignState.WAITING, f"waits for {waiting[0]} to be fully signed"
+            )
             return
         self._renew_or_sign(Snapshot.type, result, forced)
 
     def _sign_timestamp(self, result: SignResult, *, forced: bool) -> None:
         if not self.is_complete(Snapshot.type) or self._stale(Snapshot.type):
-            result.incomplete[Timestamp.type] = "waits for a fully signed, current snapshot"
+            result.pending[Timestamp.type] = Pending(
+                SignState.WAITING, "waits for a fully signed, current snapshot"
+            )
             return
         self._renew_or_sign(Timestamp.type, result, forced)
 
@@ -655,9 +676,8 @@ class FirmwareRepository(Repository):
                 files.append((self.root_history_path(md.signed.version), data))
             files.append((self.metadata_path(role), data))
         self._check_unchanged_on_disk([path for path, _ in files])
-        from signer._events import check_no_open_event  # the events module builds on this one
-
-        check_no_open_event(self, dirty)
+        if self.event_guard:
+            check_no_open_event(self.path, dirty, self.event_exempt)
         write_all_or_nothing(files)
         self._peeked.clear()
         for path, data in files:

@@ -20,6 +20,7 @@ from typing import Any
 
 from signer._errors import InvalidInputError, PublishError
 from signer._store import LocalFile, PreconditionFailedError, RemoteObject
+from signer._tree import METADATA, MUTABLE_KEYS, TARGETS
 
 _MUTABLE_MAX_AGE = 60
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -43,7 +44,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 def _cache_control(key: str) -> str:
     if key.endswith(".html"):  # the release dashboard: a report that changes each publish
         return "no-cache"
-    if key in ("metadata/timestamp.json", "metadata/root.json"):
+    if key in MUTABLE_KEYS:
         return f"public, max-age={_MUTABLE_MAX_AGE}"
     return _IMMUTABLE
 
@@ -92,7 +93,8 @@ class S3Store:
         client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
         return cls(client, bucket, prefix)
 
-    def _key(self, key: str) -> str:
+    def object_key(self, key: str) -> str:
+        """The bucket key of tree key ``key`` (under the store's prefix)."""
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
@@ -111,8 +113,8 @@ class S3Store:
 
     def listing(self) -> dict[str, RemoteObject]:
         out: dict[str, RemoteObject] = {}
-        base = self._key("")
-        for top in ("metadata/", "targets/"):
+        base = self.object_key("")
+        for top in (METADATA, TARGETS):
             token: str | None = None
             while True:
                 kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": base + top}
@@ -133,26 +135,19 @@ class S3Store:
         if remote.etag == local.md5:
             return True
         head = self._call(
-            "head", self.client.head_object, Bucket=self.bucket, Key=self._key(local.key)
+            "head", self.client.head_object, Bucket=self.bucket, Key=self.object_key(local.key)
         )
         return bool(head.get("Metadata", {}).get("sha256") == local.sha256)
 
     def read(self, key: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise PublishError(f"S3 get failed on {self.url}/{key}: {e}") from e
-        return bytes(obj["Body"].read())
+        chunks = self.stream(key)
+        return None if chunks is None else b"".join(chunks)
 
     def stream(self, key: str) -> Iterator[bytes] | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            obj = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -182,7 +177,7 @@ class S3Store:
             try:
                 self.client.put_object(
                     Bucket=self.bucket,
-                    Key=self._key(local.key),
+                    Key=self.object_key(local.key),
                     Body=body,
                     ContentLength=local.size,
                     ContentType=_content_type(local.key),
@@ -205,7 +200,7 @@ class S3Store:
 
     def delete(self, keys: list[str]) -> None:
         for i in range(0, len(keys), _DELETE_BATCH):
-            batch = [{"Key": self._key(k)} for k in keys[i : i + _DELETE_BATCH]]
+            batch = [{"Key": self.object_key(k)} for k in keys[i : i + _DELETE_BATCH]]
             resp = self._call(
                 "delete",
                 self.client.delete_objects,

@@ -35,7 +35,7 @@ class S3Fetcher(verifier.Fetcher):
         if not url.startswith(self.base_url):
             raise verifier.DownloadHTTPError(f"{url} is not under {self.base_url}", 404)
         key = url[len(self.base_url) :]
-        kwargs: dict[str, Any] = {"Bucket": self.store.bucket, "Key": self.store._key(key)}
+        kwargs: dict[str, Any] = {"Bucket": self.store.bucket, "Key": self.store.object_key(key)}
         if offset:
             kwargs["Range"] = f"bytes={offset}-"
         try:

@@ -8,9 +8,9 @@ from typing import Any
 
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
-from signer._delegations import DelegationBinding, delegation_bindings
 from signer._errors import MetadataError
 from signer._firmware import check_targets_content
+from signer._graph import DelegationBinding
 from signer._image_check import ImageCheck, check_stored_images
 from signer._repository import FirmwareRepository, utcnow
 from signer._signers import signer_uri
@@ -50,6 +50,8 @@ class RoleStatus:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     targets: int | None = None
+    under_signed: bool = False
+    """Its threshold (for root also the previous root's) is not met: signing fixes it."""
     binding: DelegationBinding | None = None
     """The hardware-id bindings a delegated role is subject to (None for top-level roles)."""
 
@@ -139,47 +141,8 @@ def repository_status(
     """
     now = now or utcnow()
     roles = [Root.type, *repo.targets_roles(), Snapshot.type, Timestamp.type]
-    bindings = delegation_bindings(repo)
-    result = []
-    for role in roles:
-        md = repo.metadata(role)
-        state = repo.signature_state(role)
-        keys = []
-        for key in repo.signing_keys(role):
-            keys.append(
-                KeyStatus(
-                    key.keyid, key.keytype, key.scheme, signer_uri(key), key.keyid in state.signed
-                )
-            )
-        status = RoleStatus(
-            role,
-            md.signed.version,
-            md.signed.expires,
-            state.threshold,
-            len(state.signed),
-            keys,
-        )
-        if not state.complete:
-            status.problems.append(
-                f"under-signed: {len(state.signed)}/{state.threshold} signatures, "
-                f"needs {state.missing} more"
-            )
-        if md.signed.expires <= now:
-            status.problems.append(f"expired {md.signed.expires:%Y-%m-%d %H:%M} UTC")
-        elif md.signed.expires - now <= min(warn, repo.config.expiry_for(role) / 2):
-            status.warnings.append(f"expires in {_human(md.signed.expires - now)}")
-        if role in (Snapshot.type, Timestamp.type):
-            stale = repo.stale_reason(role)
-            if stale:
-                status.problems.append(f"stale: {stale}")
-        status.binding = bindings.get(role)
-        if role not in (Root.type, Snapshot.type, Timestamp.type):
-            status.targets = len(getattr(md.signed, "targets", {}))
-            try:
-                check_targets_content(role, md.signed)
-            except MetadataError as e:
-                status.problems.append(str(e))
-        result.append(status)
+    bindings = repo.graph.bindings()
+    result = [_role_status(repo, role, now, warn, bindings.get(role)) for role in roles]
     report = RepositoryStatus(str(repo.path), now, warn, result)
     report.support = list_support(repo, skip_malformed=True)
     by_role = {r.role: r for r in result}
@@ -193,3 +156,40 @@ def repository_status(
                 f"restore it or remove and re-add the target"
             )
     return report
+
+
+def _role_status(
+    repo: FirmwareRepository,
+    role: str,
+    now: datetime,
+    warn: timedelta,
+    binding: DelegationBinding | None,
+) -> RoleStatus:
+    md = repo.metadata(role)
+    state = repo.signature_state(role)
+    keys = [
+        KeyStatus(key.keyid, key.keytype, key.scheme, signer_uri(key), key.keyid in state.signed)
+        for key in repo.signing_keys(role)
+    ]
+    status = RoleStatus(
+        role, md.signed.version, md.signed.expires, state.threshold, len(state.signed), keys
+    )
+    status.binding = binding
+    if not state.complete:
+        status.under_signed = True
+        status.problems.append(f"under-signed: {state.describe()}")
+    if md.signed.expires <= now:
+        status.problems.append(f"expired {md.signed.expires:%Y-%m-%d %H:%M} UTC")
+    elif md.signed.expires - now <= min(warn, repo.config.expiry_for(role) / 2):
+        status.warnings.append(f"expires in {_human(md.signed.expires - now)}")
+    if role in (Snapshot.type, Timestamp.type):
+        stale = repo.stale_reason(role)
+        if stale:
+            status.problems.append(f"stale: {stale}")
+    if role not in (Root.type, Snapshot.type, Timestamp.type):
+        status.targets = len(getattr(md.signed, "targets", {}))
+        try:
+            check_targets_content(role, md.signed)
+        except MetadataError as e:
+            status.problems.append(str(e))
+    return status

@@ -15,12 +15,12 @@ a publish that would overwrite it with other bytes is refused before anything is
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from tuf.api.metadata import Root, Snapshot, Targets, Timestamp
 
 from signer._errors import (
     InvalidInputError,
@@ -30,8 +30,16 @@ from signer._errors import (
 )
 from signer._exclusive import create_exclusive
 from signer._fsutil import atomic_copy
+from signer._tree import (
+    METADATA,
+    MUTABLE_KEYS,
+    TARGETS,
+    TIMESTAMP_KEY,
+    PublishedTree,
+    TreeKey,
+    metadata_key,
+)
 
-_VERSIONED_RE = re.compile(r"^([1-9][0-9]{0,18})\.(.+)\.json$")
 _CHUNK = 1 << 20
 
 
@@ -92,10 +100,6 @@ class PreconditionFailedError(Exception):
     """A conditional put found the object created or changed by another writer."""
 
 
-MUTABLE_KEYS = ("metadata/timestamp.json", "metadata/root.json")
-"""The only objects a publish replaces; everything else is created once."""
-
-
 @dataclass
 class SyncReport:
     """What a publish did: keys uploaded (in upload order) and keys left as they were."""
@@ -126,34 +130,15 @@ class PruneReport:
         }
 
 
-def split_versioned(name: str) -> tuple[int, str] | None:
-    """``"3.snapshot.json"`` -> ``(3, "snapshot")``; None for unversioned names."""
-    m = _VERSIONED_RE.match(name)
-    if m is None:
-        return None
-    return int(m.group(1)), m.group(2)
-
-
 def _upload_rank(key: str) -> tuple[int, int, str]:
     """Sort key for the safe upload order (see module docstring)."""
-    if key.startswith("targets/"):
+    parsed = TreeKey.parse(key)
+    if parsed.is_target:
         return (0, 0, key)
-    name = key.removeprefix("metadata/")
-    if name == "timestamp.json":
-        return (6, 0, key)
-    if name == "root.json":
-        return (5, 0, key)
-    parsed = split_versioned(name)
-    if parsed is None:
-        return (1, 0, key)
-    version, role = parsed
-    if role == "root":
-        return (4, version, key)
-    if role == "snapshot":
-        return (3, version, key)
-    if role == "targets":
-        return (2, version, key)
-    return (1, version, key)
+    if parsed.version is None:
+        return {Timestamp.type: 6, Root.type: 5}.get(parsed.role or "", 1), 0, key
+    rank = {Root.type: 4, Snapshot.type: 3, Targets.type: 2}.get(parsed.role or "", 1)
+    return (rank, parsed.version, key)
 
 
 def upload_order(keys: Iterable[str]) -> list[str]:
@@ -183,13 +168,11 @@ def scan_tree(root: Path) -> dict[str, LocalFile]:
     Raises:
         PublishError: the directory is not a published tree, or holds symlinks.
     """
-    if not (root / "metadata" / "timestamp.json").is_file():
-        raise RepositoryLocationError(
-            f"{root} is not a published repository (no metadata/timestamp.json)"
-        )
+    if not root.joinpath(*TIMESTAMP_KEY.split("/")).is_file():
+        raise RepositoryLocationError(f"{root} is not a published repository (no {TIMESTAMP_KEY})")
     files: dict[str, LocalFile] = {}
-    for top in ("metadata", "targets"):
-        base = root / top
+    for top in (METADATA, TARGETS):
+        base = root / top.rstrip("/")
         if not base.exists():
             continue
         for path in sorted(base.rglob("*")):
@@ -201,41 +184,6 @@ def scan_tree(root: Path) -> dict[str, LocalFile]:
             sha, md5 = _digest_file(path)
             files[key] = LocalFile(key, path, path.stat().st_size, sha, md5)
     return files
-
-
-def _parse_json(data: bytes, key: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-        signed = doc["signed"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise PublishError(f"{key} in the store is not TUF metadata") from e
-    if not isinstance(signed, dict):
-        raise PublishError(f"{key} in the store is not TUF metadata")
-    return signed
-
-
-def _live_versions(store: Store, remote: dict[str, RemoteObject]) -> dict[str, int]:
-    """Role versions devices may be using now: what the stored timestamp references."""
-    live: dict[str, int] = {}
-    data = store.read("metadata/timestamp.json") if "metadata/timestamp.json" in remote else None
-    if data is None:
-        return live
-    ts = _parse_json(data, "metadata/timestamp.json")
-    try:
-        snap_version = ts["meta"]["snapshot.json"]["version"]
-    except (KeyError, TypeError) as e:
-        raise PublishError("metadata/timestamp.json in the store has no snapshot version") from e
-    if not isinstance(snap_version, int):
-        raise PublishError("metadata/timestamp.json in the store has no snapshot version")
-    live["snapshot"] = snap_version
-    snap_key = f"metadata/{snap_version}.snapshot.json"
-    snap_data = store.read(snap_key) if snap_key in remote else None
-    if snap_data is None:
-        return live
-    for name, info in _parse_json(snap_data, snap_key).get("meta", {}).items():
-        if isinstance(info, dict) and isinstance(info.get("version"), int):
-            live[str(name).removesuffix(".json")] = info["version"]
-    return live
 
 
 def sync_tree(
@@ -263,7 +211,7 @@ def sync_tree(
     """
     local = scan_tree(source)
     remote = store.listing()
-    live = _live_versions(store, remote)
+    live = _tree(store, remote).live_versions()
     report = SyncReport(url=store.url)
     todo: list[LocalFile] = []
     for key in upload_order(local):
@@ -322,17 +270,16 @@ def _stored_sha256(store: Store, key: str) -> str | None:
 
 def _check_overwrite(key: str, live: dict[str, int]) -> None:
     """Refuse to replace metadata that devices may already have verified."""
-    if key.startswith("targets/"):
+    parsed = TreeKey.parse(key)
+    if parsed.is_target:
         # Content-addressed: the same name with other bytes is a broken or hostile store.
         raise PublishError(f"{key} exists in the store with other content; not replacing it")
-    parsed = split_versioned(key.removeprefix("metadata/"))
-    if parsed is None:
+    if parsed.role is None or parsed.version is None:
         return
-    version, role = parsed
-    if role == "root":
+    if parsed.role == Root.type:
         # Devices fetch N.root.json as soon as it exists, referenced or not.
         raise PublishError(f"{key} was already published with other content (roots are immutable)")
-    if version <= live.get(role, 0):
+    if parsed.version <= live.get(parsed.role, 0):
         raise PublishConflictError(
             f"{key} was already published with other content and devices may hold it "
             "(another publisher was first?); bring this repository up to date with the "
@@ -340,18 +287,9 @@ def _check_overwrite(key: str, live: dict[str, int]) -> None:
         )
 
 
-def _target_keys(signed: dict[str, Any]) -> set[str]:
-    keys: set[str] = set()
-    targets = signed.get("targets", {})
-    if not isinstance(targets, dict):
-        return keys
-    for name, info in targets.items():
-        if not isinstance(info, dict) or not isinstance(info.get("hashes"), dict):
-            continue
-        head, _, base = str(name).rpartition("/")
-        for digest in info["hashes"].values():
-            keys.add(f"targets/{head + '/' if head else ''}{digest}.{base}")
-    return keys
+def _tree(store: Store, remote: Mapping[str, RemoteObject]) -> PublishedTree:
+    """The store's tree as listed: an object the listing does not show is absent."""
+    return PublishedTree(lambda key: store.read(key) if key in remote else None, store.url)
 
 
 def prune(store: Store, keep: int, *, dry_run: bool = False) -> PruneReport:
@@ -374,59 +312,60 @@ def prune(store: Store, keep: int, *, dry_run: bool = False) -> PruneReport:
     if keep < 1:
         raise InvalidInputError("--keep must be at least 1")
     remote = store.listing()
-    if "metadata/timestamp.json" not in remote:
-        raise PublishError(f"nothing is published at {store.url} (no metadata/timestamp.json)")
-    live = _live_versions(store, remote)
-
-    versions: dict[str, list[int]] = {}
-    for key in remote:
-        if not key.startswith("metadata/"):
-            continue
-        parsed = split_versioned(key.removeprefix("metadata/"))
-        if parsed is not None and parsed[1] not in ("root", "timestamp"):
-            versions.setdefault(parsed[1], []).append(parsed[0])
-
-    def newest(role: str) -> set[int]:
-        return set(sorted(versions.get(role, []))[-keep:])
-
-    kept: dict[str, set[int]] = {"snapshot": newest("snapshot") | {live["snapshot"]}}
-    for snap_version in sorted(kept["snapshot"]):
-        key = f"metadata/{snap_version}.snapshot.json"
-        data = store.read(key)
-        if data is None:
-            raise PublishError(f"{key} is referenced but missing; not pruning")
-        for name, info in _parse_json(data, key).get("meta", {}).items():
-            if isinstance(info, dict) and isinstance(info.get("version"), int):
-                kept.setdefault(str(name).removesuffix(".json"), set()).add(info["version"])
-    for role in versions:
-        if role != "snapshot":
-            kept.setdefault(role, set()).update(newest(role))
-
+    tree = _tree(store, remote)
+    live_snapshot = tree.snapshot_version()
+    if live_snapshot is None:
+        raise PublishError(f"nothing is published at {store.url} (no {TIMESTAMP_KEY})")
+    present = _present_versions(remote)
+    kept = _kept_versions(tree, present, keep, live_snapshot)
     report = PruneReport(url=store.url, dry_run=dry_run)
-    kept_targets: set[str] = set()
+    kept_images: set[str] = set()
     for role, role_versions in sorted(kept.items()):
         for version in sorted(role_versions):
-            key = f"metadata/{version}.{role}.json"
-            report.kept_metadata.append(key)
-            if role == "snapshot":
-                continue
-            data = store.read(key)
-            if data is None:
-                raise PublishError(f"{key} is referenced but missing; not pruning")
-            kept_targets |= _target_keys(_parse_json(data, key))
-
-    doomed_metadata = []
-    for role, present in sorted(versions.items()):
-        for version in sorted(present):
-            if version not in kept.get(role, set()):
-                doomed_metadata.append(f"metadata/{version}.{role}.json")
-    doomed_targets = sorted(k for k in remote if k.startswith("targets/") and k not in kept_targets)
+            report.kept_metadata.append(metadata_key(role, version))
+            if role != Snapshot.type:
+                kept_images |= tree.image_keys(role, version)
+    doomed_metadata = [
+        metadata_key(role, version)
+        for role, versions in sorted(present.items())
+        for version in versions
+        if version not in kept.get(role, set())
+    ]
+    doomed_images = sorted(k for k in remote if TreeKey.parse(k).is_target and k not in kept_images)
     # Metadata first: once it is gone nothing can point at the images deleted after it.
-    report.deleted = doomed_metadata + doomed_targets
+    report.deleted = doomed_metadata + doomed_images
     if not dry_run and report.deleted:
         store.delete(doomed_metadata)
-        store.delete(doomed_targets)
+        store.delete(doomed_images)
     return report
+
+
+def _present_versions(keys: Iterable[str]) -> dict[str, list[int]]:
+    """Role -> stored versions (ascending) of every prunable role (not root, timestamp)."""
+    present: dict[str, list[int]] = {}
+    for parsed in sorted(map(TreeKey.parse, keys), key=lambda k: k.version or 0):
+        if parsed.version is not None and parsed.role not in (None, Root.type, Timestamp.type):
+            present.setdefault(parsed.role, []).append(parsed.version)
+    return present
+
+
+def _kept_versions(
+    tree: PublishedTree, present: dict[str, list[int]], keep: int, live_snapshot: int
+) -> dict[str, set[int]]:
+    """Role -> versions to keep: the ``keep`` newest of each role, the live snapshot, and
+    every version a kept snapshot references.
+
+    Raises:
+        PublishError: a kept snapshot is missing or unreadable.
+    """
+    kept = {Snapshot.type: {*present.get(Snapshot.type, [])[-keep:], live_snapshot}}
+    for snapshot_version in sorted(kept[Snapshot.type]):
+        for role, version in tree.role_versions(snapshot_version).items():
+            kept.setdefault(role, set()).add(version)
+    for role, versions in present.items():
+        if role != Snapshot.type:
+            kept.setdefault(role, set()).update(versions[-keep:])
+    return kept
 
 
 class LocalStore:
@@ -485,16 +424,3 @@ class LocalStore:
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
-
-
-def open_store(url: str, *, endpoint_url: str | None = None) -> Store:
-    """Return the store for ``url``: ``s3://bucket/prefix`` or a local directory path."""
-    if url.startswith("s3://"):
-        from signer._s3 import S3Store  # boto3 only when S3 is used
-
-        return S3Store.from_url(url, endpoint_url=endpoint_url)
-    if "://" in url:
-        raise InvalidInputError(
-            f"unsupported destination {url!r} (use a directory or s3://bucket/prefix)"
-        )
-    return LocalStore(Path(url))

@@ -18,13 +18,7 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import (
-    check_hardware_ids_admitted,
-    delegation_path,
-    hash_bins,
-    route_target,
-    search_order,
-)
+from signer._delegations import check_hardware_ids_admitted
 from signer._errors import ConflictError, MetadataError
 from signer._firmware import (
     SUPPORT_KEY,
@@ -65,6 +59,21 @@ class SupportInfo:
             "signed": self.signed,
         }
 
+    def describe(self, now: datetime) -> str:
+        """One line for people: the period, its state, and a shortening when there was one."""
+        decl = self.declaration
+        state = "ENDED" if decl.ends_at <= now else "until"
+        text = f"{decl.hardware_id}: {state} {decl.support_until:{_FORMAT}}"
+        if decl.url:
+            text += f"  {decl.url}"
+        text += f"  ({self.role}{'' if self.signed else ', unsigned draft'})"
+        if decl.shortened_from is not None:
+            text += (
+                f"  SHORTENED from {decl.shortened_from:{_FORMAT}} "
+                f"on {decl.current.declared:{_FORMAT}}"
+            )
+        return text
+
 
 @dataclass(frozen=True)
 class SupportChange:
@@ -95,14 +104,19 @@ class SupportChange:
         }
 
 
-def _current(
-    repo: FirmwareRepository, name: str
-) -> tuple[str, TargetFile, SupportDeclaration | None] | None:
-    """(role, target, declaration) of the entry a device finds for ``name``, or None."""
-    for role in search_order(repo, name):
+@dataclass(frozen=True)
+class _Entry:
+    role: str
+    declaration: SupportDeclaration | None
+    """None: the target is not a support declaration."""
+
+
+def _current(repo: FirmwareRepository, name: str) -> _Entry | None:
+    """The entry a device finds for target ``name``, or None."""
+    for role in repo.graph.search(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
-            return role, info, SupportDeclaration.from_target(name, info)
+            return _Entry(role, SupportDeclaration.from_target(name, info))
     return None
 
 
@@ -135,28 +149,11 @@ def set_support(
     name = support_target_name(hardware_id)
     validate_target_name(name)
     when = (now or utcnow()).replace(microsecond=0)
-    found = _current(repo, name)
-    previous: SupportDeclaration | None = None
-    if found is not None:
-        found_role, _, previous = found
-        if previous is None:
-            raise ConflictError(f"target {name!r} exists and is not a support declaration")
-        if role is not None and role != found_role:
-            raise ConflictError(
-                f"the support declaration of {hardware_id!r} is in role {found_role} "
-                "(the one devices read): omit --role"
-            )
-        role = found_role
-        if until < previous.support_until and not shorten:
-            raise ConflictError(
-                f"{until.isoformat()} would shorten the support period of {hardware_id!r} "
-                f"(declared until {previous.support_until.isoformat()}); give --shorten to "
-                "shorten it (recorded in its history and shown by status)"
-            )
-    target_role = route_target(repo, name, role)
+    role, previous = _declared(repo, name, hardware_id, until, role=role, shorten=shorten)
+    target_role = repo.graph.route(name, role)
     # Devices take a declaration only from roles whose delegations admit its hardware
     # (docs/adr/0008), as for firmware.
-    check_hardware_ids_admitted(name, [hardware_id], delegation_path(repo, name, target_role))
+    check_hardware_ids_admitted(name, [hardware_id], repo.graph.path(name, target_role))
     if previous is not None and url is None:
         url = previous.url
     if previous is not None and (previous.support_until, previous.url) == (until, url):
@@ -169,6 +166,42 @@ def set_support(
     return SupportChange(info, previous, changed=True)
 
 
+def _declared(
+    repo: FirmwareRepository,
+    name: str,
+    hardware_id: str,
+    until: date,
+    *,
+    role: str | None,
+    shorten: bool,
+) -> tuple[str | None, SupportDeclaration | None]:
+    """(role, declaration) of the current declaration ``name`` (``role`` and None when
+    there is none), checked: a declaration, in ``role`` if given, not shortened unless
+    ``shorten``.
+
+    Raises:
+        ConflictError: see :func:`set_support`.
+    """
+    found = _current(repo, name)
+    if found is None:
+        return role, None
+    found_role, previous = found.role, found.declaration
+    if previous is None:
+        raise ConflictError(f"target {name!r} exists and is not a support declaration")
+    if role is not None and role != found_role:
+        raise ConflictError(
+            f"the support declaration of {hardware_id!r} is in role {found_role} "
+            "(the one devices read): omit --role"
+        )
+    if until < previous.support_until and not shorten:
+        raise ConflictError(
+            f"{until.isoformat()} would shorten the support period of {hardware_id!r} "
+            f"(declared until {previous.support_until.isoformat()}); give --shorten to "
+            "shorten it (recorded in its history and shown by status)"
+        )
+    return found_role, previous
+
+
 def remove_support(repo: FirmwareRepository, hardware_id: str) -> SupportInfo:
     """Withdraw ``hardware_id``'s support declaration and save (devices then see none).
 
@@ -177,11 +210,11 @@ def remove_support(repo: FirmwareRepository, hardware_id: str) -> SupportInfo:
     """
     name = support_target_name(hardware_id)
     found = _current(repo, name)
-    declaration = None if found is None else found[2]
+    declaration = None if found is None else found.declaration
     if found is None or declaration is None:
         raise ConflictError(f"no support declaration for hardware id {hardware_id!r}")
-    role = found[0]
-    bins = hash_bins(repo)
+    role = found.role
+    bins = repo.graph.bins()
     newest = _latest.newest_in_bins(repo, bins) if role in bins else None
     with repo.edit_targets(role) as targets:
         del targets.targets[name]
@@ -200,7 +233,7 @@ def _write(repo: FirmwareRepository, role: str, name: str, declaration: SupportD
         name,
         unrecognized_fields={"custom": {SUPPORT_KEY: declaration.to_dict()}},
     )
-    bins = hash_bins(repo)
+    bins = repo.graph.bins()
     newest = _latest.newest_in_bins(repo, bins) if role in bins else None
     stored = repo.targets_dir / store_name(sha256, name)
     created = not stored.exists()
@@ -270,18 +303,3 @@ def support_warnings(
                 )
             )
     return warnings
-
-
-def describe(item: SupportInfo, now: datetime) -> str:
-    """One line for people: the period, its state, and a shortening when there was one."""
-    decl = item.declaration
-    state = "ENDED" if decl.ends_at <= now else "until"
-    text = f"{decl.hardware_id}: {state} {decl.support_until:{_FORMAT}}"
-    if decl.url:
-        text += f"  {decl.url}"
-    text += f"  ({item.role}{'' if item.signed else ', unsigned draft'})"
-    if decl.shortened_from is not None:
-        text += (
-            f"  SHORTENED from {decl.shortened_from:{_FORMAT}} on {decl.current.declared:{_FORMAT}}"
-        )
-    return text

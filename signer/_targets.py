@@ -21,13 +21,7 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from signer import _latest
-from signer._delegations import (
-    check_hardware_ids_admitted,
-    delegation_path,
-    hash_bins,
-    route_target,
-    search_order,
-)
+from signer._delegations import check_hardware_ids_admitted
 from signer._errors import ConflictError, InvalidInputError, MetadataError
 from signer._firmware import (
     FirmwareFields,
@@ -60,18 +54,19 @@ _QUEUED_CHUNKS = 4
 
 
 def targets_role_for(repo: FirmwareRepository, name: str, role: str | None = None) -> str:
-    """The targets role that holds (or would hold) target ``name`` (see route_target)."""
-    return route_target(repo, name, role)
+    """The targets role that holds (or would hold) target ``name`` (see
+    :meth:`DelegationGraph.route <signer._graph.DelegationGraph.route>`)."""
+    return repo.graph.route(name, role)
 
 
 def _existing_targets(
-    repo: FirmwareRepository, names: Sequence[str], bins: set[str]
+    repo: FirmwareRepository, names: Sequence[str]
 ) -> dict[str, tuple[str, TargetFile]]:
-    """Targets that may clash with ``names``: every role but the bins, plus the bins that
-    a client searches for ``names`` (one per name), so no other bin is read."""
-    roles = [r for r in repo.targets_roles() if r not in bins]
+    """Targets that may clash with ``names``: every role but the bins, plus the bin of
+    each name, so no other bin is read."""
+    roles: list[str] = []
     for target_name in names:
-        roles.extend(r for r in search_order(repo, target_name) if r not in roles)
+        roles.extend(r for r in repo.graph.holders(target_name) if r not in roles)
     existing: dict[str, tuple[str, TargetFile]] = {}
     for role in roles:
         for n, info in repo.metadata(role).signed.targets.items():
@@ -103,6 +98,15 @@ class AddedTarget:
             "hashes": self.hashes,
             "kind": self.kind,
         }
+
+
+@dataclass(frozen=True)
+class _Ingested:
+    stored: Path
+    length: int
+    hashes: dict[str, str]
+    new: bool
+    """False when the store already held the image (nothing to remove on failure)."""
 
 
 def _copy_hashing(
@@ -143,17 +147,17 @@ def _ingest(
     algorithms: Sequence[str],
     progress: ProgressCallback | None,
     stage: StageCallback | None = None,
-) -> tuple[Path, int, dict[str, str], bool]:
-    """Copy ``image`` into the store while hashing it. Returns (path, length, hashes, new)."""
+) -> _Ingested:
+    """Copy ``image`` into the store while hashing it."""
     with StagedFile(store_dir) as staged, open(image, "rb") as fin:
         length, hashes = _copy_hashing(fin, staged.file, algorithms, progress)
         dest = store_dir / store_name(hashes["sha256"], basename)
         if dest.exists():
-            return dest, length, hashes, False
+            return _Ingested(dest, length, hashes, new=False)
         if stage is not None:
             stage("sync")
         staged.commit(dest)
-    return dest, length, hashes, True
+    return _Ingested(dest, length, hashes, new=True)
 
 
 def add_firmware(
@@ -184,8 +188,7 @@ def add_firmware(
     deepest matching delegation, or the name's hash bin), or ``role`` when given. In a
     repository of hash bins only the bins of the new names are read.
 
-    ``progress`` is called with the bytes of each chunk copied; ``stage`` with the name of
-    each slow step after the copy (see :data:`StageCallback`).
+    ``progress`` gets each copied chunk's size, ``stage`` each slow step (StageCallback).
 
     Raises:
         InvalidInputError: missing image, bad name, fields or hash algorithm; ``role``
@@ -196,15 +199,42 @@ def add_firmware(
             target for one of the hardware ids (unless ``allow_downgrade``).
     """
     fields.validate_new()
+    algorithms = _algorithms(hash_algorithms)
+    paths = [Path(p) for p in images]
+    names = _image_names(paths, fields, name)
+    document = None if sbom is None else read_sbom(Path(sbom))
+    fields = _with_sbom_link(fields, document, sbom, sbom_name, names, algorithms)
+    every_name = names if fields.sbom is None else [*names, fields.sbom.target]
+    placement = _place(repo, names, every_name, fields, role, allow_downgrade)
+
+    created: list[Path] = []
+    try:
+        ingested = _ingest_images(repo, paths, names, fields, algorithms, progress, stage, created)
+        ingested += _ingest_sbom(repo, document, fields, algorithms, created)
+        if stage is not None:
+            stage("metadata")
+        return _commit_added(repo, placement, ingested, names, fields)
+    except BaseException:
+        for stored in created:
+            with contextlib.suppress(OSError):
+                stored.unlink()
+        raise
+
+
+def _algorithms(hash_algorithms: Sequence[str]) -> list[str]:
     algorithms = ["sha256"]
     for alg in hash_algorithms:
         if alg not in HASH_ALGORITHMS:
             raise InvalidInputError(f"unsupported hash {alg!r} (choose from sha256, sha512)")
         if alg not in algorithms:
             algorithms.append(alg)
-    if not images:
+    return algorithms
+
+
+def _image_names(paths: list[Path], fields: FirmwareFields, name: str | None) -> list[str]:
+    """The target name of each image (checked: files exist, names valid and distinct)."""
+    if not paths:
         raise InvalidInputError("no image given")
-    paths = [Path(p) for p in images]
     if name is not None and len(paths) > 1:
         raise InvalidInputError("--name names one image; add images one by one to name them")
     names: list[str] = []
@@ -217,80 +247,128 @@ def add_firmware(
         if target_name in names:
             raise ConflictError(f"target {target_name!r} given twice")
         names.append(target_name)
-    document: SbomDocument | None = None
-    if sbom is not None:
-        document = read_sbom(Path(sbom))
-        sbom_target = sbom_target_name(
-            Path(sbom), fields.hardware_ids[0], fields.version, sbom_name
-        )
-        if sbom_target in names:
-            raise ConflictError(f"SBOM target {sbom_target!r} is also an image's name")
-        fields = dataclasses.replace(fields, sbom=document.link(sbom_target, algorithms))
-    elif sbom_name is not None:
-        raise InvalidInputError("--sbom-name names the SBOM given with --sbom")
-    every_name = names if fields.sbom is None else [*names, fields.sbom.target]
+    return names
 
-    bins = hash_bins(repo)
-    existing = _existing_targets(repo, every_name, bins)
+
+def _with_sbom_link(
+    fields: FirmwareFields,
+    document: SbomDocument | None,
+    sbom: Path | str | None,
+    sbom_name: str | None,
+    names: list[str],
+    algorithms: list[str],
+) -> FirmwareFields:
+    """``fields`` linking the release's SBOM target (unchanged without ``sbom``)."""
+    if document is None or sbom is None:
+        if sbom_name is not None:
+            raise InvalidInputError("--sbom-name names the SBOM given with --sbom")
+        return fields
+    sbom_target = sbom_target_name(Path(sbom), fields.hardware_ids[0], fields.version, sbom_name)
+    if sbom_target in names:
+        raise ConflictError(f"SBOM target {sbom_target!r} is also an image's name")
+    return dataclasses.replace(fields, sbom=document.link(sbom_target, algorithms))
+
+
+@dataclass
+class _Placement:
+    """Where each new target goes, checked against what the repository holds."""
+
+    roles: dict[str, str]
+    bins: set[str]
+    newest: _latest.Newest
+
+
+def _place(
+    repo: FirmwareRepository,
+    names: list[str],
+    every_name: list[str],
+    fields: FirmwareFields,
+    role: str | None,
+    allow_downgrade: bool,
+) -> _Placement:
+    """The role of each new target; refuses a taken name, a delegation that may not ship
+    to the hardware ids, and (unless ``allow_downgrade``) a version that is not newer."""
+    bins = repo.graph.bins()
+    existing = _existing_targets(repo, every_name)
     for target_name in every_name:
         if target_name in existing:
             raise ConflictError(f"target {target_name!r} already exists (remove it first)")
     roles = {n: targets_role_for(repo, n, role) for n in every_name}
     for target_name in names:
-        chain = delegation_path(repo, target_name, roles[target_name])
+        chain = repo.graph.path(target_name, roles[target_name])
         check_hardware_ids_admitted(target_name, fields.hardware_ids, chain)
     newest = _latest.newest_in_bins(repo, bins) if bins else {}
     if not allow_downgrade:
         _check_newer(existing, fields)
         _latest.check_newer_in_bins(newest, fields)
+    return _Placement(roles, bins, newest)
 
-    created: list[Path] = []
-    added: list[AddedTarget] = []
-    try:
-        repo.targets_dir.mkdir(exist_ok=True)
-        ingested = []
-        for path, target_name in zip(paths, names, strict=True):
-            try:
-                stored, length, hashes, new = _ingest(
-                    path,
-                    repo.targets_dir,
-                    target_name.rpartition("/")[2],
-                    algorithms,
-                    progress,
-                    stage,
-                )
-            except OSError as e:
-                raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
-            if new:
-                created.append(stored)
-            info = TargetFile(
-                length, hashes, target_name, unrecognized_fields={"custom": fields.to_custom()}
+
+def _ingest_images(
+    repo: FirmwareRepository,
+    paths: list[Path],
+    names: list[str],
+    fields: FirmwareFields,
+    algorithms: list[str],
+    progress: ProgressCallback | None,
+    stage: StageCallback | None,
+    created: list[Path],
+) -> list[tuple[TargetFile, str]]:
+    """Copy each image into the content store (new files appended to ``created``)."""
+    repo.targets_dir.mkdir(exist_ok=True)
+    ingested = []
+    for path, target_name in zip(paths, names, strict=True):
+        try:
+            ingest = _ingest(
+                path, repo.targets_dir, target_name.rpartition("/")[2], algorithms, progress, stage
             )
-            ingested.append((info, "firmware"))
-        if document is not None and fields.sbom is not None:
-            info = document.target(fields.sbom.target, algorithms)
-            if _store_bytes(repo, info, document.data):
-                created.append(stored_image(repo, info.path, info))
-            ingested.append((info, "sbom"))
-        if stage is not None:
-            stage("metadata")
-        by_role: dict[str, list[tuple[TargetFile, str]]] = {}
-        for item in ingested:
-            by_role.setdefault(roles[item[0].path], []).append(item)
-        for role_name, items in by_role.items():
-            with repo.edit_targets(role_name) as targets:
-                for info, kind in items:
-                    targets.targets[info.path] = info
-                    added.append(AddedTarget(info.path, role_name, info.length, info.hashes, kind))
-        repo.save()
-        if bins:
-            in_bins = {n: fields for n in names if roles[n] in bins}
-            _latest.record_added(repo, bins, newest, in_bins)
-    except BaseException:
-        for stored in created:
-            with contextlib.suppress(OSError):
-                stored.unlink()
-        raise
+        except OSError as e:
+            raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
+        if ingest.new:
+            created.append(ingest.stored)
+        custom = {"custom": fields.to_custom()}
+        info = TargetFile(ingest.length, ingest.hashes, target_name, unrecognized_fields=custom)
+        ingested.append((info, "firmware"))
+    return ingested
+
+
+def _ingest_sbom(
+    repo: FirmwareRepository,
+    document: SbomDocument | None,
+    fields: FirmwareFields,
+    algorithms: list[str],
+    created: list[Path],
+) -> list[tuple[TargetFile, str]]:
+    """Store the release's SBOM (a new file appended to ``created``); its target entry."""
+    if document is None or fields.sbom is None:
+        return []
+    info = document.target(fields.sbom.target, algorithms)
+    if _store_bytes(repo, info, document.data):
+        created.append(stored_image(repo, info.path, info))
+    return [(info, "sbom")]
+
+
+def _commit_added(
+    repo: FirmwareRepository,
+    placement: _Placement,
+    ingested: list[tuple[TargetFile, str]],
+    names: list[str],
+    fields: FirmwareFields,
+) -> list[AddedTarget]:
+    """List the ingested targets in their roles and save (newest-per-bin index too)."""
+    by_role: dict[str, list[tuple[TargetFile, str]]] = {}
+    for item in ingested:
+        by_role.setdefault(placement.roles[item[0].path], []).append(item)
+    added: list[AddedTarget] = []
+    for role_name, items in by_role.items():
+        with repo.edit_targets(role_name) as targets:
+            for info, kind in items:
+                targets.targets[info.path] = info
+                added.append(AddedTarget(info.path, role_name, info.length, info.hashes, kind))
+    repo.save()
+    if placement.bins:
+        in_bins = {n: fields for n in names if placement.roles[n] in placement.bins}
+        _latest.record_added(repo, placement.bins, placement.newest, in_bins)
     return added
 
 
@@ -327,8 +405,8 @@ def remove_target(repo: FirmwareRepository, name: str) -> list[str]:
         ConflictError: no target has that name; it is a support declaration (`firmtuf
             support remove` withdraws one) or an SBOM another firmware links.
     """
-    bins = hash_bins(repo)
-    found = [(role, info) for role, (n, info) in _found(repo, name, bins)]
+    bins = repo.graph.bins()
+    found = [(role, info) for role, (n, info) in _found(repo, name)]
     if not found:
         raise ConflictError(f"no target named {name!r}")
     role, info = found[0]
@@ -366,14 +444,10 @@ def _forget_stored(repo: FirmwareRepository, bins: set[str], name: str, info: Ta
             stored.unlink()
 
 
-def _found(
-    repo: FirmwareRepository, name: str, bins: set[str]
-) -> list[tuple[str, tuple[str, TargetFile]]]:
+def _found(repo: FirmwareRepository, name: str) -> list[tuple[str, tuple[str, TargetFile]]]:
     """(role, (name, info)) of target ``name`` in the roles that may hold it."""
-    roles = [r for r in repo.targets_roles() if r not in bins]
-    roles.extend(r for r in search_order(repo, name) if r not in roles)
     found = []
-    for role in roles:
+    for role in repo.graph.holders(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
             found.append((role, (name, info)))

@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 import click
 from securesystemslib.signer import SecretsHandler
 
-from signer._errors import InvalidInputError, KeyProblemError
-from signer._signers import PASSWORD_SECRET, PIN_SECRET
+from signer import PASSWORD_SECRET, PIN_SECRET, InvalidInputError, KeyProblemError
 from signer.cli._outcome import command_outcome, json_written, remember_json
 
 F = TypeVar("F", bound=Callable[..., Any])

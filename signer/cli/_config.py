@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import click
 
-from signer._errors import InvalidInputError
+from signer import InvalidInputError
 from signer.cli._outcome import click_error
 
 F = TypeVar("F", bound=Callable[..., Any])

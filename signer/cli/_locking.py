@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 import click
 
-from signer._lock import WAIT_ENV, repository_lock
+from signer import WAIT_ENV, repository_lock
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from signer._errors import FirmtufError, KeyProblemError
+from signer import FirmtufError, KeyProblemError
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141

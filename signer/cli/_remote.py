@@ -7,11 +7,15 @@ from typing import Any, TypeVar
 
 import click
 
-from signer._dashboard import build_dashboard, upload_dashboard
-from signer._remote import publish_to_store
-from signer._repository import FirmwareRepository
-from signer._status import repository_status
-from signer._store import LocalFile, open_store
+from signer import (
+    FirmwareRepository,
+    LocalFile,
+    build_dashboard,
+    open_store,
+    publish_to_store,
+    repository_status,
+    upload_dashboard,
+)
 from signer.cli._common import echo_json
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,9 +10,14 @@ from pathlib import Path
 
 import click
 
-from signer._advice import image_warnings
-from signer._repository import FirmwareRepository
-from signer._targets import FirmwareFields, ProgressCallback, StageCallback, add_firmware
+from signer import (
+    FirmwareFields,
+    FirmwareRepository,
+    ProgressCallback,
+    StageCallback,
+    add_firmware,
+)
+from signer.cli._advice import image_warnings
 from signer.cli._common import echo_json, json_option
 from signer.cli._locking import locks_repo
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from signer._delegations import bin_prefix, convert_to_bins
-from signer._repository import FirmwareRepository
+from signer import FirmwareRepository, bin_prefix, convert_to_bins
 from signer.cli._common import echo_json, json_option
 from signer.cli._locking import locks_repo
 from signer.cli.delegate import hardware_id_option, key_options, role_keys_from_options

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from signer._bundle import build_bundle
+from signer import build_bundle
 from signer.cli._common import echo_json, json_option
 
 

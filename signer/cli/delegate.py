@@ -8,10 +8,14 @@ from typing import Any, TypeVar
 
 import click
 
-from signer._delegations import delegate_role
-from signer._errors import InvalidInputError
-from signer._keys import KEY_TYPES, ExternalKey, public_key_from_pem
-from signer._repository import FirmwareRepository
+from signer import (
+    KEY_TYPES,
+    ExternalKey,
+    FirmwareRepository,
+    InvalidInputError,
+    delegate_role,
+    public_key_from_pem,
+)
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
     echo_json,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from signer._demo import run_demo
+from signer import run_demo
 from signer.cli._locking import locks_repo
 
 

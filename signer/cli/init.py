@@ -6,11 +6,16 @@ from pathlib import Path
 
 import click
 
-from signer._advice import setup_warnings
-from signer._init import init_repository
-from signer._keys import KEY_TYPES, ExternalKey, public_key_from_pem
-from signer._status import repository_status
-from signer._template import check_template_target, write_template
+from signer import (
+    KEY_TYPES,
+    ExternalKey,
+    check_template_target,
+    init_repository,
+    public_key_from_pem,
+    repository_status,
+    write_template,
+)
+from signer.cli._advice import setup_warnings
 from signer.cli._common import (
     echo_json,
     json_option,

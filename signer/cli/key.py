@@ -9,12 +9,22 @@ from typing import Any
 
 import click
 
-from signer._errors import InvalidInputError, KeyProblemError
-from signer._keyfile import DEFAULT_KDF_ROUNDS, KDF_ROUNDS_ENV, MAX_KDF_ROUNDS
-from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
-from signer._keys import KEY_TYPES, public_key_from_pem
-from signer._reencrypt import reencrypt_key_files
-from signer._repository import FirmwareRepository
+from signer import (
+    DEFAULT_KDF_ROUNDS,
+    KDF_ROUNDS_ENV,
+    KEY_TYPES,
+    MAX_KDF_ROUNDS,
+    FirmwareRepository,
+    InvalidInputError,
+    KeyChange,
+    KeyInfo,
+    KeyProblemError,
+    NewKey,
+    change_keys,
+    list_keys,
+    public_key_from_pem,
+    reencrypt_key_files,
+)
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
     ask_secret,

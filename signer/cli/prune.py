@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from signer._errors import InvalidInputError
-from signer._store import open_store
-from signer._store import prune as prune_store
+from signer import InvalidInputError, open_store
+from signer import prune as prune_store
 from signer.cli._common import echo_json, json_option
 from signer.cli._remote import endpoint_option
 

@@ -7,11 +7,15 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from signer._dashboard import DASHBOARD_FILE, build_dashboard, write_dashboard
-from signer._errors import InvalidInputError
-from signer._publish import publish as publish_repository
-from signer._repository import FirmwareRepository
-from signer._status import repository_status
+from signer import (
+    DASHBOARD_FILE,
+    FirmwareRepository,
+    InvalidInputError,
+    build_dashboard,
+    repository_status,
+    write_dashboard,
+)
+from signer import publish as publish_repository
 from signer.cli._common import echo_json, json_option
 from signer.cli._locking import locks_repo
 from signer.cli._remote import endpoint_option, publish_remote

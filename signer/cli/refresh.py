@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from signer._refresh import refresh as refresh_repository
-from signer._repository import FirmwareRepository
+from signer import FirmwareRepository
+from signer import refresh as refresh_repository
 from signer.cli._common import (
     DurationType,
     echo_json,

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from signer._repository import FirmwareRepository
-from signer._targets import remove_target
+from signer import FirmwareRepository, remove_target
 from signer.cli._locking import locks_repo
 
 

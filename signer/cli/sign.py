@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from signer._events import events_covering
-from signer._repository import FirmwareRepository
+from signer import FirmwareRepository, events_covering
 from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
 from signer.cli._locking import locks_repo
 

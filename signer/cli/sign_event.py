@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
-from signer._events import (
+from signer import (
     EventStatus,
+    FirmwareRepository,
+    SignEvent,
     broken_events,
     cancel_event,
     finish_event,
@@ -15,8 +17,6 @@ from signer._events import (
     sign_event,
     start_event,
 )
-from signer._events import SignEvent as _SignEvent
-from signer._repository import FirmwareRepository
 from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
 from signer.cli._locking import locks_repo
 
@@ -127,7 +127,7 @@ def sign(
 @locks_repo("shared")
 def status(repo: Path, name: str, as_json: bool) -> None:
     """Show who signed what in event NAME and how many signatures are missing."""
-    report = _SignEvent(FirmwareRepository(repo), name).status()
+    report = SignEvent(FirmwareRepository(repo), name).status()
     if as_json:
         echo_json(report.to_dict())
         return

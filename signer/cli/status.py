@@ -7,12 +7,15 @@ from pathlib import Path
 
 import click
 
-from signer._dashboard import build_dashboard, write_dashboard
-from signer._errors import InvalidInputError, UnhealthyError
-from signer._image_check import ImageCheck
-from signer._repository import FirmwareRepository
-from signer._status import repository_status
-from signer._support import describe
+from signer import (
+    FirmwareRepository,
+    ImageCheck,
+    InvalidInputError,
+    UnhealthyError,
+    build_dashboard,
+    repository_status,
+    write_dashboard,
+)
 from signer.cli._common import DurationType, echo_json, json_option
 from signer.cli._locking import locks_repo
 
@@ -80,7 +83,7 @@ def status(repo: Path, warn: timedelta, no_images: bool, html: Path | None, as_j
                 click.echo(f"    warning: {warning}")
         click.echo(_images_line(report.images))
         for item in report.support:
-            click.echo(f"support    {describe(item, report.checked_at)}")
+            click.echo(f"support    {item.describe(report.checked_at)}")
     if not report.ok:
         bad = next(r for r in report.roles if not r.ok)
         count = sum(len(r.problems) + len(r.warnings) for r in report.roles)

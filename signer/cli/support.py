@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from signer._errors import InvalidInputError
-from signer._firmware import parse_date
-from signer._repository import FirmwareRepository, utcnow
-from signer._support import describe, list_support, remove_support, set_support
+from signer import (
+    FirmwareRepository,
+    InvalidInputError,
+    list_support,
+    parse_date,
+    remove_support,
+    set_support,
+)
 from signer.cli._common import echo_json, json_option
 from signer.cli._locking import locks_repo
 
@@ -81,7 +86,7 @@ def set_command(
     )
     if change.kind == "unchanged":
         return
-    if decl.ends_at <= utcnow():
+    if decl.ends_at <= datetime.now(UTC):
         click.echo(
             f"Warning: {decl.support_until} is past: devices show support as ended", err=True
         )
@@ -103,9 +108,9 @@ def list_command(repo: Path, as_json: bool) -> None:
     if not declared:
         click.echo("No support period declared (firmtuf support set REPO HARDWARE_ID --until DATE)")
         return
-    now = utcnow()
+    now = datetime.now(UTC)
     for item in declared:
-        click.echo(describe(item, now))
+        click.echo(item.describe(now))
         for entry in item.declaration.history:
             url = f"  {entry.url}" if entry.url else ""
             click.echo(

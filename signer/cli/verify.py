@@ -8,15 +8,19 @@ from pathlib import Path
 
 import click
 
-from signer._client import ClientRefusal, ClientReport, root_problem, verify_published
-from signer._errors import (
+from signer import (
+    ClientRefusal,
+    ClientReport,
+    FirmwareRepository,
     InvalidInputError,
+    RepositoryLocationError,
     UnhealthyError,
     UnreachableError,
     VerificationError,
+    root_problem,
+    verify_published,
+    verify_working_repository,
 )
-from signer._publish import verify_working_repository
-from signer._repository import CONFIG_FILE, FirmwareRepository
 from signer.cli._common import DurationType, echo_json, json_option, read_small_file
 from signer.cli._locking import locks_repo
 from signer.cli._remote import endpoint_option
@@ -24,17 +28,15 @@ from verifier import Config
 
 
 def _check(source: str, root: bytes, *, download: bool, endpoint_url: str | None) -> ClientReport:
-    if source.startswith("s3://"):
-        from signer._s3 import S3Store
-        from signer._s3_fetcher import S3Fetcher
-
-        fetcher = S3Fetcher(S3Store.from_url(source, endpoint_url=endpoint_url))
-        return verify_published(source, root, download=download, fetcher=fetcher)
-    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
+    if source.startswith(("s3://", "http://", "https://")):
+        return verify_published(source, root, download=download, endpoint_url=endpoint_url)
+    if not Path(source).is_dir():
         raise InvalidInputError(f"{source} is neither a directory nor an http(s) or s3:// URL")
-    if (Path(source) / CONFIG_FILE).is_file():
-        return verify_working_repository(FirmwareRepository(source), root, download=download)
-    return verify_published(source, root, download=download)
+    try:
+        working = FirmwareRepository(source)
+    except RepositoryLocationError:
+        return verify_published(source, root, download=download)
+    return verify_working_repository(working, root, download=download)
 
 
 def _expiring(report: ClientReport, window: timedelta) -> list[str]:

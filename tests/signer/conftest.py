@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
-from signer._demo import serve_directory
 from signer._keys import static_secret
 from signer._lock import LOCK_FILE
 from tests.cli_fixtures import PASSWORD_ENV as PASSWORD_ENV  # re-exported for the tests
 from tests.cli_fixtures import Cli as Cli
+from tests.loopback import serve_directory
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from signer._demo import serve_directory
+from tests.loopback import serve_directory
 from tests.signer.conftest import PASSWORD_ENV, Cli, make_image
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "device-guide.md"

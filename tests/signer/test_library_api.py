@@ -52,3 +52,28 @@ def test_public_surface_is_exported() -> None:
         )
     }
     assert codes == {3, 4, 5, 6, 7, 8, 9, 10}
+
+
+def test_sign_result_states_are_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A role short of signatures and the roles waiting for it are told apart by state,
+    not by their message: only the first is something a key holder can fix now."""
+    from signer import NewKey, Pending, SignState, change_keys
+
+    monkeypatch.chdir(tmp_path)
+    Path("fw.bin").write_bytes(os.urandom(512))
+    init_repository("repo", password="pw")
+    change = change_keys(
+        "repo", "targets", add=NewKey(password="pw"), threshold=2, secrets_handler=lambda s: "pw"
+    )
+    for path in change.key_files:  # the second holder keeps the new key elsewhere
+        Path(path).rename(tmp_path / Path(path).name)
+    add_firmware(FirmwareRepository("repo"), ["fw.bin"], FirmwareFields(("acme-gw-r2",), "1.0"))
+    result = FirmwareRepository("repo", secrets_handler=lambda secret: "pw").sign()
+    assert result.pending["targets"].state is SignState.NEEDS_SIGNATURES
+    assert result.pending["targets"].reason.startswith("1/2 signatures, needs 1 more")
+    assert result.pending["snapshot"] == Pending(
+        SignState.WAITING, "waits for targets to be fully signed"
+    )
+    assert result.pending["timestamp"].state is SignState.WAITING
+    assert result.needing_signatures() == ["targets"]
+    assert result.to_dict()["incomplete"] == {r: p.reason for r, p in result.pending.items()}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 
+from tests.loopback import LoopbackServer, QuietHandler
 from tests.verifier.simulator import BASE, RepositorySimulator
 
 HOSTILE = (
@@ -40,10 +41,7 @@ class SimServer:
         self.lie_about_range = False
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 server.requests.append(self.path)
                 server.ranges.append(self.headers.get("Range"))
@@ -92,10 +90,8 @@ class SimServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def _drip(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
         for i in range(len(raw)):
@@ -131,7 +127,7 @@ class SimServer:
             raise ValueError(f"unknown hostile mode {mode!r}")
 
     def __enter__(self) -> SimServer:
-        self.thread.start()
+        self.server.__enter__()
         return self
 
     def __exit__(
@@ -140,6 +136,5 @@ class SimServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.stop.set()  # dripping and stalled responses end first
+        self.server.__exit__(exc_type, exc, tb)

@@ -98,6 +98,21 @@ def test_bundle_bad_input_is_refused_and_writes_nothing(
     assert list(tmp_path.glob(".out.tar*")) == []
 
 
+def test_bundle_of_metadata_a_device_refuses_is_refused(published: Path, tmp_path: Path) -> None:
+    """The builder searches as the device does, verifying on the way: a tampered role on
+    the search path gives no bundle (exit 9), a role off the path does not matter."""
+    cam = published / "metadata/1.cam.json"
+    doc = json.loads(cam.read_bytes())
+    doc["signed"]["targets"]["cam/2.0/cam.bin"]["length"] += 1
+    cam.write_text(json.dumps(doc))
+    with pytest.raises(VerificationError, match="does not verify from root version 1") as e:
+        build_bundle(published, tmp_path / "out.tar", ["cam/2.0/cam.bin"])
+    assert e.value.exit_code == 9
+    assert list(tmp_path.glob("*out.tar*")) == []
+    report = build_bundle(published, tmp_path / "gw.tar", ["gw/1.0.0/fw.bin"])
+    assert "metadata/1.cam.json" not in report.members
+
+
 def test_bundle_of_a_published_tree_that_does_not_verify(published: Path, tmp_path: Path) -> None:
     """The builder reads the tree as a device does: tampered metadata is refused (exit 9)
     rather than shipped to devices that would refuse it."""

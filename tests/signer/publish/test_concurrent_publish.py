@@ -149,7 +149,7 @@ def test_directory_never_replaces_versioned_metadata(tmp_path: Path) -> None:
     published = out / "metadata" / f"{version}.targets.json"
     before = published.read_bytes()
     files = publish_module.plan(FirmwareRepository(b))
-    content = next(c for rel, c, _ in files if rel == f"metadata/{version}.targets.json")
+    content = next(f.content for f in files if f.key == f"metadata/{version}.targets.json")
     assert content != before
     with pytest.raises(ConflictError, match="another publisher"):
         publish_module._write(published, content, exclusive=True)

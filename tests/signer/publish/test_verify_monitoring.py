@@ -3,10 +3,8 @@ s3:// sources, and "could not reach" (exit 12) kept apart from "does not verify"
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from click.testing import CliRunner, Result
 from signer._s3 import S3Store
 from signer._store import sync_tree
 from signer.cli import main
+from tests.loopback import QuietHandler, serve
 from tests.signer.publish._repo import RepoBuilder
 
 
@@ -85,7 +84,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Failing(http.server.BaseHTTPRequestHandler):
+class _Failing(QuietHandler):
     status = 503
 
     def do_GET(self) -> None:
@@ -93,21 +92,12 @@ class _Failing(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def failing_server() -> Iterator[tuple[str, type[_Failing]]]:
     handler = type("Handler", (_Failing,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(handler) as url:
+        yield url, handler
 
 
 def test_unreachable_is_not_unverified(

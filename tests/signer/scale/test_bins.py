@@ -11,7 +11,6 @@ from tuf.ngclient import Updater
 
 from benchmarks.bench_signer import PASSWORD, build_repository
 from signer import FirmwareRepository, _latest, verify_published
-from signer._delegations import hash_bins, route_target
 from signer._latest import INDEX_FILE
 from signer._repository import FirmwareRepository as _Repo
 from tests.signer.scale.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
@@ -81,7 +80,7 @@ def test_duplicate_downgrade_and_role_checks_in_bins(
     image = make_image(tmp_path / "fw.bin")
     before = tree_bytes(path)
     # product-3's newest built version is 1.99.0; its targets are spread over many bins
-    newest = _latest.newest_in_bins(FirmwareRepository(path), hash_bins(FirmwareRepository(path)))
+    newest = _latest.newest_in_bins(FirmwareRepository(path), FirmwareRepository(path).graph.bins())
     assert newest["product-3"] == ("1.99.0", "product-3/1.99.0/fw.bin")
     r = cli("add", path, image, "--hardware-id", "product-3", "--version", "1.50.1")
     assert r.exit_code == 7
@@ -95,7 +94,7 @@ def test_duplicate_downgrade_and_role_checks_in_bins(
     older = next(
         f"hw-x/1.0.0/fw{i}.bin"
         for i in range(100)
-        if route_target(repository, f"hw-x/1.0.0/fw{i}.bin") != first_bin
+        if repository.graph.route(f"hw-x/1.0.0/fw{i}.bin") != first_bin
     )
     before = tree_bytes(path)
     for _ in range(2):

@@ -10,7 +10,6 @@ from securesystemslib.signer import CryptoSigner
 
 from signer import FirmwareRepository, verify_published
 from signer._client import LOCAL_BASE_URL, DirectoryFetcher, check_repository
-from signer._delegations import route_target, search_order
 from signer._keys import write_key_file
 from tests.signer.scale.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
 
@@ -108,9 +107,9 @@ def test_terminating_delegation_stops_the_search(cli: Cli, repo: Path, tmp_path:
     r = cli("delegate", repo, "team-y", "--paths", "shared/*/*", "--paths", "y/*/*", *PW)
     assert r.exit_code == 0, r.output
     repository = FirmwareRepository(repo)
-    assert search_order(repository, "shared/1/fw.bin") == ["targets", "team-x"]
-    assert search_order(repository, "y/1/fw.bin") == ["targets", "team-y"]
-    assert route_target(repository, "shared/1/fw.bin") == "team-x"
+    assert repository.graph.search("shared/1/fw.bin") == ["targets", "team-x"]
+    assert repository.graph.search("y/1/fw.bin") == ["targets", "team-y"]
+    assert repository.graph.route("shared/1/fw.bin") == "team-x"
     image = make_image(tmp_path / "fw.bin")
     before = tree_bytes(repo)
     r = cli("add", repo, image, "--hardware-id", "shared", "--version", "1.0.0", "--role", "team-y")

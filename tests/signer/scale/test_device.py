@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from benchmarks.bench_signer import PASSWORD, build_repository
 from signer import FirmwareRepository, init_repository
 from signer._client import ClientRefusal, device_update
-from signer._delegations import convert_to_bins, delegate_role, route_target, search_order
-from signer._demo import serve_directory
+from signer._delegations import convert_to_bins, delegate_role
+from tests.loopback import serve_directory
 from tests.signer.scale.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
 
 PW = ("--password-env", PASSWORD_ENV)
@@ -62,7 +62,7 @@ def test_device_over_http_finds_binned_target(published: tuple[Path, Path], tmp_
 
 def test_tampered_published_bin_is_refused(published: tuple[Path, Path], tmp_path: Path) -> None:
     repo, out = published
-    role = route_target(FirmwareRepository(repo), "product-2/9.0.0/fw.bin")
+    role = FirmwareRepository(repo).graph.route("product-2/9.0.0/fw.bin")
     version = FirmwareRepository(repo).metadata(role).signed.version
     path = out / "metadata" / f"{version}.{role}.json"
     data = json.loads(path.read_bytes())
@@ -86,7 +86,7 @@ def test_hand_edited_bin_is_refused_by_publish(
     cli: Cli, published: tuple[Path, Path], tmp_path: Path
 ) -> None:
     repo, out = published
-    role = route_target(FirmwareRepository(repo), "product-2/9.0.0/fw.bin")
+    role = FirmwareRepository(repo).graph.route("product-2/9.0.0/fw.bin")
     path = repo / "metadata" / f"{role}.json"
     # same version, altered content: `sign` trusts the snapshot for unread bins, but the
     # full checks of status and publish read every bin
@@ -121,8 +121,8 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @given(name=st.lists(_SEGMENT, min_size=1, max_size=4).map("/".join))
 def test_routed_role_is_where_the_client_looks(layout: Path, name: str) -> None:
     repo = FirmwareRepository(layout)
-    role = route_target(repo, name)
-    order = search_order(repo, name)
+    role = repo.graph.route(name)
+    order = repo.graph.search(name)
     assert role in order
     # the chosen role is the last on the first branch: no matching child below it
     delegations = repo.metadata(role).signed.delegations

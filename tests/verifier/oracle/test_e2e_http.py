@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from signer.cli import main
-from tests.verifier.oracle._http import serve_directory
+from tests.loopback import serve_directory
 
 PASSWORD_ENV = "FIRMTUF_ORACLE_PASSWORD"
 HARDWARE = "acme-gw-r2"

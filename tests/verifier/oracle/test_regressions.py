@@ -20,8 +20,8 @@ import pytest
 from securesystemslib.signer import Signer, SSlibKey
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata
 
+from tests.loopback import serve_dict
 from tests.verifier.oracle._clients import Client, Outcome
-from tests.verifier.oracle._http import serve_dict
 from tests.verifier.oracle._repo import Hooks, RepoBuilder, sha256
 
 TARGET = "fw/image.bin"

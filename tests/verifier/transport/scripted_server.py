@@ -3,7 +3,8 @@
 For transport tests that need what a well-behaved ``http.server`` cannot send: wrong
 Content-Length, broken chunked framing, connections closed between or during answers,
 a proxy refusing or tunnelling ``CONNECT``. Every request is recorded with the
-connection it came on.
+connection it came on. (Raw sockets on purpose: tests/loopback.py, the tests' HTTP server,
+is built on ``http.server``, which frames every answer correctly.)
 """
 
 from __future__ import annotations

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 import verifier
+from tests.loopback import QuietHandler, serve
 from tests.verifier.conftest import Transport, state_of
 from tests.verifier.http_server import SimServer
 from tests.verifier.simulator import RepositorySimulator
@@ -240,7 +239,7 @@ def repo_image_url() -> str:
 # -- connections and proxies (a recording HTTP/1.1 server) -----------------------------
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     """Answers every GET with ``body``; records request lines, headers and connections."""
 
     protocol_version = "HTTP/1.1"
@@ -248,9 +247,6 @@ class _Recorder(BaseHTTPRequestHandler):
     lines: ClassVar[list[str]] = []
     headers_seen: ClassVar[list[dict[str, str]]] = []
     connections: ClassVar[set[int]] = set()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         type(self).lines.append(self.requestline)
@@ -267,15 +263,8 @@ def recorder() -> Iterator[str]:
     _Recorder.lines = []
     _Recorder.headers_seen = []
     _Recorder.connections = set()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(_Recorder) as url:
+        yield url.rstrip("/")
 
 
 def test_connection_is_kept_alive(recorder: str, transport: Transport) -> None:

@@ -9,9 +9,7 @@ import base64
 import datetime
 import ipaddress
 import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import verifier
+from tests.loopback import LoopbackServer, QuietHandler
 from tests.verifier.conftest import Transport
 from tests.verifier.transport.scripted_server import Reply, Request, ScriptedServer
 
@@ -78,13 +77,10 @@ def _pki(directory: Path, label: str, host: str = "127.0.0.1") -> tuple[Path, Pa
     return paths
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     connections: ClassVar[set[int]] = set()
     redirect_to: ClassVar[str | None] = None
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         type(self).connections.add(id(self.connection))
@@ -100,15 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(BODY)
 
 
-def _serve_tls(cert: Path, key: Path) -> tuple[ThreadingHTTPServer, threading.Thread]:
+def _serve_tls(cert: Path, key: Path) -> LoopbackServer:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    return httpd, thread
+    return LoopbackServer(_Handler, tls=context)
 
 
 @pytest.fixture
@@ -117,12 +108,8 @@ def https(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     _Handler.connections = set()
     _Handler.redirect_to = None
     ca, cert, key = _pki(tmp_path / "update", "update")
-    httpd, _ = _serve_tls(cert, key)
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}/", ca
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with _serve_tls(cert, key) as server:
+        yield server.url, ca
 
 
 def test_private_ca_bundle_is_trusted_and_kept_alive(
@@ -151,14 +138,10 @@ def test_certificate_for_another_host_is_refused(
 ) -> None:
     """Signed by the trusted CA, but for another name: refused (host name checked)."""
     ca, cert, key = _pki(tmp_path / "wrong", "wrong", host=host)
-    httpd, _ = _serve_tls(cert, key)
-    try:
-        url = f"https://127.0.0.1:{httpd.server_address[1]}/metadata/timestamp.json"
+    with _serve_tls(cert, key) as server:
+        url = server.url + "metadata/timestamp.json"
         with pytest.raises(verifier.DownloadError, match=r"mismatch|match"):
             transport(ca_bundle=ca).fetch_bytes(url, 100)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_ca_environment_is_not_read(

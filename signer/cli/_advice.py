@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tuf.api.metadata import Root, Timestamp
 
-from signer._repository import FirmwareRepository
+from signer import FirmwareRepository
 
 
 def image_warnings(images: Iterable[Path]) -> list[str]:
