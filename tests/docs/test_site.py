@@ -154,7 +154,14 @@ def test_changelog_names_every_command() -> None:
 
 
 def test_no_hand_written_option_tables() -> None:
-    """Options are documented once, in the commands' help, rendered by mkdocs-click."""
+    """Options are documented once, in the commands' help, rendered by mkdocs-click: no
+    option tables, and no synopsis listing a command's optional options (`[--json]`)."""
     for page in (ROOT / "docs").rglob("*.md"):
-        for line in page.read_text().splitlines():
+        text = page.read_text()
+        for line in text.splitlines():
             assert not re.match(r"\|\s*option\s*\|", line), f"{page}: {line}"
+        for span in re.findall(r"`firmtuf [^`]*`", text):
+            assert not re.search(r"\[(--|options)", span), (
+                f"{page.name}: {span} lists options by hand; name the command and its "
+                "arguments, and describe options in prose (the reference lists them all)"
+            )

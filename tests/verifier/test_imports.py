@@ -1,5 +1,5 @@
 """The device-side import contract: stdlib + cryptography, nothing else (requests only for
-the RequestsFetcher of the `requests` extra, orjson only for `accel`)."""
+the RequestsFetcher of the `requests` extra)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[2] / "verifier"
 # requests and urllib3: RequestsFetcher (extra `requests`) builds its deadline-bound
-# connection pool from urllib3's classes; orjson: the `accel` extra.
-ALLOWED_THIRD_PARTY = {"cryptography", "requests", "urllib3", "orjson"}
+# connection pool from urllib3's classes.
+ALLOWED_THIRD_PARTY = {"cryptography", "requests", "urllib3"}
 
 
 def test_import_verifier_loads_no_heavy_modules() -> None:
@@ -46,7 +46,7 @@ def test_source_imports_only_allowed_modules() -> None:
 
 _DEVICE_WITHOUT_REQUESTS = """
 import sys
-sys.modules["requests"] = sys.modules["urllib3"] = sys.modules["orjson"] = None  # absent
+sys.modules["requests"] = sys.modules["urllib3"] = None  # not installed
 sys.path.insert(0, {root!r})
 import verifier
 up = verifier.Updater({md!r}, {url!r} + "metadata", {url!r} + "targets")
