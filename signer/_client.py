@@ -18,6 +18,9 @@ from typing import Any
 from urllib import parse
 
 import verifier
+from signer._errors import InvalidInputError
+from signer._firmware import SUPPORT_KEY, SUPPORT_SUFFIX
+from signer._sbom import parse_sbom
 
 LOCAL_BASE_URL = "http://published.invalid/"
 """Base URL a :class:`DirectoryFetcher` answers for (never resolved: no network)."""
@@ -103,6 +106,10 @@ class ClientReport:
     expires: dict[str, int] = field(default_factory=dict)
     """Role -> expiry (seconds since the epoch) of the metadata the client trusted."""
     images_checked: bool = True
+    sboms: dict[str, str] = field(default_factory=dict)
+    """Firmware target -> the SBOM target its link names, checked (ADR 0009)."""
+    support: dict[str, str] = field(default_factory=dict)
+    """Hardware id -> last day of its declared support period, as a device reads it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +120,8 @@ class ClientReport:
                 for role, when in self.expires.items()
             },
             "images_checked": self.images_checked,
+            "sboms": self.sboms,
+            "support": self.support,
         }
 
 
@@ -144,7 +153,9 @@ def check_repository(
     Starting from ``trusted_root`` (or the root cached in ``metadata_dir`` when None) the
     client updates root, timestamp, snapshot and targets, walks every delegation, looks
     every target up through the delegation search and downloads it, checking length and
-    hashes.
+    hashes. Every firmware's SBOM link and every support declaration is read as a device
+    reads it (ADR 0009); with ``download`` each linked SBOM is fetched through
+    ``Updater.sbom`` and must be a CycloneDX or SPDX document.
 
     Raises:
         ClientRefusal: any check failed (message names the problem).
@@ -172,11 +183,37 @@ def check_repository(
                         # write and fsync every image as a device's download does.
                         updater.verify_remote_target(info)
                     report.targets[name] = info.length
+                    _check_extras(updater, info, report, download)
         except ClientRefusal:
             raise
         except (verifier.VerifierError, OSError, ValueError) as e:
             raise ClientRefusal(_describe(e), unreachable=is_unreachable(e)) from e
     return report
+
+
+def _check_extras(
+    updater: verifier.Updater, info: verifier.TargetFile, report: ClientReport, download: bool
+) -> None:
+    """A firmware's SBOM and a support declaration, as a device reads them (ADR 0009)."""
+    custom = info.custom or {}
+    if SUPPORT_KEY in custom or info.path.endswith(SUPPORT_SUFFIX):
+        period = updater.support(info.path.removesuffix(SUPPORT_SUFFIX))
+        if period is not None:
+            report.support[period.hardware_id] = period.until
+    firmware = info.firmware
+    if firmware is None or firmware.sbom is None:
+        return
+    link = firmware.sbom
+    checked = link.target in report.sboms.values()
+    if not download or checked:
+        updater.sbom_target(info)
+    else:
+        data = updater.sbom(info)
+        try:
+            parse_sbom(data or b"", f"SBOM {link.target!r}")
+        except InvalidInputError as e:
+            raise ClientRefusal(f"{e} (linked from {info.path!r})") from None
+    report.sboms[info.path] = link.target
 
 
 def _check_found(
@@ -187,6 +224,33 @@ def _check_found(
             f"target {name!r} of role {role} is not what a client's delegation search finds"
         )
     return found
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a client reads a repository: metadata and targets base URLs, and the fetcher
+    serving them (None: HTTP)."""
+
+    metadata_url: str
+    targets_url: str
+    fetcher: verifier.Fetcher | None = None
+
+
+def published_source(
+    source: str, fetcher: verifier.Fetcher | None = None, *, endpoint_url: str | None = None
+) -> Source:
+    """The :class:`Source` of a published tree: a directory, an http(s) base URL, an
+    ``s3://bucket/prefix`` URL (the ``s3`` extra; ``endpoint_url``: default AWS's), or any
+    base URL ``fetcher`` serves."""
+    if fetcher is None and source.startswith("s3://"):
+        from signer._s3 import S3Store  # boto3: the s3 extra, only when asked for
+        from signer._s3_fetcher import S3Fetcher
+
+        fetcher = S3Fetcher(S3Store.from_url(source, endpoint_url=endpoint_url))
+    if fetcher is not None:
+        base = source if source.endswith("/") else source + "/"
+        return Source(base + "metadata/", base + "targets/", fetcher)
+    return Source(*_urls(source))
 
 
 def verify_published(
@@ -211,19 +275,75 @@ def verify_published(
         ClientRefusal: the repository or one of its targets does not verify, or (with
             ``unreachable`` set) could not be reached.
     """
-    if fetcher is None and source.startswith("s3://"):
-        from signer._s3 import S3Store  # boto3: the s3 extra, only when asked for
-        from signer._s3_fetcher import S3Fetcher
-
-        fetcher = S3Fetcher(S3Store.from_url(source, endpoint_url=endpoint_url))
-    if fetcher is not None:
-        base = source if source.endswith("/") else source + "/"
-        metadata_url, targets_url = base + "metadata/", base + "targets/"
-    else:
-        metadata_url, targets_url, fetcher = _urls(source)
+    where = published_source(source, fetcher, endpoint_url=endpoint_url)
     return check_repository(
-        metadata_url, targets_url, trusted_root, fetcher=fetcher, download=download
+        where.metadata_url,
+        where.targets_url,
+        trusted_root,
+        fetcher=where.fetcher,
+        download=download,
     )
+
+
+def fetch_release_sbom(
+    where: Source, trusted_root: bytes, hardware_id: str, version: str
+) -> tuple[tuple[str, ...], verifier.TargetFile, bytes]:
+    """What a device gets as the SBOM of firmware ``version`` of ``hardware_id``.
+
+    Every firmware target of that hardware id and version (as the delegation search
+    finds it) must link the same SBOM; it is fetched and verified with
+    ``Updater.sbom``.
+
+    Returns:
+        (firmware target names, SBOM target, SBOM bytes).
+
+    Raises:
+        ClientRefusal: the repository or the SBOM does not verify (``unreachable``: it
+            could not be reached).
+        ConflictError: no such release, it has no SBOM, or its targets link different ones.
+    """
+    from signer._errors import ConflictError
+
+    wanted = verifier.FirmwareVersion(version)
+    with tempfile.TemporaryDirectory(prefix="firmtuf-client-") as tmp:
+        try:
+            updater = verifier.Updater(
+                Path(tmp), where.metadata_url, where.targets_url, fetcher=where.fetcher,
+                bootstrap=trusted_root,
+            )  # fmt: skip
+            updater.refresh()
+            release: dict[str, verifier.TargetFile] = {}
+            for role in updater.walk_roles():
+                for name in role.target_names():
+                    listed = role.get(name)
+                    firmware = None if listed is None else listed.firmware
+                    if (
+                        firmware is not None
+                        and hardware_id in firmware.hardware_ids
+                        and firmware.version == wanted
+                        and updater.get_targetinfo(name) == listed
+                    ):
+                        release[name] = listed  # type: ignore[assignment]
+            if not release:
+                raise ConflictError(f"no firmware {version} for hardware id {hardware_id!r}")
+            links = {t.firmware.sbom.target for t in release.values() if t.firmware.sbom}
+            names = tuple(sorted(release))
+            if not links:
+                raise ConflictError(
+                    f"firmware {version} of {hardware_id!r} ({names[0]}) has no SBOM"
+                )
+            if len(links) > 1:
+                raise ConflictError(
+                    f"the firmware {version} targets of {hardware_id!r} link different "
+                    f"SBOMs: {', '.join(sorted(links))}"
+                )
+            first = release[names[0]]
+            sbom_target = updater.sbom_target(first)
+            data = updater.sbom(first)
+        except (verifier.VerifierError, OSError, ValueError) as e:
+            raise ClientRefusal(_describe(e), unreachable=is_unreachable(e)) from e
+    assert sbom_target is not None and data is not None  # noqa: S101 - a link was found
+    return names, sbom_target, data
 
 
 def device_update(

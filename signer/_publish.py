@@ -33,6 +33,7 @@ from signer._client import (
     ClientRefusal,
     ClientReport,
     DirectoryFetcher,
+    Source,
     check_repository,
 )
 from signer._errors import PublishConflictError, PublishError
@@ -275,6 +276,18 @@ def _client_check(repo: FirmwareRepository, out: Path, files: list[TreeFile]) ->
             raise PublishError(f"cannot publish: the new tree does not verify: {e}") from e
 
 
+def working_source(repo: FirmwareRepository) -> Source:
+    """The tree :func:`publish` would write for ``repo``, served from memory and the store.
+
+    Raises:
+        PublishError: the repository is not publishable.
+    """
+    overlay = {file.key: file.content for file in plan(repo)}
+    return Source(
+        LOCAL_BASE_URL + "metadata/", LOCAL_BASE_URL + "targets/", DirectoryFetcher(None, overlay)
+    )
+
+
 def verify_working_repository(
     repo: FirmwareRepository, trusted_root: bytes, *, download: bool = True
 ) -> ClientReport:
@@ -284,11 +297,11 @@ def verify_working_repository(
         PublishError: the repository is not publishable.
         ClientRefusal: the tree it would publish does not verify from ``trusted_root``.
     """
-    overlay = {file.key: file.content for file in plan(repo)}
+    where = working_source(repo)
     return check_repository(
-        LOCAL_BASE_URL + "metadata/",
-        LOCAL_BASE_URL + "targets/",
+        where.metadata_url,
+        where.targets_url,
         trusted_root,
-        fetcher=DirectoryFetcher(None, overlay),
+        fetcher=where.fetcher,
         download=download,
     )

@@ -16,20 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuf.api.exceptions import LengthOrHashMismatchError
 from tuf.api.metadata import TargetFile
 
-from signer._errors import ConflictError, InvalidInputError, MetadataError
+from signer._errors import ConflictError, InvalidInputError, MetadataError, VerificationError
 from signer._firmware import (
     SBOM_KEY,
     FirmwareFields,
     SbomLink,
     SupportDeclaration,
+    parse_firmware_version,
     validate_target_name,
 )
 from signer._repository import FirmwareRepository
+from verifier import Config
 
-SBOM_MAX_LENGTH = 8 << 20
-"""Largest SBOM `add` accepts: the default bound a device fetches (ADR 0009)."""
+SBOM_MAX_LENGTH = Config().sbom_max_length
+"""Largest SBOM `add` accepts: the bound a device fetches by default (ADR 0009)."""
 
 CYCLONEDX = "CycloneDX"
 SPDX = "SPDX"
@@ -182,3 +185,155 @@ def orphaned_sbom(
         if other == fields.sbom.target and SBOM_KEY in other_info.custom:
             return [(role, other, other_info)]
     return []
+
+
+def found_by_client(repo: FirmwareRepository, name: str) -> tuple[str, TargetFile] | None:
+    """(role, entry) of target ``name`` as a device's delegation search finds it, or None."""
+    for role in repo.graph.search(name):
+        info = repo.metadata(role).signed.targets.get(name)
+        if info is not None:
+            return role, info
+    return None
+
+
+@dataclass(frozen=True)
+class ReleaseSbom:
+    """The checked SBOM of a firmware release (see :func:`release_sbom`)."""
+
+    hardware_id: str
+    version: str
+    firmware: tuple[str, ...]
+    """The firmware targets of the release that link it."""
+    target: str
+    length: int
+    hashes: dict[str, str]
+    format: str
+    spec_version: str
+    data: bytes
+    signed: bool
+    """False when the firmware or SBOM role is an unsigned draft (devices do not see it yet)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hardware_id": self.hardware_id,
+            "version": self.version,
+            "firmware": list(self.firmware),
+            "sbom": self.target,
+            "length": self.length,
+            "hashes": self.hashes,
+            "format": self.format,
+            "spec_version": self.spec_version,
+            "signed": self.signed,
+        }
+
+
+def release_link(
+    releases: list[tuple[str, FirmwareFields]], hardware_id: str, version: str
+) -> tuple[tuple[str, ...], SbomLink]:
+    """The SBOM link shared by the firmware targets of one release.
+
+    Args:
+        releases: ``(target name, fields)`` of the firmware of ``hardware_id`` at ``version``.
+
+    Raises:
+        ConflictError: no such firmware, none with an SBOM, or targets linking different
+            SBOMs.
+    """
+    if not releases:
+        raise ConflictError(f"no firmware {version} for hardware id {hardware_id!r}")
+    links = {f.sbom.target: f.sbom for _, f in releases if f.sbom is not None}
+    names = tuple(sorted(name for name, _ in releases))
+    if not links:
+        raise ConflictError(f"firmware {version} of {hardware_id!r} ({names[0]}) has no SBOM")
+    if len(links) > 1:
+        raise ConflictError(
+            f"the firmware {version} targets of {hardware_id!r} link different SBOMs: "
+            + ", ".join(sorted(links))
+        )
+    return names, next(iter(links.values()))
+
+
+def release_sbom(repo: FirmwareRepository, hardware_id: str, version: str) -> ReleaseSbom:
+    """The SBOM of firmware ``version`` of ``hardware_id`` in a working repository.
+
+    Firmware and SBOM are looked up as a device's delegation search finds them; the
+    stored SBOM must have the length and hashes the firmware's link and the SBOM target
+    state.
+
+    Raises:
+        InvalidInputError: ``version`` is not a version.
+        ConflictError: see :func:`release_link`.
+        MetadataError: the linked SBOM target is missing or disagrees with the link.
+        VerificationError: the stored SBOM is missing, not the signed bytes, or not an SBOM.
+    """
+    wanted = parse_firmware_version(version)
+    releases = []
+    for _, name, info in repo.iter_targets():
+        try:
+            fields = FirmwareFields.from_target(name, info)
+        except MetadataError:
+            continue  # `status` reports it; it is not this release
+        if (
+            fields is not None
+            and hardware_id in fields.hardware_ids
+            and fields.parsed_version == wanted
+            and (hit := found_by_client(repo, name)) is not None
+            and hit[1] == info
+        ):
+            releases.append((name, fields))
+    names, link = release_link(releases, hardware_id, version)
+    found = found_by_client(repo, link.target)
+    if found is None:
+        raise MetadataError(f"SBOM {link.target!r} linked from {names[0]!r} is not a target")
+    role, info = found
+    if info.length != link.length or info.hashes != link.hashes:
+        raise MetadataError(
+            f"SBOM target {link.target!r} is not the one {names[0]!r} links "
+            "(length or hashes differ)"
+        )
+    data = _stored_bytes(repo, link.target, info)
+    try:
+        document = parse_sbom(data, f"SBOM {link.target!r}")
+    except InvalidInputError as e:
+        raise VerificationError(str(e)) from None
+    roles = {role, *(r for n in names if (r := _role_of(repo, n)) is not None)}
+    return ReleaseSbom(
+        hardware_id,
+        version,
+        names,
+        link.target,
+        info.length,
+        dict(info.hashes),
+        document.format,
+        document.spec_version,
+        data,
+        all(repo.is_complete(r) for r in roles),
+    )
+
+
+def _role_of(repo: FirmwareRepository, name: str) -> str | None:
+    found = found_by_client(repo, name)
+    return None if found is None else found[0]
+
+
+def _stored_bytes(repo: FirmwareRepository, name: str, info: TargetFile) -> bytes:
+    from signer._targets import stored_image
+
+    path = stored_image(repo, name, info)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(info.length + 1)
+    except FileNotFoundError:
+        raise VerificationError(
+            f"SBOM {name!r} is not in the local store ({path}); give the published "
+            "repository and --root instead"
+        ) from None
+    except OSError as e:
+        raise VerificationError(f"cannot read SBOM {name!r} ({path}): {e.strerror}") from None
+    try:
+        info.verify_length_and_hashes(data)
+    except LengthOrHashMismatchError:
+        raise VerificationError(
+            f"stored SBOM {name!r} ({path}) is not the signed one (corrupt)"
+        ) from None
+    return data

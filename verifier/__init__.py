@@ -24,6 +24,9 @@ Public API (stable; everything else, including ``verifier._internal``, may chang
     up.walk_roles() -> Iterator[TrustedRole]    # every trusted targets role, pre-order
     up.trusted_versions() -> dict[str, int]
     up.verify_remote_target(target) -> None     # fetch + check, nothing stored
+    up.support(hardware_id=None) -> SupportPeriod | None  # declared support period
+    up.sbom_target(target) -> TargetFile | None # the firmware's linked SBOM, checked
+    up.sbom(target) -> bytes | None             # fetched and verified (bounded)
     verify_root(data) -> None                   # a root a device can start from
     atomic_write(path, data, sync_dir=True)     # the durable write the verifier uses
     check_target_name(name) -> None             # the one target-name rule (both sides)
@@ -39,7 +42,8 @@ base enforces length caps, the request ``Deadline`` (from ``Config``) and wraps 
 Errors: ``VerifierError`` is the base. ``RepositoryError`` (do not trust what was served):
 ``MetadataFormatError`` (``UnsupportedKeyError``), ``UnsignedMetadataError``,
 ``ExpiredMetadataError``, ``BadVersionNumberError`` (``EqualVersionNumberError``),
-``LengthOrHashMismatchError``, ``PolicyError``, ``UnsafeTargetNameError``, ``BundleError``.
+``LengthOrHashMismatchError``, ``PolicyError``, ``UnsafeTargetNameError``, ``BundleError``,
+``SbomError``.
 ``DownloadError`` (transport): ``DownloadHTTPError``, ``DownloadLengthMismatchError``
 (too large), ``SlowRetrievalError``. Also ``CryptoUnavailableError`` and ``StorageError``
 (``TrustStoreLockedError``: another agent holds the trust store; ``InsufficientSpaceError``).
@@ -59,6 +63,7 @@ from verifier._errors import (
     MetadataFormatError,
     PolicyError,
     RepositoryError,
+    SbomError,
     SlowRetrievalError,
     StorageError,
     TrustStoreLockedError,
@@ -75,6 +80,7 @@ from verifier._internal.metadata import HARDWARE_BINDING_FIELD, TargetFile, admi
 from verifier._internal.policy import CheckReport, Refusal, RefusalReason
 from verifier._internal.storage import durable_write as atomic_write
 from verifier._internal.store import TrustStore
+from verifier._internal.support import SbomLink, SupportPeriod
 from verifier._internal.version import FirmwareVersion, VersionError, parse_version
 from verifier._updater import TrustedRole, Updater, verify_root
 
@@ -92,6 +98,8 @@ __all__ = [
     "DevicePolicy",
     "TargetFile",
     "FirmwareInfo",
+    "SupportPeriod",
+    "SbomLink",
     "BundleLimits",
     "CheckReport",
     "Refusal",
@@ -116,6 +124,7 @@ __all__ = [
     "PolicyError",
     "UnsafeTargetNameError",
     "BundleError",
+    "SbomError",
     "CryptoUnavailableError",
     "StorageError",
     "TrustStoreLockedError",

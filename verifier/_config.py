@@ -63,6 +63,8 @@ class Config(_Frozen):
             0 turns the speed guard and the length part of the deadline off).
         slow_grace_period: seconds of body before the minimum speed applies (5).
         chunk_size: bytes per read and write while downloading (256 KiB).
+        sbom_max_length: bytes of a firmware's SBOM ``Updater.sbom()`` accepts (8 MiB;
+            docs/adr/0009); a larger one is refused before it is fetched.
         lock_timeout: seconds to wait for another agent holding the trust-store lock
             (or the partial file of the same download) before ``TrustStoreLockedError``
             (30; 0: fail at once).
@@ -85,6 +87,7 @@ class Config(_Frozen):
         "read_timeout",
         "response_timeout",
         "root_max_length",
+        "sbom_max_length",
         "slow_grace_period",
         "snapshot_max_length",
         "targets_max_length",
@@ -104,6 +107,7 @@ class Config(_Frozen):
     min_speed: int
     slow_grace_period: float
     chunk_size: int
+    sbom_max_length: int
     lock_timeout: float
 
     def __init__(
@@ -123,6 +127,7 @@ class Config(_Frozen):
         min_speed: int = KIB,
         slow_grace_period: float = 5.0,
         chunk_size: int = 256 * KIB,
+        sbom_max_length: int = 8 * MIB,
         lock_timeout: float = 30.0,
     ) -> None:
         values = dict(locals())
@@ -165,6 +170,7 @@ _POSITIVE_INTS = frozenset(
         "snapshot_max_length",
         "targets_max_length",
         "chunk_size",
+        "sbom_max_length",
     )
 )
 _NON_NEGATIVE = frozenset(

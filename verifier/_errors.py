@@ -53,6 +53,11 @@ class PolicyError(RepositoryError):
     """A firmware target does not fit the device policy (hardware id, downgrade, counter)."""
 
 
+class SbomError(RepositoryError):
+    """A firmware's SBOM cannot be trusted: the linked target is missing or is not the one
+    the firmware links (length or hashes), or it is larger than ``Config.sbom_max_length``."""
+
+
 class UnsafeTargetNameError(RepositoryError):
     """A target name is not a safe relative POSIX path (``..``, ``/abs``, backslash)."""
 

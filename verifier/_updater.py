@@ -26,6 +26,7 @@ from verifier._errors import (
     LengthOrHashMismatchError,
     PolicyError,
     RepositoryError,
+    SbomError,
     StorageError,
 )
 from verifier._fetcher import Deadline, Fetcher, HttpFetcher
@@ -35,6 +36,7 @@ from verifier._internal.firmware import check_target_name
 from verifier._internal.lock import FileLock, open_locked
 from verifier._internal.metadata import TargetFile, Targets
 from verifier._internal.store import TrustStore
+from verifier._internal.support import SupportPeriod, support_target_name
 from verifier._internal.trusted_set import TrustedMetadataSet
 
 TYPE_CHECKING = False
@@ -905,10 +907,104 @@ class Updater:
             ValueError: no target_base_url was given.
         """
         check_target_name(target.path)
-        url = self._url_for(target)
+        self._stream_checked(target, None)
+
+    def _stream_checked(self, target: TargetFile, sink: Callable[[bytes], object] | None) -> None:
+        """Fetch ``target`` from the start, pass it to ``sink``, check length and hashes."""
         check = target.checker()
-        check.feed(self._fetch_target(url, target.length, 0))
+        check.feed(self._fetch_target(self._url_for(target), target.length, 0), sink)
         check.verify()
+
+    # -- support periods and SBOMs (docs/adr/0009) -----------------------------------
+
+    def support(self, hardware_id: str | None = None) -> SupportPeriod | None:
+        """The support period the repository declares for ``hardware_id`` (default: the
+        DevicePolicy's), from verified metadata only; None when it declares none.
+
+        The declaration is the target ``<hardware id>/support/period.json`` as the
+        delegation search finds it, and every delegation on that search path must admit
+        the hardware id (docs/adr/0008), so only the role responsible for that hardware
+        can declare it. Nothing is downloaded. Refreshes first if ``refresh()`` was not
+        called.
+
+        Raises:
+            ValueError: no ``hardware_id`` and no DevicePolicy.
+            PolicyError: the declaration is listed by a role that may not ship to this
+                hardware.
+            MetadataFormatError: the declaration is malformed.
+            RepositoryError: metadata on the search path failed a check.
+            DownloadError: the transport failed.
+        """
+        if hardware_id is None:
+            hardware_id = self._require_policy().hardware_id
+        trusted = self._ensure_refreshed()
+        name = support_target_name(hardware_id)
+        found = delegations.search(self._loader(trusted), name, self.config.max_delegations)
+        if found is None:
+            return None
+        target, path = found
+        bound = firmware_policy.binding_problem(hardware_id, path)
+        if bound is not None:
+            raise PolicyError(f"{name}: {bound}")
+        return SupportPeriod.from_target(target, hardware_id)
+
+    def sbom_target(self, target: TargetFile) -> TargetFile | None:
+        """The SBOM target that firmware ``target`` links, checked against the link.
+
+        Found by the delegation search for the linked name; its length and hashes must
+        be the ones the firmware's link states (the link is signed with the firmware).
+
+        Returns:
+            The SBOM target, or None when ``target`` is not firmware or links no SBOM.
+
+        Raises:
+            SbomError: the linked SBOM is not a target, is not the one linked, or is
+                larger than ``Config.sbom_max_length``.
+            RepositoryError: metadata on the search path failed a check.
+            DownloadError: the transport failed.
+        """
+        firmware = target.firmware
+        link = None if firmware is None else firmware.sbom
+        if link is None:
+            return None
+        found = self.get_targetinfo(link.target)
+        if found is None:
+            raise SbomError(f"SBOM {link.target!r} linked from {target.path!r} is not a target")
+        if not link.matches(found):
+            raise SbomError(
+                f"{link.target!r} is not the SBOM {target.path!r} links (length or hashes differ)"
+            )
+        if found.length > self.config.sbom_max_length:
+            raise SbomError(
+                f"SBOM {link.target!r} is {found.length} bytes, larger than "
+                f"Config.sbom_max_length ({self.config.sbom_max_length})"
+            )
+        return found
+
+    def sbom(self, target: TargetFile) -> bytes | None:
+        """Fetch and verify the SBOM of firmware ``target`` (CycloneDX or SPDX JSON).
+
+        The SBOM is checked as :meth:`sbom_target` says, then fetched with the same
+        length and hash checks as an image, in memory (at most
+        ``Config.sbom_max_length`` bytes).
+
+        Returns:
+            The SBOM's bytes, or None when ``target`` links no SBOM.
+
+        Raises:
+            SbomError: see :meth:`sbom_target` (raised before anything is fetched).
+            LengthOrHashMismatchError: the served bytes are not the linked SBOM.
+            UnsafeTargetNameError: the SBOM's name is not a safe relative path.
+            DownloadError: the transport failed.
+            ValueError: no target_base_url was given.
+        """
+        found = self.sbom_target(target)
+        if found is None:
+            return None
+        check_target_name(found.path)
+        data = bytearray()
+        self._stream_checked(found, data.extend)
+        return bytes(data)
 
     # -- device state (docs/adr/0010) ---------------------------------------------------
 

@@ -20,6 +20,7 @@ from signer.cli.prune import prune
 from signer.cli.publish import publish
 from signer.cli.refresh import refresh
 from signer.cli.remove import remove
+from signer.cli.sbom import sbom
 from signer.cli.sign import sign
 from signer.cli.sign_event import sign_event_group
 from signer.cli.status import status
@@ -58,6 +59,7 @@ for _command in (delegate, bins, refresh):
 
 # Support periods and SBOMs (issue 16).
 main.add_command(support)
+main.add_command(sbom)
 
 # Errors reach the user as one line of ours; a signer backend logging the same failure
 # (securesystemslib's AWS signer logs the raw response) would only repeat it as noise.

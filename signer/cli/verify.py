@@ -85,8 +85,11 @@ def verify(
     end as a device would.
 
     Given a working repository (a directory with firmtuf.json), checks the tree that
-    `firmtuf publish` would write for it. Exit 9: does not verify; 12: could not be
-    reached; 10: verifies, but a role expires within --valid-for.
+    `firmtuf publish` would write for it. Every firmware's linked SBOM is checked as a
+    device checks it (the target its link names, same length and hashes, fetched and
+    parsed as CycloneDX or SPDX unless --metadata-only), and every support declaration
+    is read as a device reads it. Exit 9: does not verify; 12: could not be reached; 10:
+    verifies, but a role expires within --valid-for.
     """
     root = read_small_file(root_path, "root", Config().root_max_length)
     problem = root_problem(root)
@@ -109,6 +112,13 @@ def verify(
         versions = ", ".join(f"{r} v{v}" for r, v in report.versions.items())
         checked = "downloaded and checked" if report.images_checked else "listed (not downloaded)"
         click.echo(f"OK: {source} verifies ({versions}); {len(report.targets)} target(s) {checked}")
+        if report.sboms:
+            sboms = len(set(report.sboms.values()))
+            click.echo(
+                f"    {sboms} SBOM(s) linked from {len(report.sboms)} firmware target(s) {checked}"
+            )
+        for hardware_id, until in sorted(report.support.items()):
+            click.echo(f"    support for {hardware_id} until {until}")
     if expiring:
         raise UnhealthyError(
             f"{source} verifies now but not for {_human(valid_for)}: {'; '.join(expiring)}"

@@ -183,6 +183,7 @@ EXECUTED = {
     "offline-updates.md": ("tests/signer/publish/test_docs.py", 2),
     "troubleshooting.md": ("tests/signer/test_troubleshooting_doc.py", 8),
     "device-guide.md": ("tests/signer/test_device_guide.py", 1),
+    "sbom-and-support.md": ("tests/signer/test_sbom_guide.py", 5),
 }
 # Blocks deliberately not run, and why.
 NOT_EXECUTED = {

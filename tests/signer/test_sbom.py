@@ -218,3 +218,75 @@ def test_library_add_firmware_with_sbom(signed_repo: Path, tmp_path: Path) -> No
     )
     assert fields is not None and fields.sbom is not None
     assert fields.sbom.target == "board-a/3.0.0/bom.json"
+
+
+def _release_with_sbom(cli: Cli, repo: Path, tmp_path: Path, version: str = "2.0.0") -> Path:
+    sbom = write(tmp_path / "build" / "gw.cdx.json", cyclonedx(version=version))
+    image = make_image(tmp_path / "build" / "gw.bin")
+    added = cli(
+        "add", repo, image, "--hardware-id", "board-a", "--version", version, "--sbom", sbom
+    )
+    assert added.exit_code == 0, added.output
+    return sbom
+
+
+def test_sbom_command_prints_or_writes_the_checked_sbom(
+    cli: Cli, signed_repo: Path, tmp_path: Path
+) -> None:
+    sbom = _release_with_sbom(cli, signed_repo, tmp_path)
+    draft = cli("sbom", signed_repo, "board-a", "2.0.0")
+    assert draft.exit_code == 0
+    assert draft.stdout_bytes == sbom.read_bytes()  # the build's bytes, not re-serialised
+    assert "unsigned draft" in draft.stderr
+    assert cli("sign", signed_repo, "--password-env", PASSWORD_ENV).exit_code == 0
+    out = tmp_path / "audit" / "sbom.json"
+    out.parent.mkdir()
+    written = cli("sbom", signed_repo, "board-a", "2.0", "-o", out)  # 2.0 == 2.0.0
+    assert written.exit_code == 0 and written.stderr == ""
+    assert out.read_bytes() == sbom.read_bytes()
+    assert "CycloneDX 1.5" in written.stdout
+    report = json.loads(cli("sbom", signed_repo, "board-a", "2.0.0", "--json").stdout)
+    assert report["sbom"] == "board-a/2.0.0/gw.cdx.json"
+    assert report["firmware"] == ["board-a/2.0.0/gw.bin"]
+    assert report["hashes"]["sha256"] == hashlib.sha256(sbom.read_bytes()).hexdigest()
+    assert report["signed"] is True and report["written"] is None
+
+
+def test_sbom_command_refusals(cli: Cli, signed_repo: Path, tmp_path: Path) -> None:
+    sbom = _release_with_sbom(cli, signed_repo, tmp_path)
+    none = cli("sbom", signed_repo, "board-a", "3.0.0")
+    assert none.exit_code == 7 and "no firmware 3.0.0" in none.stderr
+    without = cli("sbom", signed_repo, "board-a", "1.0.0")
+    assert without.exit_code == 7 and "has no SBOM" in without.stderr
+    bad = cli("sbom", signed_repo, "board-a", "two")
+    assert bad.exit_code == 3
+    stored = (
+        signed_repo / "targets" / f"{hashlib.sha256(sbom.read_bytes()).hexdigest()}.gw.cdx.json"
+    )
+    stored.write_bytes(stored.read_bytes().replace(b"openssl", b"opensst"))
+    corrupt = cli("sbom", signed_repo, "board-a", "2.0.0")
+    assert corrupt.exit_code == 9 and "corrupt" in corrupt.stderr
+    assert corrupt.stdout_bytes == b""
+    stored.unlink()
+    missing = cli("sbom", signed_repo, "board-a", "2.0.0")
+    assert missing.exit_code == 9 and "not in the local store" in missing.stderr
+
+
+def test_sbom_command_refuses_a_swapped_sbom_target(
+    cli: Cli, signed_repo: Path, tmp_path: Path
+) -> None:
+    """The SBOM target entry replaced by another document's: the firmware's link wins."""
+    _release_with_sbom(cli, signed_repo, tmp_path)
+    other = write(tmp_path / "other.json", spdx2())
+    third = make_image(tmp_path / "x.bin")
+    assert cli(
+        "add", signed_repo, third, "--hardware-id", "board-z", "--version", "1.0.0",
+        "--sbom", other,
+    ).exit_code == 0  # fmt: skip
+    path = signed_repo / "metadata" / "targets.json"
+    md = json.loads(path.read_bytes())
+    targets = md["signed"]["targets"]
+    targets["board-a/2.0.0/gw.cdx.json"] = targets["board-z/1.0.0/other.json"]
+    path.write_text(json.dumps(md))
+    swapped = cli("sbom", signed_repo, "board-a", "2.0.0")
+    assert swapped.exit_code == 6 and "is not the one" in swapped.stderr

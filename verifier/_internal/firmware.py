@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from verifier._errors import MetadataFormatError, UnsafeTargetNameError
+from verifier._internal.support import SbomLink
 from verifier._internal.version import FirmwareVersion, VersionError
 
 TYPE_CHECKING = False
@@ -21,9 +22,11 @@ class FirmwareInfo:
         security_counter: anti-rollback counter (0 when absent).
         min_version: version the device must already run, or None.
         notes: release notes for people, never used in decisions.
+        sbom: the link to the release's SBOM target (``SbomLink``, docs/adr/0009), or
+            None.
     """
 
-    __slots__ = ("hardware_ids", "min_version", "notes", "security_counter", "version")
+    __slots__ = ("hardware_ids", "min_version", "notes", "sbom", "security_counter", "version")
 
     def __init__(
         self,
@@ -32,12 +35,14 @@ class FirmwareInfo:
         security_counter: int = 0,
         min_version: FirmwareVersion | None = None,
         notes: str | None = None,
+        sbom: SbomLink | None = None,
     ) -> None:
         self.hardware_ids = hardware_ids
         self.version = version
         self.security_counter = security_counter
         self.min_version = min_version
         self.notes = notes
+        self.sbom = sbom
 
     def __repr__(self) -> str:
         return (
@@ -75,7 +80,9 @@ class FirmwareInfo:
             min_version = None if min_raw is None else FirmwareVersion(min_raw)
         except VersionError as e:
             raise MetadataFormatError(f"{what}: {e}") from e
-        return cls(tuple(ids), version, counter, min_version, notes)
+        link = data.get("sbom")
+        sbom = None if link is None else SbomLink.from_dict(link, what)
+        return cls(tuple(ids), version, counter, min_version, notes, sbom)
 
 
 def check_target_name(name: str) -> None:

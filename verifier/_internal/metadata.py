@@ -65,13 +65,13 @@ def _parse_expires(value: Any) -> int:
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if day > _MONTH_DAYS[month - 1] + (month == 2 and leap):
         raise _fail(f"expires {text!r} is not a valid date")
-    return _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
 
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
+def days_from_civil(year: int, month: int, day: int) -> int:
     # Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm);
     # calendar.timegm would pull calendar and datetime into ``import verifier``.
     year -= month <= 2

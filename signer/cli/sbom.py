@@ -1,0 +1,127 @@
+"""`firmtuf sbom REPO_OR_URL HARDWARE_ID VERSION`: the verified SBOM of a release."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from signer._client import ClientRefusal, fetch_release_sbom, root_problem
+from signer._errors import InvalidInputError, UnreachableError, VerificationError
+from signer._firmware import parse_firmware_version
+from signer._fsutil import atomic_write
+from signer._repository import CONFIG_FILE, FirmwareRepository
+from signer._sbom import ReleaseSbom, parse_sbom, release_sbom
+from signer.cli._common import echo_json, json_option, read_small_file
+from signer.cli._locking import locks_repo
+from signer.cli._remote import client_source, endpoint_option
+from verifier import Config
+
+
+@click.command()
+@click.argument("source", metavar="REPO_OR_URL")
+@click.argument("hardware_id", metavar="HARDWARE_ID")
+@click.argument("version", metavar="VERSION")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Write the SBOM to FILE (atomically) instead of standard output.",
+)
+@click.option(
+    "--root",
+    "root_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Trusted root to start from: fetch and verify the SBOM as a device does "
+    "(required for a published repository).",
+)
+@endpoint_option
+@json_option
+@locks_repo("shared", "source")
+def sbom(
+    source: str,
+    hardware_id: str,
+    version: str,
+    output: Path | None,
+    root_path: Path | None,
+    endpoint_url: str | None,
+    as_json: bool,
+) -> None:
+    """Print or write the SBOM of firmware VERSION of HARDWARE_ID, verified: exactly the
+    bytes the firmware's signed link names.
+
+    With --root, REPO_OR_URL (directory, http(s) URL, s3://bucket/prefix, or a working
+    repository: the tree `firmtuf publish` would write) is read by firmtuf's verifier as
+    a device reads it (Updater.sbom). Without, REPO_OR_URL must be a working repository:
+    its stored SBOM is checked against its metadata, and a note on stderr says when the
+    release is not signed yet. With --json, prints what was checked (targets, length,
+    hashes, format) instead of the document, which then needs --output. Exit 7: no such
+    release, or it has no SBOM; 9: the SBOM does not verify; 12: could not reach.
+    """
+    parse_firmware_version(version)
+    if root_path is not None:
+        found = _from_device(source, root_path, hardware_id, version, endpoint_url)
+    elif (Path(source) / CONFIG_FILE).is_file():
+        found = release_sbom(FirmwareRepository(source), hardware_id, version)
+    else:
+        raise click.UsageError(f"{source} is not a working repository: give --root ROOT.json")
+    _deliver(found, output, as_json)
+
+
+def _from_device(
+    source: str, root_path: Path, hardware_id: str, version: str, endpoint_url: str | None
+) -> ReleaseSbom:
+    root = read_small_file(root_path, "root", Config().root_max_length)
+    problem = root_problem(root)
+    if problem:
+        raise InvalidInputError(f"root {root_path} is not a usable trusted root: {problem}")
+    try:
+        names, target, data = fetch_release_sbom(
+            client_source(source, endpoint_url), root, hardware_id, version
+        )
+    except ClientRefusal as e:
+        if e.unreachable:
+            raise UnreachableError(f"could not reach {source}: {e}") from e
+        raise VerificationError(f"{source} does not verify: {e}") from e
+    try:
+        document = parse_sbom(data, f"SBOM {target.path!r}")
+    except InvalidInputError as e:
+        raise VerificationError(f"{source} does not verify: {e}") from None
+    return ReleaseSbom(
+        hardware_id,
+        version,
+        names,
+        target.path,
+        target.length,
+        dict(target.hashes),
+        document.format,
+        document.spec_version,
+        data,
+        signed=True,
+    )
+
+
+def _deliver(found: ReleaseSbom, output: Path | None, as_json: bool) -> None:
+    if not found.signed:
+        click.echo(
+            f"Note: the release or its SBOM is an unsigned draft: devices do not see "
+            f"{found.target} yet",
+            err=True,
+        )
+    if output is not None:
+        atomic_write(output, found.data)
+    if as_json:
+        echo_json({**found.to_dict(), "written": None if output is None else str(output)})
+    elif output is not None:
+        click.echo(
+            f"Wrote {output}: {found.target} ({found.format} {found.spec_version}, "
+            f"{found.length} bytes, sha256 {found.hashes['sha256']})"
+        )
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(found.data)
+        sys.stdout.buffer.flush()
