@@ -77,6 +77,8 @@ class StorageError(VerifierError):
     @property
     def errno(self) -> int | None:
         cause = self.__cause__
+        if isinstance(cause, StorageError):  # wrapped once more on the way up
+            return cause.errno
         return cause.errno if isinstance(cause, OSError) else None
 
 

@@ -722,15 +722,9 @@ class Updater:
             self._download_to(target, url, fd, part, dest, progress, resumable=True)
             _move_into_place(part, dest)
         except OSError as e:
-            if partial.is_no_space(e):
-                # Even a whole, verified image goes: the next metadata save needs room.
-                _discard_partial(fd, part)
-                raise InsufficientSpaceError(
-                    f"no space left to move {target.path} into {dest}: partial discarded",
-                    str(dest.parent),
-                    target.length,
-                    partial.free_space(dest.parent),
-                ) from e
+            if partial.is_no_space(e):  # even a whole, verified image goes
+                where = f"no space left to move {target.path} into {dest}"
+                raise _out_of_space(fd, part, where, dest.parent, target.length) from e
             raise StorageError(f"cannot write {dest}: {e}") from e
         finally:
             # Nothing to resume (a missing file, a refused request): leave no empty file.
@@ -837,14 +831,9 @@ class Updater:
                 raise
             except OSError as e:
                 if partial.is_no_space(e):
-                    # A full disk must not stay full: the next metadata save needs room.
-                    _discard_partial(fd, part)
-                    raise InsufficientSpaceError(
-                        f"no space left for {target.path} in {part.parent}: partial discarded",
-                        str(part.parent),
-                        target.length - offset,
-                        partial.free_space(part.parent),
-                    ) from e
+                    where = f"no space left for {target.path} in {part.parent}"
+                    needed = target.length - offset
+                    raise _out_of_space(fd, part, where, part.parent, needed) from e
                 raise
             finally:
                 storage.sync_fd(fd)
@@ -1178,6 +1167,17 @@ def _discard_partial(fd: int, part: Path) -> None:
         part.unlink(missing_ok=True)
     except OSError as e:
         log.warning("cannot discard partial %s: %s", part, e)
+
+
+def _out_of_space(
+    fd: int, part: Path, where: str, directory: Path, needed: int
+) -> InsufficientSpaceError:
+    """Discard the partial that hit ENOSPC (a full disk must not stay full: the next
+    metadata save needs room) and the error that says so."""
+    _discard_partial(fd, part)
+    return InsufficientSpaceError(
+        f"{where}: partial discarded", str(directory), needed, partial.free_space(directory)
+    )
 
 
 def _remove_if_empty(fd: int, part: Path) -> None:

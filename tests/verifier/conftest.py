@@ -11,7 +11,10 @@ from tests.verifier.simulator import RepositorySimulator
 
 @pytest.fixture
 def sim() -> RepositorySimulator:
-    s = RepositorySimulator()
+    # Canonical layout, as firmtuf's signer writes metadata: the device's usual path
+    # (signatures checked over the raw bytes before parsing). Tests that build their own
+    # RepositorySimulator() get python-tuf's pretty layout (the re-encoding path).
+    s = RepositorySimulator(layout="canonical")
     s.add_target(
         "gw/1.0.0/fw.bin",
         b"firmware one",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from urllib.parse import unquote
 
@@ -27,6 +28,7 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
+from tuf.api.serialization import MetadataSerializer
 from tuf.api.serialization.json import JSONSerializer
 
 import verifier
@@ -62,8 +64,23 @@ class Files(Mapping[str, bytes]):
         return 0
 
 
+class CanonicalLayout(MetadataSerializer):
+    """Metadata as firmtuf's signer writes it: canonical JSON (compact, keys sorted, raw
+    UTF-8), so a device verifies the raw ``signed`` bytes before parsing (the fast path)."""
+
+    def serialize(self, metadata_obj: Metadata) -> bytes:  # type: ignore[type-arg]
+        doc = metadata_obj.to_dict()
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 class RepositorySimulator:
-    def __init__(self, consistent_snapshot: bool = True) -> None:
+    """``layout``: "pretty" (python-tuf's default JSONSerializer: the device re-encodes
+    ``signed`` to check signatures) or "canonical" (firmtuf's signer: raw bytes checked)."""
+
+    def __init__(self, consistent_snapshot: bool = True, layout: str = "pretty") -> None:
+        self.serializer: MetadataSerializer = (
+            CanonicalLayout() if layout == "canonical" else JSONSerializer()
+        )
         self.signers: dict[str, list[Signer]] = {}
         self.root = Metadata(Root(expires=future(), consistent_snapshot=consistent_snapshot))
         self.timestamp = Metadata(Timestamp(expires=future()))
@@ -101,7 +118,7 @@ class RepositorySimulator:
         md.signatures.clear()
         for signer in self.signers.get(role, []):
             md.sign(signer, append=True)
-        return md.to_bytes(JSONSerializer())
+        return md.to_bytes(self.serializer)
 
     def publish_root(self) -> None:
         """Sign the current root (also with the previous root's keys) and publish it."""
@@ -122,7 +139,7 @@ class RepositorySimulator:
             md.sign(s, append=True)
         if new_signers is not None:
             self.signers["root"] = list(new_signers)
-        self.signed_roots.append(md.to_bytes(JSONSerializer()))
+        self.signed_roots.append(md.to_bytes(self.serializer))
 
     # -- repository state --------------------------------------------------------------
 
@@ -247,3 +264,14 @@ class RepositorySimulator:
             (d / "root.json").write_bytes(self.signed_roots[0])
         kwargs.setdefault("fetcher", self.fetcher)
         return verifier.Updater(d, METADATA_URL, TARGETS_URL, **kwargs)  # type: ignore[arg-type]
+
+
+def tamper(data: bytes, old: str, new: str) -> bytes:
+    """``data`` with ``old`` (a ``"key": value`` pair) replaced by ``new``, in either
+    layout (python-tuf's pretty ``"key": value`` or canonical ``"key":value``); a tamper
+    that changes nothing fails the test instead of passing unnoticed."""
+    for a, b in ((old, new), (old.replace(": ", ":"), new.replace(": ", ":"))):
+        changed = data.replace(a.encode(), b.encode())
+        if changed != data:
+            return changed
+    raise AssertionError(f"{old!r} not found in the metadata")

@@ -16,7 +16,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey
 
 import verifier
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, TARGETS_URL, RepositorySimulator, future
+from tests.verifier.simulator import METADATA_URL, TARGETS_URL, RepositorySimulator, future, tamper
 
 Action = Callable[[verifier.Updater], object]
 
@@ -94,7 +94,7 @@ def current_url(sim: RepositorySimulator, role: str) -> str:
 
 def test_tampered_timestamp_bad_signature(sim: RepositorySimulator, md: Path) -> None:
     sim.update_timestamp()
-    data = sim.files[ts_url()].replace(b'"version": 3', b'"version": 4')
+    data = tamper(sim.files[ts_url()], '"version": 3', '"version": 4')
     sim.override[ts_url()] = data
     attack(sim, md, verifier.UnsignedMetadataError)
 
@@ -220,7 +220,7 @@ def test_fast_forward_then_key_rotation_recovers(sim: RepositorySimulator, md: P
     sim.add_key("timestamp")
     sim.rotate_root()
     sim.updater(md).refresh()
-    assert b'"version": 2' in (md / "timestamp.json").read_bytes()
+    assert json.loads((md / "timestamp.json").read_bytes())["signed"]["version"] == 2
 
 
 def test_snapshot_fast_forward_recovery(sim: RepositorySimulator, md: Path) -> None:
@@ -542,6 +542,51 @@ def test_delegated_threshold_zero_is_invalid(tmp_path: Path) -> None:
     attack(sim, md, verifier.MetadataFormatError, role="targets")
 
 
+# -- duplicate JSON keys (issue 9 item 6) ------------------------------------------------------
+
+
+def _with_duplicate(data: bytes, anchor: bytes, inserted: bytes) -> bytes:
+    """``data`` with ``inserted`` (a key and value, then a comma) right after ``anchor``:
+    Python's parser keeps the last value (the signed one), other parsers the first."""
+    compact = (anchor.replace(b": ", b":"), inserted.replace(b": ", b":").replace(b", ", b","))
+    for a, i in ((anchor, inserted), compact):  # python-tuf's layout, or canonical
+        if a in data:
+            return data.replace(a, a + i, 1)
+    raise AssertionError(f"{anchor!r} not in the metadata")
+
+
+@pytest.mark.parametrize("key", [b'"version"', b'"vers\\u0069on"'], ids=["plain", "escaped"])
+def test_duplicate_key_in_signed_timestamp_is_refused(
+    sim: RepositorySimulator, md: Path, key: bytes
+) -> None:
+    """Attack: a validly signed timestamp with an unsigned first "version" smuggled in
+    (written plainly, or with an escape: text with a backslash takes the exact parse).
+    The signature still verifies over the last-wins reading; the document is refused."""
+    sim.update_timestamp()
+    data = _with_duplicate(sim.files[ts_url()], b'"signed": {', key + b": 99, ")
+    sim.override[ts_url()] = data
+    error = attack(sim, md, verifier.MetadataFormatError, role="timestamp")
+    assert "duplicate key" in str(error)
+
+
+def test_duplicate_hash_in_signed_targets_is_refused(sim: RepositorySimulator, md: Path) -> None:
+    """Attack: a first-wins reader would check another image's hash than the one signed."""
+    sim.publish()
+    data = sim.files[current_url(sim, "targets")]
+    evil = b'"sha256": "' + hashlib.sha256(b"evil").hexdigest().encode() + b'", '
+    sim.override[current_url(sim, "targets")] = _with_duplicate(data, b'"hashes": {', evil)
+    error = attack(sim, md, verifier.MetadataFormatError, role="targets")
+    assert "duplicate key" in str(error)
+
+
+def test_duplicate_key_in_the_envelope_is_refused(sim: RepositorySimulator, md: Path) -> None:
+    sim.update_timestamp()
+    data = sim.files[ts_url()]
+    sim.override[ts_url()] = _with_duplicate(data, b"{", b'"signatures": [], ')
+    error = attack(sim, md, verifier.MetadataFormatError, role="timestamp")
+    assert "duplicate key" in str(error)
+
+
 # -- key types ---------------------------------------------------------------------------------
 
 
@@ -817,7 +862,7 @@ def test_malformed_new_root(sim: RepositorySimulator, md: Path, path: str, value
 def test_float_in_new_root(sim: RepositorySimulator, md: Path) -> None:
     signed = role_dict(sim, "root")
     signed["version"] = 2
-    data = sign_dict(sim.signers["root"][0], signed).replace(b'"version": 2', b'"version": 2.0')
+    data = tamper(sign_dict(sim.signers["root"][0], signed), '"version": 2', '"version": 2.0')
     sim.override[f"{METADATA_URL}2.root.json"] = data
     attack(sim, md, verifier.MetadataFormatError)
 

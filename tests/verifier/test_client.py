@@ -12,7 +12,7 @@ import pytest
 
 from tests.verifier.conftest import state_of
 from tests.verifier.http_server import SimServer
-from tests.verifier.simulator import RepositorySimulator
+from tests.verifier.simulator import RepositorySimulator, tamper
 from verifier.client import main
 
 TOP_FILES = {"root.json", "timestamp.json", "snapshot.json", "targets.json"}
@@ -48,7 +48,7 @@ def test_invalid_trusted_root_fails_without_requests(
     sim: RepositorySimulator, server: SimServer, tmp_path: Path
 ) -> None:
     md = tmp_path / "md"
-    init(md, sim, tmp_path, sim.signed_roots[0].replace(b'"version": 1', b'"version": 2'))
+    init(md, sim, tmp_path, tamper(sim.signed_roots[0], '"version": 1', '"version": 2'))
     assert run(md, server, "refresh") == 1
     assert server.requests == []
 

@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).parents[2] / "verifier"
 # urllib3 is requests' transport (a declared dependency too): HttpFetcher's deadline-bound
 # connection pool is built from its classes.
-ALLOWED_THIRD_PARTY = {"cryptography", "requests", "urllib3", "orjson"}
+ALLOWED_THIRD_PARTY = {"cryptography", "requests", "urllib3"}
 
 
 def test_import_verifier_loads_no_heavy_modules() -> None:

@@ -1,8 +1,8 @@
 """What the verifier does to stay fast and small, and that none of it loosens a check.
 
-Large metadata: the optional orjson encoder is used only above a size threshold (both
-encoders give the same bytes), the GC is paused while JSON is parsed, targets metadata is
-streamed into a staged file and verified from one read. Small devices: Ed25519 keys load
+Large metadata: signatures are checked over the raw bytes before parsing (canonical
+layout), the GC is kept off the parsed objects, targets metadata is streamed into a
+staged file and verified from one read. Small devices: Ed25519 keys load
 without cryptography's serialization module, the HTTP fetcher keeps one session alive.
 """
 
@@ -23,16 +23,16 @@ import pytest
 import verifier
 from tests.loopback import QuietHandler, serve
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future
+from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future, tamper
 from tests.verifier.test_attacks import current_url, role_dict, sign_dict
 from verifier._internal import canonical, storage
 
 PACKAGE_ROOT = Path(__file__).parents[2]
 
 
-def big_sim(n: int) -> RepositorySimulator:
-    """A repository whose targets.json is larger than the accelerator threshold."""
-    sim = RepositorySimulator()
+def big_sim(n: int, layout: str = "canonical") -> RepositorySimulator:
+    """A repository whose targets.json is large enough for the GC handling of the parser."""
+    sim = RepositorySimulator(layout=layout)
     for i in range(n):
         custom = {"firmtuf": {"hardware_ids": [f"hw-{i % 5}"], "version": f"1.0.{i}"}}
         sim.add_target(f"hw-{i % 5}/1.0.{i}/fw-é{i}.bin", f"image {i}".encode(), custom=custom)
@@ -40,57 +40,19 @@ def big_sim(n: int) -> RepositorySimulator:
     return sim
 
 
-@pytest.fixture(scope="module")
-def big() -> RepositorySimulator:
-    return big_sim(1400)
+@pytest.fixture(scope="module", params=["canonical", "pretty"])
+def big(request: pytest.FixtureRequest) -> RepositorySimulator:
+    return big_sim(1400, request.param)
 
 
 def test_big_fixture_is_above_the_threshold(big: RepositorySimulator) -> None:
     data = big.files[current_url(big, "targets")]
-    assert len(data) > canonical.ACCEL_MIN_BYTES
+    assert len(data) > canonical.PROMOTE_MIN_CHARS
 
 
-# -- the optional accelerator ---------------------------------------------------------
-
-
-def test_small_metadata_does_not_import_the_accelerator(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(canonical, "_orjson", canonical._UNSET)
-    doc = {"b": [1, "x"], "a": {"é": None}}
-    assert canonical.encode_canonical(doc, _decoded=True, _size_hint=100) == (
-        canonical.encode_canonical_slow(doc)
-    )
-    assert canonical._orjson is canonical._UNSET  # not even looked for
-
-
-def test_large_metadata_loads_the_accelerator_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(canonical, "_orjson", canonical._UNSET)
-    doc = {"a": 1}
-    canonical.encode_canonical(doc, _decoded=True, _size_hint=canonical.ACCEL_MIN_BYTES)
-    loaded = canonical._orjson
-    assert loaded is not canonical._UNSET  # orjson, or None when the extra is missing
-    # Once loaded it serves small documents too (no import cost left to save).
-    assert canonical._accelerator(10) is loaded
-
-
-def test_accelerated_and_pure_paths_agree_on_large_metadata(
-    big: RepositorySimulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data = big.files[current_url(big, "targets")]
-    signed = canonical.loads(data)["signed"]
-    fast = canonical.encode_canonical(signed, _decoded=True, _size_hint=len(data))
-    monkeypatch.setattr(canonical, "_orjson", None)  # a device without the extra
-    pure = canonical.encode_canonical(signed, _decoded=True, _size_hint=len(data))
-    assert fast == pure == canonical.encode_canonical_slow(signed)
-
-
-@pytest.mark.parametrize("accel", ["default", "none"])
-def test_large_repository_refresh_with_and_without_accelerator(
-    big: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accel: str
-) -> None:
-    if accel == "none":
-        monkeypatch.setattr(canonical, "_orjson", None)
+def test_large_repository_refresh(big: RepositorySimulator, tmp_path: Path) -> None:
+    """Both layouts: canonical (signatures over the raw bytes, verified before parsing)
+    and python-tuf's pretty one (re-encoded)."""
     up = big.updater(tmp_path / "md")
     target = up.get_targetinfo("hw-3/1.0.1003/fw-é1003.bin")
     assert target is not None
@@ -169,7 +131,7 @@ def test_unverified_targets_never_reach_the_stored_name(
     stored = (md / "targets.json").read_bytes()
     sim.publish()
     url = current_url(sim, "targets")
-    sim.override[url] = sim.files[url].replace(b'"length": 12', b'"length": 13')
+    sim.override[url] = tamper(sim.files[url], '"length": 12', '"length": 13')
     with pytest.raises(verifier.UnsignedMetadataError):
         sim.updater(md).refresh()
     assert (md / "targets.json").read_bytes() == stored
@@ -370,20 +332,20 @@ def test_http_download_digest_matches(recorder: str) -> None:
 def test_unchanged_timestamp_is_verified_once(
     sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from verifier._internal import trusted_set
+    from verifier._internal import metadata
     from verifier._internal.metadata import Timestamp
 
     md = tmp_path / "md"
     sim.updater(md).refresh()
     calls: list[bytes] = []
-    real = trusted_set.parse
+    real = metadata.load
 
-    def counting(cls: type, data: bytes) -> Any:
+    def counting(cls: type, data: bytes, *args: Any) -> Any:
         if cls is Timestamp:
             calls.append(data)
-        return real(cls, data)
+        return real(cls, data, *args)
 
-    monkeypatch.setattr(trusted_set, "parse", counting)
+    monkeypatch.setattr(metadata, "load", counting)
     sim.updater(md).refresh()
     assert calls == [(md / "timestamp.json").read_bytes()]  # the stored copy only
     sim.update_timestamp()  # a new one is verified as before

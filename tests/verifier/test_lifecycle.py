@@ -6,7 +6,9 @@ Several Updaters (one per component) share one trust store; ``stage`` / ``confir
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 import verifier
 from tests.verifier.simulator import RepositorySimulator
 from verifier._fetcher import Deadline
+from verifier._internal import storage
 
 
 def fw(version: str, hwid: str = "gw", counter: int = 0, **extra: object) -> dict[str, object]:
@@ -165,6 +168,36 @@ def test_interrupted_adoption_belongs_to_its_owner(tmp_path: Path) -> None:
         verifier.DevicePolicy("gw", "1.5", 4)
     )
     assert not (tmp_path / "firmtuf" / "device.json").exists()
+
+
+@pytest.mark.parametrize("err", [errno.EROFS, errno.ENOSPC])
+def test_a_layout_2_record_that_cannot_be_adopted_is_nobodys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int
+) -> None:
+    """A read-only or full store cannot name the owner of layout 2's record. Read as it
+    is, the MCU took the gateway's installed 1.5 and counter as its own (so an MCU image
+    older than its factory 4.0 looked newer): now no component reads it until the store
+    can be written, and the first one then adopts it as usual."""
+    (tmp_path / "firmtuf").mkdir()
+    legacy = {"name": "gw/1.5/fw.bin", "version": "1.5", "security_counter": 4}
+    (tmp_path / "firmtuf" / "device.json").write_text(json.dumps(legacy))
+    real = storage.atomic_write
+
+    def failing(path: Path, data: bytes, **kw: object) -> None:
+        raise verifier.StorageError(f"cannot write {path}") from OSError(err, os.strerror(err))
+
+    monkeypatch.setattr(storage, "atomic_write", failing)
+    for hwid, factory in (("mcu", "4.0"), ("gw", "1.0")):
+        with pytest.raises(verifier.StorageError, match="names no component") as info:
+            verifier.DevicePolicy.from_metadata_dir(tmp_path, hwid, factory)
+        assert info.value.errno == err
+    monkeypatch.setattr(storage, "atomic_write", real)
+    assert verifier.DevicePolicy.from_metadata_dir(tmp_path, "gw", "1.0") == (
+        verifier.DevicePolicy("gw", "1.5", 4)
+    )
+    assert verifier.DevicePolicy.from_metadata_dir(tmp_path, "mcu", "4.0") == (
+        verifier.DevicePolicy("mcu", "4.0", 0)
+    )
 
 
 @pytest.mark.parametrize(

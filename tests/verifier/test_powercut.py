@@ -167,6 +167,27 @@ def recover(world: dict[str, object], device: Path, url: str) -> list[str]:
     return problems
 
 
+def judge(
+    world: dict[str, object],
+    device: Path,
+    url: str,
+    point: float,
+    torn: dict[float, list[str]],
+    failed: dict[float, list[str]],
+    more: tuple[str, ...] = (),
+) -> None:
+    """After a kill or a fault at ``point``: what a fresh process finds in the storage
+    (``torn``, with ``more`` problems the caller saw), then the next update to its end
+    (``failed`` unless it recovered)."""
+    seen = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
+    problems = [*seen["problems"], *more]  # type: ignore[misc]
+    if problems:
+        torn[point] = problems
+    problems = recover(world, device, url)
+    if problems:
+        failed[point] = problems
+
+
 def partial_bytes(device: Path) -> int:
     """Bytes a killed download left to resume."""
     d = device / "trust" / "firmtuf" / "partial"
@@ -197,20 +218,15 @@ def test_kill_at_storage_operations(world: dict[str, object], source: str) -> No
     assert counting.returncode == 0, counting.stderr
     total = json.loads(counting.stdout.strip().splitlines()[-1])
     points = choose(total["ops"], DEFAULT_POINTS if source == "repo" else DEFAULT_POINTS // 2)
-    torn: dict[int, list[str]] = {}
-    failed: dict[int, list[str]] = {}
+    torn: dict[float, list[str]] = {}
+    failed: dict[float, list[str]] = {}
     resumable = 0
     for n in points:
         device = fresh(world, "point")
         killed = child("update", str(device), repo, "--kill-at", str(n))
         assert killed.returncode == -signal.SIGKILL, (n, killed.stdout, killed.stderr)
         resumable += partial_bytes(device) > 0
-        seen = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
-        if seen["problems"]:
-            torn[n] = seen["problems"]  # type: ignore[assignment]
-        problems = recover(world, device, repo)
-        if problems:
-            failed[n] = problems
+        judge(world, device, repo, n, torn, failed)
     report(
         "storage operations" + (" (usb bundle)" if source == "bundle" else ""),
         {"operations": total["ops"], "kinds": total["kinds"], "points": len(points),
@@ -296,12 +312,7 @@ def test_kill_at_timed_points_of_a_download(world: dict[str, object], server: st
             proc.stdout.close()  # type: ignore[union-attr]
             proc.stderr.close()  # type: ignore[union-attr]
         resumable += partial_bytes(device) > 0
-        seen = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
-        if seen["problems"]:
-            torn[delay] = seen["problems"]  # type: ignore[assignment]
-        problems = recover(world, device, server)
-        if problems:
-            failed[delay] = problems
+        judge(world, device, server, delay, torn, failed)
     report(
         "timed download kills",
         {
@@ -344,8 +355,8 @@ def test_storage_faults_at_storage_operations(world: dict[str, object], err: str
     original = Path(str(world["device"]))
     before = {str(p.relative_to(original)) for p in original.rglob("*")}
     unclear: dict[int, str] = {}
-    torn: dict[int, list[str]] = {}
-    failed: dict[int, list[str]] = {}
+    torn: dict[float, list[str]] = {}
+    failed: dict[float, list[str]] = {}
     stopped = 0
     for n in points:
         device = fresh(world, "fault")
@@ -357,15 +368,8 @@ def test_storage_faults_at_storage_operations(world: dict[str, object], err: str
                 unclear[n] = f"{error['error']}: {error['message']}"
         elif run.returncode != 0:
             unclear[n] = (run.stderr.strip().splitlines() or ["?"])[-1]
-        seen = powercut.inspect(device, world["known"])  # type: ignore[arg-type]
-        problems: list[str] = list(seen["problems"])  # type: ignore[call-overload]
-        if err == "ENOSPC":
-            problems += [f"left {name}" for name in leftovers(device, before)]
-        if problems:
-            torn[n] = problems
-        problems = recover(world, device, repo)
-        if problems:
-            failed[n] = problems
+        left = leftovers(device, before) if err == "ENOSPC" else []
+        judge(world, device, repo, n, torn, failed, tuple(f"left {name}" for name in left))
     report(
         f"storage faults ({err})",
         {"operations": total, "points": len(points), "update_stopped": stopped,
@@ -462,11 +466,16 @@ def test_a_read_only_trust_store(world: dict[str, object], namespaces: None) -> 
     """The trust store on a read-only mount (a read-only root file system, or ext4 after
     ``errors=remount-ro``). Up to date, the device polls as usual: refresh, check,
     nothing to confirm, no lock file needed. With a release to take, the update stops
-    with a StorageError naming EROFS, and not a byte of the store changed."""
+    with a StorageError naming EROFS. Still holding layout 2's record (which names no
+    component), no component may read it as its own: a StorageError says so. Not a byte
+    of the store changes."""
     repo = Path(str(world["repo"]))
     current = fresh(world, "ro-current")
     assert child("update", str(current), str(repo)).returncode == 0
-    old = fresh(world, "ro-old")
+    adopted = fresh(world, "ro-adopted")  # the old release, layout 3
+    assert child("update", str(adopted), str(Path(str(world["tmp"])) / "old-repo")).returncode == 0
+    assert not (adopted / "trust" / "firmtuf" / "device.json").exists()
+    layout_2 = fresh(world, "ro-layout-2")
     script = """
 mount --bind "$T" "$T"
 mount -o remount,ro,bind "$T"
@@ -474,16 +483,18 @@ set +e
 "$PY" -m tests.verifier.powercut update "$DEVICE" "$REPO"
 echo "rc=$?"
 """
-    for device, expect in ((current, "rc=0"), (old, "rc=3")):
+    cases = [(current, None), (adopted, "Read-only file system"), (layout_2, "names no component")]
+    for device, why in cases:
         before = tree(device / "trust")
         done = in_namespace(script, T=device / "trust", DEVICE=device, REPO=repo)
         assert done.returncode == 0, done.stderr
         lines = done.stdout.strip().splitlines()
-        assert lines[-1] == expect, (device.name, done.stdout, done.stderr)
-        if expect == "rc=3":
+        assert lines[-1] == ("rc=0" if why is None else "rc=3"), (device.name, done.stdout)
+        if why is not None:
             error = outcome("\n".join(lines[:-1]))
             assert error["error"] == "StorageError", error
-            assert "Read-only file system" in str(error["message"])
+            assert why in str(error["message"]), error
+            assert "Read-only file system" in str(error["message"]), error
         assert tree(device / "trust") == before
 
 

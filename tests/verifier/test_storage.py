@@ -9,7 +9,7 @@ import pytest
 
 import verifier
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator
+from tests.verifier.simulator import METADATA_URL, RepositorySimulator, tamper
 from verifier._internal import storage
 
 
@@ -76,7 +76,7 @@ def test_stored_files_are_reverified(sim: RepositorySimulator, tmp_path: Path) -
     sim.updater(md).refresh()
     # Someone edits the stored targets.json: it no longer verifies, so it is fetched again.
     stored = (md / "targets.json").read_bytes()
-    (md / "targets.json").write_bytes(stored.replace(b'"length": 12', b'"length": 13'))
+    (md / "targets.json").write_bytes(tamper(stored, '"length": 12', '"length": 13'))
     sim.fetcher.requests.clear()
     up = sim.updater(md)
     up.refresh()

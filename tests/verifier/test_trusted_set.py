@@ -7,7 +7,7 @@ import time
 import pytest
 
 import verifier
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future
+from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future, tamper
 from verifier._internal.trusted_set import TrustedMetadataSet
 
 
@@ -102,4 +102,4 @@ def test_untrusted_root_refused(sim: RepositorySimulator) -> None:
     with pytest.raises(verifier.MetadataFormatError):
         TrustedMetadataSet(b"{}", time.time())
     with pytest.raises(verifier.UnsignedMetadataError):
-        TrustedMetadataSet(sim.signed_roots[0].replace(b'"version": 1', b'"version": 7'), 0)
+        TrustedMetadataSet(tamper(sim.signed_roots[0], '"version": 1', '"version": 7'), 0)

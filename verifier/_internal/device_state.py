@@ -155,8 +155,10 @@ def load(store: TrustStore, hardware_id: str, lock: FileLock | None = None) -> C
     """The recorded state of ``hardware_id`` (empty when nothing was recorded).
 
     Adopts layout 2's single-component record when this component has none (taking
-    ``lock`` for that; a store that cannot be written keeps it where it is and it is
-    read as this component's).
+    ``lock`` for that). A store that cannot be written (read-only, full) cannot adopt
+    it: a record that names no owner is then a StorageError for every component (read
+    as it is, each would take it as its own); one an interrupted adoption already
+    named serves its owner where it is.
 
     Raises:
         StorageError: unreadable or malformed state, or a record of another hardware id
@@ -218,7 +220,14 @@ def _adopt(store: TrustStore, hardware_id: str, legacy: bytes) -> ComponentState
         storage.fsync_dir(dest.parent)
         storage.fsync_dir(source.parent)
     except (OSError, StorageError) as e:
-        # A read-only store: nothing can change, so the record serves where it is.
+        if not named:
+            # Nothing says whose record it is: read as it is, every component of this
+            # device would take another's installed version and counter as its own.
+            raise StorageError(
+                f"layout 2 device state {source} cannot be adopted ({e}): it names no "
+                "component, so none may use it until the trust store can be written"
+            ) from e
+        # Interrupted after naming its owner (a read-only store now): only it reads it.
         log.warning("device state %s not migrated (%s); read as it is", source, e)
     else:
         log.info("device state %s (layout 2) adopted by hardware id %r", source, state.hardware_id)

@@ -118,7 +118,7 @@ class Key:
         self._loaded = loaded
         return loaded
 
-    def verify(self, signature_hex: str, message: bytes) -> bool:
+    def verify(self, signature_hex: str, message: bytes | memoryview) -> bool:
         """Return whether ``signature_hex`` is a valid signature of ``message``.
 
         A malformed key is an error (MetadataFormatError), a wrong signature is False.
@@ -159,11 +159,11 @@ class UnknownKey(Key):
     def identity(self) -> tuple[str, bytes]:
         return ("unknown", self.keyid.encode())
 
-    def verify(self, signature_hex: str, message: bytes) -> bool:
+    def verify(self, signature_hex: str, message: bytes | memoryview) -> bool:
         return False
 
 
-def _verify_pem_key(kind: str, key: Any, sig: bytes, message: bytes) -> None:
+def _verify_pem_key(kind: str, key: Any, sig: bytes, message: bytes | memoryview) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding
 

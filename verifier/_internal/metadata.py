@@ -3,7 +3,8 @@
 Every field the client workflow reads is type-checked here; anything malformed raises
 MetadataFormatError (never KeyError/TypeError). Unknown fields are ignored, as the
 specification asks. Signatures are checked by :func:`verify_signatures` with the keys and
-threshold of the delegating role, counting each distinct key once.
+threshold of the delegating role, counting each distinct key once, before the metadata is
+parsed when it is in canonical layout (:func:`load`, docs/adr/0014).
 """
 
 from __future__ import annotations
@@ -17,14 +18,23 @@ from verifier._errors import (
     MetadataFormatError,
     UnsignedMetadataError,
 )
-from verifier._internal.canonical import encode_canonical, loads
+from verifier._internal.canonical import (
+    check_colons,
+    decode,
+    encode_canonical,
+    loads_counted,
+    parse_signed,
+    split_envelope,
+)
 from verifier._internal.hashing import new_hasher, sha256
 from verifier._internal.keys import Key, UnknownKey
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, TypeVar
+
+    S = TypeVar("S", bound="Signed")
 
 SPEC_MAJOR = "1"
 TOP_LEVEL_ROLES = frozenset(("root", "timestamp", "snapshot", "targets"))
@@ -226,36 +236,86 @@ def _parse_keys(data: Any, what: str) -> dict[str, Key]:
 class Envelope:
     """A parsed ``{"signed": ..., "signatures": [...]}`` document."""
 
-    __slots__ = ("signatures", "signed", "size")
+    __slots__ = ("message", "signatures", "signed", "unchecked")
 
-    def __init__(self, signed: dict[str, Any], signatures: dict[str, str], size: int = 0) -> None:
+    def __init__(
+        self,
+        signed: dict[str, Any],
+        signatures: dict[str, str],
+        unchecked: int | None = None,
+        message: bytes | memoryview | None = None,
+    ) -> None:
         self.signed = signed
         self.signatures = signatures
-        self.size = size  # of the JSON document (picks the canonical encoder)
+        self.message = message
+        """The bytes of ``signed`` exactly as in the document, when it is in canonical
+        layout and they are kept (roots, checked by two key sets; see :func:`parse`)."""
+        self.unchecked = unchecked
+        """The colons the canonical ``signed`` must hold while that duplicate-key check
+        (canonical.loads_counted) is still to be made; None: nothing left to check. The
+        document itself is not kept to name the key: it would raise the peak memory
+        (trusted_set frees the text before the signature check)."""
 
     @classmethod
     def from_bytes(cls, data: bytes | str, expected_type: str) -> Envelope:
-        doc = _dict(loads(data), "metadata")
+        """Parse a metadata document.
+
+        Raises:
+            MetadataFormatError: not JSON, not a TUF envelope, of another type, or (here or
+                when its canonical bytes are first taken) a JSON object repeats a key.
+        """
+        parsed, colons = loads_counted(data)
+        doc = _dict(parsed, "metadata")
         signed = _dict(doc.get("signed"), "signed")
-        sigs = doc.get("signatures")
-        if not isinstance(sigs, list):
-            raise _fail("signatures must be a list")
-        signatures: dict[str, str] = {}
-        for sig in sigs:
-            sig = _dict(sig, "signature")
-            keyid = _str(sig.get("keyid"), "signature keyid")
-            value = _str(sig.get("sig"), "signature sig")
-            if keyid in signatures:
-                raise _fail(f"multiple signatures for key id {keyid}")
-            signatures[keyid] = value
-        kind = signed.get("_type")
-        if kind != expected_type:
-            raise _fail(f"expected {expected_type} metadata, got _type {kind!r}")
-        return cls(signed, signatures, len(data))
+        signatures = _signatures(doc.get("signatures"))
+        _check_type(signed, expected_type)
+        if colons is not None:
+            # The envelope around "signed" (its key included) is small: counted now; the
+            # colons left belong to the signed part, checked with its canonical bytes.
+            rest = {k: v for k, v in doc.items() if k != "signed"}
+            colons -= 1 + encode_canonical(rest, _decoded=True).count(b":")
+        return cls(signed, signatures, colons)
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes of ``signed``: what signatures cover.
+
+        Raises:
+            MetadataFormatError: not expressible in canonical JSON, or the document
+                repeated a key in an object.
+        """
+        data = encode_canonical(self.signed, _decoded=True)
+        if self.unchecked is not None:
+            check_colons(data, self.unchecked)
+            self.unchecked = None
+        return data
+
+
+def _signatures(sigs: Any) -> dict[str, str]:
+    if not isinstance(sigs, list):
+        raise _fail("signatures must be a list")
+    signatures: dict[str, str] = {}
+    for sig in sigs:
+        sig = _dict(sig, "signature")
+        keyid = _str(sig.get("keyid"), "signature keyid")
+        value = _str(sig.get("sig"), "signature sig")
+        if keyid in signatures:
+            raise _fail(f"multiple signatures for key id {keyid}")
+        signatures[keyid] = value
+    return signatures
+
+
+def _check_type(signed: dict[str, Any], expected_type: str) -> None:
+    kind = signed.get("_type")
+    if kind != expected_type:
+        raise _fail(f"expected {expected_type} metadata, got _type {kind!r}")
 
 
 def verify_signatures(
-    env: Envelope, message: bytes, role: Role, keys: dict[str, Key], what: str
+    signatures: dict[str, str],
+    message: bytes | memoryview,
+    role: Role,
+    keys: dict[str, Key],
+    what: str,
 ) -> None:
     """Check that a threshold of distinct keys of ``role`` signed ``message``.
 
@@ -266,7 +326,7 @@ def verify_signatures(
     """
     counted: set[tuple[str, bytes]] = set()
     for keyid in role.keyids:
-        sig = env.signatures.get(keyid)
+        sig = signatures.get(keyid)
         key = keys.get(keyid)
         if sig is None or key is None:
             continue
@@ -305,10 +365,10 @@ class Signed:
         """The canonical bytes signatures cover (computed on demand, not kept: memory).
 
         Raises:
-            MetadataFormatError: not expressible in canonical JSON.
+            MetadataFormatError: not expressible in canonical JSON, or the document
+                repeated a key in an object.
         """
-        env = self.envelope
-        return encode_canonical(env.signed, _decoded=True, _size_hint=env.size)
+        return self.envelope.signed_bytes()
 
     def is_expired(self, reference_time: float) -> bool:
         """True when ``reference_time`` (seconds since the epoch) is at or past expiry."""
@@ -352,11 +412,21 @@ class Root(Signed):
             raise _fail("consistent_snapshot must be a boolean")
         self.consistent_snapshot = cs
 
+    def delegate(self, role_name: str) -> tuple[Role, dict[str, Key]]:
+        """The threshold and keys this root trusts for the top-level ``role_name``."""
+        return self.roles[role_name], self.keys
+
     def verify_delegate(self, role_name: str, other: Signed) -> None:
         """Raises UnsignedMetadataError unless ``other`` meets ``role_name``'s threshold."""
-        verify_signatures(
-            other.envelope, other.signed_bytes(), self.roles[role_name], self.keys, role_name
-        )
+        _verify(other.envelope, *self.delegate(role_name), role_name)
+
+    def load_delegate(self, role_name: str, cls: type[S], data: bytes) -> S:
+        """``data`` parsed as ``cls`` once it meets ``role_name``'s threshold (:func:`load`).
+
+        Raises:
+            RepositoryError: malformed, or not signed by a threshold of the role's keys.
+        """
+        return load(cls, data, *self.delegate(role_name), role_name)
 
 
 class Timestamp(Signed):
@@ -697,23 +767,110 @@ class Targets(Signed):
             found = self._cache[path] = TargetFile(path, entry)
         return found
 
-    def verify_delegate(self, role_name: str, other: Signed) -> None:
-        """Raises UnsignedMetadataError unless ``other`` meets ``role_name``'s threshold."""
+    def delegate(self, role_name: str) -> tuple[Role, dict[str, Key]]:
+        """The threshold and keys this role trusts for its delegated ``role_name``.
+
+        Raises:
+            UnsignedMetadataError: ``role_name`` is not delegated by this role.
+        """
         role = None if self.delegations is None else self.delegations.role(role_name)
         if role is None or self.delegations is None:
             raise UnsignedMetadataError(f"{role_name} is not delegated by this role")
-        verify_signatures(
-            other.envelope, other.signed_bytes(), role, self.delegations.keys, role_name
-        )
+        return role, self.delegations.keys
+
+    def verify_delegate(self, role_name: str, other: Signed) -> None:
+        """Raises UnsignedMetadataError unless ``other`` meets ``role_name``'s threshold."""
+        _verify(other.envelope, *self.delegate(role_name), role_name)
+
+    def load_delegate(self, role_name: str, cls: type[S], data: bytes) -> S:
+        """``data`` parsed as ``cls`` once it meets ``role_name``'s threshold (:func:`load`).
+
+        Raises:
+            RepositoryError: malformed, not delegated, or not signed by a threshold of
+                the delegation's keys.
+        """
+        return load(cls, data, *self.delegate(role_name), role_name)
 
 
-def parse(cls: type[Signed], data: bytes | str) -> Any:
-    """Parse metadata (bytes, or text from ``canonical.decode``) of the given class.
+def parse(cls: type[S], data: bytes) -> S:
+    """Parse metadata of the given class (signatures not checked: see :func:`load`).
+
+    A root in canonical layout keeps the exact bytes of its ``signed`` (its signatures
+    are checked over them, by the old and the new root's keys).
 
     Raises:
         MetadataFormatError: malformed metadata.
     """
-    env = Envelope.from_bytes(data, cls.type_name)
+    split = split_envelope(data)
+    if split is not None:
+        signatures, start = split
+        signed = parse_signed(decode(data), start)
+        if signed is not None:
+            kept = memoryview(data)[start:-1] if cls is Root else None
+            env = Envelope(_dict(signed, "signed"), _signatures(signatures), None, kept)
+            return _build(cls, env)
+    return _build(cls, Envelope.from_bytes(data, cls.type_name))
+
+
+def load(cls: type[S], data: bytes, role: Role, keys: dict[str, Key], what: str) -> S:
+    """``data`` parsed as ``cls`` metadata once a threshold of ``role``'s ``keys`` signed it.
+
+    Verify before parse (docs/adr/0014): when ``data`` is in canonical layout
+    (canonical.split_envelope), only its signatures are parsed, the threshold is checked
+    over the exact bytes of its ``signed`` part, and only then are those bytes parsed.
+    Otherwise (a document in another layout, or whose signatures do not cover those
+    bytes), :func:`load_reencoded`.
+
+    Raises:
+        MetadataFormatError: malformed metadata (a repeated key included).
+        UnsignedMetadataError: fewer than ``role.threshold`` valid signatures.
+        CryptoUnavailableError: a key's primitive cannot be loaded.
+    """
+    split = split_envelope(data)
+    if split is not None:
+        sigs, start = split
+        signatures = _signatures(sigs)
+        message = memoryview(data)[start:-1]
+        try:
+            verify_signatures(signatures, message, role, keys, what)
+        except UnsignedMetadataError:
+            pass  # perhaps signed in canonical form but written otherwise: re-encode
+        else:
+            signed = parse_signed(decode(data), start)
+            if signed is not None:
+                kept = message if cls is Root else None
+                return _build(cls, Envelope(_dict(signed, "signed"), signatures, None, kept))
+    return load_reencoded(cls, data, role, keys, what)
+
+
+def load_reencoded(cls: type[S], data: bytes, role: Role, keys: dict[str, Key], what: str) -> S:
+    """:func:`load` by the specification's definition: the whole document parsed, the
+    threshold checked over the canonical re-encoding of ``signed``.
+
+    Raises:
+        MetadataFormatError: malformed metadata (a repeated key included).
+        UnsignedMetadataError: fewer than ``role.threshold`` valid signatures.
+        CryptoUnavailableError: a key's primitive cannot be loaded.
+    """
+    new = _build(cls, Envelope.from_bytes(data, cls.type_name))
+    verify_signatures(new.envelope.signatures, new.envelope.signed_bytes(), role, keys, what)
+    return new
+
+
+def _verify(env: Envelope, role: Role, keys: dict[str, Key], what: str) -> None:
+    # The exact bytes first when kept (no re-encoding), then the canonical form.
+    if env.message is not None:
+        try:
+            verify_signatures(env.signatures, env.message, role, keys, what)
+        except UnsignedMetadataError:
+            pass
+        else:
+            return
+    verify_signatures(env.signatures, env.signed_bytes(), role, keys, what)
+
+
+def _build(cls: type[S], env: Envelope) -> S:
+    _check_type(env.signed, cls.type_name)
     try:
         return cls(env)
     except MetadataFormatError:

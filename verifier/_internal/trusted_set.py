@@ -15,7 +15,6 @@ from verifier._errors import (
     ExpiredMetadataError,
     RepositoryError,
 )
-from verifier._internal.canonical import decode
 from verifier._internal.metadata import Root, Snapshot, Targets, Timestamp, parse
 
 
@@ -51,8 +50,7 @@ class TrustedMetadataSet:
         """
         if self.timestamp is not None:
             raise RuntimeError("cannot update root after timestamp")
-        new = parse(Root, data)
-        self.root.verify_delegate("root", new)
+        new = self.root.load_delegate("root", Root, data)
         if new.version != self.root.version + 1:
             raise BadVersionNumberError(
                 f"expected root version {self.root.version + 1}, got {new.version}"
@@ -95,8 +93,7 @@ class TrustedMetadataSet:
             # one is still refused before snapshot) without a second parse and
             # signature check. The usual case of a poll with nothing new.
             raise EqualVersionNumberError("timestamp unchanged")
-        new = parse(Timestamp, data)
-        self.root.verify_delegate("timestamp", new)
+        new = self.root.load_delegate("timestamp", Timestamp, data)
         if self.timestamp is not None:
             if new.version < self.timestamp.version:
                 raise BadVersionNumberError(
@@ -134,8 +131,7 @@ class TrustedMetadataSet:
         meta = self.timestamp.snapshot_meta
         if not trusted:
             meta.verify(data, "snapshot.json")
-        new = parse(Snapshot, data)
-        self.root.verify_delegate("snapshot", new)
+        new = self.root.load_delegate("snapshot", Snapshot, data)
         if self.snapshot is not None:
             for name, info in self.snapshot.meta.items():
                 new_info = new.meta.get(name)
@@ -184,14 +180,7 @@ class TrustedMetadataSet:
         if meta is None:
             raise RepositoryError(f"snapshot does not list {role_name}.json")
         meta.verify(data, f"{role_name}.json")
-        text = decode(data)
-        # Peak memory: a caller that passes the only reference to the bytes (Updater
-        # does) gets them freed here, and the text after parsing, so large targets
-        # metadata is never held three times over (bytes, text, canonical bytes).
-        del data
-        new = parse(Targets, text)
-        del text
-        parent.verify_delegate(role_name, new)
+        new = parent.load_delegate(role_name, Targets, data)
         if new.version != meta.version:
             raise BadVersionNumberError(
                 f"{role_name} version {new.version}, snapshot says {meta.version}"

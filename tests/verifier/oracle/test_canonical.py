@@ -70,26 +70,21 @@ def reference(value: Any) -> bytes | None:
         return None
 
 
-# Our encoder's three paths: orjson when installed (extra "accel"), the standard library's
-# json when not, and the pure OLPC encoder they fall back to.
-PATHS = ("orjson", "json", "slow")
+# Our encoder's two paths: the standard library's json, and the pure OLPC encoder it falls
+# back to.
+PATHS = ("json", "slow")
 
 
-def ours(value: Any, path: str = "orjson") -> bytes | None:
+def ours(value: Any, path: str = "json") -> bytes | None:
     from verifier._errors import MetadataFormatError
     from verifier._internal import canonical
 
-    saved = canonical._orjson
     try:
         if path == "slow":
             return canonical.encode_canonical_slow(value)
-        if path == "json":
-            canonical._orjson = None  # as on a device without the accelerator
         return canonical.encode_canonical(value)
     except MetadataFormatError:
         return None
-    finally:
-        canonical._orjson = saved
 
 
 @given(json_values)
@@ -134,7 +129,7 @@ class _Point:
 
 
 # Python values that are not JSON. securesystemslib refuses every one; ours must too, on
-# the fast (orjson / json) path as on the slow one: the encoder decides what gets signed.
+# the fast (json) path as on the slow one: the encoder decides what gets signed.
 NOT_JSON = {
     "datetime": datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC),
     "date": datetime.date(2030, 1, 1),
