@@ -14,14 +14,15 @@ from signer import (
     InvalidInputError,
     LocalFile,
     RepositoryLocationError,
+    Source,
     build_dashboard,
     open_store,
     publish_to_store,
+    published_source,
     repository_status,
     upload_dashboard,
+    working_source,
 )
-from signer._client import Source, published_source
-from signer._publish import working_source
 from signer.cli._common import echo_json
 
 F = TypeVar("F", bound=Callable[..., Any])

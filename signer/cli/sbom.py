@@ -7,12 +7,21 @@ from pathlib import Path
 
 import click
 
-from signer._client import ClientRefusal, fetch_release_sbom, root_problem
-from signer._errors import InvalidInputError, UnreachableError, VerificationError
-from signer._firmware import parse_firmware_version
-from signer._fsutil import atomic_write
-from signer._repository import CONFIG_FILE, FirmwareRepository
-from signer._sbom import ReleaseSbom, parse_sbom, release_sbom
+from signer import (
+    CONFIG_FILE,
+    ClientRefusal,
+    FirmwareRepository,
+    InvalidInputError,
+    ReleaseSbom,
+    UnreachableError,
+    VerificationError,
+    atomic_write,
+    fetch_release_sbom,
+    parse_firmware_version,
+    parse_sbom,
+    release_sbom,
+    root_problem,
+)
 from signer.cli._common import echo_json, json_option, read_small_file
 from signer.cli._locking import locks_repo
 from signer.cli._remote import client_source, endpoint_option
