@@ -20,15 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from signer._bundle import BundleReport, build_bundle
-    from signer._client import (
-        ClientRefusal,
-        ClientReport,
-        Source,
-        fetch_release_sbom,
-        published_source,
-        root_problem,
-        verify_published,
-    )
+    from signer._client import ClientRefusal, ClientReport, root_problem, verify_published
     from signer._dashboard import (
         DASHBOARD_FILE,
         Dashboard,
@@ -68,32 +60,26 @@ if TYPE_CHECKING:
         sign_event,
         start_event,
     )
-    from signer._firmware import (
-        FirmwareFields,
-        parse_date,
-        parse_firmware_version,
-        validate_target_name,
-    )
-    from signer._fsutil import atomic_write
+    from signer._firmware import FirmwareFields, parse_date, validate_target_name
     from signer._image_check import ImageCheck
     from signer._init import init_repository
     from signer._keyfile import DEFAULT_KDF_ROUNDS, KDF_ROUNDS_ENV, MAX_KDF_ROUNDS
     from signer._keyops import KeyChange, KeyInfo, NewKey, change_keys, list_keys
     from signer._keys import KEY_TYPES, ExternalKey, Keyring, public_key_from_pem
     from signer._lock import WAIT_ENV, repository_lock
-    from signer._publish import PublishReport, publish, verify_working_repository, working_source
+    from signer._publish import PublishReport, publish, verify_working_repository
     from signer._reencrypt import reencrypt_key_files
     from signer._refresh import RefreshResult, refresh
+    from signer._release_sbom import read_release_sbom
     from signer._remote import open_store, publish_to_store
     from signer._repository import (
-        CONFIG_FILE,
         DEFAULT_EXPIRY,
         FirmwareRepository,
         Pending,
         SignResult,
         SignState,
     )
-    from signer._sbom import ReleaseSbom, parse_sbom, release_sbom
+    from signer._sbom import ReleaseSbom
     from signer._signers import PASSWORD_SECRET, PIN_SECRET, SIGNER_URI_FIELD
     from signer._status import RepositoryStatus, RoleStatus, repository_status
     from signer._store import LocalFile, PruneReport, Store, prune
@@ -116,17 +102,9 @@ if TYPE_CHECKING:
 # Imported on first use: the package loads on a device-only install (no tuf, no click),
 # so `firmtuf` there can say which extra to install instead of failing on an import.
 _EXPORTS: dict[str, str] = {
-    "Source": "signer._client",
-    "published_source": "signer._client",
-    "fetch_release_sbom": "signer._client",
-    "working_source": "signer._publish",
-    "parse_firmware_version": "signer._firmware",
-    "parse_sbom": "signer._sbom",
-    "ReleaseSbom": "signer._sbom",
-    "release_sbom": "signer._sbom",
-    "atomic_write": "signer._fsutil",
-    "CONFIG_FILE": "signer._repository",
     "ClientRefusal": "signer._client",
+    "read_release_sbom": "signer._release_sbom",
+    "ReleaseSbom": "signer._sbom",
     "ClientReport": "signer._client",
     "verify_published": "signer._client",
     "Dashboard": "signer._dashboard",
@@ -317,7 +295,9 @@ __all__ = [
     "BundleReport",
     "verify_working_repository",
     "root_problem",
-    # support periods
+    # support periods and SBOMs
+    "read_release_sbom",
+    "ReleaseSbom",
     "SupportInfo",
     "SupportChange",
     "set_support",
@@ -348,15 +328,4 @@ __all__ = [
     "ImageCheck",
     "bin_prefix",
     "UnreachableError",
-    # reading releases back (firmtuf sbom, verify)
-    "Source",
-    "published_source",
-    "fetch_release_sbom",
-    "working_source",
-    "parse_firmware_version",
-    "parse_sbom",
-    "ReleaseSbom",
-    "release_sbom",
-    "atomic_write",
-    "CONFIG_FILE",
 ]

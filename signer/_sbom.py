@@ -28,6 +28,7 @@ from signer._firmware import (
     parse_firmware_version,
     validate_target_name,
 )
+from signer._fsutil import atomic_write
 from signer._repository import FirmwareRepository
 from verifier import Config
 
@@ -212,6 +213,10 @@ class ReleaseSbom:
     data: bytes
     signed: bool
     """False when the firmware or SBOM role is an unsigned draft (devices do not see it yet)."""
+
+    def write(self, path: Path) -> None:
+        """Write the document to ``path`` atomically (exactly :attr:`data`)."""
+        atomic_write(path, self.data)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -4,24 +4,18 @@ read a repository as a device does (verify, sbom)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from signer import (
     FirmwareRepository,
-    InvalidInputError,
     LocalFile,
-    RepositoryLocationError,
-    Source,
     build_dashboard,
     open_store,
     publish_to_store,
-    published_source,
     repository_status,
     upload_dashboard,
-    working_source,
 )
 from signer.cli._common import echo_json
 
@@ -68,22 +62,3 @@ def publish_remote(
     )
     if dashboard:
         click.echo(f"Dashboard: {report.url.rstrip('/')}/{key}")
-
-
-def client_source(source: str, endpoint_url: str | None) -> Source:
-    """Where a device-side check reads REPO_OR_URL: an s3:// bucket/prefix, an http(s)
-    base URL, a published directory, or the tree a working repository would publish.
-
-    Raises:
-        InvalidInputError: none of these.
-        PublishError: a working repository that is not publishable.
-    """
-    if source.startswith(("s3://", "http://", "https://")):
-        return published_source(source, endpoint_url=endpoint_url)
-    if not Path(source).is_dir():
-        raise InvalidInputError(f"{source} is neither a directory nor an http(s) or s3:// URL")
-    try:
-        working = FirmwareRepository(source)
-    except RepositoryLocationError:
-        return published_source(source)
-    return working_source(working)

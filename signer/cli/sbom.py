@@ -7,24 +7,10 @@ from pathlib import Path
 
 import click
 
-from signer import (
-    CONFIG_FILE,
-    ClientRefusal,
-    FirmwareRepository,
-    InvalidInputError,
-    ReleaseSbom,
-    UnreachableError,
-    VerificationError,
-    atomic_write,
-    fetch_release_sbom,
-    parse_firmware_version,
-    parse_sbom,
-    release_sbom,
-    root_problem,
-)
+from signer import ReleaseSbom, RepositoryLocationError, read_release_sbom
 from signer.cli._common import echo_json, json_option, read_small_file
 from signer.cli._locking import locks_repo
-from signer.cli._remote import client_source, endpoint_option
+from signer.cli._remote import endpoint_option
 from verifier import Config
 
 
@@ -71,47 +57,20 @@ def sbom(
     hashes, format) instead of the document, which then needs --output. Exit 7: no such
     release, or it has no SBOM; 9: the SBOM does not verify; 12: could not reach.
     """
-    parse_firmware_version(version)
-    if root_path is not None:
-        found = _from_device(source, root_path, hardware_id, version, endpoint_url)
-    elif (Path(source) / CONFIG_FILE).is_file():
-        found = release_sbom(FirmwareRepository(source), hardware_id, version)
-    else:
-        raise click.UsageError(f"{source} is not a working repository: give --root ROOT.json")
-    _deliver(found, output, as_json)
-
-
-def _from_device(
-    source: str, root_path: Path, hardware_id: str, version: str, endpoint_url: str | None
-) -> ReleaseSbom:
-    root = read_small_file(root_path, "root", Config().root_max_length)
-    problem = root_problem(root)
-    if problem:
-        raise InvalidInputError(f"root {root_path} is not a usable trusted root: {problem}")
-    try:
-        names, target, data = fetch_release_sbom(
-            client_source(source, endpoint_url), root, hardware_id, version
-        )
-    except ClientRefusal as e:
-        if e.unreachable:
-            raise UnreachableError(f"could not reach {source}: {e}") from e
-        raise VerificationError(f"{source} does not verify: {e}") from e
-    try:
-        document = parse_sbom(data, f"SBOM {target.path!r}")
-    except InvalidInputError as e:
-        raise VerificationError(f"{source} does not verify: {e}") from None
-    return ReleaseSbom(
-        hardware_id,
-        version,
-        names,
-        target.path,
-        target.length,
-        dict(target.hashes),
-        document.format,
-        document.spec_version,
-        data,
-        signed=True,
+    root = (
+        None if root_path is None else read_small_file(root_path, "root", Config().root_max_length)
     )
+    try:
+        found = read_release_sbom(
+            source, hardware_id, version, trusted_root=root, endpoint_url=endpoint_url
+        )
+    except RepositoryLocationError:
+        if root is not None:
+            raise
+        raise click.UsageError(
+            f"{source} is not a working repository: give --root ROOT.json"
+        ) from None
+    _deliver(found, output, as_json)
 
 
 def _deliver(found: ReleaseSbom, output: Path | None, as_json: bool) -> None:
@@ -122,7 +81,7 @@ def _deliver(found: ReleaseSbom, output: Path | None, as_json: bool) -> None:
             err=True,
         )
     if output is not None:
-        atomic_write(output, found.data)
+        found.write(output)
     if as_json:
         echo_json({**found.to_dict(), "written": None if output is None else str(output)})
     elif output is not None:

@@ -117,3 +117,22 @@ def test_publish_refuses_a_linked_sbom_that_is_not_an_sbom(
     assert result.exit_code == 8, result.output
     assert "SBOM 'board-a/2.0.0/s.json' is not JSON" in result.stderr
     assert not (tmp_path / "out" / "metadata" / "timestamp.json").exists()
+
+
+def test_library_reads_the_release_sbom_as_a_device(published: tuple[Path, Path, Path]) -> None:
+    """`signer.read_release_sbom`, the library under `firmtuf sbom`."""
+    import signer
+
+    repo, out, sbom = published
+    root = _root(out).read_bytes()
+    found = signer.read_release_sbom(str(out), "board-a", "2.0.0", trusted_root=root)
+    assert (found.data, found.target, found.signed) == (sbom.read_bytes(), SBOM, True)
+    assert signer.read_release_sbom(str(repo), "board-a", "2.0.0").data == sbom.read_bytes()
+    with pytest.raises(signer.RepositoryLocationError):
+        signer.read_release_sbom(str(out), "board-a", "2.0.0")
+    with pytest.raises(signer.InvalidInputError, match="not a usable trusted root"):
+        signer.read_release_sbom(str(out), "board-a", "2.0.0", trusted_root=b"{}")
+    target = next((out / "targets" / "board-a" / "2.0.0").glob("*.gw.cdx.json"))
+    target.write_bytes(target.read_bytes().replace(b"2.0.0", b"9.9.9"))
+    with pytest.raises(signer.VerificationError, match="hash mismatch"):
+        signer.read_release_sbom(str(out), "board-a", "2.0.0", trusted_root=root)
