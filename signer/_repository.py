@@ -61,6 +61,7 @@ from signer._keys import Keyring
 from signer._signers import sign_verified
 
 CONFIG_FILE = "firmtuf.json"
+"""The working repository's configuration file (its presence marks a working repository)."""
 CONFIG_FORMAT = 1
 METADATA_DIR = "metadata"
 ROOT_HISTORY_DIR = "root_history"

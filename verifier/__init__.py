@@ -1,8 +1,9 @@
 """firmtuf device verifier: a lean TUF 1.0.x client for firmware updates.
 
 Runtime imports: the standard library and ``cryptography`` (loaded on first signature
-check); ``requests`` only inside :class:`HttpFetcher`. Never ``tuf`` or
-``securesystemslib``.
+check); the default transport :class:`HttpFetcher` is ``http.client`` + ``ssl``
+(imported on the first request); ``requests`` only inside :class:`RequestsFetcher`
+(extra ``firmtuf[requests]``). Never ``tuf`` or ``securesystemslib``.
 
 Public API (stable; everything else, including ``verifier._internal``, may change)::
 
@@ -74,7 +75,8 @@ from verifier._errors import (
     UnsupportedKeyError,
     VerifierError,
 )
-from verifier._fetcher import Deadline, DirectoryFetcher, Fetcher, HttpFetcher, MemoryFetcher
+from verifier._fetcher import Deadline, DirectoryFetcher, Fetcher, MemoryFetcher
+from verifier._http import HttpFetcher
 from verifier._internal.bundle import BundleError, BundleLimits
 from verifier._internal.device_state import PendingInstall
 from verifier._internal.firmware import FirmwareInfo, check_target_name
@@ -84,6 +86,7 @@ from verifier._internal.storage import durable_write as atomic_write
 from verifier._internal.store import TrustStore
 from verifier._internal.support import SbomLink, SupportPeriod
 from verifier._internal.version import FirmwareVersion, VersionError, parse_version
+from verifier._requests import RequestsFetcher
 from verifier._updater import TrustedRole, Updater, verify_root
 
 __all__ = [
@@ -109,6 +112,7 @@ __all__ = [
     "PendingInstall",
     "Fetcher",
     "HttpFetcher",
+    "RequestsFetcher",
     "DirectoryFetcher",
     "MemoryFetcher",
     "FirmwareVersion",

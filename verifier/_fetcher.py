@@ -218,8 +218,12 @@ class Fetcher:
             deadline = Deadline.for_request(_DEFAULT_CONFIG, max(max_length - offset, 0))
         try:
             chunks = self._fetch(url, offset, deadline)
+        except Exception as e:  # noqa: BLE001 - the one place foreign errors are classified
+            _reraise(url, e)
+        try:
             deadline.head_done()
         except Exception as e:  # noqa: BLE001 - the one place foreign errors are classified
+            _close(chunks)  # the transport releases its connection now, not at GC
             _reraise(url, e)
         return self._guard(url, chunks, max_length, offset, deadline)
 
@@ -274,9 +278,13 @@ class Fetcher:
         except Exception as e:  # noqa: BLE001 - the one place foreign errors are classified
             _reraise(url, e)
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            _close(chunks)
+
+
+def _close(chunks: Iterator[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 def _reraise(url: str, e: Exception) -> NoReturn:
@@ -394,122 +402,3 @@ class DirectoryFetcher(Fetcher):
         deadline.head_done()
         deadline.progress(len(data))
         return data
-
-
-class HttpFetcher(Fetcher):
-    """HTTP(S) with ``requests`` (imported on first use so ``import verifier`` stays fast).
-
-    One ``requests.Session`` per fetcher: the requests of one refresh reuse a kept-alive
-    connection. The session does not read the environment (``HTTPS_PROXY``, ``.netrc``,
-    ``REQUESTS_CA_BUNDLE``): each of those lookups costs time on every request and a
-    device's configuration should be explicit, so pass ``proxy_url`` and ``ca_bundle``
-    instead. Redirects are followed (at most 10); nothing is retried.
-
-    Every socket read (status line and headers included) waits at most the request
-    deadline's :meth:`Deadline.read_timeout`, so a server dripping its headers is given
-    up on at ``Config.response_timeout``. The timeouts come from the Updater's
-    ``Config`` (through the request's :class:`Deadline`); the arguments below can only
-    make them stricter.
-
-    Args:
-        connect_timeout: seconds to wait for the connection (None: the Config's).
-        read_timeout: seconds to wait for each read (None: the Config's).
-        min_speed: bytes per second below which the download is aborted (slow
-            retrieval), judged after ``grace_period`` seconds (None: the Config's).
-        grace_period: seconds before the speed guard applies (None: the Config's).
-        chunk_size: bytes per read.
-        user_agent: the User-Agent header.
-        proxy_url: an HTTP(S) proxy for every request, e.g. ``"http://proxy:3128"``.
-        ca_bundle: PEM file of the CA certificates trusted for HTTPS (default: the
-            ``certifi`` bundle that ``requests`` ships), e.g. a private update PKI.
-    """
-
-    def __init__(
-        self,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        min_speed: int | None = None,
-        grace_period: float | None = None,
-        chunk_size: int = 256 * 1024,
-        user_agent: str = "firmtuf-verifier",
-        proxy_url: str | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-    ) -> None:
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.min_speed = min_speed
-        self.grace_period = grace_period
-        self.chunk_size = chunk_size
-        self.user_agent = user_agent
-        self.proxy_url = proxy_url
-        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
-        self._session: Any = None
-
-    def _get_session(self) -> Any:
-        if self._session is None:
-            import requests
-
-            from verifier._internal.http_deadline import mount_deadline_adapter
-
-            session = requests.Session()
-            session.trust_env = False
-            session.max_redirects = 10
-            if self.proxy_url is not None:
-                session.proxies = {"http": self.proxy_url, "https": self.proxy_url}
-            if self.ca_bundle is not None:
-                session.verify = self.ca_bundle
-            mount_deadline_adapter(session)
-            self._session = session
-        return self._session
-
-    def _fetch(self, url: str, offset: int, deadline: Deadline) -> Iterator[bytes]:
-        if not url.startswith(("http://", "https://")):
-            raise DownloadError(f"unsupported URL {url!r}")
-        from verifier._internal.http_deadline import current
-
-        deadline.tightened(
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            min_speed=self.min_speed,
-            grace_period=self.grace_period,
-        )
-        # identity: byte ranges and length caps then refer to the bytes TUF verifies.
-        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        session = self._get_session()
-        current.deadline = deadline  # read by every response's socket reader
-        try:
-            response = session.get(
-                url,
-                stream=True,
-                timeout=(deadline.connect_timeout(), deadline.read_timeout()),
-                headers=headers,
-            )
-        finally:
-            current.deadline = None
-        status = response.status_code
-        if status >= 400:
-            response.close()
-            raise DownloadHTTPError(f"{url}: HTTP {status}", status)
-        if offset and (
-            status != 206
-            or not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
-        ):
-            # Resuming needs exactly the bytes from ``offset`` on; anything else restarts.
-            response.close()
-            raise DownloadHTTPError(f"{url}: server did not honour the Range request", 416)
-        return self._chunks(response)
-
-    def _chunks(self, response: Any) -> Iterator[bytes]:
-        # read1 returns as soon as some bytes arrive, so a trickling server is measured
-        # (and cut off) between small reads instead of blocking until a chunk fills.
-        read1 = response.raw.read1
-        size = self.chunk_size
-        try:
-            while chunk := read1(size, decode_content=True):
-                yield chunk
-        finally:
-            # After the last byte the connection is already back in the session's pool
-            # (kept alive); otherwise this closes it, as unread bytes make it unusable.
-            response.close()

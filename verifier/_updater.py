@@ -30,7 +30,8 @@ from verifier._errors import (
     SbomError,
     StorageError,
 )
-from verifier._fetcher import Deadline, Fetcher, HttpFetcher
+from verifier._fetcher import Deadline, Fetcher
+from verifier._http import HttpFetcher
 from verifier._internal import delegations, device_state, log, partial, storage
 from verifier._internal import policy as firmware_policy
 from verifier._internal.firmware import check_target_name
@@ -62,10 +63,10 @@ def _local_unusable(what: str, e: RepositoryError) -> None:
         log.warning("stored %s not usable, fetching it again: %s", what, e)
 
 
-def _quote(text: str) -> str:
+def _quote(text: str, safe: str = "") -> str:
     from urllib.parse import quote
 
-    return quote(text, safe="")
+    return quote(text, safe=safe)
 
 
 def verify_root(data: bytes) -> None:
@@ -895,7 +896,9 @@ class Updater:
             digest = next(iter(target.hashes.values()))
             dirname, sep, basename = path.rpartition("/")
             path = f"{dirname}{sep}{digest}.{basename}"
-        return self._target_url + path
+        # Percent-encoded: a name's space, "%", "?" or "#" is part of the file name, not
+        # of the URL's syntax (every fetcher unquotes the path it is given).
+        return self._target_url + _quote(path, safe="/")
 
     def verify_remote_target(self, target: TargetFile) -> None:
         """Fetch ``target`` and check its length and hashes without storing it.

@@ -125,7 +125,7 @@ _COMMAND = re.compile(r"`(firmtuf [^`]*)`")
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_.]*")  # `firmtuf COMMAND --help`, `firmtuf X.Y.Z`
 _NAME = re.compile(r"`((?:verifier\.)?(?:Updater|Config|TargetFile|DevicePolicy)\.\w+)(?:\(\))?`")
 # Named on a page as work still open (the page says so); not checked until it lands.
-PLANNED = {"Updater.support": "issue 16 (sbom): the device reads the support declaration"}
+PLANNED: dict[str, str] = {}  # name -> the issue that adds it
 
 
 def _command_problems(text: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -77,3 +78,22 @@ def test_sign_result_states_are_typed(tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.pending["timestamp"].state is SignState.WAITING
     assert result.needing_signatures() == ["targets"]
     assert result.to_dict()["incomplete"] == {r: p.reason for r, p in result.pending.items()}
+
+
+def test_cli_uses_only_the_public_api() -> None:
+    """The CLI is a thin layer over the library: its modules import `signer` (the public
+    names) and `signer.cli`, never a private signer module (a name the CLI needs is made
+    public, in signer/__init__.py)."""
+    cli_dir = Path(signer.__file__).parent / "cli"
+    private = []
+    for path in sorted(cli_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                module = node.module
+            elif isinstance(node, ast.Import):
+                module = next((a.name for a in node.names if a.name.startswith("signer.")), "")
+            else:
+                continue
+            if module.startswith("signer.") and not module.startswith("signer.cli"):
+                private.append(f"{path.name}: {module}")
+    assert private == []

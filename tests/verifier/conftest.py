@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import verifier
 from tests.verifier.simulator import RepositorySimulator
 
 
@@ -43,3 +44,16 @@ def state_of(directory: Path) -> dict[str, bytes]:
         for p in sorted(directory.rglob("*"))
         if p.is_file() and (name := str(p.relative_to(directory))) != LOCK_FILE
     }
+
+
+TRANSPORTS = {"http.client": verifier.HttpFetcher, "requests": verifier.RequestsFetcher}
+
+
+Transport = type[verifier.HttpFetcher | verifier.RequestsFetcher]
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def transport(request: pytest.FixtureRequest) -> Transport:
+    """Each HTTP transport in turn (the default one and the requests extra): a fetcher
+    test that takes this fixture runs against both."""
+    return TRANSPORTS[request.param]

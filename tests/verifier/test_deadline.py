@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import verifier
-from tests.verifier.conftest import state_of
+from tests.verifier.conftest import Transport, state_of
 from tests.verifier.http_server import HOSTILE, SimServer
 from tests.verifier.simulator import RepositorySimulator
 
@@ -51,6 +51,7 @@ def updater(
     repo: RepositorySimulator,
     server: SimServer,
     md: Path,
+    transport: Transport,
     config: verifier.Config = ROOMY,
     fetcher: verifier.Fetcher | None = None,
 ) -> verifier.Updater:
@@ -58,7 +59,11 @@ def updater(
     if not (md / "root.json").exists():
         (md / "root.json").write_bytes(repo.signed_roots[0])
     return verifier.Updater(
-        md, server.url + "metadata", server.url + "targets", config=config, fetcher=fetcher
+        md,
+        server.url + "metadata",
+        server.url + "targets",
+        config=config,
+        fetcher=transport() if fetcher is None else fetcher,
     )
 
 
@@ -84,41 +89,42 @@ def refused_at_the_hostile_request(
 
 @pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
 def test_metadata_request_ends_at_its_deadline(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str, transport: Transport
 ) -> None:
     md = tmp_path / "md"
-    updater(repo, server, md).refresh()
+    updater(repo, server, md, transport).refresh()
     repo.publish()  # something new to fetch
     server.hostile["/metadata/timestamp.json"] = mode
     # A stall after the headers is a read that never returns: the read timeout ends it.
     config = CONFIG.replace(read_timeout=0.5) if mode == "stall-after-headers" else CONFIG
     before = state_of(md)
-    path = "/metadata/timestamp.json"
     refused_at_the_hostile_request(
-        server, path, lambda: updater(repo, server, md, config).refresh()
+        server,
+        "/metadata/timestamp.json",
+        lambda: updater(repo, server, md, transport, config).refresh(),
     )
     assert state_of(md) == before
     if mode.startswith("drip"):
         assert server.client_gave_up.wait(10), "the client waited for the whole drip"
     del server.hostile["/metadata/timestamp.json"]
-    up = updater(repo, server, md)
+    up = updater(repo, server, md, transport)
     up.refresh()
     assert up.trusted_versions()["timestamp"] == repo.timestamp.signed.version
 
 
 @pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
 def test_image_request_ends_at_its_deadline(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str, transport: Transport
 ) -> None:
     config = CONFIG.replace(read_timeout=0.5) if mode == "stall-after-headers" else CONFIG
     md = tmp_path / "md"
-    target = updater(repo, server, md).get_targetinfo("gw/2.0/fw.bin")
+    target = updater(repo, server, md, transport).get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     server.hostile[IMAGE_PATH] = mode
     dest = tmp_path / "fw.bin"
 
     def download() -> None:
-        up = updater(repo, server, md, config)
+        up = updater(repo, server, md, transport, config)
         found = up.get_targetinfo("gw/2.0/fw.bin")
         assert found is not None
         up.download(found, dest)
@@ -128,16 +134,16 @@ def test_image_request_ends_at_its_deadline(
     if mode.startswith("drip"):
         assert server.client_gave_up.wait(10), "the client waited for the whole drip"
     del server.hostile[IMAGE_PATH]
-    assert updater(repo, server, md).download(target, dest).read_bytes() == IMAGE
+    assert updater(repo, server, md, transport).download(target, dest).read_bytes() == IMAGE
 
 
 def test_image_stops_at_the_trusted_length(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
 ) -> None:
     """Content-Length says more, the connection stays open: all trusted bytes are there,
     so the download is complete (a wait for the rest would last the 30 s read timeout
     and end in SlowRetrievalError)."""
-    up = updater(repo, server, tmp_path / "md")
+    up = updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     server.hostile[IMAGE_PATH] = "long-content-length"
@@ -146,17 +152,17 @@ def test_image_stops_at_the_trusted_length(
 
 
 def test_unsigned_metadata_with_long_content_length_is_bounded(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
 ) -> None:
     """timestamp.json has no signed length: the rest announced must be waited for, and
     that wait is bounded by the read timeout."""
     md = tmp_path / "md"
     server.hostile["/metadata/timestamp.json"] = "long-content-length"
-    up = updater(repo, server, md, CONFIG.replace(read_timeout=0.5))
+    up = updater(repo, server, md, transport, CONFIG.replace(read_timeout=0.5))
     with pytest.raises(verifier.SlowRetrievalError):
         up.refresh()
     del server.hostile["/metadata/timestamp.json"]
-    updater(repo, server, md).refresh()
+    updater(repo, server, md, transport).refresh()
 
 
 def test_hostile_modes_are_all_covered() -> None:
@@ -165,32 +171,32 @@ def test_hostile_modes_are_all_covered() -> None:
 
 
 def test_explicit_fetcher_keeps_the_config_deadline(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
 ) -> None:
     """A caller who passes a fetcher keeps the Config's timeouts (they used to be lost)."""
     md = tmp_path / "md"
     server.hostile["/metadata/timestamp.json"] = "drip-headers"
-    fetcher = verifier.HttpFetcher(user_agent="device/1.0")
+    fetcher = transport(user_agent="device/1.0")
     refused_at_the_hostile_request(
         server,
         "/metadata/timestamp.json",
-        lambda: updater(repo, server, md, CONFIG, fetcher).refresh(),
+        lambda: updater(repo, server, md, transport, CONFIG, fetcher).refresh(),
     )
     assert server.client_gave_up.wait(10)
 
 
 def test_fetcher_arguments_only_tighten_the_config(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
+    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
 ) -> None:
     """HttpFetcher(read_timeout=...) cannot loosen a stricter Config, nor the reverse."""
     md = tmp_path / "md"
     server.hostile["/metadata/timestamp.json"] = "stall-after-headers"
-    loose = verifier.HttpFetcher(read_timeout=60.0)
+    loose = transport(read_timeout=60.0)
     with pytest.raises(verifier.SlowRetrievalError):
-        updater(repo, server, md, CONFIG.replace(read_timeout=0.3), loose).refresh()
-    strict = verifier.HttpFetcher(read_timeout=0.3)
+        updater(repo, server, md, transport, CONFIG.replace(read_timeout=0.3), loose).refresh()
+    strict = transport(read_timeout=0.3)
     with pytest.raises(verifier.SlowRetrievalError):
-        updater(repo, server, md, CONFIG, strict).refresh()
+        updater(repo, server, md, transport, CONFIG, strict).refresh()
 
 
 class _SlowHead(verifier.Fetcher):

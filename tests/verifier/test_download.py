@@ -389,8 +389,11 @@ def test_an_exception_from_progress_stops_and_keeps_the_partial(
 
 
 def test_a_locked_store_fails_clearly(repo: RepositorySimulator, tmp_path: Path) -> None:
+    """The waiter's error names the holder's pid (from the kernel's lock table: taking
+    the lock writes nothing, so an agent started per poll does not wear flash)."""
     md = tmp_path / "md"
     repo.updater(md).refresh()
+    assert (md / "firmtuf" / "lock").read_bytes() == b""
     holder = FileLock(md / "firmtuf" / "lock", 0, "test")
     config = verifier.Config(lock_timeout=0.2)
     with holder:

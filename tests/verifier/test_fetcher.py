@@ -1,20 +1,16 @@
-"""Fetchers: HTTP against a real server on 127.0.0.1 (slow, Range, errors), directories,
-memory."""
+"""Fetchers: directories, memory, the base class's rules (the HTTP transports:
+tests/verifier/transport/)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import verifier
-from tests.loopback import QuietHandler, serve
 from tests.verifier.conftest import state_of
-from tests.verifier.http_server import SimServer
-from tests.verifier.simulator import BASE, RepositorySimulator
-from verifier._internal import partial
+from tests.verifier.simulator import RepositorySimulator
 
 IMAGE = bytes(range(256)) * 2000  # 512000 bytes
 
@@ -25,213 +21,6 @@ def repo() -> RepositorySimulator:
     sim.add_target("gw/2.0/fw.bin", IMAGE)
     sim.publish()
     return sim
-
-
-@pytest.fixture
-def server(repo: RepositorySimulator) -> Iterator[SimServer]:
-    with SimServer(repo) as s:
-        yield s
-
-
-def http_updater(
-    repo: RepositorySimulator, server: SimServer, md: Path, **fetcher_kw: float
-) -> verifier.Updater:
-    md.mkdir(parents=True, exist_ok=True)
-    if not (md / "root.json").exists():
-        (md / "root.json").write_bytes(repo.signed_roots[0])
-    fetcher = verifier.HttpFetcher(**fetcher_kw)  # type: ignore[arg-type]
-    return verifier.Updater(md, server.url + "metadata", server.url + "targets", fetcher=fetcher)
-
-
-def image_path() -> str:
-    return f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
-
-
-def test_http_refresh_and_download(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    up = http_updater(repo, server, tmp_path / "md")
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    assert up.download(target, tmp_path / "fw.bin").read_bytes() == IMAGE
-
-
-def test_slow_retrieval_of_metadata(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    md = tmp_path / "md"
-    http_updater(repo, server, md).refresh()
-    repo.publish()
-    server.slow_paths["/metadata/timestamp.json"] = 0.02
-    before = state_of(md)
-    up = http_updater(repo, server, md, min_speed=10_000, grace_period=0.2)
-    with pytest.raises(verifier.SlowRetrievalError):
-        up.refresh()
-    assert state_of(md) == before
-
-
-def test_slow_retrieval_of_target(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    server.slow_paths[image_path()] = 0.01
-    up = http_updater(repo, server, tmp_path / "md", min_speed=10_000, grace_period=0.2)
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    with pytest.raises(verifier.SlowRetrievalError):
-        up.download(target, tmp_path / "fw.bin")
-    assert not (tmp_path / "fw.bin").exists()
-
-
-def test_stalled_server_read_timeout(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    server.slow_paths["/metadata/timestamp.json"] = 1.0
-    up = http_updater(repo, server, tmp_path / "md", read_timeout=0.2)
-    with pytest.raises(verifier.SlowRetrievalError):
-        up.refresh()
-
-
-def test_http_error_status(server: SimServer) -> None:
-    with pytest.raises(verifier.DownloadHTTPError) as info:
-        list(verifier.HttpFetcher().fetch(server.url + "metadata/nope.json", 100))
-    assert info.value.status_code == 404
-
-
-def test_http_too_large(server: SimServer) -> None:
-    with pytest.raises(verifier.DownloadLengthMismatchError):
-        list(verifier.HttpFetcher().fetch(server.url + "metadata/1.root.json", 10))
-
-
-def test_connection_refused_is_download_error() -> None:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    with pytest.raises(verifier.DownloadError):
-        list(verifier.HttpFetcher(connect_timeout=1).fetch(f"http://127.0.0.1:{port}/x", 10))
-
-
-def test_non_http_url_refused() -> None:
-    with pytest.raises(verifier.DownloadError):
-        list(verifier.HttpFetcher().fetch("file:///etc/passwd", 10))
-
-
-def partial_of(md: Path, target: verifier.TargetFile) -> Path:
-    """Where a download of ``target`` keeps its bytes (named by the target)."""
-    return md / "firmtuf" / "partial" / partial.filename(target)
-
-
-def test_resume_with_range(repo: RepositorySimulator, server: SimServer, tmp_path: Path) -> None:
-    up = http_updater(repo, server, tmp_path / "md")
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    dest = tmp_path / "fw.bin"
-    server.truncate[image_path()] = 100_000
-    with pytest.raises(verifier.DownloadError):
-        up.download(target, dest)
-    part = partial_of(tmp_path / "md", target)
-    assert part.stat().st_size == 100_000 and not dest.exists()
-    del server.truncate[image_path()]
-    up.download(target, dest)
-    assert dest.read_bytes() == IMAGE
-    assert server.ranges[-1] == "bytes=100000-"
-    assert not part.exists()
-
-
-def test_short_content_length_is_the_transfers_fault(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    """Issue 9 item 6: a complete response shorter than the signed length (its
-    Content-Length says so) is a transfer that ended early, a DownloadError, not bad
-    metadata: the bytes that came are kept, and the next attempt resumes."""
-    md = tmp_path / "md"
-    up = http_updater(repo, server, md)
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    dest = tmp_path / "fw.bin"
-    served = BASE + image_path().lstrip("/")
-    repo.override[served] = IMAGE[:100_000]
-    before = state_of(md)
-    with pytest.raises(verifier.DownloadIncompleteError, match="after 100000 of the 512000"):
-        up.download(target, dest)
-    part = partial_of(md, target)
-    assert part.read_bytes() == IMAGE[:100_000] and not dest.exists()
-    after = state_of(md)
-    assert {k: v for k, v in after.items() if md / k != part} == before
-    del repo.override[served]
-    assert up.download(target, dest).read_bytes() == IMAGE
-    assert server.ranges[-1] == "bytes=100000-"
-
-
-def test_resume_when_server_ignores_range(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    up = http_updater(repo, server, tmp_path / "md")
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    part = partial_of(tmp_path / "md", target)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(IMAGE[:5000])
-    server.honour_range = False
-    up.download(target, tmp_path / "fw.bin")
-    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
-
-
-def test_resume_when_server_sends_another_range(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    up = http_updater(repo, server, tmp_path / "md")
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    part = partial_of(tmp_path / "md", target)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(IMAGE[:5000])
-    server.lie_about_range = True
-    up.download(target, tmp_path / "fw.bin")
-    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
-
-
-def test_corrupt_partial_file_is_restarted_once(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Bytes an earlier attempt left that do not verify are not the repository's fault:
-    the download starts again from byte 0 (once) instead of failing."""
-    up = http_updater(repo, server, tmp_path / "md")
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    part = partial_of(tmp_path / "md", target)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(b"\xff" * 5000)
-    with caplog.at_level("INFO", logger="verifier"):
-        up.download(target, tmp_path / "fw.bin")
-    assert (tmp_path / "fw.bin").read_bytes() == IMAGE
-    assert server.ranges[-2:] == ["bytes=5000-", None]
-    assert not part.exists()
-    assert [(r.levelname, "resuming" in r.message) for r in caplog.records][:1] == [("INFO", True)]
-    assert any(r.levelname == "WARNING" and "restarting" in r.message for r in caplog.records)
-
-
-def test_corrupt_download_is_refused_and_discarded(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path
-) -> None:
-    """A fresh download whose bytes fail the hashes is the repository's (or a mirror's)
-    fault: LengthOrHashMismatchError, and nothing of it is kept."""
-    repo.override[repo_image_url()] = IMAGE[:-1] + b"!"
-    up = http_updater(repo, server, tmp_path / "md")
-    target = up.get_targetinfo("gw/2.0/fw.bin")
-    assert target is not None
-    with pytest.raises(verifier.LengthOrHashMismatchError):
-        up.download(target, tmp_path / "fw.bin")
-    assert not partial_of(tmp_path / "md", target).exists()
-    assert not (tmp_path / "fw.bin").exists()
-
-
-def repo_image_url() -> str:
-    from tests.verifier.simulator import BASE
-
-    return BASE + image_path().lstrip("/")
 
 
 def test_directory_fetcher(tmp_path: Path) -> None:
@@ -368,27 +157,3 @@ def test_fetcher_that_overrides_fetch_is_refused(tmp_path: Path) -> None:
         verifier.Updater(tmp_path, "https://x/", fetcher=Legacy())
     with pytest.raises(TypeError, match="Fetcher"):
         verifier.Updater(tmp_path, "https://x/", fetcher=object())  # type: ignore[arg-type]
-
-
-def test_gzip_response_is_decoded_and_capped(tmp_path: Path) -> None:
-    import gzip
-
-    body = gzip.compress(b"A" * 100_000)
-    seen: list[str | None] = []
-
-    class Handler(QuietHandler):
-        def do_GET(self) -> None:
-            seen.append(self.headers.get("Accept-Encoding"))
-            self.send_response(200)
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serve(Handler) as base:
-        url = base + "x"
-        fetcher = verifier.HttpFetcher(chunk_size=4096)
-        assert b"".join(fetcher.fetch(url, 100_000)) == b"A" * 100_000
-        with pytest.raises(verifier.DownloadLengthMismatchError):
-            b"".join(fetcher.fetch(url, 50_000))  # a decompression bomb stays capped
-        assert seen[0] == "identity"

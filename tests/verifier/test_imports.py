@@ -1,4 +1,5 @@
-"""The device-side import contract: stdlib + cryptography (+ requests lazily), nothing else."""
+"""The device-side import contract: stdlib + cryptography, nothing else (requests only for
+the RequestsFetcher of the `requests` extra)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[2] / "verifier"
-# urllib3 is requests' transport (a declared dependency too): HttpFetcher's deadline-bound
-# connection pool is built from its classes.
+# requests and urllib3: RequestsFetcher (extra `requests`) builds its deadline-bound
+# connection pool from urllib3's classes.
 ALLOWED_THIRD_PARTY = {"cryptography", "requests", "urllib3"}
 
 
@@ -18,7 +19,7 @@ def test_import_verifier_loads_no_heavy_modules() -> None:
         "import sys, verifier; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'requests', 'urllib3', 'cryptography', 'tuf', 'securesystemslib', 'click', "
-        "'signer', 'orjson', 'hashlib', 'logging'}))"
+        "'signer', 'orjson', 'hashlib', 'logging', 'http', 'ssl', 'email'}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
@@ -41,3 +42,35 @@ def test_source_imports_only_allowed_modules() -> None:
                 assert top in stdlib or top in ALLOWED_THIRD_PARTY or top == "verifier", (
                     f"{path.name} imports {name}"
                 )
+
+
+_DEVICE_WITHOUT_REQUESTS = """
+import sys
+sys.modules["requests"] = sys.modules["urllib3"] = None  # not installed
+sys.path.insert(0, {root!r})
+import verifier
+up = verifier.Updater({md!r}, {url!r} + "metadata", {url!r} + "targets")
+target = up.get_targetinfo("gw/1.0/fw.bin")
+print(up.download(target, {dest!r}).read_bytes().decode())
+"""
+
+
+def test_a_device_without_requests_updates_over_http(tmp_path: Path) -> None:
+    """`pip install firmtuf` brings cryptography only: the default transport needs
+    nothing else (requests, urllib3 made unimportable in the device process)."""
+    from tests.verifier.http_server import SimServer
+    from tests.verifier.simulator import RepositorySimulator
+
+    sim = RepositorySimulator()
+    sim.add_target("gw/1.0/fw.bin", b"image bytes")
+    sim.publish()
+    md, dest = tmp_path / "md", tmp_path / "fw.bin"
+    md.mkdir()
+    (md / "root.json").write_bytes(sim.signed_roots[0])
+    with SimServer(sim) as server:
+        code = _DEVICE_WITHOUT_REQUESTS.format(
+            root=str(PACKAGE.parent), md=str(md), url=server.url, dest=str(dest)
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "image bytes"

@@ -3,25 +3,23 @@
 Large metadata: signatures are checked over the raw bytes before parsing (canonical
 layout), the GC is kept off the parsed objects, targets metadata is streamed into a
 staged file and verified from one read. Small devices: Ed25519 keys load
-without cryptography's serialization module, the HTTP fetcher keeps one session alive.
+without cryptography's serialization module (the HTTP transports: tests/verifier/transport/).
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 import verifier
-from tests.loopback import QuietHandler, serve
 from tests.verifier.conftest import state_of
 from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future, tamper
 from tests.verifier.test_attacks import current_url, role_dict, sign_dict
@@ -266,64 +264,6 @@ def test_key_identity_of_every_key_type(kind: str) -> None:
     else:
         assert identity[1].startswith(b"\x30")  # DER SubjectPublicKeyInfo
     assert Key.from_dict("b", data).identity() == identity
-
-
-# -- HTTP -------------------------------------------------------------------------------
-
-
-class _Recorder(QuietHandler):
-    """Answers every GET with ``body``; records request lines and connections."""
-
-    protocol_version = "HTTP/1.1"
-    body = b"0123456789"
-    lines: ClassVar[list[str]] = []
-    connections: ClassVar[set[int]] = set()
-
-    def do_GET(self) -> None:
-        type(self).lines.append(self.requestline)
-        type(self).connections.add(id(self.connection))
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-
-@pytest.fixture
-def recorder() -> Iterator[str]:
-    _Recorder.lines = []
-    _Recorder.connections = set()
-    with serve(_Recorder) as url:
-        yield url.rstrip("/")
-
-
-def test_http_fetcher_keeps_the_connection_alive(recorder: str) -> None:
-    fetcher = verifier.HttpFetcher()
-    for name in ("a", "b", "c"):
-        assert fetcher.fetch_bytes(f"{recorder}/{name}", 100) == _Recorder.body
-    assert [line.split()[1] for line in _Recorder.lines] == ["/a", "/b", "/c"]
-    assert len(_Recorder.connections) == 1
-
-
-def test_http_fetcher_uses_an_explicit_proxy(recorder: str) -> None:
-    # The recorder plays the proxy: it sees the absolute URL of the real server.
-    fetcher = verifier.HttpFetcher(proxy_url=recorder)
-    assert fetcher.fetch_bytes("http://repo.invalid/metadata/timestamp.json", 100) == (
-        _Recorder.body
-    )
-    assert _Recorder.lines == ["GET http://repo.invalid/metadata/timestamp.json HTTP/1.1"]
-
-
-def test_http_fetcher_ignores_proxy_environment(
-    recorder: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # discard port: would fail
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
-    assert verifier.HttpFetcher().fetch_bytes(f"{recorder}/x", 100) == _Recorder.body
-
-
-def test_http_download_digest_matches(recorder: str) -> None:
-    data = b"".join(verifier.HttpFetcher(chunk_size=3).fetch(f"{recorder}/img", 100))
-    assert hashlib.sha256(data).digest() == hashlib.sha256(_Recorder.body).digest()
 
 
 # -- polls ----------------------------------------------------------------------------

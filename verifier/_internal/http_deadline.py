@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from verifier._fetcher import Deadline
 
 current = threading.local()
-"""``current.deadline``: the Deadline of the request this thread is making (or None)."""
+"""``current.deadline``: the Deadline of the request this thread is making (or None);
+``current.reused``: whether its connection had served a request before."""
 
 _BUFFER = 64 * 1024
 
@@ -74,11 +75,23 @@ class _DeadlineResponse(http.client.HTTPResponse):
             self.fp = io.BufferedReader(_DeadlineReader(raw, sock, deadline), _BUFFER)
 
 
-class _HTTPConnection(HTTPConnection):
+class _Counting:
+    """Records in ``current.reused`` whether a request goes on a connection that already
+    served one (only then is "closed before any answer" a stale kept-alive connection)."""
+
+    _served = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        current.reused = self._served > 0
+        self._served += 1
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_Counting, HTTPConnection):
     response_class = _DeadlineResponse
 
 
-class _HTTPSConnection(HTTPSConnection):
+class _HTTPSConnection(_Counting, HTTPSConnection):
     response_class = _DeadlineResponse
 
 

@@ -2,7 +2,9 @@
 
 ``flock`` on ``firmtuf/lock`` (never on a file's existence): the kernel drops it when
 its holder ends, however it ends (``kill -9``, a power cut), so a stale lock never blocks
-a device. A holder writes its pid into the file for the message of the one who waits.
+a device. Nothing is written to take it: the pid named in a waiter's error comes from
+the kernel's lock table (``/proc/locks``), so an agent started per poll does not wear
+flash with a pid note.
 Each :class:`FileLock` is reentrant for its owner (an Updater whose ``check()`` refreshes
 holds it once); two owners, in one process or two, exclude each other (Linux ``flock``
 locks belong to the open file, not the process).
@@ -56,8 +58,6 @@ class FileLock:
     def __enter__(self) -> FileLock:
         if self._depth == 0:
             self._fd = _acquire(self.path, self.timeout, self.what, create_dir=True)
-            if self._fd is not None:
-                _note_holder(self._fd)
         self._depth += 1
         return self
 
@@ -85,7 +85,7 @@ def open_locked(path: Path, timeout: float, what: str) -> int:
         StorageError: it cannot be opened.
     """
     while True:
-        fd = _acquire(path, timeout, what, create_dir=False, required=True, holder=False)
+        fd = _acquire(path, timeout, what, create_dir=False, required=True)
         assert fd is not None  # noqa: S101 - required=True never returns None
         try:
             same = path.stat().st_ino == os.fstat(fd).st_ino
@@ -103,7 +103,6 @@ def _acquire(
     *,
     create_dir: bool,
     required: bool = False,
-    holder: bool = True,
 ) -> int | None:
     try:
         fd = _open(path, create_dir)
@@ -126,7 +125,7 @@ def _acquire(
             return fd
         left = end - time.monotonic()
         if left <= 0:
-            who = _holder(fd) if holder else ""  # a partial holds image bytes, not a pid
+            who = _holder(fd)
             os.close(fd)
             raise TrustStoreLockedError(
                 f"{what} is locked by another agent{who} for more than {timeout:g} s "
@@ -147,24 +146,22 @@ def _open(path: Path, create_dir: bool) -> int:
         return os.open(path, flags, 0o644)
 
 
-def _note_holder(fd: int) -> None:
-    # For the message of whoever waits; not durable, not trusted, only informative.
-    # Written only when it changes: a long-running agent does not wear flash per poll.
-    try:
-        data = f"{os.getpid()}\n".encode()
-        if os.pread(fd, 32, 0) != data:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, data, 0)
-    except OSError:
-        pass
-
-
 def _holder(fd: int) -> str:
+    """ " (pid N)" of the process holding the flock on ``fd``'s file, from the kernel's
+    lock table (Linux), or "" when it cannot be told."""
     try:
-        text = os.pread(fd, 32, 0).decode("ascii").strip()
-    except (OSError, UnicodeDecodeError):
+        st = os.fstat(fd)
+        file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        with open("/proc/locks", "rb") as f:
+            table = f.read().decode("ascii", "replace")
+    except OSError:
         return ""
-    return f" (pid {text})" if text.isdigit() else ""
+    for line in table.splitlines():
+        fields = line.split()
+        # "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END"; waiters have "->"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == file_id:
+            return f" (pid {fields[4]})" if fields[4].isdigit() else ""
+    return ""
 
 
 class try_lock:  # lower case: used like a function, ``with try_lock(path) as locked``

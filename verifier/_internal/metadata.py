@@ -130,32 +130,53 @@ class LengthAndHashes:
         Raises:
             LengthOrHashMismatchError: the trusted length is exceeded.
         """
+        self._count(chunk)
+        for _, hasher, _ in self._hashers:
+            hasher.update(chunk)
+
+    def _count(self, chunk: bytes) -> None:
         self.received += len(chunk)
         if self.length is not None and self.received > self.length:
             raise LengthOrHashMismatchError(f"{self.what}: more than {self.length} bytes")
-        for _, hasher, _ in self._hashers:
-            hasher.update(chunk)
 
     def feed(self, chunks: Iterator[bytes], sink: Callable[[bytes], object] | None = None) -> None:
         """Check (and pass to ``sink``) ``chunks`` until the trusted length is reached.
 
         Stops reading there (a server holding the connection open after the trusted
-        bytes does not delay the download) and closes ``chunks``.
+        bytes does not delay the download) and closes ``chunks``. From
+        ``overlap.MIN_BYTES`` still to check on, the hashes are computed in a second
+        thread while the next chunk is received and this one goes to ``sink``
+        (``_internal/overlap``); when this returns or raises, every chunk counted is
+        hashed, as without it.
 
         Raises:
             LengthOrHashMismatchError: more bytes than the trusted length.
         """
+        worker = None
+        if self._hashers and self.length is not None:
+            from verifier._internal import overlap
+
+            if self.length - self.received >= overlap.MIN_BYTES:
+                worker = overlap.HashWorker([hasher for _, hasher, _ in self._hashers])
+        ok = False
         try:
             for chunk in chunks:
-                self.update(chunk)
+                if worker is None:
+                    self.update(chunk)
+                else:
+                    self._count(chunk)
+                    worker.put(chunk)
                 if sink is not None:
                     sink(chunk)
                 if self.received == self.length:
                     break
+            ok = True
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+            if worker is not None:
+                worker.finish(raise_error=ok)
 
     @property
     def complete(self) -> bool:
