@@ -1151,12 +1151,13 @@ def _check_fetcher(fetcher: object) -> None:
 
 
 def _take(
-    chunks: Iterator[bytes], length: int, short: Callable[[int], Exception]
+    chunks: Iterator[bytes], length: int, short: Callable[[int], Exception] | None = None
 ) -> Iterator[bytes]:
     """``chunks`` up to ``length`` bytes in all; then ``chunks`` is closed unread.
 
     Raises:
-        Exception: ``short(received)`` when ``chunks`` ends before ``length`` bytes.
+        Exception: ``short(received)`` when ``chunks`` ends before ``length`` bytes
+            (without ``short``, a short stream just ends).
     """
     total = 0
     try:
@@ -1165,7 +1166,7 @@ def _take(
             yield chunk
             if total >= length:
                 return
-        if total < length:
+        if total < length and short is not None:
             raise short(total)
     finally:
         close = getattr(chunks, "close", None)
