@@ -240,3 +240,18 @@ def test_render_rewrites_the_report_from_a_results_file(tmp_path: Path) -> None:
     res = _script(["--render", str(results), "--out", str(out)], str(tmp_path), tmp_path)
     assert res.returncode == 2
     assert "incomplete results" in res.stderr
+
+
+def test_estimates_render_for_every_case() -> None:
+    rows = _report.estimates({10: 4_000, 10_000: 2_200_000}, 64 << 20)
+    assert {r["case"] for r in rows} == {
+        "first update, 10 targets",
+        "first update, 10 targets + 64 MiB image",
+        "first update, 10,000 targets",
+        "first update, 10,000 targets + 64 MiB image",
+    }
+    assert all(r["signatures"] == 11 for r in rows)
+    big = [r for r in rows if r["case"] == "first update, 10,000 targets + 64 MiB image"]
+    small = [r for r in rows if r["case"] == "first update, 10 targets"]
+    assert big and small
+    assert sum(float(r["crypto_s"]) for r in big) > sum(float(r["crypto_s"]) for r in small)
