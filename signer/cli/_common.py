@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -59,10 +60,37 @@ def echo_json(data: Any) -> None:
     json_written()
 
 
-def secrets_options(f: F) -> F:
-    """``--password-env`` and ``--pin-env``: where a signing command reads its secrets."""
-    f = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(f)
-    return password_env_option(f)
+class Secrets:
+    """Where a signing command reads its secrets: the variables ``--password-env`` and
+    ``--pin-env`` name, or one hidden prompt per secret."""
+
+    def __init__(self, password_env: str | None, pin_env: str | None) -> None:
+        self.password_env = password_env
+        self.pin_env = pin_env
+        self._handler: SecretsHandler | None = None
+
+    @property
+    def handler(self) -> SecretsHandler:
+        """The command's one secrets handler (each secret asked once, then kept)."""
+        if self._handler is None:
+            self._handler = secrets_handler(self.password_env, self.pin_env)
+        return self._handler
+
+    def new_key_password(self) -> str:
+        """The password for key files the command generates (see :func:`new_key_password`)."""
+        return new_key_password(self.password_env)
+
+
+def secrets_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--password-env`` and ``--pin-env``, handed to the command as ``secrets``
+    (a :class:`Secrets`): every signing command reads its secrets the same way."""
+
+    @functools.wraps(f)
+    def command(*args: Any, password_env: str | None, pin_env: str | None, **kwargs: Any) -> Any:
+        return f(*args, secrets=Secrets(password_env, pin_env), **kwargs)
+
+    with_pin = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(command)
+    return password_env_option(with_pin)
 
 
 def _from_env(name: str, what: str) -> str:
