@@ -315,7 +315,10 @@ def test_parsing_keeps_the_hosts_gc_settings(monkeypatch: pytest.MonkeyPatch) ->
     try:
         frozen = gc.get_freeze_count()
         value = canonical.parse_signed(text, split[1])
-        assert gc.get_freeze_count() == frozen
+        # gc.unfreeze() would empty the permanent generation, gc.freeze() grow it. Not an
+        # equality: a daemon thread an earlier test left (a loopback server's handler
+        # ending) can free one of its own frozen objects meanwhile (seen in a full run).
+        assert frozen - 1000 < gc.get_freeze_count() <= frozen
         assert id(value) not in {id(o) for o in gc.get_objects(generation=2)}
     finally:
         gc.unfreeze()
