@@ -26,8 +26,8 @@ from verifier import (
     UnsignedMetadataError,
     Updater,
 )
-from verifier._bundle import BundleUpdater
 from verifier._internal.timefloor import FLOOR_FILE
+from verifier._updater import BundleUpdater
 
 NOW = time.time()
 DAY = 86400.0
