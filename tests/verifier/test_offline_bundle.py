@@ -33,6 +33,11 @@ NOW = time.time()
 DAY = 86400.0
 
 
+@pytest.fixture
+def repo(tmp_path: Path) -> RepoBuilder:
+    return RepoBuilder(tmp_path / "signing")
+
+
 def _release(repo: RepoBuilder, version: str, data: bytes) -> str:
     name = f"gw/{version}/fw.bin"
     repo.add_target(name, data, hardware_ids=["gw"], version=version)
