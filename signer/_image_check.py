@@ -14,7 +14,6 @@ from typing import Any
 from tuf.api.exceptions import LengthOrHashMismatchError
 
 from signer._repository import FirmwareRepository
-from signer._targets import stored_image
 
 
 @dataclass
@@ -43,7 +42,7 @@ def check_stored_images(repo: FirmwareRepository) -> ImageCheck:
     for role, name, info in repo.iter_targets():
         result.images += 1
         try:
-            path = stored_image(repo, name, info)
+            path = repo.stored_image(name, info)
             with open(path, "rb") as f:
                 info.verify_length_and_hashes(f)
         except FileNotFoundError:

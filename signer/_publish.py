@@ -42,7 +42,6 @@ from signer._fsutil import atomic_copy, atomic_write
 from signer._lock import publish_lock
 from signer._repository import FirmwareRepository
 from signer._status import repository_status
-from signer._targets import stored_image
 from signer._tree import ROOT_KEY, TIMESTAMP_KEY, TreeKey, image_keys, metadata_key
 
 _CHUNK = 1 << 20
@@ -131,7 +130,7 @@ def _image_files(repo: FirmwareRepository) -> list[TreeFile]:
     hashes first."""
     files: list[TreeFile] = []
     for role, name, info in repo.iter_targets():
-        src = stored_image(repo, name, info)
+        src = repo.stored_image(name, info)
         try:
             with open(src, "rb") as f:
                 info.verify_length_and_hashes(f)

@@ -27,7 +27,6 @@ from signer._fsutil import StagedFile, atomic_write
 from signer._publish import publish
 from signer._repository import FirmwareRepository
 from signer._store import LocalFile, LocalStore, Store, SyncReport, sync_tree
-from signer._targets import stored_image
 from signer._tree import METADATA, target_key
 
 
@@ -70,7 +69,7 @@ def _hydrate_images(repo: FirmwareRepository, store: Store) -> list[str]:
     """
     fetched: list[str] = []
     for _role, name, info in repo.iter_targets():
-        dest = stored_image(repo, name, info)
+        dest = repo.stored_image(name, info)
         if dest.is_file():
             continue
         key = target_key(name, info.hashes["sha256"])

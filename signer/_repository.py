@@ -38,6 +38,7 @@ from tuf.api.metadata import (
     MetaFile,
     Root,
     Snapshot,
+    TargetFile,
     Targets,
     Timestamp,
 )
@@ -85,6 +86,11 @@ _T = TypeVar("_T")
 def utcnow() -> datetime:
     """Current time, UTC, whole seconds (metadata expiry has second resolution)."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def store_name(sha256: str, name: str) -> str:
+    """File name of an image in the content store (and, hash-prefixed, when published)."""
+    return f"{sha256}.{name.rpartition('/')[2]}"
 
 
 def role_filename(role: str) -> str:
@@ -251,6 +257,17 @@ class FirmwareRepository(Repository):
     @property
     def targets_dir(self) -> Path:
         return self.path / TARGETS_DIR
+
+    def stored_image(self, name: str, info: TargetFile) -> Path:
+        """Path of target ``name``'s image in the content store.
+
+        Raises:
+            MetadataError: the target has no sha256 hash (the store is keyed by it).
+        """
+        sha = info.hashes.get("sha256")
+        if sha is None:
+            raise MetadataError(f"target {name!r} has no sha256 hash")
+        return self.targets_dir / store_name(sha, name)
 
     def metadata_path(self, role: str) -> Path:
         return self.metadata_dir / role_filename(role)

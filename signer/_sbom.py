@@ -322,9 +322,7 @@ def _role_of(repo: FirmwareRepository, name: str) -> str | None:
 
 
 def _stored_bytes(repo: FirmwareRepository, name: str, info: TargetFile) -> bytes:
-    from signer._targets import stored_image
-
-    path = stored_image(repo, name, info)
+    path = repo.stored_image(name, info)
     try:
         with open(path, "rb") as f:
             data = f.read(info.length + 1)

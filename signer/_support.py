@@ -31,8 +31,7 @@ from signer._firmware import (
     validate_url,
 )
 from signer._fsutil import atomic_write
-from signer._repository import FirmwareRepository, utcnow
-from signer._targets import store_name
+from signer._repository import FirmwareRepository, store_name, utcnow
 
 _FORMAT = "%Y-%m-%d"
 

@@ -22,13 +22,13 @@ from tuf.api.metadata import TargetFile
 
 from signer import _latest
 from signer._delegations import check_hardware_ids_admitted
-from signer._errors import ConflictError, InvalidInputError, MetadataError
+from signer._errors import ConflictError, InvalidInputError
 from signer._firmware import (
     FirmwareFields,
     validate_target_name,
 )
 from signer._fsutil import StagedFile, atomic_write
-from signer._repository import FirmwareRepository
+from signer._repository import FirmwareRepository, store_name
 from signer._sbom import (
     SbomDocument,
     orphaned_sbom,
@@ -72,11 +72,6 @@ def _existing_targets(
         for n, info in repo.metadata(role).signed.targets.items():
             existing.setdefault(n, (role, info))
     return existing
-
-
-def store_name(sha256: str, name: str) -> str:
-    """File name of an image in the content store (and, hash-prefixed, when published)."""
-    return f"{sha256}.{name.rpartition('/')[2]}"
 
 
 @dataclass(frozen=True)
@@ -344,7 +339,7 @@ def _ingest_sbom(
         return []
     info = document.target(fields.sbom.target, algorithms)
     if _store_bytes(repo, info, document.data):
-        created.append(stored_image(repo, info.path, info))
+        created.append(repo.stored_image(info.path, info))
     return [(info, "sbom")]
 
 
@@ -374,7 +369,7 @@ def _commit_added(
 
 def _store_bytes(repo: FirmwareRepository, info: TargetFile, data: bytes) -> bool:
     """Put ``data`` (of target ``info``) in the content store; False when already there."""
-    dest = stored_image(repo, info.path, info)
+    dest = repo.stored_image(info.path, info)
     if dest.exists():
         return False
     atomic_write(dest, data)
@@ -452,11 +447,3 @@ def _found(repo: FirmwareRepository, name: str) -> list[tuple[str, tuple[str, Ta
         if info is not None:
             found.append((role, (name, info)))
     return found
-
-
-def stored_image(repo: FirmwareRepository, name: str, info: TargetFile) -> Path:
-    """Path of target ``name``'s image in the content store."""
-    sha = info.hashes.get("sha256")
-    if sha is None:
-        raise MetadataError(f"target {name!r} has no sha256 hash")
-    return repo.targets_dir / store_name(sha, name)

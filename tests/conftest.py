@@ -7,8 +7,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-# `cli` and `password` for the signer-side folders (signer, keys, scale).
-pytest_plugins = ["tests.cli_fixtures"]
+# `cli` and `password` for the signer-side folders (signer, keys, scale); the moto S3
+# server for the tests that publish to S3.
+pytest_plugins = ["tests.cli_fixtures", "tests.s3_fixtures"]
 
 # Key files are written with bcrypt-pbkdf at about half a second per unlock; the suite
 # writes and reads hundreds of them, so it runs at one round. tests/signer/keys/test_kdf.py

@@ -79,8 +79,9 @@ from verifier._fetcher import Deadline, DirectoryFetcher, Fetcher, MemoryFetcher
 from verifier._http import HttpFetcher
 from verifier._internal.bundle import BundleError, BundleLimits
 from verifier._internal.device_state import PendingInstall
-from verifier._internal.firmware import FirmwareInfo, check_target_name
+from verifier._internal.firmware import FirmwareInfo
 from verifier._internal.metadata import HARDWARE_BINDING_FIELD, TargetFile, admits_hardware_id
+from verifier._internal.names import check_target_name
 from verifier._internal.policy import CheckReport, Refusal, RefusalReason
 from verifier._internal.storage import durable_write as atomic_write
 from verifier._internal.store import TrustStore

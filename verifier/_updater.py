@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+from verifier._bundle import BUNDLE_URL, BundleFetcher, bundled_target_names, member_name
 from verifier._config import Config, DevicePolicy
 from verifier._errors import (
     BadVersionNumberError,
@@ -34,9 +35,10 @@ from verifier._fetcher import Deadline, Fetcher
 from verifier._http import HttpFetcher
 from verifier._internal import delegations, device_state, log, partial, storage
 from verifier._internal import policy as firmware_policy
-from verifier._internal.firmware import check_target_name
+from verifier._internal.bundle import Bundle, BundleError
 from verifier._internal.lock import FileLock, open_locked
 from verifier._internal.metadata import TargetFile, Targets
+from verifier._internal.names import check_target_name
 from verifier._internal.store import TrustStore
 from verifier._internal.support import SupportPeriod, support_target_name
 from verifier._internal.trusted_set import TrustedMetadataSet
@@ -45,7 +47,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from collections.abc import Callable, Iterator
 
-    from verifier._bundle import BundleUpdater
     from verifier._internal.bundle import BundleLimits
     from verifier._internal.device_state import ComponentState, PendingInstall
     from verifier._internal.metadata import LengthAndHashes
@@ -265,8 +266,6 @@ class Updater:
             RepositoryError: the bundle is malformed (``BundleError``: truncated, links,
                 path traversal, extra or oversize members, ...).
         """
-        from verifier._bundle import BundleUpdater
-
         return BundleUpdater(
             bundle_path,
             metadata_dir,
@@ -721,20 +720,34 @@ class Updater:
         if self.policy is not None and target.firmware is not None:
             self.verify_policy(target)
         dest = Path(dest)
-        if self.find_cached_target(target, dest) is not None:
-            log.debug("%s already holds %s", dest, target.path)
-            if progress is not None:
-                progress(target.length, target.length)
-            return dest
+        if not self._already_there(target, dest, progress):
+            self._fetch_into_place(target, dest, partial_path, progress)
+        return dest
+
+    def _already_there(self, target: TargetFile, dest: Path, progress: Progress | None) -> bool:
+        """Whether ``dest`` already holds ``target`` (then ``progress`` hears it is done)."""
+        if self.find_cached_target(target, dest) is None:
+            return False
+        log.debug("%s already holds %s", dest, target.path)
+        if progress is not None:
+            progress(target.length, target.length)
+        return True
+
+    def _fetch_into_place(
+        self,
+        target: TargetFile,
+        dest: Path,
+        partial_path: str | os.PathLike[str] | None,
+        progress: Progress | None,
+    ) -> None:
+        """Fill the locked partial of ``target`` and move it to ``dest`` once verified."""
         url = self._url_for(target)
         part = Path(partial_path) if partial_path is not None else self._partial_for(target, dest)
         fd = open_locked(part, self.config.lock_timeout, f"partial download {part}")
         try:
-            if self.find_cached_target(target, dest) is not None:
-                # Another agent finished this download while this one waited for it.
-                if progress is not None:
-                    progress(target.length, target.length)
-                return dest
+            # Another agent may have finished this download while this one waited for it.
+            if self._already_there(target, dest, progress):
+                return
             self._download_to(target, url, fd, part, dest, progress, resumable=True)
             _move_into_place(part, dest)
         except OSError as e:
@@ -747,7 +760,6 @@ class Updater:
             _remove_if_empty(fd, part)
             os.close(fd)
         log.debug("downloaded %s to %s", target.path, dest)
-        return dest
 
     def _partial_for(self, target: TargetFile, dest: Path) -> Path:
         """The partial bound to ``target``: in ``firmtuf/partial/``, or beside ``dest``
@@ -803,56 +815,12 @@ class Updater:
     ) -> None:
         """Fill ``fd`` (the locked partial ``part``) with ``target``'s verified bytes."""
         check = target.checker()
-        size = os.fstat(fd).st_size if resumable else 0
-        if size > target.length:
-            log.warning(
-                "partial %s holds %d bytes, more than %s's %d: discarded",
-                part,
-                size,
-                target.path,
-                target.length,
-            )
-            size = 0
-        if size:
-            # Resume: hash what an earlier attempt wrote, then fetch the rest.
-            os.lseek(fd, 0, os.SEEK_SET)
-            chunk = self.config.chunk_size
-            check.feed(iter(lambda: os.read(fd, chunk), b""))
-            size = check.received
-        os.ftruncate(fd, size)
-        resumed = size > 0
+        if resumable:
+            self._hash_partial(target, fd, part, check)
+        os.ftruncate(fd, check.received)
+        resumed = check.received > 0
         if not check.complete:
-            self._ensure_space(part, dest, target.length - check.received)
-            offset = check.received
-            if resumed:
-                log.info("resuming %s at byte %d of %d", target.path, offset, target.length)
-            try:
-                chunks = self._fetch_target(url, target.length, offset)
-            except DownloadHTTPError as e:
-                if not offset or e.status_code != 416:
-                    raise
-                log.warning("%s: the server refused to resume; restarting at byte 0", url)
-                os.ftruncate(fd, 0)
-                check, offset, resumed = target.checker(), 0, False
-                chunks = self._fetch_target(url, target.length, 0)
-            os.lseek(fd, offset, os.SEEK_SET)
-            if progress is not None:
-                progress(offset, target.length)
-            try:
-                check.feed(chunks, _writer(fd, check, target.length, progress))
-            except DownloadLengthMismatchError:
-                # More bytes than the signed length: what came is not worth resuming.
-                log.warning("%s sent more than %d bytes: partial discarded", url, target.length)
-                _discard_partial(fd, part)
-                raise
-            except OSError as e:
-                if partial.is_no_space(e):
-                    where = f"no space left for {target.path} in {part.parent}"
-                    needed = target.length - offset
-                    raise _out_of_space(fd, part, where, part.parent, needed) from e
-                raise
-            finally:
-                storage.sync_fd(fd)
+            check, resumed = self._transfer(target, url, fd, part, dest, progress, check)
         try:
             check.verify()
         except LengthOrHashMismatchError:
@@ -868,6 +836,74 @@ class Updater:
                 return
             _discard_partial(fd, part)
             raise
+
+    def _hash_partial(
+        self, target: TargetFile, fd: int, part: Path, check: LengthAndHashes
+    ) -> None:
+        """Feed ``check`` what an earlier attempt wrote to ``fd``, unless it holds more than
+        the signed length (then nothing is kept)."""
+        size = os.fstat(fd).st_size
+        if size > target.length:
+            log.warning(
+                "partial %s holds %d bytes, more than %s's %d: discarded",
+                part,
+                size,
+                target.path,
+                target.length,
+            )
+            return
+        if size:
+            os.lseek(fd, 0, os.SEEK_SET)
+            chunk = self.config.chunk_size
+            check.feed(iter(lambda: os.read(fd, chunk), b""))
+
+    def _transfer(
+        self,
+        target: TargetFile,
+        url: str,
+        fd: int,
+        part: Path,
+        dest: Path,
+        progress: Progress | None,
+        check: LengthAndHashes,
+    ) -> tuple[LengthAndHashes, bool]:
+        """Fetch and write the rest of ``target`` after the bytes ``check`` holds.
+
+        Returns:
+            The checker of the whole file, and whether its bytes continue an earlier
+            attempt (False when the server refused to resume and it restarted at 0).
+        """
+        self._ensure_space(part, dest, target.length - check.received)
+        offset = check.received
+        if offset:
+            log.info("resuming %s at byte %d of %d", target.path, offset, target.length)
+        try:
+            chunks = self._fetch_target(url, target.length, offset)
+        except DownloadHTTPError as e:
+            if not offset or e.status_code != 416:
+                raise
+            log.warning("%s: the server refused to resume; restarting at byte 0", url)
+            os.ftruncate(fd, 0)
+            check, offset = target.checker(), 0
+            chunks = self._fetch_target(url, target.length, 0)
+        os.lseek(fd, offset, os.SEEK_SET)
+        if progress is not None:
+            progress(offset, target.length)
+        try:
+            check.feed(chunks, _writer(fd, check, target.length, progress))
+        except DownloadLengthMismatchError:
+            # More bytes than the signed length: what came is not worth resuming.
+            log.warning("%s sent more than %d bytes: partial discarded", url, target.length)
+            _discard_partial(fd, part)
+            raise
+        except OSError as e:
+            if partial.is_no_space(e):
+                where = f"no space left for {target.path} in {part.parent}"
+                raise _out_of_space(fd, part, where, part.parent, target.length - offset) from e
+            raise
+        finally:
+            storage.sync_fd(fd)
+        return check, offset > 0
 
     def _ensure_space(self, part: Path, dest: Path, remaining: int) -> None:
         """Raises InsufficientSpaceError unless the rest of a download fits.
@@ -1240,3 +1276,115 @@ def _move_into_place(part: Path, dest: Path) -> None:
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
+
+
+class BundleUpdater(Updater):
+    """An :class:`~verifier.Updater` reading one bundle file (see ``Updater.from_bundle``).
+
+    Adds the expiry policy for devices without a trustworthy clock: a persisted time
+    floor (``max(clock, floor)`` is the reference time; the floor rises after each
+    successful refresh), and an explicit, unsafe-named way to ignore expiry. It lives
+    here, not in ``verifier/_bundle.py``, because ``Updater.from_bundle`` makes it: the
+    bundle module stays below the Updater (no import circle).
+    """
+
+    def __init__(
+        self,
+        bundle_path: str | os.PathLike[str],
+        metadata_dir: str | os.PathLike[str],
+        *,
+        config: Config | None = None,
+        policy: DevicePolicy | None = None,
+        bootstrap: bytes | None = None,
+        limits: BundleLimits | None = None,
+        clock: Callable[[], float] = time.time,
+        unsafe_ignore_expiry: bool = False,
+    ) -> None:
+        try:
+            self.bundle = Bundle(bundle_path, limits)
+        except BundleError as e:
+            raise BundleError(f"bad bundle {bundle_path}: {e}") from e
+        try:
+            super().__init__(
+                metadata_dir,
+                BUNDLE_URL + "metadata/",
+                BUNDLE_URL + "targets/",
+                fetcher=BundleFetcher(self.bundle),
+                config=config,
+                policy=policy,
+                bootstrap=bootstrap,
+                clock=self._reference_time,
+            )
+        except BaseException:
+            self.bundle.close()
+            raise
+        # Only bundle readers need the time floor (and datetime): not ``import verifier``.
+        from verifier._internal.timefloor import TimeFloor
+
+        self._floor = TimeFloor(metadata_dir)
+        self._device_clock = clock
+        self.unsafe_ignore_expiry = unsafe_ignore_expiry
+        self._judged_at: float | None = None
+
+    def _reference_time(self) -> float:
+        if self.unsafe_ignore_expiry:
+            self._judged_at = None
+            return float("-inf")  # nothing is ever expired
+        now = self._device_clock()
+        floor = self._floor.load()  # TimeFloorError is a StorageError
+        if floor is not None:
+            now = max(now, floor.timestamp())
+        self._judged_at = now
+        return now
+
+    def refresh(self) -> None:
+        """Refresh from the bundle; on success the time floor rises to the time used.
+
+        Raises:
+            RepositoryError: a bundle member failed a check (``BundleError`` when the
+                bundle file turned out malformed while read).
+            StorageError: trusted metadata or the time floor cannot be read or written.
+        """
+        try:
+            super().refresh()
+        except BundleError as e:
+            raise BundleError(f"bad bundle {self.bundle.path}: {e}") from e
+        if self._judged_at is not None:
+            from datetime import UTC, datetime
+
+            self._floor.advance(datetime.fromtimestamp(self._judged_at, UTC))
+
+    def _firmware_candidates(
+        self, trusted: TrustedMetadataSet
+    ) -> Iterator[tuple[TargetFile, delegations.Path]]:
+        # On a bundle only the images it carries are candidates (ADR 0011): each
+        # name is resolved by the ordinary delegation search (so only the roles on its
+        # path are read: what `firmtuf bundle` ships) and kept only when the bundled
+        # file is the one the trusted target names. Newer firmware the metadata lists
+        # but the bundle lacks is never chosen.
+        load = self._loader(trusted)
+        for name in bundled_target_names(self.bundle):
+            found = delegations.search(load, name, self.config.max_delegations)
+            if found is not None and member_name(self._url_for(found[0])) in self.bundle:
+                yield found
+
+    def _short(self, url: str, length: int, offset: int = 0) -> Callable[[int], Exception]:
+        # A member shorter than the signed length is what the bundle holds: no retry of
+        # "the transfer" helps, the bundle is at fault.
+        def error(received: int) -> Exception:
+            return BundleError(
+                f"{member_name(url)} in the bundle {self.bundle.path.name} holds"
+                f" {offset + received} bytes, the trusted metadata signs {length}"
+            )
+
+        return error
+
+    def close(self) -> None:
+        """Close the bundle file."""
+        self.bundle.close()
+
+    def __enter__(self) -> BundleUpdater:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

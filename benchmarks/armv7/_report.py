@@ -70,7 +70,7 @@ def section(res: dict[str, Any]) -> str:
         f"Guest: Debian {g['suite']} armhf, Python {g.get('python', '?')}, "
         f"cryptography {g['sites']['firmtuf'].get('cryptography', '?')} (armv7l wheel; "
         f"`_cffi_backend` from Debian's python3-cffi-backend {g.get('cffi_backend', '?')}), "
-        f"requests {g['sites']['firmtuf'].get('requests', '?')}, python-tuf "
+        f"python-tuf "
         f"{g['sites']['tuf'].get('tuf', '?')}, securesystemslib "
         f"{g['sites']['tuf'].get('securesystemslib', '?')}. Emulator: {res['qemu']} with "
         f"`-cpu {res['cpu']}` (qemu's default ARM CPU advertises the ARMv8 AES/SHA "
@@ -222,7 +222,7 @@ def section(res: dict[str, Any]) -> str:
         "Warm phase: the second first-update of a process (imports done, as in the x86 "
         f"update table), the median of {res['polls']} polls in a process, or the second "
         "download. Cold phase: the only update (poll, download) of a fresh process: "
-        "firmtuf imports `cryptography` and `requests` on first use, python-tuf at import, "
+        "firmtuf imports `cryptography` and `http.client` on first use, python-tuf at import, "
         "so the cold phase charges those imports to firmtuf alone. Whole process: "
         "host-measured wall of the guest process, interpreter start included (what a "
         "device pays per update check when the agent starts a process for it); emulator CPU "
@@ -336,10 +336,10 @@ def _headline(res: dict[str, Any], cases: list[dict[str, Any]]) -> list[str]:
                 + "."
             )
     refs, pp = res.get("reference_imports") or {}, res.get("python_pass_insns")
-    if refs.get("requests") and refs.get("http.client") and pp:
+    if refs.get("urllib3") and refs.get("http.client") and pp:
         out.append(
-            f"At small sizes the transport decides: importing `requests` costs "
-            f"{_n(refs['requests'] - pp)} guest instructions, `http.client` "
+            f"At small sizes the transport weighs: importing `urllib3` (python-tuf's) costs "
+            f"{_n(refs['urllib3'] - pp)} guest instructions, `http.client` (firmtuf's) "
             f"{_n(refs['http.client'] - pp)}."
         )
     return [f"**Headline (this run).** {' '.join(out)}", ""] if out else []

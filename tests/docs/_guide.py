@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.signer.publish._shell import ROOT, firmtuf_env, run_script, sh_blocks
+from tests.shell import ROOT, firmtuf_env, run_script, sh_blocks
 
 DOCS = ROOT / "docs"
 Edit = tuple[int, str, str]  # (block index, text in the guide, text run instead)

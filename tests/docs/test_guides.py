@@ -3,8 +3,8 @@ served on 127.0.0.1, docs/install.md from a clone to a hash-pinned wheel that wo
 
 (docs/dashboard.md runs here too, docs/key-management.md in test_key_management.py; the
 other guides run in their own folders' tests: ci-publishing.md and
-offline-updates.md in tests/signer/publish/test_docs.py, and the device guide's example in
-tests/signer/test_device_guide.py.)"""
+offline-updates.md in tests/docs/test_publishing_guides.py, and the device guide's example in
+tests/docs/test_device_guide.py.)"""
 
 from __future__ import annotations
 
@@ -179,11 +179,11 @@ EXECUTED = {
     "install.md": ("tests/docs/test_guides.py", 4),
     "dashboard.md": ("tests/docs/test_guides.py", 1),
     "key-management.md": ("tests/docs/test_key_management.py", 13),
-    "ci-publishing.md": ("tests/signer/publish/test_docs.py", 5),
-    "offline-updates.md": ("tests/signer/publish/test_docs.py", 2),
-    "troubleshooting.md": ("tests/signer/test_troubleshooting_doc.py", 8),
-    "device-guide.md": ("tests/signer/test_device_guide.py", 1),
-    "sbom-and-support.md": ("tests/signer/test_sbom_guide.py", 5),
+    "ci-publishing.md": ("tests/docs/test_publishing_guides.py", 5),
+    "offline-updates.md": ("tests/docs/test_publishing_guides.py", 2),
+    "troubleshooting.md": ("tests/docs/test_troubleshooting.py", 8),
+    "device-guide.md": ("tests/docs/test_device_guide.py", 1),
+    "sbom-and-support.md": ("tests/docs/test_sbom_guide.py", 5),
 }
 # Blocks deliberately not run, and why.
 NOT_EXECUTED = {

@@ -26,7 +26,7 @@ import stat
 from pathlib import Path
 
 from verifier._errors import RepositoryError, UnsafeTargetNameError
-from verifier._internal.firmware import check_target_name
+from verifier._internal.names import check_target_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only

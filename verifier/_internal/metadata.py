@@ -26,6 +26,8 @@ from verifier._internal.canonical import (
     parse_signed,
     split_envelope,
 )
+from verifier._internal.dates import days_from_civil
+from verifier._internal.firmware import FirmwareInfo
 from verifier._internal.hashing import new_hasher, sha256
 from verifier._internal.keys import Key, UnknownKey
 
@@ -79,17 +81,6 @@ def _parse_expires(value: Any) -> int:
 
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def days_from_civil(year: int, month: int, day: int) -> int:
-    # Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm);
-    # calendar.timegm would pull calendar and datetime into ``import verifier``.
-    year -= month <= 2
-    era = year // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 def _hashes(value: Any, what: str) -> dict[str, str]:
@@ -518,8 +509,6 @@ class TargetFile:
             MetadataFormatError: ``custom.firmtuf`` is present but malformed (ADR 0001).
         """
         if self._firmware is None and self.custom is not None and "firmtuf" in self.custom:
-            from verifier._internal.firmware import FirmwareInfo
-
             self._firmware = FirmwareInfo.from_dict(self.custom["firmtuf"], self.path)
         return self._firmware
 

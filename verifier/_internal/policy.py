@@ -17,8 +17,8 @@ from enum import StrEnum
 from verifier._config import DevicePolicy
 from verifier._errors import MetadataFormatError, PolicyError
 from verifier._internal.device_state import MAX_REJECTED, Installed, PendingInstall, Rejected
-from verifier._internal.firmware import check_target_name
 from verifier._internal.metadata import admits_hardware_id
+from verifier._internal.names import check_target_name
 from verifier._internal.version import FirmwareVersion
 
 TYPE_CHECKING = False

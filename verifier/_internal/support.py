@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from verifier._errors import MetadataFormatError
-from verifier._internal.metadata import days_from_civil
+from verifier._internal.dates import days_from_civil
+from verifier._internal.names import check_target_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
@@ -164,8 +165,6 @@ class SbomLink:
         Raises:
             MetadataFormatError: it does not follow docs/adr/0009.
         """
-        from verifier._internal.firmware import check_target_name
-
         what = f"{what} sbom"
         if not isinstance(data, dict):
             raise MetadataFormatError(f"{what} must be an object")

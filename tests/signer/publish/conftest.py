@@ -1,81 +1,12 @@
-"""Fixtures for publishing tests: a real S3 API server (moto) on 127.0.0.1."""
+"""Fixtures for publishing tests (the S3 server and buckets: tests/s3_fixtures.py)."""
 
 from __future__ import annotations
 
-import itertools
-import json
-import logging
-import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.signer.publish._repo import RepoBuilder
-
-_bucket_ids = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on an ephemeral port of 127.0.0.1, stopped after the session."""
-    from moto.server import ThreadedMotoServer
-
-    # werkzeug logs every request to stderr otherwise.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    saved = {k: os.environ.get(k) for k in _AWS_ENV}
-    os.environ.update(_AWS_ENV)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-@pytest.fixture
-def s3_client(s3_endpoint: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3", endpoint_url=s3_endpoint, config=Config(s3={"addressing_style": "path"})
-    )
-
-
-@pytest.fixture
-def bucket(s3_client: Any) -> str:
-    """A fresh, empty bucket per test, publicly readable like a CDN origin."""
-    name = f"fw-{os.getpid()}-{next(_bucket_ids)}"
-    s3_client.create_bucket(Bucket=name)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{name}/*",
-            }
-        ],
-    }
-    s3_client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
-    return name
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from signer._template import template_files
 from signer.cli import main
+from tests.shell import firmtuf_env, run_script
 from tests.signer.publish._device import device_fetch
-from tests.signer.publish._shell import firmtuf_env, run_script
 
 PASSWORD = "ci secret password"
 ROOT = Path(__file__).resolve().parents[3]

@@ -26,11 +26,16 @@ from verifier import (
     UnsignedMetadataError,
     Updater,
 )
-from verifier._bundle import BundleUpdater
 from verifier._internal.timefloor import FLOOR_FILE
+from verifier._updater import BundleUpdater
 
 NOW = time.time()
 DAY = 86400.0
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> RepoBuilder:
+    return RepoBuilder(tmp_path / "signing")
 
 
 def _release(repo: RepoBuilder, version: str, data: bytes) -> str:

@@ -8,30 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.signer.publish._shell import ROOT, firmtuf_env, run_script, sh_blocks
+from tests.s3_fixtures import public_bucket
+from tests.shell import ROOT, firmtuf_env, run_script, sh_blocks
 
 DOCS = ROOT / "docs"
 
 
-def _public_bucket(s3_client: Any, name: str) -> None:
-    s3_client.create_bucket(Bucket=name)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{name}/*",
-            }
-        ],
-    }
-    s3_client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
-
-
 @pytest.mark.s3
 def test_ci_publishing_guide(tmp_path: Path, s3_endpoint: str, s3_client: Any) -> None:
-    _public_bucket(s3_client, "acme-firmware")
+    public_bucket(s3_client, "acme-firmware")
     text = (DOCS / "ci-publishing.md").read_text()
     blocks = sh_blocks(text)
     assert len(blocks) >= 5

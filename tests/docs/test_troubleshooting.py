@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.signer.publish._shell import ROOT, firmtuf_env, run_script, sh_blocks
+from tests.shell import ROOT, firmtuf_env, run_script, sh_blocks
 
 
 def test_troubleshooting_page_runs(tmp_path: Path) -> None:

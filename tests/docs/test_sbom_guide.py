@@ -13,7 +13,7 @@ from pathlib import Path
 import verifier
 from tests.docs._guide import DOCS, guide_blocks, python_blocks, user_env
 from tests.loopback import serve_directory
-from tests.signer.publish._shell import run_script
+from tests.shell import run_script
 
 PAGE = "sbom-and-support.md"
 PW = "FIRMTUF_GUIDE_PASSWORD"
