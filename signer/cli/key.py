@@ -101,6 +101,23 @@ def echo_key(info: KeyInfo, prefix: str = "") -> None:
     click.echo(f"{prefix}signer      {info.signer_uri or '-'}")
 
 
+def _change(
+    repo: Path,
+    role: str,
+    secrets: Secrets,
+    as_json: bool,
+    *,
+    add: NewKey | None = None,
+    remove: str | None = None,
+    threshold: int | None,
+) -> None:
+    """`key add/remove/rotate`: one change of ROLE's keys, signed with the keys at hand."""
+    change = change_keys(
+        repo, role, add=add, remove=remove, threshold=threshold, secrets_handler=secrets.handler
+    )
+    echo_change(repo, change, as_json)
+
+
 def echo_change(repo: Path, change: KeyChange, as_json: bool) -> None:
     for keyid, why in change.skipped.items():
         note = f"Note: key {keyid[:8]} did not sign ({why}); threshold met without it"
@@ -170,14 +187,7 @@ def add(
     """Add a new key to ROLE: generated, or an existing one given by --uri."""
     FirmwareRepository(repo)  # fail early, before a password prompt
     new = _new_key(key_type, keys_dir, uri, public_key, secrets)
-    change = change_keys(
-        repo,
-        role,
-        add=new,
-        threshold=threshold,
-        secrets_handler=secrets.handler,
-    )
-    echo_change(repo, change, as_json)
+    _change(repo, role, secrets, as_json, add=new, threshold=threshold)
 
 
 @key.command()
@@ -197,14 +207,7 @@ def remove(
     as_json: bool,
 ) -> None:
     """Remove key KEYID (8 or more hex digits) from ROLE."""
-    change = change_keys(
-        repo,
-        role,
-        remove=keyid,
-        threshold=threshold,
-        secrets_handler=secrets.handler,
-    )
-    echo_change(repo, change, as_json)
+    _change(repo, role, secrets, as_json, remove=keyid, threshold=threshold)
 
 
 @key.command()
@@ -230,15 +233,7 @@ def rotate(
     """Replace key KEYID of ROLE with a new key (generated, or given by --uri)."""
     FirmwareRepository(repo)
     new = _new_key(key_type, keys_dir, uri, public_key, secrets)
-    change = change_keys(
-        repo,
-        role,
-        add=new,
-        remove=keyid,
-        threshold=threshold,
-        secrets_handler=secrets.handler,
-    )
-    echo_change(repo, change, as_json)
+    _change(repo, role, secrets, as_json, add=new, remove=keyid, threshold=threshold)
 
 
 @key.command()
