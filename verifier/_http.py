@@ -10,8 +10,6 @@ docs/benchmarks.md), and it brings four packages. :class:`~verifier.RequestsFetc
 
 from __future__ import annotations
 
-import os
-
 from verifier._errors import DownloadError, DownloadHTTPError
 from verifier._fetcher import Fetcher
 from verifier._internal import http_rules
@@ -27,7 +25,7 @@ Origin = tuple[str, str, int]
 _SMALL_BODY = 64 * 1024
 
 
-class HttpFetcher(Fetcher):
+class HttpFetcher(http_rules.HttpOptions, Fetcher):
     """HTTP(S) on the standard library: the default transport of an :class:`Updater`.
 
     - One kept-alive HTTP/1.1 connection per origin (scheme, host, port), reused by every
@@ -76,46 +74,14 @@ class HttpFetcher(Fetcher):
             of range.
     """
 
-    def __init__(
-        self,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        min_speed: int | None = None,
-        grace_period: float | None = None,
-        chunk_size: int = 256 * 1024,
-        user_agent: str = "firmtuf-verifier",
-        proxy_url: str | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        max_redirects: int = 0,
-        cross_origin_redirects: bool = False,
-        max_connections: int = 4,
-    ) -> None:
-        if max_redirects < 0 or max_connections < 1 or chunk_size < 1:
-            raise ValueError("need max_redirects >= 0, max_connections >= 1, chunk_size >= 1")
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.min_speed = min_speed
-        self.grace_period = grace_period
-        self.chunk_size = chunk_size
-        self.user_agent = user_agent
-        self.proxy_url = proxy_url
-        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
-        self.max_redirects = max_redirects
-        self.cross_origin_redirects = cross_origin_redirects
-        self.max_connections = max_connections
-        self._proxy = None if proxy_url is None else http_rules.parse_proxy(proxy_url)
+    def _started(self) -> None:
         self._pool: dict[Origin, Any] = {}
         self._context: Any = None
 
     # -- the transport primitive ------------------------------------------------------
 
     def _fetch(self, url: str, offset: int, deadline: Deadline) -> _Body:
-        deadline.tightened(
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            min_speed=self.min_speed,
-            grace_period=self.grace_period,
-        )
+        self._tighten(deadline)
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"

@@ -6,7 +6,6 @@ carry ``requests``. Same rules as the default :class:`~verifier.HttpFetcher`
 from __future__ import annotations
 
 import contextlib
-import os
 
 from verifier._errors import DownloadError, DownloadHTTPError
 from verifier._fetcher import Fetcher
@@ -20,7 +19,7 @@ if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from verifier._fetcher import Deadline
 
 
-class RequestsFetcher(Fetcher):
+class RequestsFetcher(http_rules.HttpOptions, Fetcher):
     """HTTP(S) with ``requests`` (``pip install 'firmtuf[requests]'``).
 
     One ``requests.Session`` per fetcher: its requests reuse kept-alive connections. The
@@ -44,39 +43,14 @@ class RequestsFetcher(Fetcher):
         max_redirects: redirects followed per request (0: none).
         cross_origin_redirects: whether a redirect may lead to another scheme, host or
             port (HTTPS to HTTP never).
+        max_connections: origins whose kept-alive connections the session holds at once.
 
     Raises:
         ValueError: ``proxy_url`` is not an ``http://host:port`` URL, or a count is out
             of range.
     """
 
-    def __init__(
-        self,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        min_speed: int | None = None,
-        grace_period: float | None = None,
-        chunk_size: int = 256 * 1024,
-        user_agent: str = "firmtuf-verifier",
-        proxy_url: str | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        max_redirects: int = 0,
-        cross_origin_redirects: bool = False,
-    ) -> None:
-        if max_redirects < 0 or chunk_size < 1:
-            raise ValueError("need max_redirects >= 0, chunk_size >= 1")
-        if proxy_url is not None:
-            http_rules.parse_proxy(proxy_url)
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.min_speed = min_speed
-        self.grace_period = grace_period
-        self.chunk_size = chunk_size
-        self.user_agent = user_agent
-        self.proxy_url = proxy_url
-        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
-        self.max_redirects = max_redirects
-        self.cross_origin_redirects = cross_origin_redirects
+    def _started(self) -> None:
         self._session: Any = None
 
     def _get_session(self) -> Any:
@@ -91,17 +65,12 @@ class RequestsFetcher(Fetcher):
                 session.proxies = {"http": self.proxy_url, "https": self.proxy_url}
             if self.ca_bundle is not None:
                 session.verify = self.ca_bundle
-            mount_deadline_adapter(session)
+            mount_deadline_adapter(session, self.max_connections)
             self._session = session
         return self._session
 
     def _fetch(self, url: str, offset: int, deadline: Deadline) -> Iterator[bytes]:
-        deadline.tightened(
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            min_speed=self.min_speed,
-            grace_period=self.grace_period,
-        )
+        self._tighten(deadline)
         # identity: byte ranges and length caps then refer to the bytes TUF verifies.
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
         if offset:

@@ -117,8 +117,9 @@ class _DeadlineAdapter(HTTPAdapter):
         return manager
 
 
-def mount_deadline_adapter(session: Any) -> None:
-    """Make every request of ``session`` read its sockets under the current deadline."""
-    adapter = _DeadlineAdapter()
+def mount_deadline_adapter(session: Any, max_connections: int) -> None:
+    """Make every request of ``session`` read its sockets under the current deadline,
+    keeping connections to at most ``max_connections`` origins."""
+    adapter = _DeadlineAdapter(pool_connections=max_connections)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

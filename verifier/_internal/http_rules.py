@@ -5,13 +5,69 @@ Content-Length, proxy URLs. No I/O; plain functions the transports call, so the 
 
 from __future__ import annotations
 
+import os
+
 from verifier._errors import DownloadError, DownloadHTTPError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
     from collections.abc import Sequence
 
+    from verifier._fetcher import Deadline
+
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
+
+
+class HttpOptions:
+    """The options both HTTP transports take, checked and kept in one place (a base of
+    ``HttpFetcher`` and ``RequestsFetcher``; their docstrings say what each means there).
+
+    Raises:
+        ValueError: ``proxy_url`` is not an ``http://host:port`` URL, or a count is out
+            of range.
+    """
+
+    def __init__(
+        self,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        min_speed: int | None = None,
+        grace_period: float | None = None,
+        chunk_size: int = 256 * 1024,
+        user_agent: str = "firmtuf-verifier",
+        proxy_url: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        max_redirects: int = 0,
+        cross_origin_redirects: bool = False,
+        max_connections: int = 4,
+    ) -> None:
+        if max_redirects < 0 or max_connections < 1 or chunk_size < 1:
+            raise ValueError("need max_redirects >= 0, max_connections >= 1, chunk_size >= 1")
+        self._proxy = None if proxy_url is None else parse_proxy(proxy_url)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.min_speed = min_speed
+        self.grace_period = grace_period
+        self.chunk_size = chunk_size
+        self.user_agent = user_agent
+        self.proxy_url = proxy_url
+        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
+        self.max_redirects = max_redirects
+        self.cross_origin_redirects = cross_origin_redirects
+        self.max_connections = max_connections
+        self._started()
+
+    def _started(self) -> None:
+        """A transport's own state, set up after the options."""
+
+    def _tighten(self, deadline: Deadline) -> None:
+        """Apply this transport's own limits to a request's deadline (stricter only)."""
+        deadline.tightened(
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            min_speed=self.min_speed,
+            grace_period=self.grace_period,
+        )
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
