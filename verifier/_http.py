@@ -82,9 +82,7 @@ class HttpFetcher(http_rules.HttpOptions, Fetcher):
 
     def _fetch(self, url: str, offset: int, deadline: Deadline) -> _Body:
         self._tighten(deadline)
-        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
+        headers = self._request_headers(offset)
         seen = [url]
         while True:
             origin = http_rules.origin_of(url)

@@ -71,10 +71,7 @@ class RequestsFetcher(http_rules.HttpOptions, Fetcher):
 
     def _fetch(self, url: str, offset: int, deadline: Deadline) -> Iterator[bytes]:
         self._tighten(deadline)
-        # identity: byte ranges and length caps then refer to the bytes TUF verifies.
-        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
+        headers = self._request_headers(offset)
         seen = [url]
         while True:
             http_rules.origin_of(url)

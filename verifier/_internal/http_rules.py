@@ -60,6 +60,14 @@ class HttpOptions:
     def _started(self) -> None:
         """A transport's own state, set up after the options."""
 
+    def _request_headers(self, offset: int) -> dict[str, str]:
+        """Headers of a GET from byte ``offset``. identity: byte ranges and length caps then
+        refer to the bytes TUF verifies."""
+        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        return headers
+
     def _tighten(self, deadline: Deadline) -> None:
         """Apply this transport's own limits to a request's deadline (stricter only)."""
         deadline.tightened(
