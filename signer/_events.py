@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,7 @@ from signer._errors import (
     UntrustedKeyError,
 )
 from signer._event_guard import EVENTS_DIR, event_roles
-from signer._fsutil import atomic_write, fsync_dir, write_all_or_nothing
+from signer._fsutil import atomic_write, remove_tree, staged_dir, write_all_or_nothing
 from signer._keyops import delegator_of
 from signer._keys import Keyring
 from signer._repository import FirmwareRepository, role_filename, utcnow
@@ -374,18 +372,11 @@ def _check_not_collected_elsewhere(repo: FirmwareRepository, chosen: list[str]) 
 
 def _write_event(path: Path, info: dict[str, Any], drafts: dict[str, bytes]) -> None:
     """Create the event folder whole: staged beside it, then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.start-", dir=path.parent))
-    try:
+    with staged_dir(path, "start") as staging:
         for role, data in drafts.items():
             atomic_write(staging / "drafts" / role_filename(role), data, sync_dir=False)
         (staging / "signatures").mkdir()
         atomic_write(staging / "event.json", json.dumps(info, indent=2).encode())
-        staging.replace(path)
-        fsync_dir(path.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _match(trusted: list[Key], public: Key) -> Key | None:
@@ -531,8 +522,7 @@ def finish_event(repo: FirmwareRepository, name: str) -> EventStatus:
         repo.stage(role, event.assembled(role))
     repo.event_exempt = name
     repo.save()
-    shutil.rmtree(event.path)
-    fsync_dir(event.path.parent)
+    remove_tree(event.path)
     return status
 
 
@@ -541,5 +531,4 @@ def cancel_event(repo: FirmwareRepository, name: str) -> None:
     path = repo.path / EVENTS_DIR / _check_name(name)
     if not path.is_dir():  # a folder that lost its event.json can still be cancelled
         raise InvalidInputError(f"no signing event {name!r} in {repo.path}")
-    shutil.rmtree(path)
-    fsync_dir(path.parent)
+    remove_tree(path)

@@ -3,13 +3,17 @@
 Every file the signer writes goes through :class:`StagedFile` (directly, or through
 :func:`atomic_write` / :func:`atomic_copy`): readers see the old file or the new one,
 never a mix, and a power cut after the write returns cannot bring the old one back.
+A directory created whole (a new repository, a signing event) goes through
+:func:`staged_dir`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -78,6 +82,33 @@ class StagedFile:
             self.file.close()
         with contextlib.suppress(OSError):
             self.path.unlink()
+
+
+@contextlib.contextmanager
+def staged_dir(dest: Path, prefix: str) -> Iterator[Path]:
+    """A temp directory beside ``dest``, renamed to ``dest`` when the block succeeds.
+
+    Readers never see a half-filled ``dest``: the directory appears whole or not at all.
+    ``dest`` may exist as an empty directory (it is replaced). When the block raises,
+    the temp directory and everything in it are removed.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{prefix}-", dir=dest.parent))
+    try:
+        yield staging
+        if dest.exists():
+            dest.rmdir()
+        staging.replace(dest)
+        fsync_dir(dest.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def remove_tree(path: Path) -> None:
+    """Remove the directory ``path`` and everything in it, durably (the parent is synced)."""
+    shutil.rmtree(path)
+    fsync_dir(path.parent)
 
 
 def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +23,7 @@ from tuf.api.metadata import (
 from signer._canonical import CanonicalFileSerializer
 from signer._delegations import check_bin_count, convert_to_bins
 from signer._errors import InvalidInputError, RepositoryLocationError
-from signer._fsutil import atomic_write, fsync_dir
+from signer._fsutil import atomic_write, staged_dir
 from signer._keys import (
     KEY_TYPES,
     ExternalKey,
@@ -106,11 +104,8 @@ def init_repository(
     path = Path(path)
     _check_target_dir(path)
     plan = _plan(key_type, keys, thresholds, expiry, external_keys, bins, password)
-    parent = path.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    keys_out = _KeyFiles(Path(keys_dir) if keys_dir is not None else None, path)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=parent))
-    try:
+    outside = Path(keys_dir) if keys_dir is not None else None
+    with _KeyFiles(outside, path) as keys_out, staged_dir(path, "init") as staging:
         root, signers = _root_with_new_keys(
             staging, plan, key_type, password, keys_out, offline_roles
         )
@@ -118,14 +113,6 @@ def init_repository(
         if bins is not None:
             keyring = Keyring(staging, secrets_handler, signers)
             _make_bins(staging, bins, key_type, password, keyring)
-        if path.exists():
-            path.rmdir()
-        staging.replace(path)
-        fsync_dir(parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        keys_out.remove_outside()
-        raise
     return FirmwareRepository(path, secrets_handler=secrets_handler)
 
 
@@ -202,7 +189,8 @@ def _checked_count(role: str, keys: Mapping[str, int], plan: _Plan) -> int:
 
 class _KeyFiles:
     """Where `init` writes new key files: REPO/keys in staging, or ``keys_dir`` (outside
-    the repository) for the offline roles' keys, which a failed `init` removes again."""
+    the repository) for the offline roles' keys, which a failed `init` removes again
+    (on leaving the ``with`` block by an exception)."""
 
     def __init__(self, keys_dir: Path | None, final: Path) -> None:
         self.keys_dir = keys_dir
@@ -223,6 +211,13 @@ class _KeyFiles:
             return f"file:{name}?encrypted=true"
         write_key_file(signer, staging / KEYS_DIR / name, password)
         return f"file:{KEYS_DIR}/{name}?encrypted=true"
+
+    def __enter__(self) -> _KeyFiles:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            self.remove_outside()
 
     def remove_outside(self) -> None:
         for key_path in self.written_outside:

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib import parse
 
 from cryptography.hazmat.primitives.serialization import (
+    load_pem_private_key,
     load_pem_public_key,
 )
 from securesystemslib.exceptions import UnsupportedLibraryError
@@ -92,7 +93,9 @@ def write_key_file(
     :data:`signer._keyfile.DEFAULT_KDF_ROUNDS`); see :mod:`signer._keyfile`. The file is
     created readable by its owner only.
     """
-    pem = dump_private_key(signer._private_key, password, rounds=rounds)
+    # CryptoSigner's public way out is unencrypted PKCS#8; re-read it to encrypt it.
+    private_key = load_pem_private_key(signer.private_bytes, None)
+    pem = dump_private_key(private_key, password, rounds=rounds)
     write_private_file(path, pem)
 
 

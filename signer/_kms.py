@@ -109,6 +109,15 @@ class BoundedAWSSigner(AWSSigner):
             raise kms_failure(f"awskms:{self.aws_key_id}", e) from None
 
 
+def _default_scheme(supported_by_key: list[str]) -> str | None:
+    """The TUF scheme of the first AWS algorithm (in securesystemslib's order of
+    preference, ``AWSSigner.aws_algos``) that the KMS key supports."""
+    for scheme, algorithm in AWSSigner.aws_algos.items():
+        if algorithm in supported_by_key:
+            return scheme
+    return None
+
+
 def import_kms_key(uri: str) -> tuple[str, SSlibKey]:
     """The public key of ``awskms:KEY_ID`` read from KMS (``GetPublicKey``).
 
@@ -134,7 +143,7 @@ def import_kms_key(uri: str) -> tuple[str, SSlibKey]:
         raise InvalidInputError(
             f"{uri}: the KMS key is not a signing key ({response.get('KeyUsage')})"
         )
-    scheme = BoundedAWSSigner._get_default_scheme(response.get("SigningAlgorithms", []))
+    scheme = _default_scheme(response.get("SigningAlgorithms", []))
     if scheme is None:
         raise InvalidInputError(
             f"{uri}: no signing algorithm of this KMS key is usable for TUF "

@@ -15,13 +15,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib import parse
 
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PublicFormat,
+    load_pem_public_key,
 )
 from securesystemslib.exceptions import KeyMismatchError
 from securesystemslib.signer import (
@@ -102,15 +105,13 @@ def _crypto_signer(private_key: PrivateKeyTypes, public_key: Key, source: str) -
         raise KeyProblemError(f"{source} holds another key than {public_key.keyid[:8]}") from None
 
 
-class EncryptedFileSigner(Signer):
-    """Loader for ``file:PATH?encrypted=true|false`` URIs: PKCS#8 PEM, optionally encrypted.
-
-    ``from_priv_key_uri`` returns a securesystemslib ``CryptoSigner``; this class exists to
-    register the ``file`` scheme. The password is asked through the secrets handler under
-    the name ``"passphrase"``.
+class _PrivateKeyLoader(Signer):
+    """A URI scheme of firmtuf's own whose private key is local: ``from_priv_key_uri``
+    loads it (:meth:`_load`) and returns a securesystemslib ``CryptoSigner``. The class
+    exists to register its scheme; it is never instantiated.
     """
 
-    SCHEME = "file"
+    SCHEME: ClassVar[str]
 
     def __init__(self) -> None:  # pragma: no cover - never instantiated
         raise TypeError("use Signer.from_priv_key_uri()")
@@ -122,34 +123,51 @@ class EncryptedFileSigner(Signer):
         public_key: Key,
         secrets_handler: SecretsHandler | None = None,
     ) -> Signer:
+        private_key, source = cls._load(priv_key_uri, secrets_handler)
+        return _crypto_signer(private_key, public_key, source)
+
+    @classmethod
+    def _load(
+        cls, priv_key_uri: str, secrets_handler: SecretsHandler | None
+    ) -> tuple[PrivateKeyTypes, str]:
+        """The private key the URI names, and where it came from (for messages)."""
+        raise NotImplementedError
+
+
+class EncryptedFileSigner(_PrivateKeyLoader):
+    """Loader for ``file:PATH?encrypted=true|false`` URIs: PKCS#8 PEM, optionally encrypted.
+
+    The password is asked through the secrets handler under the name ``"passphrase"``.
+    """
+
+    SCHEME = "file"
+
+    @classmethod
+    def _load(
+        cls, priv_key_uri: str, secrets_handler: SecretsHandler | None
+    ) -> tuple[PrivateKeyTypes, str]:
         uri = parse.urlparse(priv_key_uri)
         if uri.scheme != cls.SCHEME:
             raise ValueError(f"EncryptedFileSigner does not support {priv_key_uri}")
         encrypted = parse.parse_qs(uri.query).get("encrypted", ["true"])[0] != "false"
         path = Path(parse.unquote(uri.path))
-        private_key = read_key_file(path, secrets_handler, encrypted=encrypted)
-        return _crypto_signer(private_key, public_key, f"key file {path}")
+        return read_key_file(path, secrets_handler, encrypted=encrypted), f"key file {path}"
 
 
-class EnvVarSigner(Signer):
-    """Loader for ``envvar:NAME`` URIs: a PKCS#8 PEM private key in variable ``NAME``."""
+class EnvVarSigner(_PrivateKeyLoader):
+    """Loader for ``envvar:NAME`` URIs: a PKCS#8 PEM private key in variable ``NAME``.
+
+    No secret is asked: the variable holds an unencrypted key (CI masks it).
+    """
 
     SCHEME = "envvar"
 
-    def __init__(self) -> None:  # pragma: no cover - never instantiated
-        raise TypeError("use Signer.from_priv_key_uri()")
-
     @classmethod
-    def from_priv_key_uri(
-        cls,
-        priv_key_uri: str,
-        public_key: Key,
-        secrets_handler: SecretsHandler | None = None,
-    ) -> Signer:
-        del secrets_handler  # the variable holds an unencrypted key: CI masks it
-        private_key = envvar_private_key(priv_key_uri)
+    def _load(
+        cls, priv_key_uri: str, secrets_handler: SecretsHandler | None
+    ) -> tuple[PrivateKeyTypes, str]:
         name = envvar_name(priv_key_uri)
-        return _crypto_signer(private_key, public_key, f"environment variable {name}")
+        return envvar_private_key(priv_key_uri), f"environment variable {name}"
 
 
 # The one place firmtuf's URI schemes join securesystemslib's (hsm:, awskms:, gcpkms:, ...).
@@ -193,6 +211,21 @@ def envvar_private_key(uri: str) -> PrivateKeyTypes:
         ) from None
 
 
+def public_key_of(key: SSlibKey) -> PublicKeyTypes:
+    """The ``cryptography`` public key of ``key`` (from its public ``keyval``).
+
+    Raises:
+        InvalidInputError: the key value is not a public key of its type.
+    """
+    public: Any = key.keyval.get("public")
+    try:
+        if key.keytype == "ed25519":
+            return Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
+        return load_pem_public_key(public.encode())
+    except (AttributeError, TypeError, ValueError, UnsupportedAlgorithm):
+        raise InvalidInputError(f"key {key.keyid[:8]} holds no valid public key") from None
+
+
 def fingerprint(key: Key) -> str:
     """SHA-256 of the key's DER SubjectPublicKeyInfo, in groups of 4 hex digits.
 
@@ -201,7 +234,7 @@ def fingerprint(key: Key) -> str:
     """
     if not isinstance(key, SSlibKey):
         raise InvalidInputError(f"key {key.keyid[:8]} has no known public key format")
-    der = key._crypto_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    der = public_key_of(key).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     digest = hashlib.sha256(der).hexdigest()
     return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
 

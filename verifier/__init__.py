@@ -87,8 +87,23 @@ from verifier._internal.storage import durable_write as atomic_write
 from verifier._internal.store import TrustStore
 from verifier._internal.support import SbomLink, SupportPeriod
 from verifier._internal.version import FirmwareVersion, VersionError, parse_version
-from verifier._requests import RequestsFetcher
 from verifier._updater import TrustedRole, Updater, verify_root
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs import time on devices
+    from verifier._requests import RequestsFetcher
+
+
+def __getattr__(name: str) -> object:
+    # RequestsFetcher (extra `requests`) is loaded on first use: a device on the default
+    # transport never pays for its module (PEP 562).
+    if name == "RequestsFetcher":
+        from verifier._requests import RequestsFetcher
+
+        globals()[name] = RequestsFetcher
+        return RequestsFetcher
+    raise AttributeError(f"module 'verifier' has no attribute {name!r}")
+
 
 __all__ = [
     "Updater",

@@ -720,20 +720,34 @@ class Updater:
         if self.policy is not None and target.firmware is not None:
             self.verify_policy(target)
         dest = Path(dest)
-        if self.find_cached_target(target, dest) is not None:
-            log.debug("%s already holds %s", dest, target.path)
-            if progress is not None:
-                progress(target.length, target.length)
-            return dest
+        if not self._already_there(target, dest, progress):
+            self._fetch_into_place(target, dest, partial_path, progress)
+        return dest
+
+    def _already_there(self, target: TargetFile, dest: Path, progress: Progress | None) -> bool:
+        """Whether ``dest`` already holds ``target`` (then ``progress`` hears it is done)."""
+        if self.find_cached_target(target, dest) is None:
+            return False
+        log.debug("%s already holds %s", dest, target.path)
+        if progress is not None:
+            progress(target.length, target.length)
+        return True
+
+    def _fetch_into_place(
+        self,
+        target: TargetFile,
+        dest: Path,
+        partial_path: str | os.PathLike[str] | None,
+        progress: Progress | None,
+    ) -> None:
+        """Fill the locked partial of ``target`` and move it to ``dest`` once verified."""
         url = self._url_for(target)
         part = Path(partial_path) if partial_path is not None else self._partial_for(target, dest)
         fd = open_locked(part, self.config.lock_timeout, f"partial download {part}")
         try:
-            if self.find_cached_target(target, dest) is not None:
-                # Another agent finished this download while this one waited for it.
-                if progress is not None:
-                    progress(target.length, target.length)
-                return dest
+            # Another agent may have finished this download while this one waited for it.
+            if self._already_there(target, dest, progress):
+                return
             self._download_to(target, url, fd, part, dest, progress, resumable=True)
             _move_into_place(part, dest)
         except OSError as e:
@@ -746,7 +760,6 @@ class Updater:
             _remove_if_empty(fd, part)
             os.close(fd)
         log.debug("downloaded %s to %s", target.path, dest)
-        return dest
 
     def _partial_for(self, target: TargetFile, dest: Path) -> Path:
         """The partial bound to ``target``: in ``firmtuf/partial/``, or beside ``dest``
@@ -802,56 +815,12 @@ class Updater:
     ) -> None:
         """Fill ``fd`` (the locked partial ``part``) with ``target``'s verified bytes."""
         check = target.checker()
-        size = os.fstat(fd).st_size if resumable else 0
-        if size > target.length:
-            log.warning(
-                "partial %s holds %d bytes, more than %s's %d: discarded",
-                part,
-                size,
-                target.path,
-                target.length,
-            )
-            size = 0
-        if size:
-            # Resume: hash what an earlier attempt wrote, then fetch the rest.
-            os.lseek(fd, 0, os.SEEK_SET)
-            chunk = self.config.chunk_size
-            check.feed(iter(lambda: os.read(fd, chunk), b""))
-            size = check.received
-        os.ftruncate(fd, size)
-        resumed = size > 0
+        if resumable:
+            self._hash_partial(target, fd, part, check)
+        os.ftruncate(fd, check.received)
+        resumed = check.received > 0
         if not check.complete:
-            self._ensure_space(part, dest, target.length - check.received)
-            offset = check.received
-            if resumed:
-                log.info("resuming %s at byte %d of %d", target.path, offset, target.length)
-            try:
-                chunks = self._fetch_target(url, target.length, offset)
-            except DownloadHTTPError as e:
-                if not offset or e.status_code != 416:
-                    raise
-                log.warning("%s: the server refused to resume; restarting at byte 0", url)
-                os.ftruncate(fd, 0)
-                check, offset, resumed = target.checker(), 0, False
-                chunks = self._fetch_target(url, target.length, 0)
-            os.lseek(fd, offset, os.SEEK_SET)
-            if progress is not None:
-                progress(offset, target.length)
-            try:
-                check.feed(chunks, _writer(fd, check, target.length, progress))
-            except DownloadLengthMismatchError:
-                # More bytes than the signed length: what came is not worth resuming.
-                log.warning("%s sent more than %d bytes: partial discarded", url, target.length)
-                _discard_partial(fd, part)
-                raise
-            except OSError as e:
-                if partial.is_no_space(e):
-                    where = f"no space left for {target.path} in {part.parent}"
-                    needed = target.length - offset
-                    raise _out_of_space(fd, part, where, part.parent, needed) from e
-                raise
-            finally:
-                storage.sync_fd(fd)
+            check, resumed = self._transfer(target, url, fd, part, dest, progress, check)
         try:
             check.verify()
         except LengthOrHashMismatchError:
@@ -867,6 +836,74 @@ class Updater:
                 return
             _discard_partial(fd, part)
             raise
+
+    def _hash_partial(
+        self, target: TargetFile, fd: int, part: Path, check: LengthAndHashes
+    ) -> None:
+        """Feed ``check`` what an earlier attempt wrote to ``fd``, unless it holds more than
+        the signed length (then nothing is kept)."""
+        size = os.fstat(fd).st_size
+        if size > target.length:
+            log.warning(
+                "partial %s holds %d bytes, more than %s's %d: discarded",
+                part,
+                size,
+                target.path,
+                target.length,
+            )
+            return
+        if size:
+            os.lseek(fd, 0, os.SEEK_SET)
+            chunk = self.config.chunk_size
+            check.feed(iter(lambda: os.read(fd, chunk), b""))
+
+    def _transfer(
+        self,
+        target: TargetFile,
+        url: str,
+        fd: int,
+        part: Path,
+        dest: Path,
+        progress: Progress | None,
+        check: LengthAndHashes,
+    ) -> tuple[LengthAndHashes, bool]:
+        """Fetch and write the rest of ``target`` after the bytes ``check`` holds.
+
+        Returns:
+            The checker of the whole file, and whether its bytes continue an earlier
+            attempt (False when the server refused to resume and it restarted at 0).
+        """
+        self._ensure_space(part, dest, target.length - check.received)
+        offset = check.received
+        if offset:
+            log.info("resuming %s at byte %d of %d", target.path, offset, target.length)
+        try:
+            chunks = self._fetch_target(url, target.length, offset)
+        except DownloadHTTPError as e:
+            if not offset or e.status_code != 416:
+                raise
+            log.warning("%s: the server refused to resume; restarting at byte 0", url)
+            os.ftruncate(fd, 0)
+            check, offset = target.checker(), 0
+            chunks = self._fetch_target(url, target.length, 0)
+        os.lseek(fd, offset, os.SEEK_SET)
+        if progress is not None:
+            progress(offset, target.length)
+        try:
+            check.feed(chunks, _writer(fd, check, target.length, progress))
+        except DownloadLengthMismatchError:
+            # More bytes than the signed length: what came is not worth resuming.
+            log.warning("%s sent more than %d bytes: partial discarded", url, target.length)
+            _discard_partial(fd, part)
+            raise
+        except OSError as e:
+            if partial.is_no_space(e):
+                where = f"no space left for {target.path} in {part.parent}"
+                raise _out_of_space(fd, part, where, part.parent, target.length - offset) from e
+            raise
+        finally:
+            storage.sync_fd(fd)
+        return check, offset > 0
 
     def _ensure_space(self, part: Path, dest: Path, remaining: int) -> None:
         """Raises InsufficientSpaceError unless the rest of a download fits.

@@ -57,7 +57,7 @@ for _command in (prune, bundle):
 for _command in (delegate, bins, refresh):
     main.add_command(_command)
 
-# Support periods and SBOMs (issue 16).
+# Support periods and SBOMs.
 main.add_command(support)
 main.add_command(sbom)
 

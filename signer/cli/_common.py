@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +15,15 @@ from typing import Any, TypeVar
 import click
 from securesystemslib.signer import SecretsHandler
 
-from signer import PASSWORD_SECRET, PIN_SECRET, InvalidInputError, KeyProblemError
+from signer import (
+    KEY_TYPES,
+    PASSWORD_SECRET,
+    PIN_SECRET,
+    ExternalKey,
+    InvalidInputError,
+    KeyProblemError,
+    public_key_from_pem,
+)
 from signer.cli._outcome import command_outcome, json_written, remember_json
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,10 +69,37 @@ def echo_json(data: Any) -> None:
     json_written()
 
 
-def secrets_options(f: F) -> F:
-    """``--password-env`` and ``--pin-env``: where a signing command reads its secrets."""
-    f = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(f)
-    return password_env_option(f)
+class Secrets:
+    """Where a signing command reads its secrets: the variables ``--password-env`` and
+    ``--pin-env`` name, or one hidden prompt per secret."""
+
+    def __init__(self, password_env: str | None, pin_env: str | None) -> None:
+        self.password_env = password_env
+        self.pin_env = pin_env
+        self._handler: SecretsHandler | None = None
+
+    @property
+    def handler(self) -> SecretsHandler:
+        """The command's one secrets handler (each secret asked once, then kept)."""
+        if self._handler is None:
+            self._handler = secrets_handler(self.password_env, self.pin_env)
+        return self._handler
+
+    def new_key_password(self) -> str:
+        """The password for key files the command generates (see :func:`new_key_password`)."""
+        return new_key_password(self.password_env)
+
+
+def secrets_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--password-env`` and ``--pin-env``, handed to the command as ``secrets``
+    (a :class:`Secrets`): every signing command reads its secrets the same way."""
+
+    @functools.wraps(f)
+    def command(*args: Any, password_env: str | None, pin_env: str | None, **kwargs: Any) -> Any:
+        return f(*args, secrets=Secrets(password_env, pin_env), **kwargs)
+
+    with_pin = click.option("--pin-env", metavar="NAME", default=None, help=PIN_ENV_HELP)(command)
+    return password_env_option(with_pin)
 
 
 def _from_env(name: str, what: str) -> str:
@@ -171,3 +208,99 @@ def read_small_file(path: Path, what: str, limit: int = 1 << 20) -> bytes:
     if len(data) > limit:
         raise InvalidInputError(f"{what} {path} is larger than {limit // 1024} KiB")
     return data
+
+
+def hardware_id_option(f: F) -> F:
+    """``--hardware-id`` (shared by `delegate` and `bins`): the delegation's binding."""
+    return click.option(
+        "--hardware-id",
+        "hardware_ids",
+        multiple=True,
+        metavar="ID",
+        help="Bind the delegation: devices accept its firmware only for these hardware "
+        "ids (fnmatch patterns such as 'acme-gw-*' allowed). Repeatable. Default: any.",
+    )(f)
+
+
+@dataclass(frozen=True)
+class NewRoleKeys:
+    """The keys a new role gets (``--keys``, ``--signer``, ``--threshold``, ``--key-type``,
+    ``--password-env`` of `delegate` and `bins`)."""
+
+    key_count: int | None
+    signers: tuple[tuple[str, Path], ...]
+    threshold: int
+    key_type: str
+    password_env: str | None
+
+    def resolve(self, role: str) -> tuple[list[ExternalKey], int, str | None]:
+        """(external keys, number of keys to generate, their password) for ``role``.
+
+        Without ``--keys``, one key is generated unless ``--signer`` keys were given; the
+        password is asked (or read from ``--password-env``) only when keys are generated.
+        """
+        external = external_keys(role, self.signers)
+        count = self.key_count if self.key_count is not None else (0 if external else 1)
+        if count < 0:
+            raise InvalidInputError("--keys must not be negative")
+        return external, count, new_key_password(self.password_env) if count > 0 else None
+
+
+def key_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options choosing a new role's keys, handed to the command as ``keys`` (a
+    :class:`NewRoleKeys`; shared by `delegate` and `bins`)."""
+
+    @functools.wraps(f)
+    def command(
+        *args: Any,
+        key_count: int | None,
+        signers: tuple[tuple[str, Path], ...],
+        threshold: int,
+        key_type: str,
+        password_env: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        keys = NewRoleKeys(key_count, signers, threshold, key_type, password_env)
+        return f(*args, keys=keys, **kwargs)
+
+    for option in reversed(
+        [
+            click.option(
+                "--keys",
+                "key_count",
+                type=int,
+                default=None,
+                metavar="N",
+                help="Number of keys to generate (default 1, or 0 with --signer).",
+            ),
+            click.option(
+                "--signer",
+                "signers",
+                multiple=True,
+                type=(str, click.Path(path_type=Path)),
+                metavar="URI PUBKEY.pem",
+                help="Use an existing key: signer URI and PEM public key. Repeatable.",
+            ),
+            click.option(
+                "--threshold", type=int, default=1, show_default=True, help="Signatures needed."
+            ),
+            click.option(
+                "--key-type",
+                type=click.Choice(list(KEY_TYPES)),
+                default="ed25519",
+                show_default=True,
+                help="Type of the generated keys.",
+            ),
+            click.option("--password-env", metavar="NAME", default=None, help=PASSWORD_ENV_HELP),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def external_keys(role: str, signers: tuple[tuple[str, Path], ...]) -> list[ExternalKey]:
+    keys = []
+    for uri, pub_path in signers:
+        pem = read_small_file(pub_path, "public key")
+        keys.append(ExternalKey(role, uri, public_key_from_pem(pem)))
+    return keys

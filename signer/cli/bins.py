@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from signer import FirmwareRepository, bin_prefix, convert_to_bins
-from signer.cli._common import echo_json, json_option
+from signer.cli._common import NewRoleKeys, echo_json, hardware_id_option, json_option, key_options
 from signer.cli._locking import locks_repo
-from signer.cli.delegate import hardware_id_option, key_options, role_keys_from_options
 
 
 @click.command()
@@ -30,11 +29,7 @@ def bins(
     count: int,
     role: str,
     hardware_ids: tuple[str, ...],
-    key_count: int | None,
-    signers: tuple[tuple[str, Path], ...],
-    threshold: int,
-    key_type: str,
-    password_env: str | None,
+    keys: NewRoleKeys,
     as_json: bool,
 ) -> None:
     """Convert ROLE of REPO to COUNT hash bins (a power of two; TAP 15 succinct roles).
@@ -44,17 +39,15 @@ def bins(
     one bin, snapshot and timestamp.
     """
     repository = FirmwareRepository(repo)
-    external, n_keys, password = role_keys_from_options(
-        bin_prefix(role), key_count, signers, password_env
-    )
+    external, n_keys, password = keys.resolve(bin_prefix(role))
     result = convert_to_bins(
         repository,
         count,
         role=role,
-        threshold=threshold,
+        threshold=keys.threshold,
         new_keys=n_keys,
         external_keys=external,
-        key_type=key_type,
+        key_type=keys.key_type,
         password=password,
         hardware_ids=hardware_ids,
     )
@@ -63,7 +56,7 @@ def bins(
         return
     click.echo(
         f"{role} now delegates to {count} hash bins {result.bins[0]} .. {result.bins[-1]} "
-        f"({len(result.keyids)} key(s), threshold {threshold}); "
+        f"({len(result.keyids)} key(s), threshold {keys.threshold}); "
         f"{result.moved_targets} target(s) moved; ships to "
         f"{', '.join(result.hardware_ids) if result.hardware_ids else 'any hardware id'}"
     )

@@ -17,13 +17,12 @@ from signer import (
 )
 from signer.cli._advice import setup_warnings
 from signer.cli._common import (
+    Secrets,
     echo_json,
     json_option,
-    new_key_password,
     parse_duration,
     read_small_file,
     role_values,
-    secrets_handler,
     secrets_options,
 )
 from signer.cli._locking import locks_repo
@@ -101,8 +100,7 @@ def init(
     bins: int | None,
     keys_dir: Path | None,
     signers: tuple[tuple[str, str, Path], ...],
-    password_env: str | None,
-    pin_env: str | None,
+    secrets: Secrets,
     template: bool,
     as_json: bool,
 ) -> None:
@@ -121,7 +119,7 @@ def init(
         counts.get(role, 0 if any(e.role == role for e in external) else 1) > 0
         for role in ("root", "targets", "snapshot", "timestamp")
     )
-    password = new_key_password(password_env) if generates else None
+    password = secrets.new_key_password() if generates else None
     repository = init_repository(
         repo,
         password=password,
@@ -131,7 +129,7 @@ def init(
         expiry=expiry,
         keys_dir=keys_dir,
         external_keys=external,
-        secrets_handler=secrets_handler(password_env, pin_env),
+        secrets_handler=secrets.handler,
         bins=bins,
     )
     if template:

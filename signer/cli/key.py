@@ -27,10 +27,10 @@ from signer import (
 )
 from signer.cli._common import (
     PASSWORD_ENV_HELP,
+    Secrets,
     ask_secret,
     echo_json,
     json_option,
-    new_key_password,
     read_small_file,
     secrets_handler,
     secrets_options,
@@ -81,7 +81,7 @@ def _new_key(
     keys_dir: Path | None,
     uri: str | None,
     public_key: Path | None,
-    password_env: str | None,
+    secrets: Secrets,
 ) -> NewKey:
     if public_key is not None and uri is None:
         raise InvalidInputError("--public-key needs --uri (the signer of that key)")
@@ -90,7 +90,7 @@ def _new_key(
         if public_key is not None:
             pub = public_key_from_pem(read_small_file(public_key, "public key"))
         return NewKey(uri=uri, public_key=pub)
-    password = new_key_password(password_env)
+    password = secrets.new_key_password()
     return NewKey(key_type=key_type, password=password, keys_dir=keys_dir)
 
 
@@ -99,6 +99,23 @@ def echo_key(info: KeyInfo, prefix: str = "") -> None:
     click.echo(f"{prefix}fingerprint {info.fingerprint}")
     click.echo(f"{prefix}type        {info.keytype} ({info.scheme})")
     click.echo(f"{prefix}signer      {info.signer_uri or '-'}")
+
+
+def _change(
+    repo: Path,
+    role: str,
+    secrets: Secrets,
+    as_json: bool,
+    *,
+    add: NewKey | None = None,
+    remove: str | None = None,
+    threshold: int | None,
+) -> None:
+    """`key add/remove/rotate`: one change of ROLE's keys, signed with the keys at hand."""
+    change = change_keys(
+        repo, role, add=add, remove=remove, threshold=threshold, secrets_handler=secrets.handler
+    )
+    echo_change(repo, change, as_json)
 
 
 def echo_change(repo: Path, change: KeyChange, as_json: bool) -> None:
@@ -164,21 +181,13 @@ def add(
     uri: str | None,
     public_key: Path | None,
     threshold: int | None,
-    password_env: str | None,
-    pin_env: str | None,
+    secrets: Secrets,
     as_json: bool,
 ) -> None:
     """Add a new key to ROLE: generated, or an existing one given by --uri."""
     FirmwareRepository(repo)  # fail early, before a password prompt
-    new = _new_key(key_type, keys_dir, uri, public_key, password_env)
-    change = change_keys(
-        repo,
-        role,
-        add=new,
-        threshold=threshold,
-        secrets_handler=secrets_handler(password_env, pin_env),
-    )
-    echo_change(repo, change, as_json)
+    new = _new_key(key_type, keys_dir, uri, public_key, secrets)
+    _change(repo, role, secrets, as_json, add=new, threshold=threshold)
 
 
 @key.command()
@@ -194,19 +203,11 @@ def remove(
     role: str,
     keyid: str,
     threshold: int | None,
-    password_env: str | None,
-    pin_env: str | None,
+    secrets: Secrets,
     as_json: bool,
 ) -> None:
     """Remove key KEYID (8 or more hex digits) from ROLE."""
-    change = change_keys(
-        repo,
-        role,
-        remove=keyid,
-        threshold=threshold,
-        secrets_handler=secrets_handler(password_env, pin_env),
-    )
-    echo_change(repo, change, as_json)
+    _change(repo, role, secrets, as_json, remove=keyid, threshold=threshold)
 
 
 @key.command()
@@ -226,22 +227,13 @@ def rotate(
     uri: str | None,
     public_key: Path | None,
     threshold: int | None,
-    password_env: str | None,
-    pin_env: str | None,
+    secrets: Secrets,
     as_json: bool,
 ) -> None:
     """Replace key KEYID of ROLE with a new key (generated, or given by --uri)."""
     FirmwareRepository(repo)
-    new = _new_key(key_type, keys_dir, uri, public_key, password_env)
-    change = change_keys(
-        repo,
-        role,
-        add=new,
-        remove=keyid,
-        threshold=threshold,
-        secrets_handler=secrets_handler(password_env, pin_env),
-    )
-    echo_change(repo, change, as_json)
+    new = _new_key(key_type, keys_dir, uri, public_key, secrets)
+    _change(repo, role, secrets, as_json, add=new, remove=keyid, threshold=threshold)
 
 
 @key.command()

@@ -11,9 +11,9 @@ from signer import FirmwareRepository
 from signer import refresh as refresh_repository
 from signer.cli._common import (
     DurationType,
+    Secrets,
     echo_json,
     json_option,
-    secrets_handler,
     secrets_options,
 )
 from signer.cli._locking import locks_repo
@@ -35,8 +35,7 @@ def refresh(
     repo: Path,
     force: bool,
     within: timedelta | None,
-    password_env: str | None,
-    pin_env: str | None,
+    secrets: Secrets,
     as_json: bool,
 ) -> None:
     """Renew REPO's snapshot and timestamp with their online keys when due.
@@ -44,7 +43,7 @@ def refresh(
     Safe to run from cron every few minutes: nothing is written unless the signed targets
     changed, a role expires within the window, or --force is given.
     """
-    repository = FirmwareRepository(repo, secrets_handler=secrets_handler(password_env, pin_env))
+    repository = FirmwareRepository(repo, secrets_handler=secrets.handler)
     result = refresh_repository(repository, force=force, within=within)
     if as_json:
         echo_json(result.to_dict())

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from signer import FirmwareRepository, events_covering
-from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
+from signer.cli._common import Secrets, echo_json, json_option, secrets_options
 from signer.cli._locking import locks_repo
 
 
@@ -25,8 +25,7 @@ from signer.cli._locking import locks_repo
 def sign(
     repo: Path,
     role: str | None,
-    password_env: str | None,
-    pin_env: str | None,
+    secrets: Secrets,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -36,7 +35,7 @@ def sign(
     renewed when what they describe changed. With ROLE: only that role is signed, or
     re-issued with a fresh expiry date when it is already fully signed.
     """
-    repository = FirmwareRepository(repo, secrets_handler=secrets_handler(password_env, pin_env))
+    repository = FirmwareRepository(repo, secrets_handler=secrets.handler)
     repository.event_guard = not force
     result = repository.sign(role)
     stale = events_covering(repository.path, list(repository.changed_roles)) if force else {}

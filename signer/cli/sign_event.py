@@ -17,7 +17,7 @@ from signer import (
     sign_event,
     start_event,
 )
-from signer.cli._common import echo_json, json_option, secrets_handler, secrets_options
+from signer.cli._common import Secrets, echo_json, json_option, secrets_options
 from signer.cli._locking import locks_repo
 
 
@@ -100,8 +100,7 @@ def sign(
     name: str,
     key_files: tuple[Path, ...],
     uris: tuple[str, ...],
-    password_env: str | None,
-    pin_env: str | None,
+    secrets: Secrets,
     as_json: bool,
 ) -> None:
     """Add your signatures to event NAME (default: the keys at hand by their URIs)."""
@@ -110,7 +109,7 @@ def sign(
         name,
         key_files=list(key_files),
         uris=list(uris),
-        secrets_handler=secrets_handler(password_env, pin_env),
+        secrets_handler=secrets.handler,
     )
     if as_json:
         echo_json(status.to_dict())

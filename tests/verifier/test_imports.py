@@ -74,3 +74,26 @@ def test_a_device_without_requests_updates_over_http(tmp_path: Path) -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "image bytes"
+
+
+def test_requests_fetcher_is_loaded_on_first_use() -> None:
+    """`import verifier` and a default Updater never load the RequestsFetcher module;
+    `verifier.RequestsFetcher` (and `from verifier import ...`) still give the class."""
+    code = (
+        "import sys, verifier; "
+        "before = 'verifier._requests' in sys.modules; "
+        "from verifier import RequestsFetcher; "
+        "from verifier._requests import RequestsFetcher as real; "
+        "print(before, RequestsFetcher is real is verifier.RequestsFetcher, "
+        "'RequestsFetcher' in dir(verifier))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
+    )
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    import verifier
+
+    assert not hasattr(verifier, "NoSuchThing")

@@ -16,8 +16,8 @@ metadata never holds one. Anything else falls back to the pure encoder.
 
 The verifier checks signatures over a file's raw ``signed`` bytes before parsing them
 (:func:`split_envelope`, :func:`parse_signed`; docs/adr/0014): this encoder is only needed
-for files written in another form. There is no accelerator any more (the ``accel`` extra,
-orjson, until issue 14): a device whose metadata is canonical (firmtuf's signer writes it
+for files written in another form. There is no accelerator any more (an ``accel`` extra
+with orjson was removed): a device whose metadata is canonical (firmtuf's signer writes it
 so) never encodes large metadata, and orjson crashed the process (SIGSEGV) instead of
 raising MemoryError when an address-space limit was hit.
 """

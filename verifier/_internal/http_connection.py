@@ -5,8 +5,11 @@ byte per second never trips it, and ``http.client`` parses the head before it re
 Here each response (a proxy's ``CONNECT`` answer included) reads the socket through
 :class:`_DeadlineReader`, which sets the socket's timeout before each read to what is
 left of the request's :class:`~verifier.Deadline` (never more than the read timeout).
-The TCP connect and the TLS handshake each wait at most ``deadline.connect_timeout()``
-(CPython bounds a whole handshake by the socket's timeout).
+The name lookup, the TCP connect and the TLS handshake each wait at most
+``deadline.connect_timeout()`` (CPython bounds a whole handshake by the socket's timeout;
+``getaddrinfo`` has no timeout at all, so a host name is resolved in a daemon thread that
+is given up on at the bound: a dead or hostile resolver cannot hold a device past its
+deadline).
 
 Imported on a fetcher's first request: ``http.client`` (and ``ssl``) cost a device
 import time that a poll from a local mirror never needs.
@@ -17,7 +20,9 @@ from __future__ import annotations
 import http.client
 import io
 import select
+import socket
 import ssl
+import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,12 +76,78 @@ class _DeadlineResponse(http.client.HTTPResponse):
         self.fp = io.BufferedReader(_DeadlineReader(raw, sock, deadline), _BUFFER)
 
 
+def _is_address(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def resolve(host: str, port: int, deadline: Deadline) -> list[Any]:
+    """``getaddrinfo`` for a TCP connection, waiting at most ``deadline.connect_timeout()``.
+
+    Raises:
+        TimeoutError: the resolver did not answer in time (it is left to finish on its
+            own in a daemon thread; its answer is dropped).
+        OSError: the name does not resolve.
+    """
+    if _is_address(host):  # no lookup, no thread
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    wait = deadline.connect_timeout()
+    answer: list[Any] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            answer.append(e)
+        done.set()
+
+    threading.Thread(target=lookup, name="firmtuf-resolve", daemon=True).start()
+    if not done.wait(wait):
+        raise TimeoutError(f"name resolution of {host} not done within {wait:.1f} s")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return list(answer[0])
+
+
+def _bounded_connect(deadline: Deadline) -> Any:
+    """A ``socket.create_connection`` whose name lookup is bounded by ``deadline``."""
+
+    def create_connection(address: tuple[str, int], timeout: Any, source: Any = None) -> Any:
+        host, port = address
+        error: OSError | None = None
+        for family, kind, proto, _, addr in resolve(host, port, deadline):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(deadline.connect_timeout())
+                if source:
+                    sock.bind(source)
+                sock.connect(addr)
+            except OSError as e:
+                sock.close()
+                error = e
+                continue
+            return sock
+        raise error or OSError(f"{host} resolves to no address")
+
+    return create_connection
+
+
 class Connection(http.client.HTTPConnection):
     """A plain connection; ``deadline`` is the request at hand's (set before each)."""
 
     deadline: Deadline
     # A body was handed out and not read to its end: the connection cannot serve another.
     busy = False
+
+    def connect(self) -> None:
+        self._create_connection = _bounded_connect(self.deadline)
+        super().connect()
 
     def response_class(self, sock: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         # http.client calls self.response_class(sock, method=...) for every answer,
@@ -94,6 +165,7 @@ class SecureConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         # TCP (and the CONNECT exchange), then the handshake under a fresh bound: the
         # head phase's end still caps both.
+        self._create_connection = _bounded_connect(self.deadline)
         http.client.HTTPConnection.connect(self)
         self.sock.settimeout(self.deadline.connect_timeout())
         host = self._tunnel_host or self.host  # type: ignore[attr-defined]
