@@ -360,6 +360,9 @@ def ratio(num: float | None, den: float | None) -> float | None:
     return num / den
 
 
+# The benchmarks' own server, not tests/loopback.py: benchmarks/ does not import the tests,
+# and this one is tuned (keep-alive, sendfile, Nagle off) so the client, not the server, is
+# what gets measured.
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 

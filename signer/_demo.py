@@ -36,6 +36,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         del format, args
 
 
+# The demo's own server, not tests/loopback.py: product code cannot import the tests.
 @contextlib.contextmanager
 def serve_directory(directory: Path) -> Iterator[str]:
     """Serve ``directory`` over HTTP on 127.0.0.1 (ephemeral port) while in the block.

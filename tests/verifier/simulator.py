@@ -210,6 +210,11 @@ class RepositorySimulator:
 
     # -- serving ------------------------------------------------------------------------
 
+    def file(self, path: str) -> bytes | None:
+        """What the repository serves at ``path`` (relative to BASE): the source of a
+        ``tests.loopback.FileServer`` standing for it over HTTP."""
+        return self.serve(BASE + path)
+
     def serve(self, url: str) -> bytes | None:
         if url in self.override:
             return self.override[url]

@@ -1,6 +1,6 @@
 """Issue 9 item 1: every request ends within the deadline its Config states.
 
-A loopback server misbehaves before or around the body (``SimServer.hostile``), one byte
+A loopback server misbehaves before or around the body (``FileServer.hostile``), one byte
 at a time well inside the read timeout, so only the deadline enforced inside blocking
 reads can end the request early: the server then sees the client hang up mid-drip
 (``client_gave_up``), which it never does when the client waits the tens of seconds the
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.loopback import HOSTILE, FileServer
 from tests.verifier.conftest import Transport, state_of
-from tests.verifier.http_server import HOSTILE, SimServer
 from tests.verifier.simulator import RepositorySimulator
 
 IMAGE = bytes(range(256)) * 400  # 102400 bytes
@@ -42,14 +42,14 @@ def repo() -> RepositorySimulator:
 
 
 @pytest.fixture
-def server(repo: RepositorySimulator) -> Iterator[SimServer]:
-    with SimServer(repo) as s:
+def server(repo: RepositorySimulator) -> Iterator[FileServer]:
+    with FileServer(repo.file) as s:
         yield s
 
 
 def updater(
     repo: RepositorySimulator,
-    server: SimServer,
+    server: FileServer,
     md: Path,
     transport: Transport,
     config: verifier.Config = ROOMY,
@@ -68,7 +68,7 @@ def updater(
 
 
 def refused_at_the_hostile_request(
-    server: SimServer, path: str, attempt: Callable[[], object]
+    server: FileServer, path: str, attempt: Callable[[], object]
 ) -> None:
     """Run ``attempt`` until the SlowRetrievalError it must raise is the hostile request's.
 
@@ -89,7 +89,7 @@ def refused_at_the_hostile_request(
 
 @pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
 def test_metadata_request_ends_at_its_deadline(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, mode: str, transport: Transport
 ) -> None:
     md = tmp_path / "md"
     updater(repo, server, md, transport).refresh()
@@ -114,7 +114,7 @@ def test_metadata_request_ends_at_its_deadline(
 
 @pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
 def test_image_request_ends_at_its_deadline(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, mode: str, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, mode: str, transport: Transport
 ) -> None:
     config = CONFIG.replace(read_timeout=0.5) if mode == "stall-after-headers" else CONFIG
     md = tmp_path / "md"
@@ -138,7 +138,7 @@ def test_image_request_ends_at_its_deadline(
 
 
 def test_image_stops_at_the_trusted_length(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """Content-Length says more, the connection stays open: all trusted bytes are there,
     so the download is complete (a wait for the rest would last the 30 s read timeout
@@ -152,7 +152,7 @@ def test_image_stops_at_the_trusted_length(
 
 
 def test_unsigned_metadata_with_long_content_length_is_bounded(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """timestamp.json has no signed length: the rest announced must be waited for, and
     that wait is bounded by the read timeout."""
@@ -171,7 +171,7 @@ def test_hostile_modes_are_all_covered() -> None:
 
 
 def test_explicit_fetcher_keeps_the_config_deadline(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """A caller who passes a fetcher keeps the Config's timeouts (they used to be lost)."""
     md = tmp_path / "md"
@@ -186,7 +186,7 @@ def test_explicit_fetcher_keeps_the_config_deadline(
 
 
 def test_fetcher_arguments_only_tighten_the_config(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """HttpFetcher(read_timeout=...) cannot loosen a stricter Config, nor the reverse."""
     md = tmp_path / "md"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import verifier
-from tests.verifier.http_server import SimServer
+from tests.loopback import FileServer
 from tests.verifier.simulator import BASE, TARGETS_URL, RepositorySimulator
 from verifier._fetcher import Deadline
 from verifier._internal import partial
@@ -309,7 +309,7 @@ def test_progress_with_every_fetcher(repo: RepositorySimulator, tmp_path: Path, 
     md = tmp_path / "md"
     progress = Recording()
     if kind == "http":
-        with SimServer(repo) as server:
+        with FileServer(repo.file) as server:
             fetcher = verifier.HttpFetcher(chunk_size=16 * 1024)
             md.mkdir()
             (md / "root.json").write_bytes(repo.signed_roots[0])

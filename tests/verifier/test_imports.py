@@ -58,7 +58,7 @@ print(up.download(target, {dest!r}).read_bytes().decode())
 def test_a_device_without_requests_updates_over_http(tmp_path: Path) -> None:
     """`pip install firmtuf` brings cryptography only: the default transport needs
     nothing else (requests, urllib3 made unimportable in the device process)."""
-    from tests.verifier.http_server import SimServer
+    from tests.loopback import FileServer
     from tests.verifier.simulator import RepositorySimulator
 
     sim = RepositorySimulator()
@@ -67,7 +67,7 @@ def test_a_device_without_requests_updates_over_http(tmp_path: Path) -> None:
     md, dest = tmp_path / "md", tmp_path / "fw.bin"
     md.mkdir()
     (md / "root.json").write_bytes(sim.signed_roots[0])
-    with SimServer(sim) as server:
+    with FileServer(sim.file) as server:
         code = _DEVICE_WITHOUT_REQUESTS.format(
             root=str(PACKAGE.parent), md=str(md), url=server.url, dest=str(dest)
         )

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import verifier
+from tests.loopback import FileServer
 from tests.verifier.conftest import Transport
-from tests.verifier.http_server import SimServer
 from tests.verifier.simulator import RepositorySimulator
 from verifier._internal import overlap
 from verifier._internal.metadata import LengthAndHashes
@@ -226,7 +226,7 @@ def test_large_image_download_over_http_is_overlapped_and_verified(
     md = tmp_path / "md"
     md.mkdir()
     (md / "root.json").write_bytes(big_repo.signed_roots[0])
-    with SimServer(big_repo) as server:
+    with FileServer(big_repo.file) as server:
         up = verifier.Updater(
             md, server.url + "metadata", server.url + "targets", fetcher=transport()
         )

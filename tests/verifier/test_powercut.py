@@ -32,15 +32,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 import verifier
+from tests.loopback import FileServer, files_in
 from tests.verifier import powercut
 from tests.verifier.simulator import BASE, RepositorySimulator
 
@@ -237,53 +236,13 @@ def test_kill_at_storage_operations(world: dict[str, object], source: str) -> No
     assert not failed, failed
 
 
-class Throttled(BaseHTTPRequestHandler):
-    """Serves a directory with Range support, 16 KiB every 10 ms (about 1.6 MB/s)."""
-
-    root: Path
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        path = (self.root / self.path.lstrip("/")).resolve()
-        if self.root not in path.parents or not path.is_file():
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes="):
-            start = int(rng[len("bytes=") :].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        slow = "/targets/" in self.path
-        try:
-            for i in range(start, len(data), 16 * 1024):
-                self.wfile.write(data[i : i + 16 * 1024])
-                if slow:
-                    self.wfile.flush()
-                    time.sleep(0.01)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
 @pytest.fixture
 def server(world: dict[str, object]) -> Iterator[str]:
-    handler = type("Handler", (Throttled,), {"root": Path(str(world["repo"])).resolve()})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    """The repository with Range support, images paced at 16 KiB every 10 ms (about
+    1.6 MB/s) so that kills land inside a download."""
+    with FileServer(files_in(Path(str(world["repo"])))) as served:
+        served.pace["/targets/"] = (16 * 1024, 0.01)
+        yield served.url
 
 
 def test_kill_at_timed_points_of_a_download(world: dict[str, object], server: str) -> None:

@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import verifier
-from tests.verifier.conftest import Transport
-from tests.verifier.transport.scripted_server import (
+from tests.loopback import (
     Reply,
     Request,
     ScriptedServer,
     chunked,
     response,
 )
+from tests.verifier.conftest import Transport
 
 BODY = b"0123456789" * 100
 

@@ -13,9 +13,8 @@ from typing import ClassVar
 import pytest
 
 import verifier
-from tests.loopback import QuietHandler, serve
+from tests.loopback import FileServer, QuietHandler, serve
 from tests.verifier.conftest import Transport, state_of
-from tests.verifier.http_server import SimServer
 from tests.verifier.simulator import BASE, RepositorySimulator
 from verifier._internal import partial
 
@@ -31,14 +30,14 @@ def repo() -> RepositorySimulator:
 
 
 @pytest.fixture
-def server(repo: RepositorySimulator) -> Iterator[SimServer]:
-    with SimServer(repo) as s:
+def server(repo: RepositorySimulator) -> Iterator[FileServer]:
+    with FileServer(repo.file) as s:
         yield s
 
 
 def http_updater(
     repo: RepositorySimulator,
-    server: SimServer,
+    server: FileServer,
     md: Path,
     transport: Transport,
     **fetcher_kw: float,
@@ -61,7 +60,7 @@ def test_default_transport_is_the_standard_library(tmp_path: Path) -> None:
 
 
 def test_http_refresh_and_download(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -70,7 +69,7 @@ def test_http_refresh_and_download(
 
 
 def test_slow_retrieval_of_metadata(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     md = tmp_path / "md"
     http_updater(repo, server, md, transport).refresh()
@@ -84,7 +83,7 @@ def test_slow_retrieval_of_metadata(
 
 
 def test_slow_retrieval_of_target(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     server.slow_paths[image_path()] = 0.01
     up = http_updater(repo, server, tmp_path / "md", transport, min_speed=10_000, grace_period=0.2)
@@ -96,7 +95,7 @@ def test_slow_retrieval_of_target(
 
 
 def test_stalled_server_read_timeout(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     server.slow_paths["/metadata/timestamp.json"] = 1.0
     up = http_updater(repo, server, tmp_path / "md", transport, read_timeout=0.2)
@@ -104,13 +103,13 @@ def test_stalled_server_read_timeout(
         up.refresh()
 
 
-def test_http_error_status(server: SimServer, transport: Transport) -> None:
+def test_http_error_status(server: FileServer, transport: Transport) -> None:
     with pytest.raises(verifier.DownloadHTTPError) as info:
         list(transport().fetch(server.url + "metadata/nope.json", 100))
     assert info.value.status_code == 404
 
 
-def test_http_too_large(server: SimServer, transport: Transport) -> None:
+def test_http_too_large(server: FileServer, transport: Transport) -> None:
     with pytest.raises(verifier.DownloadLengthMismatchError):
         list(transport().fetch(server.url + "metadata/1.root.json", 10))
 
@@ -145,7 +144,7 @@ def partial_of(md: Path, target: verifier.TargetFile) -> Path:
 
 
 def test_resume_with_range(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -164,7 +163,7 @@ def test_resume_with_range(
 
 
 def test_short_content_length_is_the_transfers_fault(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """Issue 9 item 6: a complete response shorter than the signed length (its
     Content-Length says so) is a transfer that ended early, a DownloadError, not bad
@@ -189,7 +188,7 @@ def test_short_content_length_is_the_transfers_fault(
 
 
 def test_resume_when_server_ignores_range(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -203,7 +202,7 @@ def test_resume_when_server_ignores_range(
 
 
 def test_resume_when_server_sends_another_range(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -218,7 +217,7 @@ def test_resume_when_server_sends_another_range(
 
 def test_corrupt_partial_file_is_restarted_once(
     repo: RepositorySimulator,
-    server: SimServer,
+    server: FileServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     transport: Transport,
@@ -241,7 +240,7 @@ def test_corrupt_partial_file_is_restarted_once(
 
 
 def test_corrupt_download_is_refused_and_discarded(
-    repo: RepositorySimulator, server: SimServer, tmp_path: Path, transport: Transport
+    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """A fresh download whose bytes fail the hashes is the repository's (or a mirror's)
     fault: LengthOrHashMismatchError, and nothing of it is kept."""
@@ -351,7 +350,7 @@ def test_target_names_are_quoted_in_the_url(
     sim.add_target("dir/aA.bin", b"the wrong bytes")  # what a raw %41 would decode to
     sim.add_target("dir/x", b"the wrong bytes")  # what a raw "#" would cut the name to
     sim.publish()
-    with SimServer(sim) as server:
+    with FileServer(sim.file) as server:
         up = http_updater(sim, server, tmp_path / "md", transport)
         target = up.get_targetinfo(name)
         assert target is not None

@@ -20,9 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import verifier
-from tests.loopback import LoopbackServer, QuietHandler
+from tests.loopback import LoopbackServer, QuietHandler, Reply, Request, ScriptedServer
 from tests.verifier.conftest import Transport
-from tests.verifier.transport.scripted_server import Reply, Request, ScriptedServer
 
 BODY = b"signed metadata bytes"
 
