@@ -222,7 +222,7 @@ print(sorted(m for m in set(sys.modules) - before if m.startswith(("cryptography
 
 
 def test_ed25519_small_refresh_imports_only_what_it_needs(tmp_path: Path) -> None:
-    # The simulator (python-tuf) imports cryptography itself: compare against a run in
+    # The repository builder (python-tuf) imports cryptography itself: compare against a run in
     # which serialization was not imported before the refresh.
     code = _IMPORTS_AFTER_REFRESH.format(root=str(PACKAGE_ROOT), md=str(tmp_path / "md"))
     code = code.replace(

@@ -63,7 +63,7 @@ def _store(device: Path) -> dict[str, bytes]:
 
 
 class CountingFetcher(verifier.Fetcher):
-    """Serves the simulator's files and records every target URL asked for."""
+    """Serves the repository's files and records every target URL asked for."""
 
     def __init__(self, sim: Repository) -> None:
         self.inner = sim.fetcher
