@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 import verifier
-from tests.verifier.simulator import RepositorySimulator
+from tests.repository import Repository
 
 
 @pytest.fixture
-def sim() -> RepositorySimulator:
+def sim() -> Repository:
     # Canonical layout, as firmtuf's signer writes metadata: the device's usual path
     # (signatures checked over the raw bytes before parsing). Tests that build their own
-    # RepositorySimulator() get python-tuf's pretty layout (the re-encoding path).
-    s = RepositorySimulator(layout="canonical")
+    # Repository() get python-tuf's pretty layout (the re-encoding path).
+    s = Repository(layout="canonical")
     s.add_target(
         "gw/1.0.0/fw.bin",
         b"firmware one",

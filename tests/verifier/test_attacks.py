@@ -15,8 +15,8 @@ from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 import verifier
+from tests.repository import METADATA_URL, TARGETS_URL, Repository, future, tamper
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, TARGETS_URL, RepositorySimulator, future, tamper
 
 Action = Callable[[verifier.Updater], object]
 
@@ -30,7 +30,7 @@ ORDER = ["root", "timestamp", "snapshot", "targets"]
 
 
 def attack(
-    sim: RepositorySimulator,
+    sim: Repository,
     md: Path,
     error: type[BaseException],
     action: Action = refresh,
@@ -59,7 +59,7 @@ def attack(
 
 
 @pytest.fixture
-def md(sim: RepositorySimulator, tmp_path: Path) -> Path:
+def md(sim: Repository, tmp_path: Path) -> Path:
     """A device that has already refreshed once against ``sim``."""
     d = tmp_path / "md"
     sim.updater(d).refresh()
@@ -79,11 +79,11 @@ def sign_dict(signer: Any, signed: dict[str, Any], keyids: list[str] | None = No
     ).encode()
 
 
-def role_dict(sim: RepositorySimulator, role: str) -> dict[str, Any]:
+def role_dict(sim: Repository, role: str) -> dict[str, Any]:
     return copy.deepcopy(sim.md(role).signed.to_dict())
 
 
-def current_url(sim: RepositorySimulator, role: str) -> str:
+def current_url(sim: Repository, role: str) -> str:
     if role == "timestamp":
         return ts_url()
     return f"{METADATA_URL}{sim.md(role).signed.version}.{role}.json"
@@ -92,14 +92,14 @@ def current_url(sim: RepositorySimulator, role: str) -> str:
 # -- arbitrary software ----------------------------------------------------------------
 
 
-def test_tampered_timestamp_bad_signature(sim: RepositorySimulator, md: Path) -> None:
+def test_tampered_timestamp_bad_signature(sim: Repository, md: Path) -> None:
     sim.update_timestamp()
     data = tamper(sim.files[ts_url()], '"version": 3', '"version": 4')
     sim.override[ts_url()] = data
     attack(sim, md, verifier.UnsignedMetadataError)
 
 
-def test_targets_signed_by_wrong_key(sim: RepositorySimulator, md: Path) -> None:
+def test_targets_signed_by_wrong_key(sim: Repository, md: Path) -> None:
     sim.signers["targets"] = [CryptoSigner.generate_ed25519()]
     sim.add_target("evil", b"evil")
     sim.publish()
@@ -107,7 +107,7 @@ def test_targets_signed_by_wrong_key(sim: RepositorySimulator, md: Path) -> None
 
 
 def test_targets_under_threshold(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_key("targets")
     sim.root.signed.roles["targets"].threshold = 2
     sim.rotate_root()
@@ -119,7 +119,7 @@ def test_targets_under_threshold(tmp_path: Path) -> None:
     attack(sim, md, verifier.UnsignedMetadataError, role="targets")
 
 
-def test_arbitrary_target_bytes(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+def test_arbitrary_target_bytes(sim: Repository, md: Path, tmp_path: Path) -> None:
     digest = hashlib.sha256(b"firmware one").hexdigest()
     sim.override[f"{TARGETS_URL}gw/1.0.0/{digest}.fw.bin"] = b"firmware 0ne"
 
@@ -136,7 +136,7 @@ def test_arbitrary_target_bytes(sim: RepositorySimulator, md: Path, tmp_path: Pa
 # -- rollback ----------------------------------------------------------------------------
 
 
-def test_timestamp_rollback(sim: RepositorySimulator, md: Path) -> None:
+def test_timestamp_rollback(sim: Repository, md: Path) -> None:
     old = sim.files[ts_url()]
     sim.update_timestamp()
     sim.updater(md).refresh()
@@ -144,21 +144,21 @@ def test_timestamp_rollback(sim: RepositorySimulator, md: Path) -> None:
     attack(sim, md, verifier.BadVersionNumberError)
 
 
-def test_snapshot_rollback(sim: RepositorySimulator, md: Path) -> None:
+def test_snapshot_rollback(sim: Repository, md: Path) -> None:
     sim.snapshot.signed.version -= 1
     sim.update_timestamp()
     attack(sim, md, verifier.BadVersionNumberError)
 
 
-def test_targets_rollback(sim: RepositorySimulator, md: Path) -> None:
+def test_targets_rollback(sim: Repository, md: Path) -> None:
     sim.targets.signed.version -= 1
     sim.update_snapshot()
     attack(sim, md, verifier.BadVersionNumberError, role="targets")
 
 
 def test_snapshot_dropping_a_role_is_rollback(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "team", ["t/*"])
+    sim = Repository()
+    sim.delegate("targets", "team", ["t/*"])
     sim.publish(("targets", "team"))
     md = tmp_path / "md"
     sim.updater(md).refresh()
@@ -167,7 +167,7 @@ def test_snapshot_dropping_a_role_is_rollback(tmp_path: Path) -> None:
     attack(sim, md, verifier.BadVersionNumberError, role="snapshot")
 
 
-def test_fast_forward_then_key_rotation_recovers(sim: RepositorySimulator, md: Path) -> None:
+def test_fast_forward_then_key_rotation_recovers(sim: Repository, md: Path) -> None:
     # An attacker with the timestamp key pushes the version far ahead.
     sim.timestamp.signed.version = 1000
     sim.update_timestamp()
@@ -185,7 +185,7 @@ def test_fast_forward_then_key_rotation_recovers(sim: RepositorySimulator, md: P
     assert json.loads((md / "timestamp.json").read_bytes())["signed"]["version"] == 2
 
 
-def test_snapshot_fast_forward_recovery(sim: RepositorySimulator, md: Path) -> None:
+def test_snapshot_fast_forward_recovery(sim: Repository, md: Path) -> None:
     sim.snapshot.signed.version = 500
     sim.update_timestamp()
     sim.updater(md).refresh()
@@ -203,19 +203,19 @@ def test_snapshot_fast_forward_recovery(sim: RepositorySimulator, md: Path) -> N
 
 
 @pytest.mark.parametrize("role", ["timestamp", "snapshot", "targets"])
-def test_expired_metadata(sim: RepositorySimulator, md: Path, role: str) -> None:
+def test_expired_metadata(sim: Repository, md: Path, role: str) -> None:
     sim.md(role).signed.expires = future(-1)
     sim.publish()
     attack(sim, md, verifier.ExpiredMetadataError, role=role)
 
 
-def test_expired_root(sim: RepositorySimulator, md: Path) -> None:
+def test_expired_root(sim: Repository, md: Path) -> None:
     sim.root.signed.expires = future(-1)
     sim.rotate_root()
     attack(sim, md, verifier.ExpiredMetadataError, role="timestamp")
 
 
-def test_device_clock_past_expiry(sim: RepositorySimulator, md: Path) -> None:
+def test_device_clock_past_expiry(sim: Repository, md: Path) -> None:
     up = sim.updater(md, clock=lambda: 4102444800.0)  # 2100-01-01
     before = state_of(md)
     with pytest.raises(verifier.ExpiredMetadataError):
@@ -238,7 +238,7 @@ def pad(data: bytes, size: int) -> bytes:
 
 
 @pytest.mark.parametrize("role", ["root", "timestamp", "snapshot", "targets"])
-def test_endless_metadata(sim: RepositorySimulator, md: Path, role: str) -> None:
+def test_endless_metadata(sim: Repository, md: Path, role: str) -> None:
     sim.publish()
     url = (
         f"{METADATA_URL}{len(sim.signed_roots) + 1}.root.json"
@@ -254,8 +254,8 @@ def test_endless_metadata(sim: RepositorySimulator, md: Path, role: str) -> None
 
 
 def test_endless_delegated_metadata(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "team", ["t/*"])
+    sim = Repository()
+    sim.delegate("targets", "team", ["t/*"])
     sim.publish(("targets", "team"))
     md = tmp_path / "md"
     sim.updater(md).refresh()
@@ -272,8 +272,8 @@ def test_endless_delegated_metadata(tmp_path: Path) -> None:
 
 
 def test_endless_snapshot_with_length_in_timestamp(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.compute_metafile_hashes_length = True
+    sim = Repository()
+    sim.snapshot_hashes = sim.timestamp_hashes = True
     sim.publish()
     md = tmp_path / "md"
     sim.updater(md).refresh()
@@ -288,8 +288,8 @@ def test_metadata_shorter_than_its_signed_length(tmp_path: Path, role: str) -> N
     """Issue 9 item 6: a response that ends before the signed length is the transfer's
     fault (DownloadIncompleteError, retry later), not a repository error; the
     truncated bytes are never trusted."""
-    sim = RepositorySimulator()
-    sim.compute_metafile_hashes_length = True
+    sim = Repository()
+    sim.snapshot_hashes = sim.timestamp_hashes = True
     sim.publish()
     md = tmp_path / "md"
     sim.updater(md).refresh()
@@ -300,7 +300,7 @@ def test_metadata_shorter_than_its_signed_length(tmp_path: Path, role: str) -> N
     assert "the response ended after" in str(error)
 
 
-def test_short_target(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+def test_short_target(sim: Repository, md: Path, tmp_path: Path) -> None:
     """An image served shorter than signed: DownloadIncompleteError, trusted state
     unchanged, the bytes that came kept as the partial download the next attempt
     resumes."""
@@ -322,7 +322,7 @@ def test_short_target(sim: RepositorySimulator, md: Path, tmp_path: Path) -> Non
     assert up.download(target, tmp_path / "out.bin").read_bytes() == b"firmware one"
 
 
-def test_endless_target(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+def test_endless_target(sim: Repository, md: Path, tmp_path: Path) -> None:
     digest = hashlib.sha256(b"firmware one").hexdigest()
     sim.override[f"{TARGETS_URL}gw/1.0.0/{digest}.fw.bin"] = b"firmware one" + b"x" * 10**6
 
@@ -338,14 +338,14 @@ def test_endless_target(sim: RepositorySimulator, md: Path, tmp_path: Path) -> N
 # -- mix and match -------------------------------------------------------------------------
 
 
-def test_snapshot_version_mismatch(sim: RepositorySimulator, md: Path) -> None:
+def test_snapshot_version_mismatch(sim: Repository, md: Path) -> None:
     old = sim.files[current_url(sim, "snapshot")]
     sim.publish()
     sim.override[current_url(sim, "snapshot")] = old
     attack(sim, md, verifier.BadVersionNumberError, role="snapshot")
 
 
-def test_targets_version_mismatch(sim: RepositorySimulator, md: Path) -> None:
+def test_targets_version_mismatch(sim: Repository, md: Path) -> None:
     old = sim.files[current_url(sim, "targets")]
     sim.publish()
     sim.override[current_url(sim, "targets")] = old
@@ -353,8 +353,8 @@ def test_targets_version_mismatch(sim: RepositorySimulator, md: Path) -> None:
 
 
 def test_targets_hash_mismatch(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.compute_metafile_hashes_length = True
+    sim = Repository()
+    sim.snapshot_hashes = sim.timestamp_hashes = True
     sim.publish()
     md = tmp_path / "md"
     sim.updater(md).refresh()
@@ -366,15 +366,15 @@ def test_targets_hash_mismatch(tmp_path: Path) -> None:
     attack(sim, md, verifier.LengthOrHashMismatchError, role="targets")
 
 
-def test_malicious_mirror_other_repository(sim: RepositorySimulator, md: Path) -> None:
-    other = RepositorySimulator()
+def test_malicious_mirror_other_repository(sim: Repository, md: Path) -> None:
+    other = Repository()
     other.publish()
     other.publish()
     sim.override[ts_url()] = other.files[ts_url()]
     attack(sim, md, verifier.UnsignedMetadataError)
 
 
-def test_mirror_serves_garbage(sim: RepositorySimulator, md: Path) -> None:
+def test_mirror_serves_garbage(sim: Repository, md: Path) -> None:
     sim.override[ts_url()] = b"<html>hello</html>"
     attack(sim, md, verifier.MetadataFormatError)
 
@@ -401,7 +401,7 @@ def download_named(name: str, dest: Path) -> Action:
     return action
 
 
-def test_wrong_hardware_id(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+def test_wrong_hardware_id(sim: Repository, md: Path, tmp_path: Path) -> None:
     sim.add_target("cam/2.0/fw.bin", b"cam", custom=fw("2.0", "cam"))
     sim.publish()
     sim.updater(md).refresh()
@@ -416,7 +416,7 @@ def test_wrong_hardware_id(sim: RepositorySimulator, md: Path, tmp_path: Path) -
     assert not (tmp_path / "x").exists()
 
 
-def test_firmware_downgrade(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+def test_firmware_downgrade(sim: Repository, md: Path, tmp_path: Path) -> None:
     policy = verifier.DevicePolicy("gw", "1.1.0")
     attack(
         sim,
@@ -428,7 +428,7 @@ def test_firmware_downgrade(sim: RepositorySimulator, md: Path, tmp_path: Path) 
     assert sim.updater(md, policy=policy).check() is None
 
 
-def test_security_counter_decrease(sim: RepositorySimulator, md: Path, tmp_path: Path) -> None:
+def test_security_counter_decrease(sim: Repository, md: Path, tmp_path: Path) -> None:
     sim.add_target("gw/2.0/fw.bin", b"2", custom=fw("2.0", counter=0))
     sim.publish()
     md2 = md.parent / "md2"
@@ -448,9 +448,9 @@ def test_security_counter_decrease(sim: RepositorySimulator, md: Path, tmp_path:
 
 
 def test_delegation_loop_terminates(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "a", ["*"])
-    sim.add_delegation("a", "b", ["*"])
+    sim = Repository()
+    sim.delegate("targets", "a", ["*"])
+    sim.delegate("a", "b", ["*"])
     # b delegates back to a: a loop.
     from tuf.api.metadata import DelegatedRole, Delegations
 
@@ -467,10 +467,10 @@ def test_delegation_loop_terminates(tmp_path: Path) -> None:
 
 
 def test_over_deep_delegation_chain(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     parent = "targets"
     for i in range(40):
-        sim.add_delegation(parent, f"r{i}", ["*"])
+        sim.delegate(parent, f"r{i}", ["*"])
         parent = f"r{i}"
     sim.add_target("deep", b"deep", role="r39")
     sim.publish(("targets", *sim.delegated))
@@ -501,7 +501,7 @@ def _with_duplicate(data: bytes, anchor: bytes, inserted: bytes) -> bytes:
 
 @pytest.mark.parametrize("key", [b'"version"', b'"vers\\u0069on"'], ids=["plain", "escaped"])
 def test_duplicate_key_in_signed_timestamp_is_refused(
-    sim: RepositorySimulator, md: Path, key: bytes
+    sim: Repository, md: Path, key: bytes
 ) -> None:
     """Attack: a validly signed timestamp with an unsigned first "version" smuggled in
     (written plainly, or with an escape: text with a backslash takes the exact parse).
@@ -513,7 +513,7 @@ def test_duplicate_key_in_signed_timestamp_is_refused(
     assert "duplicate key" in str(error)
 
 
-def test_duplicate_hash_in_signed_targets_is_refused(sim: RepositorySimulator, md: Path) -> None:
+def test_duplicate_hash_in_signed_targets_is_refused(sim: Repository, md: Path) -> None:
     """Attack: a first-wins reader would check another image's hash than the one signed."""
     sim.publish()
     data = sim.files[current_url(sim, "targets")]
@@ -523,7 +523,7 @@ def test_duplicate_hash_in_signed_targets_is_refused(sim: RepositorySimulator, m
     assert "duplicate key" in str(error)
 
 
-def test_duplicate_key_in_the_envelope_is_refused(sim: RepositorySimulator, md: Path) -> None:
+def test_duplicate_key_in_the_envelope_is_refused(sim: Repository, md: Path) -> None:
     sim.update_timestamp()
     data = sim.files[ts_url()]
     sim.override[ts_url()] = _with_duplicate(data, b"{", b'"signatures": [], ')
@@ -537,9 +537,7 @@ def test_duplicate_key_in_the_envelope_is_refused(sim: RepositorySimulator, md: 
 WEIRD = {"keytype": "x-pq-sig", "scheme": "x-pq-sig-v1", "keyval": {"pk": "a", "params": 3}}
 
 
-def test_unknown_key_type_in_root_is_kept_and_never_verifies(
-    sim: RepositorySimulator, md: Path
-) -> None:
+def test_unknown_key_type_in_root_is_kept_and_never_verifies(sim: Repository, md: Path) -> None:
     """Issue 9 item 6: a root listing a key of a type the verifier does not know loads
     (spec 4.2: adopters define key types); the known keys meet the threshold."""
     signed = role_dict(sim, "root")
@@ -554,9 +552,7 @@ def test_unknown_key_type_in_root_is_kept_and_never_verifies(
     assert up.get_targetinfo("gw/1.0.0/fw.bin") is not None
 
 
-def test_threshold_needing_an_unknown_key_type_is_refused(
-    sim: RepositorySimulator, md: Path
-) -> None:
+def test_threshold_needing_an_unknown_key_type_is_refused(sim: Repository, md: Path) -> None:
     """Attack: a "signature" by a key of an unknown type never counts, so a threshold
     that only it could complete is not met (UnsignedMetadataError); state unchanged."""
     signed = role_dict(sim, "root")
@@ -572,8 +568,8 @@ def test_threshold_needing_an_unknown_key_type_is_refused(
 
 
 def test_unknown_key_type_in_delegations_is_kept(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "a", ["fw/*"])
+    sim = Repository()
+    sim.delegate("targets", "a", ["fw/*"])
     sim.add_target("fw/x", b"x", role="a")
     sim.publish(("targets", "a"))
     signed = role_dict(sim, "targets")
@@ -585,8 +581,8 @@ def test_unknown_key_type_in_delegations_is_kept(tmp_path: Path) -> None:
 
 
 def test_delegation_signed_only_by_an_unknown_key_type_is_refused(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "a", ["fw/*"])
+    sim = Repository()
+    sim.delegate("targets", "a", ["fw/*"])
     sim.add_target("fw/x", b"x", role="a")
     sim.publish(("targets", "a"))
     signed = role_dict(sim, "targets")
@@ -601,7 +597,7 @@ def test_delegation_signed_only_by_an_unknown_key_type_is_refused(tmp_path: Path
     assert state_of(tmp_path / "md") == before
 
 
-def test_invalid_public_key_value(sim: RepositorySimulator, md: Path) -> None:
+def test_invalid_public_key_value(sim: Repository, md: Path) -> None:
     signer = sim.signers["targets"][0]
     keyid = signer.public_key.keyid
     sim.root.signed.keys[keyid] = SSlibKey(keyid, "ed25519", "ed25519", {"public": "zz"})
@@ -613,7 +609,7 @@ def test_invalid_public_key_value(sim: RepositorySimulator, md: Path) -> None:
 # -- malformed metadata at every level (the rest: oracle/test_regressions.py) -------------
 
 
-def test_float_in_new_root(sim: RepositorySimulator, md: Path) -> None:
+def test_float_in_new_root(sim: Repository, md: Path) -> None:
     signed = role_dict(sim, "root")
     signed["version"] = 2
     data = tamper(sign_dict(sim.signers["root"][0], signed), '"version": 2', '"version": 2.0')
@@ -635,12 +631,12 @@ def test_float_in_new_root(sim: RepositorySimulator, md: Path) -> None:
         b'{"signed": {"_type": "timestamp", "version": 1.0}, "signatures": []}',
     ],
 )
-def test_malformed_envelope(sim: RepositorySimulator, md: Path, doc: bytes) -> None:
+def test_malformed_envelope(sim: Repository, md: Path, doc: bytes) -> None:
     sim.override[ts_url()] = doc
     attack(sim, md, verifier.MetadataFormatError)
 
 
-def test_timestamp_meta_listing_more_than_snapshot(sim: RepositorySimulator, md: Path) -> None:
+def test_timestamp_meta_listing_more_than_snapshot(sim: Repository, md: Path) -> None:
     sim.publish()
     signed = role_dict(sim, "timestamp")
     signed["meta"]["targets.json"] = {"version": 1}

@@ -14,29 +14,29 @@ import pytest
 
 import verifier
 from tests.loopback import FileServer, QuietHandler, serve
+from tests.repository import BASE, Repository
 from tests.verifier.conftest import Transport, state_of
-from tests.verifier.simulator import BASE, RepositorySimulator
 from verifier._internal import partial
 
 IMAGE = bytes(range(256)) * 2000  # 512000 bytes
 
 
 @pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
+def repo() -> Repository:
+    sim = Repository()
     sim.add_target("gw/2.0/fw.bin", IMAGE)
     sim.publish()
     return sim
 
 
 @pytest.fixture
-def server(repo: RepositorySimulator) -> Iterator[FileServer]:
+def server(repo: Repository) -> Iterator[FileServer]:
     with FileServer(repo.file) as s:
         yield s
 
 
 def http_updater(
-    repo: RepositorySimulator,
+    repo: Repository,
     server: FileServer,
     md: Path,
     transport: Transport,
@@ -54,13 +54,13 @@ def image_path() -> str:
 
 
 def test_default_transport_is_the_standard_library(tmp_path: Path) -> None:
-    (tmp_path / "root.json").write_bytes(RepositorySimulator().signed_roots[0])
+    (tmp_path / "root.json").write_bytes(Repository().signed_roots[0])
     up = verifier.Updater(tmp_path, "http://127.0.0.1:9/metadata/")
     assert type(up._fetcher) is verifier.HttpFetcher
 
 
 def test_http_refresh_and_download(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -69,7 +69,7 @@ def test_http_refresh_and_download(
 
 
 def test_slow_retrieval_of_metadata(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     md = tmp_path / "md"
     http_updater(repo, server, md, transport).refresh()
@@ -83,7 +83,7 @@ def test_slow_retrieval_of_metadata(
 
 
 def test_slow_retrieval_of_target(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     server.slow_paths[image_path()] = 0.01
     up = http_updater(repo, server, tmp_path / "md", transport, min_speed=10_000, grace_period=0.2)
@@ -95,7 +95,7 @@ def test_slow_retrieval_of_target(
 
 
 def test_stalled_server_read_timeout(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     server.slow_paths["/metadata/timestamp.json"] = 1.0
     up = http_updater(repo, server, tmp_path / "md", transport, read_timeout=0.2)
@@ -144,7 +144,7 @@ def partial_of(md: Path, target: verifier.TargetFile) -> Path:
 
 
 def test_resume_with_range(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -163,7 +163,7 @@ def test_resume_with_range(
 
 
 def test_short_content_length_is_the_transfers_fault(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """Issue 9 item 6: a complete response shorter than the signed length (its
     Content-Length says so) is a transfer that ended early, a DownloadError, not bad
@@ -188,7 +188,7 @@ def test_short_content_length_is_the_transfers_fault(
 
 
 def test_resume_when_server_ignores_range(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -202,7 +202,7 @@ def test_resume_when_server_ignores_range(
 
 
 def test_resume_when_server_sends_another_range(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -216,7 +216,7 @@ def test_resume_when_server_sends_another_range(
 
 
 def test_corrupt_partial_file_is_restarted_once(
-    repo: RepositorySimulator,
+    repo: Repository,
     server: FileServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -240,7 +240,7 @@ def test_corrupt_partial_file_is_restarted_once(
 
 
 def test_corrupt_download_is_refused_and_discarded(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """A fresh download whose bytes fail the hashes is the repository's (or a mirror's)
     fault: LengthOrHashMismatchError, and nothing of it is kept."""
@@ -255,7 +255,7 @@ def test_corrupt_download_is_refused_and_discarded(
 
 
 def repo_image_url() -> str:
-    from tests.verifier.simulator import BASE
+    from tests.repository import BASE
 
     return BASE + image_path().lstrip("/")
 
@@ -345,7 +345,7 @@ def test_target_names_are_quoted_in_the_url(
 ) -> None:
     """A space, "%", "#" or "?" in a target name is part of the file name: the request
     asks for that file (once unquoted), never another one or a truncated name."""
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target(name, b"the right bytes")
     sim.add_target("dir/aA.bin", b"the wrong bytes")  # what a raw %41 would decode to
     sim.add_target("dir/x", b"the wrong bytes")  # what a raw "#" would cut the name to
