@@ -11,7 +11,6 @@ server must then work.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,30 +20,14 @@ import pytest
 import verifier
 from tests.loopback import HOSTILE, FileServer
 from tests.repository import Repository
-from tests.verifier.conftest import Transport, state_of
+from tests.verifier.conftest import IMAGE, IMAGE_PATH, Transport, state_of
 
-IMAGE = bytes(range(256)) * 400  # 102400 bytes
-IMAGE_PATH = f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
 # Reads wait long (a per-read timeout alone never fires on a drip); the head must be
 # over in half a second.
 CONFIG = verifier.Config(response_timeout=0.5, read_timeout=30.0, connect_timeout=5.0)
 # For the well-behaved requests around an attack (set-up, the retry that must work): a
 # loaded machine can miss half a second on them, which is not what is tested.
 ROOMY = CONFIG.replace(response_timeout=20.0)
-
-
-@pytest.fixture
-def repo() -> Repository:
-    sim = Repository()
-    sim.add_target("gw/2.0/fw.bin", IMAGE)
-    sim.publish()
-    return sim
-
-
-@pytest.fixture
-def server(repo: Repository) -> Iterator[FileServer]:
-    with FileServer(repo.file) as s:
-        yield s
 
 
 def updater(

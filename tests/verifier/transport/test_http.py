@@ -4,7 +4,6 @@ explicit proxies, the environment not read."""
 
 from __future__ import annotations
 
-import hashlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,24 +14,8 @@ import pytest
 import verifier
 from tests.loopback import FileServer, QuietHandler, serve
 from tests.repository import BASE, Repository
-from tests.verifier.conftest import Transport, state_of
+from tests.verifier.conftest import IMAGE, IMAGE_PATH, Transport, state_of
 from verifier._internal import partial
-
-IMAGE = bytes(range(256)) * 2000  # 512000 bytes
-
-
-@pytest.fixture
-def repo() -> Repository:
-    sim = Repository()
-    sim.add_target("gw/2.0/fw.bin", IMAGE)
-    sim.publish()
-    return sim
-
-
-@pytest.fixture
-def server(repo: Repository) -> Iterator[FileServer]:
-    with FileServer(repo.file) as s:
-        yield s
 
 
 def http_updater(
@@ -47,10 +30,6 @@ def http_updater(
         (md / "root.json").write_bytes(repo.signed_roots[0])
     fetcher = transport(**fetcher_kw)  # type: ignore[arg-type]
     return verifier.Updater(md, server.url + "metadata", server.url + "targets", fetcher=fetcher)
-
-
-def image_path() -> str:
-    return f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
 
 
 def test_default_transport_is_the_standard_library(tmp_path: Path) -> None:
@@ -85,7 +64,7 @@ def test_slow_retrieval_of_metadata(
 def test_slow_retrieval_of_target(
     repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
-    server.slow_paths[image_path()] = 0.01
+    server.slow_paths[IMAGE_PATH] = 0.01
     up = http_updater(repo, server, tmp_path / "md", transport, min_speed=10_000, grace_period=0.2)
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
@@ -150,12 +129,12 @@ def test_resume_with_range(
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     dest = tmp_path / "fw.bin"
-    server.truncate[image_path()] = 100_000
+    server.truncate[IMAGE_PATH] = 100_000
     with pytest.raises(verifier.DownloadError):
         up.download(target, dest)
     part = partial_of(tmp_path / "md", target)
     assert part.stat().st_size == 100_000 and not dest.exists()
-    del server.truncate[image_path()]
+    del server.truncate[IMAGE_PATH]
     up.download(target, dest)
     assert dest.read_bytes() == IMAGE
     assert server.ranges[-1] == "bytes=100000-"
@@ -173,7 +152,7 @@ def test_short_content_length_is_the_transfers_fault(
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     dest = tmp_path / "fw.bin"
-    served = BASE + image_path().lstrip("/")
+    served = BASE + IMAGE_PATH.lstrip("/")
     repo.override[served] = IMAGE[:100_000]
     before = state_of(md)
     with pytest.raises(verifier.DownloadIncompleteError, match="after 100000 of the 512000"):
@@ -257,7 +236,7 @@ def test_corrupt_download_is_refused_and_discarded(
 def repo_image_url() -> str:
     from tests.repository import BASE
 
-    return BASE + image_path().lstrip("/")
+    return BASE + IMAGE_PATH.lstrip("/")
 
 
 # -- connections and proxies (a recording HTTP/1.1 server) -----------------------------
