@@ -14,7 +14,7 @@ Its views:
 - ``files`` / ``fetcher`` / ``updater()``: the URL -> bytes map a device fetches through
   ``verifier.MemoryFetcher``; ``override`` replaces what one URL serves;
 - ``tree(hooks)``: ``{relative_path: bytes}`` of the published layout, for the oracle tests
-  that serve the same bytes to python-tuf and to the verifier;
+  that serve the same bytes to python-tuf and to the verifier (``oracle_repository``);
 - ``PublishedRepository``: every version so far, written to a directory as firmtuf's signer
   publishes one.
 
@@ -558,6 +558,13 @@ class Repository:
         return verifier.Updater(d, METADATA_URL, TARGETS_URL, **kwargs)  # type: ignore[arg-type]
 
 
+def oracle_repository(key_type: str = "ed25519", **options: Any) -> Repository:
+    """The oracle tests' repository: pooled keys (hypothesis builds thousands of
+    repositories), python-tuf's compact layout, and lifetimes like a real repository's."""
+    lifetimes = {"root": 365, "timestamp": 1, "snapshot": 7, "targets": 30}
+    return Repository(key_type, pooled_keys=True, layout="compact", lifetimes=lifetimes, **options)
+
+
 class _Urls(Mapping[str, bytes]):
     """The URL -> bytes view the device fetches from (signed when fetched)."""
 
@@ -639,10 +646,15 @@ class PublishedRepository:
 
     def write(self, out: Path) -> Path:
         """Write the whole published tree (every version so far) to ``out``."""
-        if out.exists():
-            shutil.rmtree(out)
-        for key, data in self.files.items():
-            path = out / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        return out
+        return write_tree(self.files, out)
+
+
+def write_tree(files: Mapping[str, bytes], out: Path) -> Path:
+    """Write ``{relative_path: bytes}`` (a ``tree()``) as the directory ``out``."""
+    if out.exists():
+        shutil.rmtree(out)
+    for key, data in files.items():
+        path = out / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return out

@@ -21,6 +21,7 @@ from securesystemslib.signer import Signer, SSlibKey
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata
 
 from tests.loopback import serve_dict
+from tests.repository import Hooks, Repository, edit_json, oracle_repository, sha256
 from tests.verifier.oracle._clients import (
     METADATA_URL,
     TARGETS_URL,
@@ -28,7 +29,6 @@ from tests.verifier.oracle._clients import (
     Outcome,
     memory_fetcher,
 )
-from tests.verifier.oracle._repo import Hooks, RepoBuilder, sha256
 
 TARGET = "fw/image.bin"
 DATA = b"firmware image " * 64
@@ -72,18 +72,9 @@ def persisted(client: Client) -> dict[str, bytes]:
     }
 
 
-def edit_json(
-    files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
-) -> bytes:
-    doc = json.loads(files[path])
-    edit(doc)
-    files[path] = json.dumps(doc, indent=1).encode()
-    return files[path]
-
-
-def start(new_client: ClientMaker, b: RepoBuilder, target: str = TARGET) -> Client:
+def start(new_client: ClientMaker, b: Repository, target: str = TARGET) -> Client:
     """A client that trusts root v1 of ``b`` and took one honest step."""
-    files = b.publish()
+    files = b.tree()
     client = new_client(files["metadata/1.root.json"])
     assert client.step(files, target).decision == ACCEPTED
     return client
@@ -137,7 +128,7 @@ def attacked(
     return out
 
 
-def bump_for(b: RepoBuilder, role: str) -> None:
+def bump_for(b: Repository, role: str) -> None:
     """New version of ``role`` and of what lists it (snapshot, timestamp)."""
     if role not in ("timestamp", "snapshot"):
         b.bump(role)
@@ -146,8 +137,8 @@ def bump_for(b: RepoBuilder, role: str) -> None:
     b.bump("timestamp")
 
 
-def delegated_repo(**kwargs: Any) -> RepoBuilder:
-    b = RepoBuilder(**kwargs)
+def delegated_repo(**kwargs: Any) -> Repository:
+    b = oracle_repository(**kwargs)
     b.delegate(
         "targets",
         "prod",
@@ -155,7 +146,7 @@ def delegated_repo(**kwargs: Any) -> RepoBuilder:
         threshold=kwargs.get("thresholds", {}).get("prod", 1),
         nkeys=2,
     )
-    b.add_target("prod", TARGET, DATA)
+    b.add_target(TARGET, DATA, "prod")
     return b
 
 
@@ -168,15 +159,15 @@ def test_cve_2020_15163_root_failing_verification_never_trusted_later(
     """python-tuf CVE-2020-15163: a new root that failed verification was saved and trusted
     on the next run. The rogue root must be refused, never saved, and a timestamp signed by
     the key it introduced must be refused later."""
-    b = RepoBuilder()
-    b.add_target("targets", TARGET, DATA)
+    b = oracle_repository()
+    b.add_target(TARGET, DATA)
     client = start(new_client, b)
     b.rotate_keys("root")
     b.rotate_keys("timestamp")
     b.commit_root()
     b.bump("timestamp")
     attacker: list[Signer] = list(b.signers["root"])
-    evil = b.publish(Hooks(signers=lambda role, v: attacker if role == "root" and v == 2 else None))
+    evil = b.tree(Hooks(signers=lambda role, v: attacker if role == "root" and v == 2 else None))
 
     refused(client, client.step(evil, TARGET), "UnsignedMetadataError")
     assert evil["metadata/2.root.json"] not in persisted(client).values()
@@ -189,15 +180,6 @@ def test_cve_2020_15163_root_failing_verification_never_trusted_later(
 
 
 ROLES = ["root", "timestamp", "snapshot", "targets", "prod"]
-
-
-def served_path(b: RepoBuilder, role: str) -> str:
-    """Where ``b`` publishes the version of ``role`` that a client fetches next."""
-    return {
-        "root": "metadata/2.root.json",
-        "timestamp": "metadata/timestamp.json",
-        "snapshot": f"metadata/{b.snapshot.version}.snapshot.json",
-    }.get(role) or f"metadata/{b.targets[role].signed.version}.{role}.json"
 
 
 @pytest.mark.parametrize("threshold", [1, 2])
@@ -215,8 +197,8 @@ def test_cve_2020_6174_one_signature_counted_twice(
         b.bump("timestamp")
     else:
         bump_for(b, role)
-    files = b.publish()
-    edit_json(files, served_path(b, role), lambda d: d.update(signatures=[d["signatures"][0]] * 2))
+    files = b.tree()
+    edit_json(files, b.metadata_path(role), lambda d: d.update(signatures=[d["signatures"][0]] * 2))
     attacked(client, files, "MetadataFormatError", python_tuf="DeserializationError", role=role)
 
 
@@ -229,17 +211,17 @@ def test_ghsa_3633_5h82_39pq_one_key_under_two_keyids_counted_once(
 ) -> None:
     """go-tuf GHSA-3633-5h82-39pq: one public key listed under two key ids in a role with
     threshold 2; its one signature, given under both ids, must count once."""
-    b = RepoBuilder()
-    b.add_target("targets", TARGET, DATA)
+    b = oracle_repository()
+    b.add_target(TARGET, DATA)
     client = start(new_client, b)
     key = b.signers["timestamp"][0].public_key
     alias_id = sha256(b"alias of " + key.keyid.encode())
     alias = SSlibKey(alias_id, key.keytype, key.scheme, dict(key.keyval))
-    b.root.add_key(alias, "timestamp")
-    b.root.roles["timestamp"].threshold = 2
+    b.root.signed.add_key(alias, "timestamp")
+    b.root.signed.roles["timestamp"].threshold = 2
     b.commit_root()
     b.bump("timestamp")
-    files = b.publish()
+    files = b.tree()
     edit_json(
         files,
         "metadata/timestamp.json",
@@ -274,8 +256,8 @@ def test_cve_2026_23992_threshold_zero_or_less_never_disables_verification(
         if role == "prod" and name == "targets":
             md.signed.delegations.roles["prod"].threshold = threshold
 
-    b.add_target(role if role == "prod" else "targets", "fw/evil.bin", b"evil")
-    files = b.publish(Hooks(pre_sign=pre_sign, signers=lambda n, v: [] if n == role else None))
+    b.add_target("fw/evil.bin", b"evil", role if role == "prod" else "targets")
+    files = b.tree(Hooks(pre_sign=pre_sign, signers=lambda n, v: [] if n == role else None))
     attacked(
         client,
         files,
@@ -310,15 +292,15 @@ UNSAFE_NAMES = [
 ]
 
 
-def escaping_repo(unsafe: str = ESCAPING_TARGET) -> RepoBuilder:
+def escaping_repo(unsafe: str = ESCAPING_TARGET) -> Repository:
     """A role named to escape, listing ``ESCAPING_TARGET``; an ``unsafe`` name other than
     that is listed by the top-level targets role."""
-    b = RepoBuilder()
+    b = oracle_repository()
     b.delegate("targets", ESCAPING_ROLE, paths=["*/*/*/*", "fw/*"])
-    b.add_target(ESCAPING_ROLE, ESCAPING_TARGET, b"escaped", custom=FIRMWARE)
-    b.add_target(ESCAPING_ROLE, TARGET, DATA)
+    b.add_target(ESCAPING_TARGET, b"escaped", ESCAPING_ROLE, custom=FIRMWARE)
+    b.add_target(TARGET, DATA, ESCAPING_ROLE)
     if unsafe != ESCAPING_TARGET:
-        b.add_target("targets", unsafe, b"unsafe", custom=FIRMWARE)
+        b.add_target(unsafe, b"unsafe", custom=FIRMWARE)
     return b
 
 
@@ -354,7 +336,7 @@ def test_cve_2021_41131_names_never_escape_directories_updater(
     from tests.verifier.oracle._clients import TufClient, VerifierClient
 
     workdir = tmp_path / "a" / "b" / "c" / "client"
-    files = escaping_repo(name).publish()
+    files = escaping_repo(name).tree()
     root = files["metadata/1.root.json"]
     client: Client = (TufClient if kind == "python-tuf" else VerifierClient)(root, workdir)
     # Walks the delegation (stores the role's metadata); a safe name stays served.
@@ -406,7 +388,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_cve_2021_41131_names_never_escape_directories_conformance_cli(tmp_path: Path) -> None:
     """CVE-2021-41131 through our conformance CLI (``python -m verifier.client``), where the
     target file name comes from the target name."""
-    files = escaping_repo().publish()
+    files = escaping_repo().tree()
     workdir = tmp_path / "a" / "b" / "c" / "client"
     metadata_dir, target_dir = workdir / "metadata", workdir / "targets"
     metadata_dir.mkdir(parents=True)
@@ -472,10 +454,10 @@ def test_cve_2022_29173_nothing_persisted_before_all_checks(
         hooks.pre_sign, path = _expired("timestamp"), "metadata/timestamp.json"
     elif case == "snapshot_hash":
         bump_for(b, "snapshot")
-        path = f"metadata/{b.snapshot.version}.snapshot.json"
+        path = f"metadata/{b.snapshot.signed.version}.snapshot.json"
     elif case in ("expired_prod", "prod_bad_signature"):
         bump_for(b, "prod")
-        path = f"metadata/{b.targets['prod'].signed.version}.prod.json"
+        path = f"metadata/{b.md('prod').signed.version}.prod.json"
         if case == "expired_prod":
             hooks.pre_sign = _expired("prod")
     else:
@@ -483,13 +465,13 @@ def test_cve_2022_29173_nothing_persisted_before_all_checks(
         b.commit_root()
         bump_for(b, "timestamp")
         path = "metadata/2.root.json"
-    files = b.publish(hooks)
+    files = b.tree(hooks)
     if case == "snapshot_hash":
         # Same length and signed content (key order only), so only the hash differs.
         doc = json.loads(files[path])
         swapped = {"signed": doc["signed"], "signatures": doc["signatures"]}
         files[path] = json.dumps(swapped, separators=(",", ":")).encode()
-        assert len(files[path]) == len(b.publish()[path]) and files[path] != b.publish()[path]
+        assert len(files[path]) == len(b.tree()[path]) and files[path] != b.tree()[path]
     elif case.endswith("bad_signature"):
         edit_json(
             files,
@@ -513,24 +495,24 @@ def test_cve_2025_2885_delegated_role_rollback_refused(new_client: ClientMaker) 
     """tough CVE-2025-2885: a delegated role could be rolled back to an older, validly
     signed version listed by a new snapshot."""
     b = delegated_repo()
-    b.targets["prod"].signed.version = 3
+    b.md("prod").signed.version = 3
     client = start(new_client, b)
-    b.targets["prod"].signed.version = 2
+    b.md("prod").signed.version = 2
     b.bump("snapshot")
     b.bump("timestamp")
-    out = client.step(b.publish(), TARGET)
+    out = client.step(b.tree(), TARGET)
     refused(client, out, "BadVersionNumberError")
 
 
 def test_cve_2025_2886_terminating_delegation_stops_the_search(new_client: ClientMaker) -> None:
     """tough CVE-2025-2886: a terminating delegation that does not list the target must end
     the search; a later role that lists it must not be consulted."""
-    b = RepoBuilder()
+    b = oracle_repository()
     b.delegate("targets", "prod", paths=["fw/*"], terminating=True)
-    b.add_target("prod", "fw/other.bin", b"other")
+    b.add_target("fw/other.bin", b"other", "prod")
     b.delegate("targets", "late", paths=["fw/*"])
-    b.add_target("late", TARGET, b"from the role after a terminating one")
-    files = b.publish()
+    b.add_target(TARGET, b"from the role after a terminating one", "late")
+    files = b.tree()
     client = new_client(files["metadata/1.root.json"])
     assert client.step(files, TARGET).decision == (True, "none", None)
     assert client.step(files, "fw/other.bin").decision == ACCEPTED
@@ -538,8 +520,8 @@ def test_cve_2025_2886_terminating_delegation_stops_the_search(new_client: Clien
 
 def test_cve_2025_2887_root_versions_must_be_sequential(new_client: ClientMaker) -> None:
     """tough CVE-2025-2887: the file N+1.root.json must hold exactly version N+1."""
-    b = RepoBuilder()
-    b.add_target("targets", TARGET, DATA)
+    b = oracle_repository()
+    b.add_target(TARGET, DATA)
     client = start(new_client, b)
     b.commit_root()
     b.bump("timestamp")
@@ -548,7 +530,7 @@ def test_cve_2025_2887_root_versions_must_be_sequential(new_client: ClientMaker)
         if name == "root" and version == 2:
             md.signed.version = 3
 
-    files = b.publish(Hooks(pre_sign=pre_sign))
+    files = b.tree(Hooks(pre_sign=pre_sign))
     refused(client, client.step(files, TARGET), "BadVersionNumberError")
 
 
@@ -562,20 +544,20 @@ def test_cve_2024_47534_delegations_walked_in_preorder(
     """go-tuf CVE-2024-47534: targets delegates to A then B, B to C: the search must visit
     A, B, C in that order (pre-order depth first, spec 5.6.7.2). The first role in that
     order that lists the target decides its bytes."""
-    b = RepoBuilder()
+    b = oracle_repository()
     b.delegate("targets", "A", paths=["fw/*"])
     b.delegate("targets", "B", paths=["fw/*"])
     if layout == "sibling_first":
         b.delegate("B", "C", paths=["fw/*"])
-        b.add_target("A", TARGET, b"from A")
-        b.add_target("C", TARGET, b"from C, reached through B")
+        b.add_target(TARGET, b"from A", "A")
+        b.add_target(TARGET, b"from C, reached through B", "C")
         expected = b"from A"
     else:
         b.delegate("A", "A1", paths=["fw/*"])
-        b.add_target("A1", TARGET, b"from A1, the child of A")
-        b.add_target("B", TARGET, b"from B, the second sibling")
+        b.add_target(TARGET, b"from A1, the child of A", "A1")
+        b.add_target(TARGET, b"from B, the second sibling", "B")
         expected = b"from A1, the child of A"
-    files = b.publish()
+    files = b.tree()
     client = new_client(files["metadata/1.root.json"])
     up = client.updater(files)
     up.refresh()
@@ -607,7 +589,7 @@ def test_cve_2026_6967_delegated_metadata_expiry_hash_and_length_checked(
         if meta is not None and check == "length":
             meta.length -= 1
 
-    out = client.step(b.publish(Hooks(pre_sign=pre_sign)), TARGET)
+    out = client.step(b.tree(Hooks(pre_sign=pre_sign)), TARGET)
     assert out.decision != ACCEPTED
     expected = {
         "expiry": ("ExpiredMetadataError",),
@@ -871,14 +853,14 @@ def test_cve_2026_23991_malformed_metadata_is_an_error_not_a_crash(
     exactly the parser's error (our MetadataFormatError). The role's trusted file stays as
     it was."""
     b = delegated_repo()
-    b.add_target("targets", "fw/top.bin", DATA, custom=FIRMWARE)
+    b.add_target("fw/top.bin", DATA, custom=FIRMWARE)
     client = start(new_client, b)
     if role == "root":
         b.commit_root()
     bump_for(b, role if role != "root" else "timestamp")
     if name in UNSIGNED:
-        files = b.publish()
-        path = served_path(b, role)
+        files = b.tree()
+        path = b.metadata_path(role)
         files[path] = _malformed_bytes(json.loads(files[path]), name)
         attacked(client, files, "RepositoryError", role=role)
         return
@@ -887,7 +869,7 @@ def test_cve_2026_23991_malformed_metadata_is_an_error_not_a_crash(
         if r == role and (r != "root" or version == 2):
             _set(name, value)(signed)
 
-    files = b.publish(Hooks(edit_signed=edit_signed))
+    files = b.tree(Hooks(edit_signed=edit_signed))
     attacked(client, files, "MetadataFormatError", python_tuf=python_tuf, role=role)
 
 
@@ -898,21 +880,21 @@ def test_delegated_role_reverified_for_each_delegator(new_client: ClientMaker) -
     """A role delegated by A (key a) and by B (key b) but signed only with key a: found
     through A it is trusted, but reached through B it must be verified again with B's keys
     (python-tuf keys its cache by (role, delegator) for this), not taken from the cache."""
-    b = RepoBuilder()
+    b = oracle_repository()
     b.delegate("targets", "A", paths=["a/*"])
     b.delegate("targets", "B", paths=["fw/*"])
     b.delegate("A", "shared", paths=["a/*", "fw/*"])
-    b.add_target("shared", "a/tool.bin", b"tool")
-    b.add_target("shared", TARGET, b"firmware that only A's key vouches for")
+    b.add_target("a/tool.bin", b"tool", "shared")
+    b.add_target(TARGET, b"firmware that only A's key vouches for", "shared")
     # B delegates the same role name to another key.
     other = b.keys.take("ed25519")
-    b.targets["B"].signed.delegations = Delegations(
+    b.md("B").signed.delegations = Delegations(
         keys={other.public_key.keyid: other.public_key},
         roles={
             "shared": DelegatedRole("shared", [other.public_key.keyid], 1, False, paths=["fw/*"])
         },
     )
-    files = b.publish()
+    files = b.tree()
     client = new_client(files["metadata/1.root.json"])
     up = client.updater(files)
     up.refresh()
@@ -932,13 +914,25 @@ def test_delegated_role_named_like_a_top_level_role_never_replaces_it(
     """The CVE-2021-41131 family: a delegated role's name chooses a file name in the trusted
     store. A delegation to "root" or "timestamp" must never overwrite the trusted top-level
     file (a delegated key holder could otherwise brick every device)."""
-    b = RepoBuilder()
-    b.add_target("targets", TARGET, DATA)
+    b = oracle_repository()
+    b.add_target(TARGET, DATA)
     client = start(new_client, b)
-    b.delegate("targets", name, paths=["evil/*"])  # bypasses python-tuf's name check
-    b.add_target(name, "evil/image.bin", b"evil")
+    b.delegate("targets", "evil", paths=["evil/*"])
+    b.add_target("evil/image.bin", b"evil", "evil")
     bump_for(b, "targets")
-    files = b.publish()
+
+    def rename(role: str, version: int, md: Metadata[Any]) -> None:
+        # The builder keeps top-level and delegated roles apart by name: the delegation
+        # takes the top-level name as it is signed (python-tuf's name check bypassed).
+        if role == "targets":
+            roles = md.signed.delegations.roles
+            roles[name] = roles.pop("evil")
+            roles[name].name = name
+        elif role == "snapshot":
+            md.signed.meta[f"{name}.json"] = md.signed.meta.pop("evil.json")
+
+    files = b.tree(Hooks(pre_sign=rename))
+    files[f"metadata/1.{name}.json"] = files.pop("metadata/1.evil.json")
     out = client.step(files, "evil/image.bin")
     stored = persisted(client)
     for top in ("root", "timestamp", "snapshot"):
@@ -961,15 +955,15 @@ def test_threshold_change_alone_keeps_rollback_protection(
     to roll the device back to old targets. (Found by the differential tests; fixed in the
     verifier, which had counted a threshold change as a key rotation.)"""
     b = delegated_repo(thresholds={"timestamp": 2, "snapshot": 2})
-    old = b.publish()  # timestamp, snapshot and targets at version 1
+    old = b.tree()  # timestamp, snapshot and targets at version 1
     client = new_client(old["metadata/1.root.json"])
     for r in ("prod", "targets"):
         b.bump(r)
     bump_for(b, "snapshot")
-    assert client.step(b.publish(), TARGET).decision == ACCEPTED  # trusts version 2
-    b.root.roles[role].threshold = 1
+    assert client.step(b.tree(), TARGET).decision == ACCEPTED  # trusts version 2
+    b.root.signed.roles[role].threshold = 1
     b.commit_root()
-    current = b.publish()
+    current = b.tree()
     replay = {**old, "metadata/2.root.json": current["metadata/2.root.json"]}
     refused(client, client.step(replay, TARGET), "BadVersionNumberError")
 
@@ -982,9 +976,9 @@ def test_cve_2022_29173_target_never_left_on_disk_before_verified(
     or hash check must never leave a file at the destination. Only our resume file
     (``dest`` + ".part", documented in ``Updater.download``) may stay, and only after a
     transport error (more bytes than the length: DownloadLengthMismatchError)."""
-    b = RepoBuilder()
-    b.add_target("targets", TARGET, DATA)
-    files = b.publish()
+    b = oracle_repository()
+    b.add_target(TARGET, DATA)
+    files = b.tree()
     path = next(p for p in files if p.startswith("targets/"))
     files[path] = {
         "flipped_byte": bytes([DATA[0] ^ 1]) + DATA[1:],
