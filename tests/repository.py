@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from securesystemslib.formats import encode_canonical
-from securesystemslib.signer import CryptoSigner, Signer
+from securesystemslib.signer import CryptoSigner, Key, Signer, SSlibKey
 from tuf.api.metadata import (
     DelegatedRole,
     Delegations,
@@ -166,6 +166,16 @@ class Hooks:
     signers: Callable[[str, int], list[Signer] | None] | None = None
     post_sign: Callable[[str, int, Metadata[Any]], None] | None = None
     edit_signed: Callable[[str, int, dict[str, Any]], None] | None = None
+
+
+def alias_keyid(keyid: str) -> str:
+    """A second key id for the key ``keyid`` (one key listed twice must count once)."""
+    return sha256(b"alias of " + keyid.encode())
+
+
+def alias_of(key: Key) -> SSlibKey:
+    """``key`` under its ``alias_keyid``."""
+    return SSlibKey(alias_keyid(key.keyid), key.keytype, key.scheme, dict(key.keyval))
 
 
 def tamper(data: bytes, old: str, new: str) -> bytes:

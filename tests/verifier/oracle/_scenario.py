@@ -32,6 +32,8 @@ from tests.repository import (
     TOP_ROLES,
     Hooks,
     Repository,
+    alias_keyid,
+    alias_of,
     edit_json,
     generate,
     oracle_repository,
@@ -496,15 +498,9 @@ def _evolve(sc: Scenario, b: Repository, role: str) -> Hooks:
     return Hooks(pre_sign=hook, signers=signers, post_sign=post_sign, edit_signed=edit_signed)
 
 
-def alias_keyid(keyid: str) -> str:
-    return sha256(b"alias of " + keyid.encode())
-
-
 def _add_alias(delegator: Any, key: Any, role: str) -> None:
     """List ``key`` a second time under another key id and raise the threshold by one."""
-    from securesystemslib.signer import SSlibKey
-
-    alias = SSlibKey(alias_keyid(key.keyid), key.keytype, key.scheme, dict(key.keyval))
+    alias = alias_of(key)
     entry = _role_of(None, delegator, role)
     if isinstance(entry, SuccinctRoles):
         delegator.add_key(alias)  # one key set for every bin

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from securesystemslib.signer import Signer, SSlibKey
+from securesystemslib.signer import Signer
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata
 
 from tests.loopback import serve_dict
-from tests.repository import Hooks, Repository, edit_json, oracle_repository, sha256
+from tests.repository import Hooks, Repository, alias_of, edit_json, oracle_repository, sha256
 from tests.verifier.oracle._clients import (
     METADATA_URL,
     TARGETS_URL,
@@ -215,8 +215,7 @@ def test_ghsa_3633_5h82_39pq_one_key_under_two_keyids_counted_once(
     b.add_target(TARGET, DATA)
     client = start(new_client, b)
     key = b.signers["timestamp"][0].public_key
-    alias_id = sha256(b"alias of " + key.keyid.encode())
-    alias = SSlibKey(alias_id, key.keytype, key.scheme, dict(key.keyval))
+    alias = alias_of(key)
     b.root.signed.add_key(alias, "timestamp")
     b.root.signed.roles["timestamp"].threshold = 2
     b.commit_root()
@@ -225,7 +224,7 @@ def test_ghsa_3633_5h82_39pq_one_key_under_two_keyids_counted_once(
     edit_json(
         files,
         "metadata/timestamp.json",
-        lambda d: d["signatures"].append({"keyid": alias_id, "sig": d["signatures"][0]["sig"]}),
+        lambda d: d["signatures"].append({"keyid": alias.keyid, "sig": d["signatures"][0]["sig"]}),
     )
     refused(client, client.step(files, TARGET), "UnsignedMetadataError")
 
