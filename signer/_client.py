@@ -88,14 +88,6 @@ class DirectoryFetcher(verifier.DirectoryFetcher):
         return item[: max_length + 1]  # the base refuses more than max_length
 
 
-def _urls(source: str) -> tuple[str, str, verifier.Fetcher | None]:
-    """(metadata URL, targets URL, fetcher) for a published tree's directory or base URL."""
-    if source.startswith(("http://", "https://")):
-        base = source if source.endswith("/") else source + "/"
-        return base + "metadata/", base + "targets/", None
-    return LOCAL_BASE_URL + "metadata/", LOCAL_BASE_URL + "targets/", DirectoryFetcher(Path(source))
-
-
 @dataclass
 class ClientReport:
     """What a full client check saw."""
@@ -247,10 +239,10 @@ def published_source(
         from signer._s3_fetcher import S3Fetcher
 
         fetcher = S3Fetcher(S3Store.from_url(source, endpoint_url=endpoint_url))
-    if fetcher is not None:
-        base = source if source.endswith("/") else source + "/"
-        return Source(base + "metadata/", base + "targets/", fetcher)
-    return Source(*_urls(source))
+    if fetcher is None and not source.startswith(("http://", "https://")):
+        source, fetcher = LOCAL_BASE_URL, DirectoryFetcher(Path(source))
+    base = source if source.endswith("/") else source + "/"
+    return Source(base + "metadata/", base + "targets/", fetcher)
 
 
 def verify_published(
@@ -285,17 +277,24 @@ def verify_published(
     )
 
 
+@dataclass(frozen=True)
+class FetchedSbom:
+    """A release's SBOM as a device gets it (see :func:`fetch_release_sbom`)."""
+
+    firmware: tuple[str, ...]
+    """The release's firmware targets, which all link it."""
+    target: verifier.TargetFile
+    data: bytes
+
+
 def fetch_release_sbom(
     where: Source, trusted_root: bytes, hardware_id: str, version: str
-) -> tuple[tuple[str, ...], verifier.TargetFile, bytes]:
+) -> FetchedSbom:
     """What a device gets as the SBOM of firmware ``version`` of ``hardware_id``.
 
     Every firmware target of that hardware id and version (as the delegation search
     finds it) must link the same SBOM; it is fetched and verified with
     ``Updater.sbom``.
-
-    Returns:
-        (firmware target names, SBOM target, SBOM bytes).
 
     Raises:
         ClientRefusal: the repository or the SBOM does not verify (``unreachable``: it
@@ -343,7 +342,7 @@ def fetch_release_sbom(
         except (verifier.VerifierError, OSError, ValueError) as e:
             raise ClientRefusal(_describe(e), unreachable=is_unreachable(e)) from e
     assert sbom_target is not None and data is not None  # noqa: S101 - a link was found
-    return names, sbom_target, data
+    return FetchedSbom(names, sbom_target, data)
 
 
 def device_update(

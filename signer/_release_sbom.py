@@ -71,13 +71,14 @@ def read_release_sbom(
     if problem:
         raise InvalidInputError(f"the root is not a usable trusted root: {problem}")
     try:
-        names, target, data = fetch_release_sbom(
+        fetched = fetch_release_sbom(
             device_source(source, endpoint_url), trusted_root, hardware_id, version
         )
     except ClientRefusal as e:
         if e.unreachable:
             raise UnreachableError(f"could not reach {source}: {e}") from e
         raise VerificationError(f"{source} does not verify: {e}") from e
+    target, data = fetched.target, fetched.data
     try:
         document = parse_sbom(data, f"SBOM {target.path!r}")
     except InvalidInputError as e:
@@ -85,7 +86,7 @@ def read_release_sbom(
     return ReleaseSbom(
         hardware_id,
         version,
-        names,
+        fetched.firmware,
         target.path,
         target.length,
         dict(target.hashes),

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib import parse
 
 from securesystemslib.signer import Key, SecretsHandler
@@ -96,6 +96,15 @@ def store_name(sha256: str, name: str) -> str:
 def role_filename(role: str) -> str:
     """File name of a role's metadata (role names are URL-quoted, as clients expect)."""
     return f"{parse.quote(role, '')}.json"
+
+
+class RoleTarget(NamedTuple):
+    """A target as a targets role lists it (what :meth:`FirmwareRepository.iter_targets`
+    yields)."""
+
+    role: str
+    name: str
+    info: TargetFile
 
 
 @dataclass
@@ -667,12 +676,12 @@ class FirmwareRepository(Repository):
         """The current metadata of ``role`` (do not modify: use :meth:`edit`)."""
         return self._load(role)
 
-    def iter_targets(self) -> Iterator[tuple[str, str, Any]]:
-        """Yield ``(role, name, TargetFile)`` for every target of every targets role."""
+    def iter_targets(self) -> Iterator[RoleTarget]:
+        """Every target of every targets role, with the role that lists it."""
         for role in self.targets_roles():
             targets = _as(self._load(role).signed, Targets)
             for name, info in targets.targets.items():
-                yield role, name, info
+                yield RoleTarget(role, name, info)
 
     # -- writing -----------------------------------------------------------------------
     def save(self) -> list[Path]:

@@ -29,7 +29,7 @@ from signer._firmware import (
     validate_target_name,
 )
 from signer._fsutil import atomic_write
-from signer._repository import FirmwareRepository
+from signer._repository import FirmwareRepository, RoleTarget
 from verifier import Config
 
 SBOM_MAX_LENGTH = Config().sbom_max_length
@@ -168,10 +168,8 @@ def refuse_removal(repo: FirmwareRepository, name: str, info: TargetFile) -> Non
             )
 
 
-def orphaned_sbom(
-    repo: FirmwareRepository, name: str, info: TargetFile
-) -> list[tuple[str, str, TargetFile]]:
-    """``(role, name, info)`` of the SBOM that removing firmware ``name`` leaves unlinked.
+def orphaned_sbom(repo: FirmwareRepository, name: str, info: TargetFile) -> list[RoleTarget]:
+    """The SBOM target that removing firmware ``name`` leaves unlinked (none or one).
 
     Call after the firmware left its role (in memory): other firmware still linking the
     SBOM keeps it.
@@ -182,18 +180,17 @@ def orphaned_sbom(
         return []  # a broken target can still be removed; it links nothing
     if fields is None or fields.sbom is None or linked_from(repo, fields.sbom.target):
         return []
-    for role, other, other_info in repo.iter_targets():
-        if other == fields.sbom.target and SBOM_KEY in other_info.custom:
-            return [(role, other, other_info)]
-    return []
+    return [
+        t for t in repo.iter_targets() if t.name == fields.sbom.target and SBOM_KEY in t.info.custom
+    ][:1]
 
 
-def found_by_client(repo: FirmwareRepository, name: str) -> tuple[str, TargetFile] | None:
-    """(role, entry) of target ``name`` as a device's delegation search finds it, or None."""
+def found_by_client(repo: FirmwareRepository, name: str) -> RoleTarget | None:
+    """Target ``name`` as a device's delegation search finds it, or None."""
     for role in repo.graph.search(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
-            return role, info
+            return RoleTarget(role, name, info)
     return None
 
 
@@ -283,14 +280,14 @@ def release_sbom(repo: FirmwareRepository, hardware_id: str, version: str) -> Re
             and hardware_id in fields.hardware_ids
             and fields.parsed_version == wanted
             and (hit := found_by_client(repo, name)) is not None
-            and hit[1] == info
+            and hit.info == info
         ):
             releases.append((name, fields))
     names, link = release_link(releases, hardware_id, version)
     found = found_by_client(repo, link.target)
     if found is None:
         raise MetadataError(f"SBOM {link.target!r} linked from {names[0]!r} is not a target")
-    role, info = found
+    role, _, info = found
     if info.length != link.length or info.hashes != link.hashes:
         raise MetadataError(
             f"SBOM target {link.target!r} is not the one {names[0]!r} links "
@@ -318,7 +315,7 @@ def release_sbom(repo: FirmwareRepository, hardware_id: str, version: str) -> Re
 
 def _role_of(repo: FirmwareRepository, name: str) -> str | None:
     found = found_by_client(repo, name)
-    return None if found is None else found[0]
+    return None if found is None else found.role
 
 
 def _stored_bytes(repo: FirmwareRepository, name: str, info: TargetFile) -> bytes:

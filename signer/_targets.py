@@ -28,7 +28,7 @@ from signer._firmware import (
     validate_target_name,
 )
 from signer._fsutil import atomic_write, staged_file
-from signer._repository import FirmwareRepository, store_name
+from signer._repository import FirmwareRepository, RoleTarget, store_name
 from signer._sbom import (
     SbomDocument,
     orphaned_sbom,
@@ -410,23 +410,23 @@ def remove_target(repo: FirmwareRepository, name: str) -> list[str]:
             support remove` withdraws one) or an SBOM another firmware links.
     """
     bins = repo.graph.bins()
-    found = [(role, info) for role, (n, info) in _found(repo, name)]
+    found = _found(repo, name)
     if not found:
         raise ConflictError(f"no target named {name!r}")
-    role, info = found[0]
+    role, _, info = found[0]
     refuse_removal(repo, name, info)
     with repo.edit_targets(role) as targets:
         del targets.targets[name]
     orphans = orphaned_sbom(repo, name, info)
-    for orphan_role, orphan, _ in orphans:
-        with repo.edit_targets(orphan_role) as targets:
-            del targets.targets[orphan]
+    for orphan in orphans:
+        with repo.edit_targets(orphan.role) as targets:
+            del targets.targets[orphan.name]
     repo.save()
     if role in bins:
         _latest.forget(repo)
-    for _, orphan, orphan_info in [(role, name, info), *orphans]:
-        _forget_stored(repo, bins, orphan, orphan_info)
-    return [name, *(orphan for _, orphan, _ in orphans)]
+    for gone in [RoleTarget(role, name, info), *orphans]:
+        _forget_stored(repo, bins, gone.name, gone.info)
+    return [name, *(orphan.name for orphan in orphans)]
 
 
 def _forget_stored(repo: FirmwareRepository, bins: set[str], name: str, info: TargetFile) -> None:
@@ -448,11 +448,11 @@ def _forget_stored(repo: FirmwareRepository, bins: set[str], name: str, info: Ta
             stored.unlink()
 
 
-def _found(repo: FirmwareRepository, name: str) -> list[tuple[str, tuple[str, TargetFile]]]:
-    """(role, (name, info)) of target ``name`` in the roles that may hold it."""
+def _found(repo: FirmwareRepository, name: str) -> list[RoleTarget]:
+    """Target ``name`` in each of the roles that may hold it."""
     found = []
     for role in repo.graph.holders(name):
         info = repo.metadata(role).signed.targets.get(name)
         if info is not None:
-            found.append((role, (name, info)))
+            found.append(RoleTarget(role, name, info))
     return found

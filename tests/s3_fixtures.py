@@ -7,7 +7,8 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on an ephemeral port of 127.0.0.1, stopped after the session."""
     from moto.server import ThreadedMotoServer
 
+    _atomic_conditional_puts()
     # werkzeug logs every request to stderr otherwise.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     saved = {k: os.environ.get(k) for k in _AWS_ENV}
@@ -36,6 +38,30 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _atomic_conditional_puts() -> None:
+    """Make moto's PutObject atomic, as S3's conditional writes are.
+
+    moto checks ``If-None-Match`` / ``If-Match`` and then stores the object as two steps
+    with no lock, and its threaded server runs requests at once: two racing publishers
+    could both pass the check (test_concurrent_publish failed so on 2026-12-02, both
+    publishers "won"). Real S3 decides a conditional write atomically, and the publisher
+    relies on that, so the test server must too.
+    """
+    from moto.s3.responses import S3Response
+
+    put: Callable[..., Any] = S3Response.put_object
+    if getattr(put, "_firmtuf_atomic", False):
+        return
+    lock = threading.Lock()
+
+    def atomic_put(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return put(self, *args, **kwargs)
+
+    atomic_put._firmtuf_atomic = True  # type: ignore[attr-defined]
+    S3Response.put_object = atomic_put  # type: ignore[method-assign]
 
 
 _AWS_ENV = {

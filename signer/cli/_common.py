@@ -223,6 +223,16 @@ def hardware_id_option(f: F) -> F:
 
 
 @dataclass(frozen=True)
+class RoleKeys:
+    """The keys one new role gets: ``external`` (``--signer``) and ``generate`` new key
+    files encrypted with ``password`` (None when none are generated)."""
+
+    external: list[ExternalKey]
+    generate: int
+    password: str | None
+
+
+@dataclass(frozen=True)
 class NewRoleKeys:
     """The keys a new role gets (``--keys``, ``--signer``, ``--threshold``, ``--key-type``,
     ``--password-env`` of `delegate` and `bins`)."""
@@ -233,8 +243,8 @@ class NewRoleKeys:
     key_type: str
     password_env: str | None
 
-    def resolve(self, role: str) -> tuple[list[ExternalKey], int, str | None]:
-        """(external keys, number of keys to generate, their password) for ``role``.
+    def resolve(self, role: str) -> RoleKeys:
+        """The keys of ``role``.
 
         Without ``--keys``, one key is generated unless ``--signer`` keys were given; the
         password is asked (or read from ``--password-env``) only when keys are generated.
@@ -243,7 +253,8 @@ class NewRoleKeys:
         count = self.key_count if self.key_count is not None else (0 if external else 1)
         if count < 0:
             raise InvalidInputError("--keys must not be negative")
-        return external, count, new_key_password(self.password_env) if count > 0 else None
+        password = new_key_password(self.password_env) if count > 0 else None
+        return RoleKeys(external, count, password)
 
 
 def key_options(f: Callable[..., Any]) -> Callable[..., Any]:

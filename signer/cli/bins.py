@@ -39,16 +39,16 @@ def bins(
     one bin, snapshot and timestamp.
     """
     repository = FirmwareRepository(repo)
-    external, n_keys, password = keys.resolve(bin_prefix(role))
+    chosen = keys.resolve(bin_prefix(role))
     result = convert_to_bins(
         repository,
         count,
         role=role,
         threshold=keys.threshold,
-        new_keys=n_keys,
-        external_keys=external,
+        new_keys=chosen.generate,
+        external_keys=chosen.external,
         key_type=keys.key_type,
-        password=password,
+        password=chosen.password,
         hardware_ids=hardware_ids,
     )
     if as_json:

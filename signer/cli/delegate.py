@@ -52,7 +52,7 @@ def delegate(
     The new role is signed with its new keys; the parent becomes a draft for `firmtuf sign`.
     """
     repository = FirmwareRepository(repo)
-    external, count, password = keys.resolve(role)
+    chosen = keys.resolve(role)
     result = delegate_role(
         repository,
         role,
@@ -60,10 +60,10 @@ def delegate(
         parent=parent,
         threshold=keys.threshold,
         terminating=terminating,
-        new_keys=count,
-        external_keys=external,
+        new_keys=chosen.generate,
+        external_keys=chosen.external,
         key_type=keys.key_type,
-        password=password,
+        password=chosen.password,
         hardware_ids=hardware_ids,
     )
     if as_json:

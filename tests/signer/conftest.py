@@ -7,6 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_private_key,
+)
+from securesystemslib.signer import CryptoSigner
 
 from signer import FirmwareFields, FirmwareRepository, add_firmware, init_repository
 from signer._keys import static_secret
@@ -22,6 +28,13 @@ def repo(tmp_path: Path, password: str) -> Path:
     path = tmp_path / "repo"
     init_repository(path, password=password)
     return path
+
+
+def public_pem(signer: CryptoSigner) -> bytes:
+    """The PEM (SubjectPublicKeyInfo) public key file of ``signer``, the form ``--signer``
+    takes, through public API only (``CryptoSigner.private_bytes``, then pyca)."""
+    private = load_pem_private_key(signer.private_bytes, password=None)
+    return private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
 
 def make_image(path: Path, size: int = 4096, seed: bytes = b"") -> Path:

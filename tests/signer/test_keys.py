@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata
 
@@ -14,7 +13,7 @@ from signer import SIGNER_URI_FIELD, FirmwareFields, add_firmware
 from signer._keys import Keyring, generate_key
 from signer._repository import FirmwareRepository
 from signer._targets import ProgressCallback
-from tests.signer.conftest import PASSWORD_ENV, Cli, make_image
+from tests.signer.conftest import PASSWORD_ENV, Cli, make_image, public_pem
 
 
 def _external_key(tmp_path: Path) -> tuple[str, Path, CryptoSigner]:
@@ -22,11 +21,7 @@ def _external_key(tmp_path: Path) -> tuple[str, Path, CryptoSigner]:
     key_file = tmp_path / "ci-key.pem"
     key_file.write_bytes(signer.private_bytes)
     pub = tmp_path / "ci-key.pub.pem"
-    pub.write_bytes(
-        signer._private_key.public_key().public_bytes(
-            Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    pub.write_bytes(public_pem(signer))
     return f"file2:{key_file}", pub, signer
 
 

@@ -1,21 +1,25 @@
-"""Fixtures of the verifier tests: an in-memory repository and a device directory."""
+"""Fixtures of the verifier tests: an in-memory repository, one served over HTTP, and a
+device directory."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import verifier
-from tests.verifier.simulator import RepositorySimulator
+from tests.loopback import FileServer
+from tests.repository import Repository
 
 
 @pytest.fixture
-def sim() -> RepositorySimulator:
+def sim() -> Repository:
     # Canonical layout, as firmtuf's signer writes metadata: the device's usual path
     # (signatures checked over the raw bytes before parsing). Tests that build their own
-    # RepositorySimulator() get python-tuf's pretty layout (the re-encoding path).
-    s = RepositorySimulator(layout="canonical")
+    # Repository() get python-tuf's pretty layout (the re-encoding path).
+    s = Repository(layout="canonical")
     s.add_target(
         "gw/1.0.0/fw.bin",
         b"firmware one",
@@ -23,6 +27,28 @@ def sim() -> RepositorySimulator:
     )
     s.publish()
     return s
+
+
+IMAGE = bytes(range(256)) * 2000  # 512000 bytes: many reads of every transport
+IMAGE_PATH = f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"  # as served
+
+
+@pytest.fixture
+def repo() -> Repository:
+    """The repository ``server`` serves: one image, ``IMAGE`` as gw/2.0/fw.bin, in
+    python-tuf's layout. (Modules with a ``repo`` of their own override it.)"""
+    sim = Repository()
+    sim.add_target("gw/2.0/fw.bin", IMAGE)
+    sim.publish()
+    return sim
+
+
+@pytest.fixture
+def server(repo: Repository) -> Iterator[FileServer]:
+    """``repo`` on a real HTTP server on 127.0.0.1 (``server.url``); a test sets how it
+    misbehaves (``hostile``, ``slow_paths``, ``truncate``)."""
+    with FileServer(repo.file) as s:
+        yield s
 
 
 @pytest.fixture

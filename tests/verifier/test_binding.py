@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.repository import Repository
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import RepositorySimulator
 from verifier._internal.metadata import HARDWARE_BINDING_FIELD
 
 
@@ -22,31 +22,29 @@ def fw(version: str, *ids: str, counter: int = 0) -> dict[str, object]:
     return {"firmtuf": {"hardware_ids": list(ids), "version": version, "security_counter": counter}}
 
 
-def bind(sim: RepositorySimulator, delegator: str, role: str, *patterns: str) -> None:
+def bind(sim: Repository, delegator: str, role: str, *patterns: str) -> None:
     delegations = sim.md(delegator).signed.delegations
     assert delegations is not None and delegations.roles is not None
     delegations.roles[role].unrecognized_fields[HARDWARE_BINDING_FIELD] = list(patterns)
 
 
 @pytest.fixture
-def fleet() -> RepositorySimulator:
+def fleet() -> Repository:
     """acme-gw firmware at the top; product-a's team holds the key of ``product-a/*``."""
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("acme-gw/1.1/fw.bin", b"gw 1.1", custom=fw("1.1", "acme-gw"))
-    sim.add_delegation("targets", "product-a", ["product-a/*/*"])
+    sim.delegate("targets", "product-a", ["product-a/*/*"])
     bind(sim, "targets", "product-a", "product-a", "product-a-r*")
     sim.add_target("product-a/1.0/a.bin", b"a 1.0", "product-a", custom=fw("1.0", "product-a"))
     sim.publish(roles=("targets", "product-a"))
     return sim
 
 
-def device(sim: RepositorySimulator, md: Path, hardware_id: str) -> verifier.Updater:
+def device(sim: Repository, md: Path, hardware_id: str) -> verifier.Updater:
     return sim.updater(md, policy=verifier.DevicePolicy(hardware_id, "1.0"))
 
 
-def test_delegation_cannot_ship_to_another_product(
-    fleet: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_delegation_cannot_ship_to_another_product(fleet: Repository, tmp_path: Path) -> None:
     md = tmp_path / "gw"
     up = device(fleet, md, "acme-gw")
     current = up.check()
@@ -70,9 +68,7 @@ def test_delegation_cannot_ship_to_another_product(
     assert (md / "firmtuf" / "components" / "acme-gw.json").read_bytes() == device_state
 
 
-def test_binding_admits_its_own_hardware_by_pattern(
-    fleet: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_binding_admits_its_own_hardware_by_pattern(fleet: Repository, tmp_path: Path) -> None:
     fleet.add_target("product-a/2.0/a.bin", b"a 2.0", "product-a", custom=fw("2.0", "product-a-r2"))
     fleet.publish(roles=("product-a",))
     up = device(fleet, tmp_path / "a", "product-a-r2")
@@ -84,10 +80,10 @@ def test_binding_admits_its_own_hardware_by_pattern(
 
 def test_every_delegation_on_the_path_must_admit(tmp_path: Path) -> None:
     """A sub-delegation without a binding of its own inherits its delegator's."""
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "product-a", ["product-a/*/*"])
+    sim = Repository()
+    sim.delegate("targets", "product-a", ["product-a/*/*"])
     bind(sim, "targets", "product-a", "product-a")
-    sim.add_delegation("product-a", "product-a-ci", ["product-a/*/*"])  # unbound
+    sim.delegate("product-a", "product-a-ci", ["product-a/*/*"])  # unbound
     sim.add_target("product-a/5.0/x.bin", b"x", "product-a-ci", custom=fw("5.0", "acme-gw"))
     sim.publish(roles=("targets", "product-a", "product-a-ci"))
     up = device(sim, tmp_path / "gw", "acme-gw")
@@ -99,8 +95,8 @@ def test_every_delegation_on_the_path_must_admit(tmp_path: Path) -> None:
 
 
 def test_succinct_bins_carry_a_binding(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_succinct("targets", 2, "bins")
+    sim = Repository()
+    sim.delegate_succinct("targets", 2, "bins")
     succinct = sim.md("targets").signed.delegations.succinct_roles  # type: ignore[union-attr]
     assert succinct is not None
     succinct.unrecognized_fields[HARDWARE_BINDING_FIELD] = ["cam-*"]
@@ -115,8 +111,8 @@ def test_succinct_bins_carry_a_binding(tmp_path: Path) -> None:
 
 def test_unbound_delegation_admits_every_hardware_id(tmp_path: Path) -> None:
     """Repositories made before the binding keep working (ADR 0008: absent = any)."""
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "team", ["t/*/*"])
+    sim = Repository()
+    sim.delegate("targets", "team", ["t/*/*"])
     sim.add_target("t/2.0/fw.bin", b"x", "team", custom=fw("2.0", "acme-gw"))
     sim.publish(roles=("targets", "team"))
     assert device(sim, tmp_path / "gw", "acme-gw").check() is not None
@@ -124,8 +120,8 @@ def test_unbound_delegation_admits_every_hardware_id(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", [[], "acme-gw", [""], [1], ["a b"], ["tab\there"]])
 def test_malformed_binding_is_a_format_error(tmp_path: Path, value: object) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "team", ["t/*/*"])
+    sim = Repository()
+    sim.delegate("targets", "team", ["t/*/*"])
     delegations = sim.md("targets").signed.delegations
     assert delegations is not None and delegations.roles is not None
     delegations.roles["team"].unrecognized_fields[HARDWARE_BINDING_FIELD] = value
@@ -141,7 +137,7 @@ def test_malformed_binding_is_a_format_error(tmp_path: Path, value: object) -> N
 
 
 def test_malformed_entry_for_another_product_does_not_stop_this_device(
-    fleet: RepositorySimulator, tmp_path: Path
+    fleet: Repository, tmp_path: Path
 ) -> None:
     bad = {"firmtuf": {"hardware_ids": ["product-a"], "version": "not a version"}}
     fleet.add_target("product-a/1.1/a.bin", b"bad", "product-a", custom=bad)
@@ -155,7 +151,7 @@ def test_malformed_entry_for_another_product_does_not_stop_this_device(
 
 
 def test_malformed_entry_of_unknown_hardware_is_reported_not_fatal(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("x/fw.bin", b"x", custom={"firmtuf": {"version": "1.0"}})  # no hardware_ids
     sim.add_target("gw/2.0/fw.bin", b"gw", custom=fw("2.0", "acme-gw"))
     sim.publish()
@@ -164,7 +160,7 @@ def test_malformed_entry_of_unknown_hardware_is_reported_not_fatal(tmp_path: Pat
 
 
 def test_verify_policy_refuses_a_target_the_search_does_not_find(
-    fleet: RepositorySimulator, tmp_path: Path
+    fleet: Repository, tmp_path: Path
 ) -> None:
     up = device(fleet, tmp_path / "gw", "acme-gw")
     forged = verifier.TargetFile(

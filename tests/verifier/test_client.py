@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.loopback import FileServer
+from tests.repository import Repository, tamper
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import RepositorySimulator, tamper
 from verifier.client import main
 
 TOP_FILES = {"root.json", "timestamp.json", "snapshot.json", "targets.json"}
 
 
 @pytest.fixture
-def server(sim: RepositorySimulator) -> Iterator[FileServer]:
+def server(sim: Repository) -> Iterator[FileServer]:
     sim.add_target("dir/file two.txt", b"second")
     sim.publish()
     with FileServer(sim.file) as s:
@@ -30,13 +30,13 @@ def run(md: Path, server: FileServer, *args: str) -> int:
     return main(["--metadata-dir", str(md), "--metadata-url", server.url + "metadata", *args])
 
 
-def init(md: Path, sim: RepositorySimulator, tmp_path: Path, root: bytes | None = None) -> None:
+def init(md: Path, sim: Repository, tmp_path: Path, root: bytes | None = None) -> None:
     root_file = tmp_path / "trusted_root.json"
     root_file.write_bytes(root if root is not None else sim.signed_roots[0])
     assert main(["--metadata-dir", str(md), "init", str(root_file)]) == 0
 
 
-def test_init_refresh(sim: RepositorySimulator, server: FileServer, tmp_path: Path) -> None:
+def test_init_refresh(sim: Repository, server: FileServer, tmp_path: Path) -> None:
     md = tmp_path / "md"
     init(md, sim, tmp_path)
     assert server.requests == []
@@ -45,7 +45,7 @@ def test_init_refresh(sim: RepositorySimulator, server: FileServer, tmp_path: Pa
 
 
 def test_invalid_trusted_root_fails_without_requests(
-    sim: RepositorySimulator, server: FileServer, tmp_path: Path
+    sim: Repository, server: FileServer, tmp_path: Path
 ) -> None:
     md = tmp_path / "md"
     init(md, sim, tmp_path, tamper(sim.signed_roots[0], '"version": 1', '"version": 2'))
@@ -54,7 +54,7 @@ def test_invalid_trusted_root_fails_without_requests(
 
 
 def test_refresh_failure_is_exit_1(
-    sim: RepositorySimulator, server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sim: Repository, server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     md = tmp_path / "md"
     init(md, sim, tmp_path)
@@ -66,7 +66,7 @@ def test_refresh_failure_is_exit_1(
 
 
 def test_download_names_caching_and_no_partials(
-    sim: RepositorySimulator, server: FileServer, tmp_path: Path
+    sim: Repository, server: FileServer, tmp_path: Path
 ) -> None:
     md, out = tmp_path / "md", tmp_path / "out"
     init(md, sim, tmp_path)
@@ -83,7 +83,7 @@ def test_download_names_caching_and_no_partials(
 
 
 def test_download_stops_at_first_failure(
-    sim: RepositorySimulator, server: FileServer, tmp_path: Path
+    sim: Repository, server: FileServer, tmp_path: Path
 ) -> None:
     md, out = tmp_path / "md", tmp_path / "out"
     init(md, sim, tmp_path)
@@ -94,7 +94,7 @@ def test_download_stops_at_first_failure(
 
 
 def test_download_bad_hash_leaves_nothing(
-    sim: RepositorySimulator, server: FileServer, tmp_path: Path
+    sim: Repository, server: FileServer, tmp_path: Path
 ) -> None:
     md, out = tmp_path / "md", tmp_path / "out"
     init(md, sim, tmp_path)
@@ -118,7 +118,7 @@ def test_init_missing_file_is_exit_1(tmp_path: Path) -> None:
     assert main(["--metadata-dir", str(tmp_path / "md"), "init", str(tmp_path / "nope")]) == 1
 
 
-def test_python_dash_m(sim: RepositorySimulator, server: FileServer, tmp_path: Path) -> None:
+def test_python_dash_m(sim: Repository, server: FileServer, tmp_path: Path) -> None:
     md = tmp_path / "md"
     init(md, sim, tmp_path)
     cmd = [
@@ -143,7 +143,7 @@ def test_python_dash_m(sim: RepositorySimulator, server: FileServer, tmp_path: P
 
 
 def test_clock_is_read_through_the_c_library(
-    sim: RepositorySimulator, server: FileServer, tmp_path: Path
+    sim: Repository, server: FileServer, tmp_path: Path
 ) -> None:
     """libfaketime (LD_PRELOAD over libc's clock_gettime) moves the client's clock: the
     same repository is fresh today and expired (exit 1) 60 days on (metadata: 30 days)."""

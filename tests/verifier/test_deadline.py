@@ -11,7 +11,6 @@ server must then work.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,11 +19,9 @@ import pytest
 
 import verifier
 from tests.loopback import HOSTILE, FileServer
-from tests.verifier.conftest import Transport, state_of
-from tests.verifier.simulator import RepositorySimulator
+from tests.repository import Repository
+from tests.verifier.conftest import IMAGE, IMAGE_PATH, Transport, state_of
 
-IMAGE = bytes(range(256)) * 400  # 102400 bytes
-IMAGE_PATH = f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
 # Reads wait long (a per-read timeout alone never fires on a drip); the head must be
 # over in half a second.
 CONFIG = verifier.Config(response_timeout=0.5, read_timeout=30.0, connect_timeout=5.0)
@@ -33,22 +30,8 @@ CONFIG = verifier.Config(response_timeout=0.5, read_timeout=30.0, connect_timeou
 ROOMY = CONFIG.replace(response_timeout=20.0)
 
 
-@pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
-    sim.add_target("gw/2.0/fw.bin", IMAGE)
-    sim.publish()
-    return sim
-
-
-@pytest.fixture
-def server(repo: RepositorySimulator) -> Iterator[FileServer]:
-    with FileServer(repo.file) as s:
-        yield s
-
-
 def updater(
-    repo: RepositorySimulator,
+    repo: Repository,
     server: FileServer,
     md: Path,
     transport: Transport,
@@ -89,7 +72,7 @@ def refused_at_the_hostile_request(
 
 @pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
 def test_metadata_request_ends_at_its_deadline(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, mode: str, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, mode: str, transport: Transport
 ) -> None:
     md = tmp_path / "md"
     updater(repo, server, md, transport).refresh()
@@ -114,7 +97,7 @@ def test_metadata_request_ends_at_its_deadline(
 
 @pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "stall-after-headers"])
 def test_image_request_ends_at_its_deadline(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, mode: str, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, mode: str, transport: Transport
 ) -> None:
     config = CONFIG.replace(read_timeout=0.5) if mode == "stall-after-headers" else CONFIG
     md = tmp_path / "md"
@@ -138,7 +121,7 @@ def test_image_request_ends_at_its_deadline(
 
 
 def test_image_stops_at_the_trusted_length(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """Content-Length says more, the connection stays open: all trusted bytes are there,
     so the download is complete (a wait for the rest would last the 30 s read timeout
@@ -152,7 +135,7 @@ def test_image_stops_at_the_trusted_length(
 
 
 def test_unsigned_metadata_with_long_content_length_is_bounded(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """timestamp.json has no signed length: the rest announced must be waited for, and
     that wait is bounded by the read timeout."""
@@ -171,7 +154,7 @@ def test_hostile_modes_are_all_covered() -> None:
 
 
 def test_explicit_fetcher_keeps_the_config_deadline(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """A caller who passes a fetcher keeps the Config's timeouts (they used to be lost)."""
     md = tmp_path / "md"
@@ -186,7 +169,7 @@ def test_explicit_fetcher_keeps_the_config_deadline(
 
 
 def test_fetcher_arguments_only_tighten_the_config(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """HttpFetcher(read_timeout=...) cannot loosen a stricter Config, nor the reverse."""
     md = tmp_path / "md"
@@ -228,7 +211,7 @@ class _Trickle(verifier.Fetcher):
 
 
 def test_custom_fetcher_head_is_held_to_the_deadline(tmp_path: Path) -> None:
-    repo = RepositorySimulator()
+    repo = Repository()
     repo.publish()
     md = tmp_path / "md"
     md.mkdir()
@@ -244,7 +227,7 @@ def test_custom_fetcher_head_is_held_to_the_deadline(tmp_path: Path) -> None:
 
 
 def test_custom_fetcher_body_is_held_to_the_minimum_speed(tmp_path: Path) -> None:
-    repo = RepositorySimulator()
+    repo = Repository()
     repo.publish()
     md = tmp_path / "md"
     md.mkdir()

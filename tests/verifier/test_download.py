@@ -19,7 +19,7 @@ import pytest
 
 import verifier
 from tests.loopback import FileServer
-from tests.verifier.simulator import BASE, TARGETS_URL, RepositorySimulator
+from tests.repository import BASE, TARGETS_URL, Repository
 from verifier._fetcher import Deadline
 from verifier._internal import partial
 from verifier._internal.lock import FileLock, open_locked
@@ -33,8 +33,8 @@ def fw(version: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
+def repo() -> Repository:
+    sim = Repository()
     sim.add_target("gw/latest.bin", OLD, custom=fw("1.0"))
     sim.publish()
     return sim
@@ -78,9 +78,7 @@ class Cut(verifier.Fetcher):
         raise ConnectionResetError("cable pulled")
 
 
-def test_a_partial_of_an_old_release_is_never_resumed(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_a_partial_of_an_old_release_is_never_resumed(repo: Repository, tmp_path: Path) -> None:
     """The issue's failure: a kill during a download, the server moves to a new release
     under the same name, and the next attempt resumed the old bytes and failed with a
     repository error. The partial is bound to the name and the signed hashes."""
@@ -103,7 +101,7 @@ def test_a_partial_of_an_old_release_is_never_resumed(
     assert partials(md) == []  # the old release's bytes were discarded, the new renamed
 
 
-def test_endless_data_leaves_no_partial(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_endless_data_leaves_no_partial(repo: Repository, tmp_path: Path) -> None:
     """A server sending more than the signed length: DownloadLengthMismatchError, and
     its bytes are not kept to be resumed next time."""
     md = tmp_path / "md"
@@ -117,14 +115,15 @@ def test_endless_data_leaves_no_partial(repo: RepositorySimulator, tmp_path: Pat
     assert not (tmp_path / "fw.bin").exists()
 
 
-def test_a_missing_image_leaves_no_partial(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_a_missing_image_leaves_no_partial(repo: Repository, tmp_path: Path) -> None:
     """An image the server does not have (404) leaves nothing behind to resume: no empty
     partial per failed attempt on a device that polls for months."""
     md = tmp_path / "md"
     up = repo.updater(md)
     target = up.get_targetinfo("gw/latest.bin")
     assert target is not None
-    del repo.artifacts["gw/latest.bin"]
+    for key in [k for k, (name, _) in repo.target_files.items() if name == "gw/latest.bin"]:
+        del repo.target_files[key]
     for _ in range(2):
         with pytest.raises(verifier.DownloadHTTPError):
             up.download(target, tmp_path / "fw.bin")
@@ -133,7 +132,7 @@ def test_a_missing_image_leaves_no_partial(repo: RepositorySimulator, tmp_path: 
 
 
 def test_an_oversized_partial_is_discarded(
-    repo: RepositorySimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     md = tmp_path / "md"
     up = repo.updater(md)
@@ -155,7 +154,7 @@ def other_file_system(tmp_path: Path) -> Path:
 
 
 def test_a_dest_on_another_file_system_is_written_once(
-    repo: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An inactive slot on its own partition: the partial lives beside ``dest`` (no copy
     across, and a data partition too small for the image does not matter); cut, it
@@ -199,7 +198,7 @@ def test_a_dest_on_another_file_system_is_written_once(
 
 
 def test_free_space_is_checked_before_anything_is_fetched(
-    repo: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     md = tmp_path / "md"
     up = repo.updater(md)
@@ -217,7 +216,7 @@ def test_free_space_is_checked_before_anything_is_fetched(
 
 
 def test_short_of_space_stale_partials_go_first(
-    repo: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     md = tmp_path / "md"
     up = repo.updater(md)
@@ -239,7 +238,7 @@ def test_short_of_space_stale_partials_go_first(
 
 
 def test_a_full_disk_mid_download_discards_the_partial(
-    repo: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The issue's failure: the partial that filled the disk blocked even the next
     metadata save (root rotation included). It is removed, and the next refresh saves."""
@@ -268,7 +267,7 @@ def test_a_full_disk_mid_download_discards_the_partial(
     assert b'"version":2' in (md / "root.json").read_bytes().replace(b" ", b"")
 
 
-def test_discard_partials(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_discard_partials(repo: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     up = repo.updater(md)
     target = up.get_targetinfo("gw/latest.bin")
@@ -305,7 +304,7 @@ def check_progress(calls: list[tuple[int, int]], total: int, start: int = 0) -> 
 
 
 @pytest.mark.parametrize("kind", ["memory", "directory", "http", "bundle-like"])
-def test_progress_with_every_fetcher(repo: RepositorySimulator, tmp_path: Path, kind: str) -> None:
+def test_progress_with_every_fetcher(repo: Repository, tmp_path: Path, kind: str) -> None:
     md = tmp_path / "md"
     progress = Recording()
     if kind == "http":
@@ -341,9 +340,7 @@ def test_progress_with_every_fetcher(repo: RepositorySimulator, tmp_path: Path, 
     check_progress(progress, len(OLD))
 
 
-def test_progress_of_a_resumed_download_and_a_cached_one(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_progress_of_a_resumed_download_and_a_cached_one(repo: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     fetcher = Cut(verifier.MemoryFetcher(repo.files, chunk_size=20_000), cut=100_000)
     fetcher.cut_urls.add(image_url("gw/latest.bin", OLD))
@@ -364,7 +361,7 @@ def test_progress_of_a_resumed_download_and_a_cached_one(
 
 
 def test_an_exception_from_progress_stops_and_keeps_the_partial(
-    repo: RepositorySimulator, tmp_path: Path
+    repo: Repository, tmp_path: Path
 ) -> None:
     md = tmp_path / "md"
     up = repo.updater(md, fetcher=verifier.MemoryFetcher(repo.files, chunk_size=50_000))
@@ -388,7 +385,7 @@ def test_an_exception_from_progress_stops_and_keeps_the_partial(
 # -- the trust-store lock ----------------------------------------------------------------
 
 
-def test_a_locked_store_fails_clearly(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_a_locked_store_fails_clearly(repo: Repository, tmp_path: Path) -> None:
     """The waiter's error names the holder's pid (from the kernel's lock table: taking
     the lock writes nothing, so an agent started per poll does not wear flash)."""
     md = tmp_path / "md"
@@ -405,13 +402,13 @@ def test_a_locked_store_fails_clearly(repo: RepositorySimulator, tmp_path: Path)
     repo.updater(md, config=config).refresh()
 
 
-def up_target(repo: RepositorySimulator, tmp_path: Path) -> verifier.TargetFile:
+def up_target(repo: Repository, tmp_path: Path) -> verifier.TargetFile:
     target = repo.updater(tmp_path / "other").get_targetinfo("gw/latest.bin")
     assert target is not None
     return target
 
 
-def test_a_locked_store_is_waited_for(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_a_locked_store_is_waited_for(repo: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     repo.updater(md).refresh()
     holder = FileLock(md / "firmtuf" / "lock", 0, "test")
@@ -436,7 +433,7 @@ with FileLock(Path(sys.argv[1]), 0, "child"):
 
 
 def test_the_lock_excludes_other_processes_and_dies_with_them(
-    repo: RepositorySimulator, tmp_path: Path
+    repo: Repository, tmp_path: Path
 ) -> None:
     md = tmp_path / "md"
     repo.updater(md).refresh()
@@ -457,7 +454,7 @@ def test_the_lock_excludes_other_processes_and_dies_with_them(
 
 
 def test_two_downloads_of_one_target_never_share_a_partial(
-    repo: RepositorySimulator, tmp_path: Path
+    repo: Repository, tmp_path: Path
 ) -> None:
     md = tmp_path / "md"
     up = repo.updater(md, config=verifier.Config(lock_timeout=0.1))
@@ -492,9 +489,7 @@ def another_agent_finishing(up: verifier.Updater, md: Path, dest: Path) -> threa
     return threading.Thread(target=finish)
 
 
-def test_a_waiting_download_finds_the_finished_one(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_a_waiting_download_finds_the_finished_one(repo: Repository, tmp_path: Path) -> None:
     """The holder renames its partial into place while the second waits: the second
     opens the path again instead of writing into the renamed file."""
     md = tmp_path / "md"
@@ -510,9 +505,7 @@ def test_a_waiting_download_finds_the_finished_one(
     assert (tmp_path / "first.bin").read_bytes() == OLD
 
 
-def test_a_download_that_waited_for_the_same_one_is_done(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_a_download_that_waited_for_the_same_one_is_done(repo: Repository, tmp_path: Path) -> None:
     """Two agents downloading one target to one place: the second finds it in place
     once it gets the partial's lock, and fetches nothing."""
     md = tmp_path / "md"

@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.repository import Repository
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import RepositorySimulator
 from verifier._internal import metadata
 from verifier._internal.delegations import TooManyRolesError
 
 
-def bins_repo(bit_length: int) -> RepositorySimulator:
+def bins_repo(bit_length: int) -> Repository:
     """A repository whose targets delegates to ``2**bit_length`` bins (only 4 exist)."""
-    sim = RepositorySimulator()
-    sim.add_succinct("targets", 2, "bins")
+    sim = Repository()
+    sim.delegate_succinct("targets", 2, "bins")
     succinct = sim.md("targets").signed.delegations.succinct_roles  # type: ignore[union-attr]
     assert succinct is not None
     succinct.bit_length = bit_length
@@ -58,8 +58,8 @@ def test_bin_names_are_generated_only_up_to_the_cap(
 
 
 def test_lookup_in_a_large_bin_delegation_loads_one_bin(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_succinct("targets", 4, "bins")
+    sim = Repository()
+    sim.delegate_succinct("targets", 4, "bins")
     succinct = sim.md("targets").signed.delegations.succinct_roles  # type: ignore[union-attr]
     assert succinct is not None
     name = "gw/1.0/fw.bin"

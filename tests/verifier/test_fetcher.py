@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.repository import Repository
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import RepositorySimulator
 
 IMAGE = bytes(range(256)) * 2000  # 512000 bytes
 
 
 @pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
+def repo() -> Repository:
+    sim = Repository()
     sim.add_target("gw/2.0/fw.bin", IMAGE)
     sim.publish()
     return sim
@@ -54,7 +54,7 @@ def test_directory_fetcher_refuses_symlink_out(tmp_path: Path) -> None:
         list(verifier.DirectoryFetcher(tmp_path / "mirror").fetch("link", 100))
 
 
-def test_directory_fetcher_serves_a_repository(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_directory_fetcher_serves_a_repository(repo: Repository, tmp_path: Path) -> None:
     root = tmp_path / "mirror"
     for url in ["1.root.json", "timestamp.json", "2.snapshot.json", "2.targets.json"]:
         data = repo.files["https://repo.test/metadata/" + url]
@@ -79,7 +79,7 @@ def test_memory_fetcher_cap_and_offset() -> None:
     assert f.requests == ["u", "u", "v"]
 
 
-def test_foreign_fetcher_errors_are_wrapped(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_foreign_fetcher_errors_are_wrapped(repo: Repository, tmp_path: Path) -> None:
     class Broken(verifier.Fetcher):
         def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
             raise OSError("cable unplugged")
@@ -119,7 +119,7 @@ class _Failing(verifier.Fetcher):
 )
 @pytest.mark.parametrize("what", ["metadata", "image"])
 def test_memory_and_import_errors_are_not_network_trouble(
-    repo: RepositorySimulator, tmp_path: Path, what: str, error: BaseException, where: str
+    repo: Repository, tmp_path: Path, what: str, error: BaseException, where: str
 ) -> None:
     """Issue 9 item 6: out of memory or a missing module during a fetch is the device's
     own trouble, raised as it is, never a DownloadError ("network, retry later")."""

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import verifier
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator
+from tests.repository import METADATA_URL, Repository
 from verifier._internal.metadata import Root, Snapshot, Targets, Timestamp, parse
 from verifier._internal.trusted_set import TrustedMetadataSet
 
@@ -27,9 +27,9 @@ json_leaf = st.one_of(
 )
 
 
-def _sim() -> RepositorySimulator:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "team", ["t/*"])
+def _sim() -> Repository:
+    sim = Repository()
+    sim.delegate("targets", "team", ["t/*"])
     sim.add_target("gw/fw.bin", b"x", custom={"firmtuf": {"hardware_ids": ["gw"], "version": "1"}})
     sim.publish(("targets", "team"))
     return sim

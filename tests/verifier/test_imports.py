@@ -59,9 +59,9 @@ def test_a_device_without_requests_updates_over_http(tmp_path: Path) -> None:
     """`pip install firmtuf` brings cryptography only: the default transport needs
     nothing else (requests, urllib3 made unimportable in the device process)."""
     from tests.loopback import FileServer
-    from tests.verifier.simulator import RepositorySimulator
+    from tests.repository import Repository
 
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("gw/1.0/fw.bin", b"image bytes")
     sim.publish()
     md, dest = tmp_path / "md", tmp_path / "fw.bin"

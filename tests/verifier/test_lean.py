@@ -20,17 +20,17 @@ from typing import Any
 import pytest
 
 import verifier
+from tests.repository import METADATA_URL, Repository, future, tamper
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future, tamper
 from tests.verifier.test_attacks import current_url, role_dict, sign_dict
 from verifier._internal import canonical, storage
 
 PACKAGE_ROOT = Path(__file__).parents[2]
 
 
-def big_sim(n: int, layout: str = "canonical") -> RepositorySimulator:
+def big_sim(n: int, layout: str = "canonical") -> Repository:
     """A repository whose targets.json is large enough for the GC handling of the parser."""
-    sim = RepositorySimulator(layout=layout)
+    sim = Repository(layout=layout)
     for i in range(n):
         custom = {"firmtuf": {"hardware_ids": [f"hw-{i % 5}"], "version": f"1.0.{i}"}}
         sim.add_target(f"hw-{i % 5}/1.0.{i}/fw-é{i}.bin", f"image {i}".encode(), custom=custom)
@@ -39,16 +39,16 @@ def big_sim(n: int, layout: str = "canonical") -> RepositorySimulator:
 
 
 @pytest.fixture(scope="module", params=["canonical", "pretty"])
-def big(request: pytest.FixtureRequest) -> RepositorySimulator:
+def big(request: pytest.FixtureRequest) -> Repository:
     return big_sim(1400, request.param)
 
 
-def test_big_fixture_is_above_the_threshold(big: RepositorySimulator) -> None:
+def test_big_fixture_is_above_the_threshold(big: Repository) -> None:
     data = big.files[current_url(big, "targets")]
     assert len(data) > canonical.PROMOTE_MIN_CHARS
 
 
-def test_large_repository_refresh(big: RepositorySimulator, tmp_path: Path) -> None:
+def test_large_repository_refresh(big: Repository, tmp_path: Path) -> None:
     """Both layouts: canonical (signatures over the raw bytes, verified before parsing)
     and python-tuf's pretty one (re-encoded)."""
     up = big.updater(tmp_path / "md")
@@ -98,9 +98,7 @@ def test_loads_accepts_bytes_and_decoded_text() -> None:
         canonical.decode(b'{"a": "\xff"}')
 
 
-def test_malformed_entry_among_many_targets_is_refused(
-    big: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_malformed_entry_among_many_targets_is_refused(big: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     big.updater(md).refresh()
     before = state_of(md)
@@ -121,9 +119,7 @@ def test_malformed_entry_among_many_targets_is_refused(
 # -- staged targets -------------------------------------------------------------------
 
 
-def test_unverified_targets_never_reach_the_stored_name(
-    sim: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_unverified_targets_never_reach_the_stored_name(sim: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     sim.updater(md).refresh()
     stored = (md / "targets.json").read_bytes()
@@ -142,7 +138,7 @@ def test_unverified_targets_never_reach_the_stored_name(
     ]
 
 
-def test_fetch_error_while_staging_leaves_nothing(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_fetch_error_while_staging_leaves_nothing(sim: Repository, tmp_path: Path) -> None:
     class Truncating(verifier.Fetcher):
         def _fetch(self, url: str, offset: int, deadline: verifier.Deadline) -> Iterator[bytes]:
             data = sim.serve(url)
@@ -220,8 +216,8 @@ def test_directory_fetcher_fetch_bytes(tmp_path: Path) -> None:
 _IMPORTS_AFTER_REFRESH = """
 import sys
 sys.path.insert(0, {root!r})
-from tests.verifier.simulator import RepositorySimulator
-sim = RepositorySimulator()
+from tests.repository import Repository
+sim = Repository()
 sim.add_target("gw/1.0/fw.bin", b"x")
 sim.publish()
 before = set(sys.modules)
@@ -231,7 +227,7 @@ print(sorted(m for m in set(sys.modules) - before if m.startswith(("cryptography
 
 
 def test_ed25519_small_refresh_imports_only_what_it_needs(tmp_path: Path) -> None:
-    # The simulator (python-tuf) imports cryptography itself: compare against a run in
+    # The repository builder (python-tuf) imports cryptography itself: compare against a run in
     # which serialization was not imported before the refresh.
     code = _IMPORTS_AFTER_REFRESH.format(root=str(PACKAGE_ROOT), md=str(tmp_path / "md"))
     code = code.replace(
@@ -275,7 +271,7 @@ def test_key_identity_of_every_key_type(kind: str) -> None:
 
 
 def test_unchanged_timestamp_is_verified_once(
-    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from verifier._internal import metadata
     from verifier._internal.metadata import Timestamp
@@ -302,7 +298,7 @@ def test_unchanged_timestamp_is_verified_once(
 def test_unchanged_expired_timestamp_is_still_refused(tmp_path: Path) -> None:
     import datetime
 
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("gw/1.0/fw.bin", b"x")
     sim.timestamp.signed.expires = future(days=1)  # before root, snapshot and targets
     sim.publish()

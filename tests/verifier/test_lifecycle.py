@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import verifier
-from tests.verifier.simulator import RepositorySimulator
+from tests.repository import Repository
 from verifier._fetcher import Deadline
 from verifier._internal import storage
 
@@ -31,8 +31,8 @@ def fw(version: str, hwid: str = "gw", counter: int = 0, **extra: object) -> dic
 
 
 @pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
+def repo() -> Repository:
+    sim = Repository()
     sim.add_target("gw/2.0/fw.bin", b"gw two", custom=fw("2.0", counter=1))
     sim.add_target("mcu/5.0.0/fw.bin", b"mcu five", custom=fw("5.0.0", "mcu", counter=7))
     sim.add_target("manifest.json", b"{}")
@@ -47,9 +47,7 @@ class Offline(verifier.Fetcher):
         raise AssertionError(f"network used offline: {url}")
 
 
-def updater(
-    repo: RepositorySimulator, md: Path, hwid: str, version: str, **kw: object
-) -> verifier.Updater:
+def updater(repo: Repository, md: Path, hwid: str, version: str, **kw: object) -> verifier.Updater:
     policy = verifier.DevicePolicy.from_metadata_dir(md, hwid, version)
     return repo.updater(md, policy=policy, **kw)
 
@@ -64,7 +62,7 @@ def components(md: Path) -> dict[str, dict[str, object]]:
 # -- item 1: per-component state ---------------------------------------------------------
 
 
-def test_two_components_keep_their_own_state(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_two_components_keep_their_own_state(repo: Repository, tmp_path: Path) -> None:
     """The issue's failure: after the MCU installed 5.0.0, the gateway's check() returned
     None for ever (one shared installed version and counter)."""
     gw = updater(repo, tmp_path, "gw", "1.0")
@@ -92,9 +90,7 @@ def test_two_components_keep_their_own_state(repo: RepositorySimulator, tmp_path
     assert state["mcu.json"]["installed"]["security_counter"] == 7  # type: ignore[index]
 
 
-def test_mark_installed_refuses_another_hardware_id(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_mark_installed_refuses_another_hardware_id(repo: Repository, tmp_path: Path) -> None:
     gw = updater(repo, tmp_path, "gw", "1.0")
     mcu_target = gw.get_targetinfo("mcu/5.0.0/fw.bin")
     assert mcu_target is not None
@@ -107,7 +103,7 @@ def test_mark_installed_refuses_another_hardware_id(
     assert not (tmp_path / "firmtuf" / "components").exists()
 
 
-def test_stored_security_counter_is_a_floor(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_stored_security_counter_is_a_floor(repo: Repository, tmp_path: Path) -> None:
     """An agent building its DevicePolicy by hand (counter 0) cannot lower the counter
     the device recorded."""
     mcu = updater(repo, tmp_path, "mcu", "4.0")
@@ -127,7 +123,7 @@ def test_stored_security_counter_is_a_floor(repo: RepositorySimulator, tmp_path:
 
 
 def test_layout_2_device_state_is_adopted_by_the_first_component(
-    repo: RepositorySimulator, tmp_path: Path
+    repo: Repository, tmp_path: Path
 ) -> None:
     md = tmp_path
     (md / "firmtuf").mkdir()
@@ -222,7 +218,7 @@ def test_malformed_component_state_is_a_storage_error(tmp_path: Path, record: ob
 
 
 def test_hardware_ids_are_quoted_into_one_file_name(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("x/fw.bin", b"x", custom=fw("2.0", "../acme/gw"))
     sim.publish()
     up = updater(sim, tmp_path, "../acme/gw", "1.0")
@@ -235,9 +231,7 @@ def test_hardware_ids_are_quoted_into_one_file_name(tmp_path: Path) -> None:
 # -- item 2: two-phase install -----------------------------------------------------------
 
 
-def test_stage_then_confirm_offline_after_a_reboot(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_stage_then_confirm_offline_after_a_reboot(repo: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     up = updater(repo, md, "gw", "1.0")
     target = up.check()
@@ -270,7 +264,7 @@ def test_stage_then_confirm_offline_after_a_reboot(
 
 @pytest.mark.parametrize("now", [0.0, 4102444800.0], ids=["rtc-reset-to-1970", "year-2100"])
 def test_a_lying_clock_after_the_reboot_does_not_block_confirm(
-    repo: RepositorySimulator, tmp_path: Path, now: float
+    repo: Repository, tmp_path: Path, now: float
 ) -> None:
     """A real-time clock that came back from the reboot at 1970, or far past every
     expiry: confirm (and mark_failed) judge the recorded install, never the clock, so
@@ -301,7 +295,7 @@ def test_a_lying_clock_after_the_reboot_does_not_block_confirm(
     assert components(md)["gw.json"]["rejected"][0]["target"] == "gw/3.0/fw.bin"  # type: ignore[index]
 
 
-def test_withdrawn_release_is_confirmed_offline(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_withdrawn_release_is_confirmed_offline(repo: Repository, tmp_path: Path) -> None:
     """Staged, then the release is withdrawn and another component's refresh replaces
     the stored metadata before the reboot: confirm() still records what runs."""
     up = updater(repo, tmp_path, "gw", "1.0")
@@ -323,7 +317,7 @@ def test_withdrawn_release_is_confirmed_offline(repo: RepositorySimulator, tmp_p
 
 
 def test_failed_boot_is_not_offered_again_until_a_newer_one(
-    repo: RepositorySimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     up = updater(repo, tmp_path, "gw", "1.0")
     target = up.check()
@@ -348,7 +342,7 @@ def test_failed_boot_is_not_offered_again_until_a_newer_one(
 
 
 def test_a_rebuilt_image_under_the_same_name_is_a_new_candidate(
-    repo: RepositorySimulator, tmp_path: Path
+    repo: Repository, tmp_path: Path
 ) -> None:
     up = updater(repo, tmp_path, "gw", "1.0")
     target = up.check()
@@ -360,9 +354,7 @@ def test_a_rebuilt_image_under_the_same_name_is_a_new_candidate(
     assert again is not None and again.hashes != target.hashes
 
 
-def test_confirm_and_mark_failed_need_a_staged_install(
-    repo: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_confirm_and_mark_failed_need_a_staged_install(repo: Repository, tmp_path: Path) -> None:
     up = updater(repo, tmp_path, "gw", "1.0")
     with pytest.raises(ValueError, match="no install is staged"):
         up.confirm()
@@ -372,7 +364,7 @@ def test_confirm_and_mark_failed_need_a_staged_install(
         repo.updater(tmp_path).pending()
 
 
-def test_stage_checks_policy_and_image(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_stage_checks_policy_and_image(repo: Repository, tmp_path: Path) -> None:
     up = updater(repo, tmp_path / "md", "gw", "2.0")
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
@@ -386,7 +378,7 @@ def test_stage_checks_policy_and_image(repo: RepositorySimulator, tmp_path: Path
     assert up.pending() is None
 
 
-def test_mark_installed_clears_a_staged_install(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_mark_installed_clears_a_staged_install(repo: Repository, tmp_path: Path) -> None:
     up = updater(repo, tmp_path, "gw", "1.0")
     target = up.check()
     assert target is not None
@@ -396,7 +388,7 @@ def test_mark_installed_clears_a_staged_install(repo: RepositorySimulator, tmp_p
 
 
 def test_check_report_explains_each_refusal(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("gw/1.0/fw.bin", b"1", custom=fw("1.0", counter=2))
     sim.add_target("gw/3.0/fw.bin", b"3", custom=fw("3.0", counter=1))
     sim.add_target("gw/4.0/fw.bin", b"4", custom=fw("4.0", counter=2, min_version="3.5"))
@@ -415,7 +407,7 @@ def test_check_report_explains_each_refusal(tmp_path: Path) -> None:
 
 
 def test_refusals_are_logged_at_their_level(
-    repo: RepositorySimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The issue's other failure: a newer version with a lower security counter gave
     None as if up to date, silently."""
@@ -442,8 +434,8 @@ def test_check_report_names_a_delegation_that_may_not_ship_here(tmp_path: Path) 
     bound to another product is refused with ``RefusalReason.DELEGATION`` (a warning)."""
     from verifier._internal.metadata import HARDWARE_BINDING_FIELD
 
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "product-a", ["product-a/*/*"])
+    sim = Repository()
+    sim.delegate("targets", "product-a", ["product-a/*/*"])
     delegations = sim.targets.signed.delegations
     assert delegations is not None and delegations.roles is not None
     delegations.roles["product-a"].unrecognized_fields[HARDWARE_BINDING_FIELD] = ["product-a"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import verifier
-from tests.verifier.simulator import RepositorySimulator
+from tests.repository import Repository
 
 PACKAGE = Path(__file__).parents[2] / "verifier"
 
@@ -23,15 +23,15 @@ def fw(version: str, counter: int = 0) -> dict[str, object]:
 
 
 @pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
+def repo() -> Repository:
+    sim = Repository()
     sim.add_target("gw/2.0/fw.bin", b"two" * 1000, custom=fw("2.0", 1))
     sim.publish()
     return sim
 
 
 def test_a_normal_update_logs_nothing_above_info(
-    repo: RepositorySimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     md = tmp_path / "md"
     with caplog.at_level("DEBUG", logger="verifier"):
@@ -56,7 +56,7 @@ def test_a_normal_update_logs_nothing_above_info(
 
 
 def test_an_expired_stored_timestamp_is_routine(
-    repo: RepositorySimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     md = tmp_path / "md"
     repo.updater(md).refresh()
@@ -65,8 +65,7 @@ def test_an_expired_stored_timestamp_is_routine(
     repo.snapshot.signed.expires = repo.snapshot.signed.expires.replace(year=2101)
     repo.targets.signed.expires = repo.targets.signed.expires.replace(year=2101)
     repo.root.signed.expires = repo.root.signed.expires.replace(year=2101)
-    repo.root.signed.version += 1
-    repo.publish_root()
+    repo.commit_root()
     repo.publish()
     with caplog.at_level("DEBUG", logger="verifier"):
         later.refresh()
@@ -75,7 +74,7 @@ def test_an_expired_stored_timestamp_is_routine(
 
 
 def test_a_damaged_stored_file_is_a_warning(
-    repo: RepositorySimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     md = tmp_path / "md"
     repo.updater(md).refresh()
@@ -100,7 +99,7 @@ def test_the_verifier_never_logs_at_error_level() -> None:
                 )
 
 
-def test_an_update_does_not_import_logging(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_an_update_does_not_import_logging(repo: Repository, tmp_path: Path) -> None:
     """Debug lines cost a device nothing unless the agent set up logging."""
     md = tmp_path / "md"
     repo.updater(md).refresh()  # a store with metadata, in this process

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from signer._bundle import build_bundle
-from tests.signer.publish._repo import RepoBuilder
+from tests.repository import PublishedRepository
 from verifier import (
     BadVersionNumberError,
     BundleError,
@@ -34,18 +34,18 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> RepoBuilder:
-    return RepoBuilder(tmp_path / "signing")
+def repo(tmp_path: Path) -> PublishedRepository:
+    return PublishedRepository(tmp_path / "signing")
 
 
-def _release(repo: RepoBuilder, version: str, data: bytes) -> str:
+def _release(repo: PublishedRepository, version: str, data: bytes) -> str:
     name = f"gw/{version}/fw.bin"
     repo.add_target(name, data, hardware_ids=["gw"], version=version)
     repo.commit()
     return name
 
 
-def _bundle(repo: RepoBuilder, tmp: Path, label: str, *names: str, **kw: int) -> Path:
+def _bundle(repo: PublishedRepository, tmp: Path, label: str, *names: str, **kw: int) -> Path:
     published = repo.write(tmp / f"published-{label}")
     out = tmp / f"{label}.tar"
     build_bundle(published, out, list(names), **kw)  # type: ignore[arg-type]
@@ -67,7 +67,7 @@ def _apply(
     return up
 
 
-def test_device_checks_and_downloads_from_bundle(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_device_checks_and_downloads_from_bundle(repo: PublishedRepository, tmp_path: Path) -> None:
     name = _release(repo, "1.0.0", b"firmware one" * 100)
     bundle = _bundle(repo, tmp_path, "b1", name)
     with _apply(bundle, tmp_path / "dev", repo.root_bytes) as up:
@@ -80,7 +80,7 @@ def test_device_checks_and_downloads_from_bundle(repo: RepoBuilder, tmp_path: Pa
     assert (tmp_path / "dev" / "timestamp.json").is_file()
 
 
-def test_delegated_target_through_bundle(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_delegated_target_through_bundle(repo: PublishedRepository, tmp_path: Path) -> None:
     repo.delegate("cams", ["cam/*/*"])
     repo.add_target("cam/2.0/cam.bin", b"camera", role="cams", hardware_ids=["gw"], version="2.0")
     repo.commit()
@@ -91,7 +91,7 @@ def test_delegated_target_through_bundle(repo: RepoBuilder, tmp_path: Path) -> N
         assert up.download(target, tmp_path / "cam.bin").read_bytes() == b"camera"
 
 
-def test_root_chain_in_bundle_is_walked(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_root_chain_in_bundle_is_walked(repo: PublishedRepository, tmp_path: Path) -> None:
     name = _release(repo, "1.0.0", b"x")
     repo.rotate_root()
     repo.commit()
@@ -104,8 +104,8 @@ def test_root_chain_in_bundle_is_walked(repo: RepoBuilder, tmp_path: Path) -> No
     assert stored["signed"]["version"] == 3
 
 
-def test_bundle_of_another_repository_is_refused(repo: RepoBuilder, tmp_path: Path) -> None:
-    other = RepoBuilder(tmp_path / "other")
+def test_bundle_of_another_repository_is_refused(repo: PublishedRepository, tmp_path: Path) -> None:
+    other = PublishedRepository(tmp_path / "other")
     name = _release(other, "1.0.0", b"evil")
     bundle = _bundle(other, tmp_path, "other", name)
     with pytest.raises(UnsignedMetadataError):
@@ -114,7 +114,9 @@ def test_bundle_of_another_repository_is_refused(repo: RepoBuilder, tmp_path: Pa
     assert not (tmp_path / "dev" / FLOOR_FILE).exists()
 
 
-def test_older_bundle_cannot_roll_the_device_back(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_older_bundle_cannot_roll_the_device_back(
+    repo: PublishedRepository, tmp_path: Path
+) -> None:
     old = _bundle(repo, tmp_path, "old", _release(repo, "1.0.0", b"one"))
     new = _bundle(repo, tmp_path, "new", _release(repo, "2.0.0", b"two"))
     with _apply(new, tmp_path / "dev", repo.root_bytes):
@@ -123,7 +125,7 @@ def test_older_bundle_cannot_roll_the_device_back(repo: RepoBuilder, tmp_path: P
         _apply(old, tmp_path / "dev", repo.root_bytes)
 
 
-def test_malformed_bundle_is_a_repository_error(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_malformed_bundle_is_a_repository_error(repo: PublishedRepository, tmp_path: Path) -> None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         info = tarfile.TarInfo("metadata/timestamp.json")
@@ -136,14 +138,16 @@ def test_malformed_bundle_is_a_repository_error(repo: RepoBuilder, tmp_path: Pat
     assert isinstance(exc.value, RepositoryError)
 
 
-def test_oversize_member_for_the_device_limits(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_oversize_member_for_the_device_limits(repo: PublishedRepository, tmp_path: Path) -> None:
     name = _release(repo, "1.0.0", b"y" * 5000)
     bundle = _bundle(repo, tmp_path, "b", name)
     with pytest.raises(BundleError, match=r"too large \(5000 > 4096"):
         Updater.from_bundle(bundle, tmp_path / "dev", limits=BundleLimits(max_target_size=4096))
 
 
-def test_member_missing_from_bundle_is_a_clear_error(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_member_missing_from_bundle_is_a_clear_error(
+    repo: PublishedRepository, tmp_path: Path
+) -> None:
     """A bundle made for one target does not serve another one."""
     one = _release(repo, "1.0.0", b"one")
     two = _release(repo, "2.0.0", b"two")
@@ -182,7 +186,7 @@ def _retar(
 
 
 def test_check_on_a_bundle_chooses_only_among_the_images_it_carries(
-    repo: RepoBuilder, tmp_path: Path
+    repo: PublishedRepository, tmp_path: Path
 ) -> None:
     """The issue's case: a bundle made for 1.1.0 whose metadata also lists 2.0.0."""
     old = _release(repo, "1.1.0", b"one one zero")
@@ -203,7 +207,9 @@ def test_check_on_a_bundle_chooses_only_among_the_images_it_carries(
     assert not (tmp_path / "two.bin").exists()
 
 
-def test_bundle_of_the_newest_has_no_newer_warning(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_bundle_of_the_newest_has_no_newer_warning(
+    repo: PublishedRepository, tmp_path: Path
+) -> None:
     _release(repo, "1.1.0", b"one")
     new = _release(repo, "2.0.0", b"two")
     report = build_bundle(repo.write(tmp_path / "p"), tmp_path / "b.tar", [new])
@@ -211,7 +217,7 @@ def test_bundle_of_the_newest_has_no_newer_warning(repo: RepoBuilder, tmp_path: 
 
 
 def test_bundle_carries_the_search_path_of_a_nested_delegation_by_default(
-    repo: RepoBuilder, tmp_path: Path
+    repo: PublishedRepository, tmp_path: Path
 ) -> None:
     """Without --all-roles: the device's check() and download() read only the roles on
     the search path of the carried image, and the bundle holds exactly those."""
@@ -235,7 +241,7 @@ def test_bundle_carries_the_search_path_of_a_nested_delegation_by_default(
 
 
 def test_bundle_missing_a_role_on_the_path_is_the_bundles_fault(
-    repo: RepoBuilder, tmp_path: Path
+    repo: PublishedRepository, tmp_path: Path
 ) -> None:
     """Attack/mistake: a stick whose bundle lost a role on the path. Refused as a bad
     bundle (RepositoryError), never as network trouble; trusted state unchanged."""
@@ -254,7 +260,9 @@ def test_bundle_missing_a_role_on_the_path_is_the_bundles_fault(
     assert _state(tmp_path / "dev") == before
 
 
-def test_image_smuggled_into_a_bundle_is_never_installed(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_image_smuggled_into_a_bundle_is_never_installed(
+    repo: PublishedRepository, tmp_path: Path
+) -> None:
     """Attack: whoever holds the stick adds a file named like the newer release the
     metadata lists. Under a made-up hash it is not a candidate; under the real name
     (the hash it should have) it is chosen, and the download refuses its bytes."""
@@ -280,7 +288,7 @@ def test_image_smuggled_into_a_bundle_is_never_installed(repo: RepoBuilder, tmp_
 
 
 def test_image_shorter_than_signed_in_a_bundle_is_the_bundles_fault(
-    repo: RepoBuilder, tmp_path: Path
+    repo: PublishedRepository, tmp_path: Path
 ) -> None:
     """Issue 9 item 6: a member that ends before the signed length is what the bundle
     holds (BundleError), not a transfer to retry later (DownloadError)."""
@@ -307,7 +315,7 @@ def test_image_shorter_than_signed_in_a_bundle_is_the_bundles_fault(
 def test_time_floor_refuses_metadata_older_than_the_newest_time_seen(
     tmp_path: Path,
 ) -> None:
-    repo = RepoBuilder(tmp_path / "r", expires_in=timedelta(days=7))
+    repo = PublishedRepository(tmp_path / "r", expires_in=timedelta(days=7))
     a = _bundle(repo, tmp_path, "a", _release(repo, "1.0.0", b"one"))
     repo.expires_in = timedelta(days=3)
     b = _bundle(repo, tmp_path, "b", _release(repo, "2.0.0", b"two"))
@@ -333,7 +341,7 @@ def test_time_floor_refuses_metadata_older_than_the_newest_time_seen(
 
 
 def test_unsafe_ignore_expiry_accepts_expired_bundle_and_keeps_floor(tmp_path: Path) -> None:
-    repo = RepoBuilder(tmp_path / "r", expires_in=timedelta(days=1))
+    repo = PublishedRepository(tmp_path / "r", expires_in=timedelta(days=1))
     name = _release(repo, "1.0.0", b"one")
     bundle = _bundle(repo, tmp_path, "b", name)
     with pytest.raises(ExpiredMetadataError):
@@ -348,7 +356,7 @@ def test_unsafe_ignore_expiry_accepts_expired_bundle_and_keeps_floor(tmp_path: P
     assert not (tmp_path / "dev" / FLOOR_FILE).exists()
 
 
-def test_floor_only_moves_forward_across_updates(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_floor_only_moves_forward_across_updates(repo: PublishedRepository, tmp_path: Path) -> None:
     bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
     dev = tmp_path / "dev"
     with _apply(bundle, dev, repo.root_bytes, clock=NOW + DAY):
@@ -359,7 +367,7 @@ def test_floor_only_moves_forward_across_updates(repo: RepoBuilder, tmp_path: Pa
     assert floor == datetime.fromtimestamp(NOW + DAY, UTC)
 
 
-def test_corrupt_floor_is_a_storage_error(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_corrupt_floor_is_a_storage_error(repo: PublishedRepository, tmp_path: Path) -> None:
     bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
     dev = tmp_path / "dev"
     (dev / FLOOR_FILE).parent.mkdir(parents=True)
@@ -376,7 +384,7 @@ def test_role_named_time_floor_cannot_move_the_floor(tmp_path: Path) -> None:
     the trust store; the floor lives in ``firmtuf/``. An offline attacker who adds an
     unsigned ``"time"`` of 1970 to that stored role file does not move the floor: an
     expired bundle stays refused, and the device's trusted state is unchanged."""
-    repo = RepoBuilder(tmp_path / "r", expires_in=timedelta(days=7))
+    repo = PublishedRepository(tmp_path / "r", expires_in=timedelta(days=7))
     repo.delegate("time_floor", ["tf/*/*"])
     repo.add_target("tf/1.0/x.bin", b"tf", role="time_floor", hardware_ids=["gw"], version="1.0")
     repo.commit()
@@ -400,7 +408,7 @@ def test_role_named_time_floor_cannot_move_the_floor(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in sorted(dev.rglob("*")) if p.is_file()} == before
 
 
-def test_layout_1_floor_is_migrated(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_layout_1_floor_is_migrated(repo: PublishedRepository, tmp_path: Path) -> None:
     """A trust store written before the namespaces had its floor at the top."""
     bundle = _bundle(repo, tmp_path, "b", _release(repo, "1.0.0", b"one"))
     dev = tmp_path / "dev"
@@ -417,7 +425,7 @@ def test_layout_1_floor_is_migrated(repo: RepoBuilder, tmp_path: Path) -> None:
 
 
 def test_layout_1_floor_overwritten_by_a_role_is_refused_clearly(
-    repo: RepoBuilder, tmp_path: Path
+    repo: PublishedRepository, tmp_path: Path
 ) -> None:
     """The floor a role's metadata overwrote (layout 1) is gone: the device refuses to
     guess (TimeFloorError, a StorageError) instead of trusting its clock alone."""

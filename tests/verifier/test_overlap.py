@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import verifier
 from tests.loopback import FileServer
+from tests.repository import Repository
 from tests.verifier.conftest import Transport
-from tests.verifier.simulator import RepositorySimulator
 from verifier._internal import overlap
 from verifier._internal.metadata import LengthAndHashes
 
@@ -202,15 +202,15 @@ IMAGE = bytes(range(256)) * (3 * 4096)  # 3 MiB: above overlap.MIN_BYTES
 
 
 @pytest.fixture
-def big_repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
+def big_repo() -> Repository:
+    sim = Repository()
     sim.add_target("gw/3.0/fw.bin", IMAGE)
     sim.publish()
     return sim
 
 
 def test_large_image_download_over_http_is_overlapped_and_verified(
-    big_repo: RepositorySimulator,
+    big_repo: Repository,
     tmp_path: Path,
     transport: Transport,
     monkeypatch: pytest.MonkeyPatch,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import verifier
-from tests.verifier.simulator import RepositorySimulator
+from tests.repository import Repository
 
 
 def fw(version: str, *ids: str, counter: int = 0, **extra: object) -> dict[str, object]:
@@ -22,8 +22,8 @@ def fw(version: str, *ids: str, counter: int = 0, **extra: object) -> dict[str, 
 
 
 @pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
+def repo() -> Repository:
+    sim = Repository()
     sim.add_target("gw/1.0.0/fw.bin", b"1", custom=fw("1.0.0", counter=1))
     sim.add_target("gw/1.10.0/fw.bin", b"110", custom=fw("1.10.0", counter=2))
     sim.add_target("gw/1.9.0/fw.bin", b"19", custom=fw("1.9.0", counter=2))
@@ -37,32 +37,32 @@ def policy(version: str, counter: int = 0, **kw: bool) -> verifier.DevicePolicy:
     return verifier.DevicePolicy("gw", version, counter, **kw)
 
 
-def test_check_picks_highest_version(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_check_picks_highest_version(repo: Repository, tmp_path: Path) -> None:
     up = repo.updater(tmp_path, policy=policy("1.0.0"))
     target = up.check()
     assert target is not None and target.path == "gw/1.10.0/fw.bin"
     assert target.firmware is not None and target.firmware.security_counter == 2
 
 
-def test_check_none_when_up_to_date(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_check_none_when_up_to_date(repo: Repository, tmp_path: Path) -> None:
     assert repo.updater(tmp_path, policy=policy("1.10")).check() is None
 
 
-def test_check_other_hardware(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_check_other_hardware(repo: Repository, tmp_path: Path) -> None:
     up = repo.updater(tmp_path, policy=verifier.DevicePolicy("cam", "1.0"))
     target = up.check()
     assert target is not None and target.path == "cam/9.0.0/fw.bin"
     assert repo.updater(tmp_path, policy=verifier.DevicePolicy("none", "0.1")).check() is None
 
 
-def test_check_respects_security_counter(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_check_respects_security_counter(repo: Repository, tmp_path: Path) -> None:
     repo.add_target("gw/2.0.0/fw.bin", b"2", custom=fw("2.0.0", counter=0))
     repo.publish()
     target = repo.updater(tmp_path, policy=policy("1.0.0", counter=1)).check()
     assert target is not None and target.path == "gw/1.10.0/fw.bin"
 
 
-def test_check_min_version(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_check_min_version(repo: Repository, tmp_path: Path) -> None:
     repo.add_target("gw/3.0.0/fw.bin", b"3", custom=fw("3.0.0", counter=2, min_version="1.9"))
     repo.publish()
     target = repo.updater(tmp_path / "a", policy=policy("1.0.0")).check()
@@ -72,7 +72,7 @@ def test_check_min_version(repo: RepositorySimulator, tmp_path: Path) -> None:
 
 
 def test_check_tie_break(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("b", b"b", custom=fw("2.0", counter=1))
     sim.add_target("a", b"a", custom=fw("2.0.0", counter=1))
     sim.add_target("c", b"c", custom=fw("2.0", counter=0))
@@ -81,16 +81,16 @@ def test_check_tie_break(tmp_path: Path) -> None:
     assert target is not None and target.path == "a"
 
 
-def test_unsafe_allow_downgrade(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_unsafe_allow_downgrade(repo: Repository, tmp_path: Path) -> None:
     up = repo.updater(tmp_path, policy=policy("5.0", counter=2, unsafe_allow_downgrade=True))
     target = up.check()
     assert target is not None and target.path == "gw/1.10.0/fw.bin"
 
 
 def test_check_resolves_names_through_delegation(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "gw-team", ["gw/*/*"])
-    sim.add_delegation("targets", "rogue", ["rogue/*"])
+    sim = Repository()
+    sim.delegate("targets", "gw-team", ["gw/*/*"])
+    sim.delegate("targets", "rogue", ["rogue/*"])
     sim.add_target("gw/1.0/fw.bin", b"ok", role="gw-team", custom=fw("1.0"))
     # "rogue" lists a gw name it is not trusted for: it must not count.
     sim.add_target("gw/9.0/fw.bin", b"evil", role="rogue", custom=fw("9.0"))
@@ -100,7 +100,7 @@ def test_check_resolves_names_through_delegation(tmp_path: Path) -> None:
 
 
 def test_malformed_firmware_is_repository_error(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("gw/x", b"x", custom={"firmtuf": {"hardware_ids": "gw", "version": "1"}})
     sim.publish()
     with pytest.raises(verifier.MetadataFormatError):
@@ -122,7 +122,7 @@ def test_malformed_firmware_is_repository_error(tmp_path: Path) -> None:
     ],
 )
 def test_firmware_field_validation(tmp_path: Path, firmtuf: object) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("gw/x", b"x", custom={"firmtuf": firmtuf})
     sim.publish()
     target = sim.updater(tmp_path).get_targetinfo("gw/x")
@@ -131,12 +131,12 @@ def test_firmware_field_validation(tmp_path: Path, firmtuf: object) -> None:
         _ = target.firmware
 
 
-def test_check_needs_policy(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_check_needs_policy(repo: Repository, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="DevicePolicy"):
         repo.updater(tmp_path).check()
 
 
-def test_mark_installed_persists(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_mark_installed_persists(repo: Repository, tmp_path: Path) -> None:
     up = repo.updater(tmp_path, policy=policy("1.0.0", counter=1))
     target = up.check()
     assert target is not None
@@ -153,7 +153,7 @@ def test_mark_installed_persists(repo: RepositorySimulator, tmp_path: Path) -> N
     assert up.check() is None
 
 
-def test_mark_installed_counter_never_decreases(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_mark_installed_counter_never_decreases(repo: Repository, tmp_path: Path) -> None:
     up = repo.updater(tmp_path, policy=policy("0.1", counter=5, unsafe_allow_downgrade=True))
     target = up.get_targetinfo("gw/1.0.0/fw.bin")
     assert target is not None
@@ -173,7 +173,7 @@ def test_policy_bad_state_is_storage_error(tmp_path: Path) -> None:
         verifier.DevicePolicy.from_metadata_dir(tmp_path, "gw", "1.2")
 
 
-def test_mark_installed_needs_firmware(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_mark_installed_needs_firmware(repo: Repository, tmp_path: Path) -> None:
     up = repo.updater(tmp_path)
     target = up.get_targetinfo("manifest.json")
     assert target is not None
@@ -190,7 +190,7 @@ def test_config_validation_and_replace() -> None:
         c.read_timeout = 2.0  # type: ignore[misc]
 
 
-def test_non_firmware_download_with_policy(repo: RepositorySimulator, tmp_path: Path) -> None:
+def test_non_firmware_download_with_policy(repo: Repository, tmp_path: Path) -> None:
     up = repo.updater(tmp_path / "md", policy=policy("1.0.0"))
     target = up.get_targetinfo("manifest.json")
     assert target is not None

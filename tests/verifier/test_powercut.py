@@ -25,7 +25,6 @@ recoveries) as JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -40,8 +39,8 @@ import pytest
 
 import verifier
 from tests.loopback import FileServer, files_in
+from tests.repository import BASE, Repository
 from tests.verifier import powercut
-from tests.verifier.simulator import BASE, RepositorySimulator
 
 PROJECT = Path(__file__).parents[2]
 THOROUGH = (
@@ -58,7 +57,7 @@ def fw(hwid: str, version: str, counter: int) -> dict[str, object]:
     return {"firmtuf": {"hardware_ids": [hwid], "version": version, "security_counter": counter}}
 
 
-def _export(sim: RepositorySimulator, out: Path) -> dict[str, list[str]]:
+def _export(sim: Repository, out: Path) -> dict[str, list[str]]:
     """Write every published file under ``out`` as a server would serve them; returns the
     stored file name -> hex bytes of each role as the device stores it."""
     roles: dict[str, list[str]] = {}
@@ -74,9 +73,8 @@ def _export(sim: RepositorySimulator, out: Path) -> dict[str, list[str]]:
         data = sim.files[BASE + "metadata/" + served]
         (meta / served).write_bytes(data)
         roles.setdefault(stored, []).append(data.hex())
-    for name, data in sim.artifacts.items():
-        dirname, _, base = name.rpartition("/")
-        path = out / "targets" / dirname / f"{hashlib.sha256(data).hexdigest()}.{base}"
+    for key, (_, data) in sim.target_files.items():
+        path = out / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return roles
@@ -86,9 +84,9 @@ def _export(sim: RepositorySimulator, out: Path) -> dict[str, list[str]]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The repository before and after the release, and the device as it was before."""
     tmp = tmp_path_factory.mktemp("powercut")
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target("gw/1.5/gw.bin", OLD["gw"][1], custom=fw("gw", "1.5", 1))
-    sim.add_delegation("targets", "mcu-team", ["mcu/*/*"])
+    sim.delegate("targets", "mcu-team", ["mcu/*/*"])
     sim.add_target("mcu/4.0/mcu.bin", OLD["mcu"][1], role="mcu-team", custom=fw("mcu", "4.0", 3))
     sim.publish(("targets", "mcu-team"))
     old_roles = _export(sim, tmp / "old-repo")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.repository import METADATA_URL, Repository, tamper
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator, tamper
 from verifier._internal import storage
 
 
@@ -55,7 +55,7 @@ def test_failure_during_write_keeps_old_file(
 
 
 def test_refresh_crash_while_persisting(
-    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     md = tmp_path / "md"
     sim.updater(md).refresh()
@@ -75,7 +75,7 @@ def test_refresh_crash_while_persisting(
 
 @pytest.mark.parametrize("what", ["metadata", "image"])
 def test_disk_full_is_a_storage_error_with_its_errno(
-    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+    sim: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
     """Issue 9 item 6: a full disk is the device's storage (StorageError, errno ENOSPC),
     neither the network nor the repository; the trusted state is unchanged."""
@@ -104,7 +104,7 @@ def test_disk_full_is_a_storage_error_with_its_errno(
 
 
 def test_directory_sync_failure_is_a_storage_error(
-    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last step of a refresh (syncing the renames) failing is the storage's error,
     not an OSError escaping the API."""
@@ -122,7 +122,7 @@ def test_directory_sync_failure_is_a_storage_error(
     assert info.value.errno == errno.EIO
 
 
-def test_stored_files_are_reverified(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_stored_files_are_reverified(sim: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     sim.updater(md).refresh()
     # Someone edits the stored targets.json: it no longer verifies, so it is fetched again.
@@ -135,7 +135,7 @@ def test_stored_files_are_reverified(sim: RepositorySimulator, tmp_path: Path) -
     assert (md / "targets.json").read_bytes() == stored
 
 
-def test_torn_stored_timestamp_is_ignored(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_torn_stored_timestamp_is_ignored(sim: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     sim.updater(md).refresh()
     (md / "timestamp.json").write_bytes(b'{"signed": {"_ty')
@@ -143,7 +143,7 @@ def test_torn_stored_timestamp_is_ignored(sim: RepositorySimulator, tmp_path: Pa
     assert (md / "timestamp.json").read_bytes() == sim.files[METADATA_URL + "timestamp.json"]
 
 
-def test_oversized_stored_file_is_ignored(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_oversized_stored_file_is_ignored(sim: Repository, tmp_path: Path) -> None:
     md = tmp_path / "md"
     sim.updater(md).refresh()
     (md / "snapshot.json").write_bytes(b" " * 6000)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.repository import Repository
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import RepositorySimulator
 from verifier._internal import storage
 from verifier._internal.store import TrustStore, role_filename
 from verifier._internal.timefloor import TimeFloor
@@ -36,10 +36,10 @@ def test_roles_that_could_collide_are_not_stored(tmp_path: Path, name: str) -> N
 
 
 def test_delegated_roles_named_like_device_files_are_only_role_files(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     names = [*DEVICE_FILES, "Root"]
     for i, name in enumerate(names):
-        sim.add_delegation("targets", name, [f"d{i}/*"])
+        sim.delegate("targets", name, [f"d{i}/*"])
         sim.add_target(f"d{i}/fw.bin", name.encode(), role=name)
     sim.publish(roles=("targets", *names))
     md = tmp_path / "md"
@@ -83,7 +83,7 @@ def test_read_only_layout_1_store_is_used_as_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing to move: a store that cannot be written (EROFS) still serves a refresh."""
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.publish()
     md = tmp_path / "md"
     sim.updater(md).refresh()

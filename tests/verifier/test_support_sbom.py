@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import verifier
+from tests.repository import TARGETS_URL, Repository
 from tests.sbom_documents import cyclonedx, spdx2
-from tests.verifier.simulator import TARGETS_URL, RepositorySimulator
 
 FW = "gw/2.0.0/fw.bin"
 SBOM = "gw/2.0.0/fw.cdx.json"
@@ -40,7 +40,7 @@ def _declaration(until: str = "2031-12-31", **extra: Any) -> dict[str, Any]:
     }
 
 
-def _release(sim: RepositorySimulator, data: bytes, role: str = "targets") -> None:
+def _release(sim: Repository, data: bytes, role: str = "targets") -> None:
     sim.add_target(
         SBOM, data, role, custom={"firmtuf_sbom": {"format": "CycloneDX", "spec_version": "1.5"}}
     )
@@ -48,11 +48,11 @@ def _release(sim: RepositorySimulator, data: bytes, role: str = "targets") -> No
     sim.add_target(FW, b"firmware two", role, custom={"firmtuf": fields})
 
 
-def _declare(sim: RepositorySimulator, decl: dict[str, Any], role: str = "targets") -> None:
+def _declare(sim: Repository, decl: dict[str, Any], role: str = "targets") -> None:
     sim.add_target(PERIOD, json.dumps(decl).encode(), role, custom={"firmtuf_support": decl})
 
 
-def _updater(sim: RepositorySimulator, tmp_path: Path, **kwargs: Any) -> verifier.Updater:
+def _updater(sim: Repository, tmp_path: Path, **kwargs: Any) -> verifier.Updater:
     kwargs.setdefault("policy", verifier.DevicePolicy("gw", "1.0.0"))
     return sim.updater(tmp_path / "device", **kwargs)
 
@@ -63,9 +63,9 @@ def _store(device: Path) -> dict[str, bytes]:
 
 
 class CountingFetcher(verifier.Fetcher):
-    """Serves the simulator's files and records every target URL asked for."""
+    """Serves the repository's files and records every target URL asked for."""
 
-    def __init__(self, sim: RepositorySimulator) -> None:
+    def __init__(self, sim: Repository) -> None:
         self.inner = sim.fetcher
         self.targets: list[str] = []
 
@@ -78,7 +78,7 @@ class CountingFetcher(verifier.Fetcher):
 # -- support period -------------------------------------------------------------------
 
 
-def test_support_period_from_verified_metadata(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_support_period_from_verified_metadata(sim: Repository, tmp_path: Path) -> None:
     earlier = {"support_until": "2032-06-30", "declared": "2026-01-01T00:00:00Z"}
     _declare(sim, _declaration(url="https://acme.example/support", history=[earlier]))
     sim.publish()
@@ -98,15 +98,13 @@ def test_support_period_from_verified_metadata(sim: RepositorySimulator, tmp_pat
     assert up.support("other-hw") is None
 
 
-def test_no_declaration_is_none(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_no_declaration_is_none(sim: Repository, tmp_path: Path) -> None:
     assert _updater(sim, tmp_path).support() is None
     with pytest.raises(ValueError, match="DevicePolicy"):
         sim.updater(tmp_path / "nopolicy").support()
 
 
-def test_support_period_edited_without_the_key_is_refused(
-    sim: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_support_period_edited_without_the_key_is_refused(sim: Repository, tmp_path: Path) -> None:
     """The declaration is extended on the server without the targets key: the device
     refuses the edited targets metadata and keeps trusting the declared period."""
     _declare(sim, _declaration("2027-01-31"))
@@ -128,11 +126,11 @@ def test_support_period_edited_without_the_key_is_refused(
 
 
 def test_declaration_only_counts_from_the_role_trusted_for_it(
-    sim: RepositorySimulator, tmp_path: Path
+    sim: Repository, tmp_path: Path
 ) -> None:
     """Team B (trusted for gw-b/*/* only) cannot declare gw's support period."""
-    sim.add_delegation("targets", "team-a", ["gw/*/*"])
-    sim.add_delegation("targets", "team-b", ["gw-b/*/*"])
+    sim.delegate("targets", "team-a", ["gw/*/*"])
+    sim.delegate("targets", "team-b", ["gw-b/*/*"])
     _declare(sim, _declaration("2040-12-31"), role="team-b")
     sim.publish(("targets", "team-a", "team-b"))
     assert _updater(sim, tmp_path).support() is None
@@ -168,7 +166,7 @@ def test_declaration_only_counts_from_the_role_trusted_for_it(
     ],
 )
 def test_malformed_declaration_is_a_repository_error(
-    sim: RepositorySimulator, tmp_path: Path, decl: Any, why: str
+    sim: Repository, tmp_path: Path, decl: Any, why: str
 ) -> None:
     sim.add_target(PERIOD, b"x", custom={"firmtuf_support": decl})
     sim.publish()
@@ -176,7 +174,7 @@ def test_malformed_declaration_is_a_repository_error(
         _updater(sim, tmp_path).support()
 
 
-def test_declaration_is_not_firmware(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_declaration_is_not_firmware(sim: Repository, tmp_path: Path) -> None:
     _declare(sim, _declaration())
     sim.publish()
     up = _updater(sim, tmp_path, policy=verifier.DevicePolicy("gw", "0.1"))
@@ -189,7 +187,7 @@ def test_declaration_is_not_firmware(sim: RepositorySimulator, tmp_path: Path) -
 # -- SBOM -----------------------------------------------------------------------------
 
 
-def test_sbom_of_a_firmware(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_sbom_of_a_firmware(sim: Repository, tmp_path: Path) -> None:
     data = _sbom_bytes()
     _release(sim, data)
     sim.publish()
@@ -204,9 +202,7 @@ def test_sbom_of_a_firmware(sim: RepositorySimulator, tmp_path: Path) -> None:
     assert old is not None and up.sbom(old) is None and up.sbom_target(old) is None
 
 
-def test_sbom_bytes_swapped_on_the_server_are_refused(
-    sim: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_sbom_bytes_swapped_on_the_server_are_refused(sim: Repository, tmp_path: Path) -> None:
     data = _sbom_bytes()
     _release(sim, data)
     sim.publish()
@@ -225,9 +221,7 @@ def test_sbom_bytes_swapped_on_the_server_are_refused(
     assert _store(tmp_path / "device") == before  # no partial, no state written
 
 
-def test_sbom_target_swapped_in_metadata_is_refused(
-    sim: RepositorySimulator, tmp_path: Path
-) -> None:
+def test_sbom_target_swapped_in_metadata_is_refused(sim: Repository, tmp_path: Path) -> None:
     """A role trusted for the SBOM's name signs another document under it: the firmware's
     link (signed with the firmware) does not match, so the device refuses it."""
     data = _sbom_bytes()
@@ -246,10 +240,8 @@ def test_sbom_target_swapped_in_metadata_is_refused(
     assert _store(tmp_path / "device") == before
 
 
-def test_sbom_listed_by_an_untrusted_role_is_not_found(
-    sim: RepositorySimulator, tmp_path: Path
-) -> None:
-    sim.add_delegation("targets", "team-b", ["gw-b/*/*"])
+def test_sbom_listed_by_an_untrusted_role_is_not_found(sim: Repository, tmp_path: Path) -> None:
+    sim.delegate("targets", "team-b", ["gw-b/*/*"])
     data = _sbom_bytes()
     fields = {"hardware_ids": ["gw"], "version": "2.0.0", "sbom": _link(SBOM, data)}
     sim.add_target(FW, b"firmware two", custom={"firmtuf": fields})
@@ -262,7 +254,7 @@ def test_sbom_listed_by_an_untrusted_role_is_not_found(
         up.sbom(fw)
 
 
-def test_oversize_sbom_is_refused_before_fetching(sim: RepositorySimulator, tmp_path: Path) -> None:
+def test_oversize_sbom_is_refused_before_fetching(sim: Repository, tmp_path: Path) -> None:
     data = _sbom_bytes()
     _release(sim, data)
     sim.publish()
@@ -297,7 +289,7 @@ def test_oversize_sbom_is_refused_before_fetching(sim: RepositorySimulator, tmp_
     ids=["name", "length", "no-sha256", "hex", "type"],
 )
 def test_malformed_link_is_a_repository_error(
-    sim: RepositorySimulator, tmp_path: Path, link: Any, why: str
+    sim: Repository, tmp_path: Path, link: Any, why: str
 ) -> None:
     fields = {"hardware_ids": ["gw"], "version": "2.0.0", "sbom": link}
     sim.add_target(FW, b"firmware two", custom={"firmtuf": fields})
@@ -307,11 +299,11 @@ def test_malformed_link_is_a_repository_error(
 
 
 def test_declaration_from_a_role_not_bound_to_the_hardware_is_refused(
-    sim: RepositorySimulator, tmp_path: Path
+    sim: Repository, tmp_path: Path
 ) -> None:
     """ADR 0008: the delegator bound team-a to cam-* hardware; team-a's paths cover gw's
     declaration name, but it may not speak for gw devices."""
-    sim.add_delegation("targets", "team-a", ["gw/*/*"])
+    sim.delegate("targets", "team-a", ["gw/*/*"])
     delegations = sim.targets.signed.delegations
     assert delegations is not None and delegations.roles is not None
     delegations.roles["team-a"].unrecognized_fields[verifier.HARDWARE_BINDING_FIELD] = ["cam-*"]

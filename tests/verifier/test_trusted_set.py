@@ -7,11 +7,11 @@ import time
 import pytest
 
 import verifier
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator, future, tamper
+from tests.repository import METADATA_URL, Repository, future, tamper
 from verifier._internal.trusted_set import TrustedMetadataSet
 
 
-def files(sim: RepositorySimulator) -> dict[str, bytes]:
+def files(sim: Repository) -> dict[str, bytes]:
     return {
         "timestamp": sim.files[METADATA_URL + "timestamp.json"],
         "snapshot": sim.files[f"{METADATA_URL}{sim.snapshot.signed.version}.snapshot.json"],
@@ -19,7 +19,7 @@ def files(sim: RepositorySimulator) -> dict[str, bytes]:
     }
 
 
-def test_full_sequence(sim: RepositorySimulator) -> None:
+def test_full_sequence(sim: Repository) -> None:
     f = files(sim)
     ts = TrustedMetadataSet(sim.signed_roots[0], time.time())
     ts.update_timestamp(f["timestamp"])
@@ -29,7 +29,7 @@ def test_full_sequence(sim: RepositorySimulator) -> None:
     assert ts.top_targets() is targets
 
 
-def test_out_of_order_is_a_programming_error(sim: RepositorySimulator) -> None:
+def test_out_of_order_is_a_programming_error(sim: Repository) -> None:
     f = files(sim)
     ts = TrustedMetadataSet(sim.signed_roots[0], time.time())
     with pytest.raises(RuntimeError):
@@ -44,7 +44,7 @@ def test_out_of_order_is_a_programming_error(sim: RepositorySimulator) -> None:
         ts.update_root(sim.signed_roots[0])
 
 
-def test_equal_timestamp_version(sim: RepositorySimulator) -> None:
+def test_equal_timestamp_version(sim: Repository) -> None:
     f = files(sim)
     ts = TrustedMetadataSet(sim.signed_roots[0], time.time())
     ts.update_timestamp(f["timestamp"])
@@ -52,7 +52,7 @@ def test_equal_timestamp_version(sim: RepositorySimulator) -> None:
         ts.update_timestamp(f["timestamp"])
 
 
-def test_reference_time_is_fixed(sim: RepositorySimulator) -> None:
+def test_reference_time_is_fixed(sim: Repository) -> None:
     sim.timestamp.signed.expires = future(1)
     sim.update_timestamp()
     f = files(sim)
@@ -64,7 +64,7 @@ def test_reference_time_is_fixed(sim: RepositorySimulator) -> None:
     assert ts.timestamp is not None
 
 
-def test_root_version_must_be_next(sim: RepositorySimulator) -> None:
+def test_root_version_must_be_next(sim: Repository) -> None:
     sim.rotate_root()
     sim.rotate_root()
     ts = TrustedMetadataSet(sim.signed_roots[0], time.time())
@@ -76,7 +76,7 @@ def test_root_version_must_be_next(sim: RepositorySimulator) -> None:
     assert ts.root.version == 2
 
 
-def test_new_root_must_be_signed_by_old_and_new(sim: RepositorySimulator) -> None:
+def test_new_root_must_be_signed_by_old_and_new(sim: Repository) -> None:
     from securesystemslib.signer import CryptoSigner
 
     new = CryptoSigner.generate_ed25519()
@@ -98,7 +98,7 @@ def test_new_root_must_be_signed_by_old_and_new(sim: RepositorySimulator) -> Non
             ts.update_root(data)
 
 
-def test_untrusted_root_refused(sim: RepositorySimulator) -> None:
+def test_untrusted_root_refused(sim: Repository) -> None:
     with pytest.raises(verifier.MetadataFormatError):
         TrustedMetadataSet(b"{}", time.time())
     with pytest.raises(verifier.UnsignedMetadataError):

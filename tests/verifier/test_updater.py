@@ -9,8 +9,8 @@ import pytest
 from securesystemslib.signer import CryptoSigner
 
 import verifier
+from tests.repository import METADATA_URL, Repository, tamper
 from tests.verifier.conftest import state_of
-from tests.verifier.simulator import METADATA_URL, RepositorySimulator, tamper
 
 
 def fw(version: str, *ids: str, counter: int = 0, **extra: object) -> dict[str, object]:
@@ -24,7 +24,7 @@ def fw(version: str, *ids: str, counter: int = 0, **extra: object) -> dict[str, 
     }
 
 
-def test_refresh_stores_exact_bytes(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_refresh_stores_exact_bytes(sim: Repository, device_dir: Path) -> None:
     sim.updater(device_dir).refresh()
     stored = state_of(device_dir)
     assert set(stored) == {
@@ -38,16 +38,14 @@ def test_refresh_stores_exact_bytes(sim: RepositorySimulator, device_dir: Path) 
     assert stored["targets.json"] == sim.files[METADATA_URL + "2.targets.json"]
 
 
-def test_second_refresh_fetches_only_root_and_timestamp(
-    sim: RepositorySimulator, device_dir: Path
-) -> None:
+def test_second_refresh_fetches_only_root_and_timestamp(sim: Repository, device_dir: Path) -> None:
     sim.updater(device_dir).refresh()
     sim.fetcher.requests.clear()
     sim.updater(device_dir).refresh()
     assert sim.fetcher.requests == [METADATA_URL + "2.root.json", METADATA_URL + "timestamp.json"]
 
 
-def test_new_targets_version_is_fetched(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_new_targets_version_is_fetched(sim: Repository, device_dir: Path) -> None:
     up = sim.updater(device_dir)
     up.refresh()
     sim.add_target("gw/2.0.0/fw.bin", b"two", custom=fw("2.0.0"))
@@ -57,18 +55,18 @@ def test_new_targets_version_is_fetched(sim: RepositorySimulator, device_dir: Pa
     assert target is not None and target.length == 3
 
 
-def test_refresh_twice_on_one_updater(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_refresh_twice_on_one_updater(sim: Repository, device_dir: Path) -> None:
     up = sim.updater(device_dir)
     up.refresh()
     up.refresh()
     assert up.get_targetinfo("gw/1.0.0/fw.bin") is not None
 
 
-def test_get_targetinfo_refreshes_implicitly(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_get_targetinfo_refreshes_implicitly(sim: Repository, device_dir: Path) -> None:
     assert sim.updater(device_dir).get_targetinfo("missing") is None
 
 
-def test_root_rotation_chain(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_root_rotation_chain(sim: Repository, device_dir: Path) -> None:
     sim.updater(device_dir).refresh()
     for _ in range(3):
         sim.rotate_root([CryptoSigner.generate_ed25519()])
@@ -76,7 +74,7 @@ def test_root_rotation_chain(sim: RepositorySimulator, device_dir: Path) -> None
     assert (device_dir / "root.json").read_bytes() == sim.signed_roots[-1]
 
 
-def test_root_rotation_is_capped(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_root_rotation_is_capped(sim: Repository, device_dir: Path) -> None:
     for _ in range(4):
         sim.rotate_root()
     up = sim.updater(device_dir, config=verifier.Config(max_root_rotations=2))
@@ -84,7 +82,7 @@ def test_root_rotation_is_capped(sim: RepositorySimulator, device_dir: Path) -> 
     assert json.loads((device_dir / "root.json").read_bytes())["signed"]["version"] == 3
 
 
-def test_bootstrap_is_stored_once(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_bootstrap_is_stored_once(sim: Repository, device_dir: Path) -> None:
     up = verifier.Updater(
         device_dir, METADATA_URL, fetcher=sim.fetcher, bootstrap=sim.signed_roots[0]
     )
@@ -92,20 +90,20 @@ def test_bootstrap_is_stored_once(sim: RepositorySimulator, device_dir: Path) ->
     assert (device_dir / "root.json").read_bytes() == sim.signed_roots[0]
 
 
-def test_bootstrap_must_be_self_signed(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_bootstrap_must_be_self_signed(sim: Repository, device_dir: Path) -> None:
     bad = tamper(sim.signed_roots[0], '"version": 1', '"version": 9')
     with pytest.raises(verifier.UnsignedMetadataError):
         verifier.Updater(device_dir, METADATA_URL, fetcher=sim.fetcher, bootstrap=bad)
     assert not (device_dir / "root.json").exists()
 
 
-def test_no_trusted_root_is_storage_error(tmp_path: Path, sim: RepositorySimulator) -> None:
+def test_no_trusted_root_is_storage_error(tmp_path: Path, sim: Repository) -> None:
     with pytest.raises(verifier.StorageError):
         verifier.Updater(tmp_path, METADATA_URL, fetcher=sim.fetcher).refresh()
     assert sim.fetcher.requests == []
 
 
-def test_download_and_cache(sim: RepositorySimulator, device_dir: Path, tmp_path: Path) -> None:
+def test_download_and_cache(sim: Repository, device_dir: Path, tmp_path: Path) -> None:
     up = sim.updater(device_dir)
     target = up.get_targetinfo("gw/1.0.0/fw.bin")
     assert target is not None
@@ -120,7 +118,7 @@ def test_download_and_cache(sim: RepositorySimulator, device_dir: Path, tmp_path
 
 
 def test_download_without_consistent_snapshot(tmp_path: Path) -> None:
-    sim = RepositorySimulator(consistent_snapshot=False)
+    sim = Repository(consistent_snapshot=False)
     sim.add_target("a.bin", b"data")
     sim.publish()
     up = sim.updater(tmp_path / "md")
@@ -132,9 +130,9 @@ def test_download_without_consistent_snapshot(tmp_path: Path) -> None:
 
 
 def test_delegation_search_order_and_terminating(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "a", ["fw/*"], terminating=True)
-    sim.add_delegation("targets", "b", ["fw/*"])
+    sim = Repository()
+    sim.delegate("targets", "a", ["fw/*"], terminating=True)
+    sim.delegate("targets", "b", ["fw/*"])
     sim.add_target("fw/x", b"from b", role="b")
     sim.add_target("fw/y", b"from a", role="a")
     sim.publish(("targets", "a", "b"))
@@ -147,12 +145,12 @@ def test_delegation_search_order_and_terminating(tmp_path: Path) -> None:
 
 def test_roles_searched_is_what_the_search_loads(tmp_path: Path) -> None:
     """The public seam a bundle builder uses: every role the search for a name reads."""
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "a", ["fw/*"])
-    sim.add_delegation("a", "a1", ["fw/*"])
-    sim.add_delegation("targets", "b", ["fw/*"], terminating=True)
-    sim.add_delegation("targets", "c", ["fw/*"])
-    sim.add_delegation("targets", "other", ["other/*"])
+    sim = Repository()
+    sim.delegate("targets", "a", ["fw/*"])
+    sim.delegate("a", "a1", ["fw/*"])
+    sim.delegate("targets", "b", ["fw/*"], terminating=True)
+    sim.delegate("targets", "c", ["fw/*"])
+    sim.delegate("targets", "other", ["other/*"])
     sim.add_target("fw/x", b"x", role="b")
     sim.add_target("top", b"t")
     sim.publish(("targets", "a", "a1", "b", "c", "other"))
@@ -165,9 +163,9 @@ def test_roles_searched_is_what_the_search_loads(tmp_path: Path) -> None:
 
 
 def test_delegated_role_fetched_only_when_needed(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "apps", ["apps/*"])
-    sim.add_delegation("targets", "other", ["other/*"])
+    sim = Repository()
+    sim.delegate("targets", "apps", ["apps/*"])
+    sim.delegate("targets", "other", ["other/*"])
     sim.add_target("apps/x", b"x", role="apps")
     sim.publish(("targets", "apps", "other"))
     up = sim.updater(tmp_path)
@@ -179,8 +177,8 @@ def test_delegated_role_fetched_only_when_needed(tmp_path: Path) -> None:
 
 
 def test_star_does_not_cross_slash(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "a", ["fw/*"])
+    sim = Repository()
+    sim.delegate("targets", "a", ["fw/*"])
     sim.add_target("fw/deep/x", b"x", role="a")
     sim.publish(("targets", "a"))
     assert sim.updater(tmp_path).get_targetinfo("fw/deep/x") is None
@@ -189,11 +187,11 @@ def test_star_does_not_cross_slash(tmp_path: Path) -> None:
 def test_hash_prefix_delegation(tmp_path: Path) -> None:
     import hashlib
 
-    sim = RepositorySimulator()
+    sim = Repository()
     prefix = hashlib.sha256(b"bin/x").hexdigest()[:2]
     other = "00" if prefix != "00" else "01"
-    sim.add_delegation("targets", "bin-hit", hash_prefixes=[prefix])
-    sim.add_delegation("targets", "bin-miss", hash_prefixes=[other])
+    sim.delegate("targets", "bin-hit", hash_prefixes=[prefix])
+    sim.delegate("targets", "bin-miss", hash_prefixes=[other])
     sim.add_target("bin/x", b"x", role="bin-hit")
     sim.publish(("targets", "bin-hit", "bin-miss"))
     assert sim.updater(tmp_path).get_targetinfo("bin/x") is not None
@@ -202,8 +200,8 @@ def test_hash_prefix_delegation(tmp_path: Path) -> None:
 def test_succinct_hash_bins(tmp_path: Path) -> None:
     from tuf.api.metadata import SuccinctRoles
 
-    sim = RepositorySimulator()
-    sim.add_succinct("targets", 4, "bins")
+    sim = Repository()
+    sim.delegate_succinct("targets", 4, "bins")
     bin_name = SuccinctRoles([], 1, 4, "bins").get_role_for_target("fw/z")
     sim.add_target("fw/z", b"z", role=bin_name)
     sim.publish(("targets", *sim.delegated))
@@ -214,8 +212,8 @@ def test_succinct_hash_bins(tmp_path: Path) -> None:
 
 
 def test_role_names_are_quoted_on_disk(tmp_path: Path) -> None:
-    sim = RepositorySimulator()
-    sim.add_delegation("targets", "../evil", ["e/*"])
+    sim = Repository()
+    sim.delegate("targets", "../evil", ["e/*"])
     sim.add_target("e/x", b"x", role="../evil")
     sim.publish(("targets", "../evil"))
     up = sim.updater(tmp_path / "md")
@@ -235,7 +233,7 @@ def test_role_names_are_quoted_on_disk(tmp_path: Path) -> None:
     ids=["p256", "p384", "rsa-pss", "ed25519"],
 )
 def test_key_types(tmp_path: Path, signer: object) -> None:
-    sim = RepositorySimulator()
+    sim = Repository()
     s = signer()  # type: ignore[operator]
     for role in ("targets", "snapshot", "timestamp"):
         sim.root.signed.roles[role].keyids.clear()
@@ -247,9 +245,7 @@ def test_key_types(tmp_path: Path, signer: object) -> None:
     assert sim.updater(tmp_path).get_targetinfo("k") is not None
 
 
-def test_damaged_stored_root_falls_back_to_bootstrap(
-    sim: RepositorySimulator, device_dir: Path
-) -> None:
+def test_damaged_stored_root_falls_back_to_bootstrap(sim: Repository, device_dir: Path) -> None:
     sim.rotate_root()
     up = verifier.Updater(
         device_dir, METADATA_URL, fetcher=sim.fetcher, bootstrap=sim.signed_roots[0]
@@ -264,7 +260,7 @@ def test_damaged_stored_root_falls_back_to_bootstrap(
         sim.updater(device_dir).refresh()  # no bootstrap: nothing to fall back to
 
 
-def test_failed_rotation_keeps_last_good_root(sim: RepositorySimulator, device_dir: Path) -> None:
+def test_failed_rotation_keeps_last_good_root(sim: Repository, device_dir: Path) -> None:
     sim.rotate_root()
     sim.rotate_root()
     sim.override[METADATA_URL + "3.root.json"] = b"{}"
@@ -283,7 +279,7 @@ def test_failed_rotation_keeps_last_good_root(sim: RepositorySimulator, device_d
     ],
 )
 def test_verify_remote_target_checks_without_storing(
-    sim: RepositorySimulator,
+    sim: Repository,
     tmp_path: Path,
     served: bytes,
     error: type[Exception] | None,

@@ -21,7 +21,7 @@ from securesystemslib.formats import encode_canonical as sslib_canonical
 from securesystemslib.signer import CryptoSigner
 
 import verifier
-from tests.verifier.simulator import RepositorySimulator
+from tests.repository import Repository
 from tests.verifier.test_attacks import attack, current_url, role_dict, ts_url
 from verifier._internal import canonical, metadata
 from verifier._internal.keys import Key
@@ -43,15 +43,15 @@ def signed_over(signer: Any, message: bytes) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sim() -> RepositorySimulator:
-    s = RepositorySimulator(layout="canonical")
+def sim() -> Repository:
+    s = Repository(layout="canonical")
     s.add_target("gw/1.0.0/fw.bin", b"firmware one")
     s.publish()
     return s
 
 
 @pytest.fixture
-def md(sim: RepositorySimulator, tmp_path: Path) -> Path:
+def md(sim: Repository, tmp_path: Path) -> Path:
     d = tmp_path / "md"
     sim.updater(d).refresh()
     return d
@@ -89,7 +89,7 @@ class Spy:
 
 
 def test_canonical_metadata_is_verified_without_reencoding(
-    sim: RepositorySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim.rotate_root()
     spy = Spy(monkeypatch)
@@ -104,7 +104,7 @@ def test_canonical_metadata_is_verified_without_reencoding(
 
 
 def test_signed_part_altered_without_resigning_is_never_parsed_as_trusted(
-    sim: RepositorySimulator, md: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Repository, md: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Attack: one signature over one byte sequence, a signed part altered after it."""
     sim.update_timestamp()
@@ -118,7 +118,7 @@ def test_signed_part_altered_without_resigning_is_never_parsed_as_trusted(
 
 
 def test_huge_unauthenticated_body_is_refused_and_not_stored(
-    sim: RepositorySimulator, md: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Repository, md: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Attack: a 6 MB targets body under copied signatures. The fast path parses only the
     signatures; the body is refused (parsed once to be re-encoded, as every document
@@ -140,9 +140,7 @@ def test_huge_unauthenticated_body_is_refused_and_not_stored(
     assert not (md / "targets.json").read_bytes().count(b"evil/")
 
 
-def test_signatures_slice_cannot_lie_about_where_signed_starts(
-    sim: RepositorySimulator, md: Path
-) -> None:
+def test_signatures_slice_cannot_lie_about_where_signed_starts(sim: Repository, md: Path) -> None:
     """Attack: the validly signed timestamp bytes placed inside the signatures list (a
     signature object's "signed" member), an unsigned one as the document's real
     ``signed``. A verifier that searched for ``"signed":`` would check the first and
@@ -168,7 +166,7 @@ def test_signatures_slice_cannot_lie_about_where_signed_starts(
 
 
 def test_data_after_the_signed_part_takes_the_reencoding_path(
-    sim: RepositorySimulator, md: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Repository, md: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``{"signatures":...,"signed":{...},"x":1}``: the signatures do not cover the bytes
     up to the last brace, so the document is parsed whole: its ``signed`` is the signed
@@ -189,7 +187,7 @@ def test_data_after_the_signed_part_takes_the_reencoding_path(
     ids=["version", "meta", "nested-values"],
 )
 def test_duplicate_key_signed_over_the_raw_bytes_is_refused(
-    sim: RepositorySimulator, md: Path, duplicate: bytes
+    sim: Repository, md: Path, duplicate: bytes
 ) -> None:
     """A document with a repeated key whose signatures cover its exact bytes (only a key
     holder can make one): refused on the fast path too, by the count."""
@@ -203,7 +201,7 @@ def test_duplicate_key_signed_over_the_raw_bytes_is_refused(
     assert "duplicate key" in str(error)
 
 
-def test_signed_bytes_must_be_one_json_value(sim: RepositorySimulator, md: Path) -> None:
+def test_signed_bytes_must_be_one_json_value(sim: Repository, md: Path) -> None:
     """A signature over ``{A},"signed":{B}``: the verified bytes span a second, repeated
     ``signed`` member (a last-wins reader would act on B). They are not one JSON value,
     so the document is parsed whole, and its repeated key refused."""
@@ -233,7 +231,7 @@ def test_non_canonical_but_validly_signed_files_verify_by_reencoding(
     """python-tuf's pretty layout, and a compact writer's escapes (a PEM-like string with
     newlines: JSON writes ``\\n``, canonical JSON the raw newline)."""
     for layout in ("pretty", "canonical"):
-        sim = RepositorySimulator(layout=layout)
+        sim = Repository(layout=layout)
         sim.add_target("gw/fw.bin", b"one", custom={"notes": "line one\nline two\t\u00e9"})
         sim.publish()
         assert b"line one\\nline two" in sim.files[current_url(sim, "targets")]
@@ -247,7 +245,7 @@ def test_non_canonical_but_validly_signed_files_verify_by_reencoding(
 
 
 def test_signature_over_the_exact_non_canonical_bytes_is_accepted(
-    sim: RepositorySimulator, md: Path
+    sim: Repository, md: Path
 ) -> None:
     """The one designed difference from a re-encoding client (ADR 0014): in canonical
     layout, signatures over the exact bytes served count even when those bytes are not

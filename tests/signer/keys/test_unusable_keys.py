@@ -13,19 +13,17 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import CryptoSigner
 
 import signer._keys
 from signer import ExternalKey, init_repository
+from tests.signer.conftest import public_pem
 from tests.signer.keys.conftest import PASSWORD_ENV, PIN_ENV, Cli, keyids, tree_bytes
 
 
 def _ed25519_pem(path: Path) -> Path:
     key = CryptoSigner.generate_ed25519()
-    path.write_bytes(
-        key._private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    )
+    path.write_bytes(public_pem(key))
     return path
 
 

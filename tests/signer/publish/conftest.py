@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.signer.publish._repo import RepoBuilder
+from tests.repository import PublishedRepository
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> RepoBuilder:
-    return RepoBuilder(tmp_path / "signing")
+def repo(tmp_path: Path) -> PublishedRepository:
+    return PublishedRepository(tmp_path / "signing")

@@ -16,8 +16,8 @@ from tuf.api.exceptions import RepositoryError
 
 from signer._bundle import build_bundle
 from signer._errors import InvalidInputError, RepositoryLocationError, VerificationError
+from tests.repository import PublishedRepository, Repository, write_tree
 from tests.signer.publish._device import device_fetch_bundle
-from tests.signer.publish._repo import RepoBuilder
 from verifier._internal.bundle import Bundle, BundleError, BundleLimits, BundleMemberNotFound
 from verifier._internal.timefloor import FLOOR_FILE, TimeFloor, TimeFloorError
 
@@ -25,7 +25,7 @@ FW = b"\x7fELF firmware image" * 50
 
 
 @pytest.fixture
-def published(repo: RepoBuilder, tmp_path: Path) -> Path:
+def published(repo: PublishedRepository, tmp_path: Path) -> Path:
     repo.add_target("gw/1.0.0/fw.bin", FW, hardware_ids=["gw"], version="1.0.0")
     repo.commit()
     repo.delegate("cam", ["cam/*/*"])
@@ -337,7 +337,7 @@ def test_time_floor_file_is_json_with_utc_time(tmp_path: Path) -> None:
 
 
 def test_reference_tuf_client_updates_from_bundle(
-    published: Path, repo: RepoBuilder, tmp_path: Path
+    published: Path, repo: PublishedRepository, tmp_path: Path
 ) -> None:
     build_bundle(published, tmp_path / "b.tar", ["cam/2.0/cam.bin", "gw/1.0.0/fw.bin"])
     got = device_fetch_bundle(
@@ -349,7 +349,7 @@ def test_reference_tuf_client_updates_from_bundle(
 def test_reference_tuf_client_refuses_bundle_of_another_repository(
     published: Path, tmp_path: Path
 ) -> None:
-    other = RepoBuilder(tmp_path / "other")
+    other = PublishedRepository(tmp_path / "other")
     build_bundle(published, tmp_path / "b.tar", ["gw/1.0.0/fw.bin"])
     with pytest.raises(RepositoryError):
         device_fetch_bundle(tmp_path / "b.tar", other.root_bytes, tmp_path / "d", "gw/1.0.0/fw.bin")
@@ -393,18 +393,14 @@ def test_bundle_searches_as_deep_as_the_device(tmp_path: Path, depth: int) -> No
     bound): a target at the end of a 32-deep chain is found online, so the bundle builder
     must ship it and the device must find it in the bundle; one role deeper, neither does."""
     import verifier
-    from tests.verifier.oracle._repo import RepoBuilder as ChainBuilder
 
-    b = ChainBuilder()
+    b = Repository()
     parent = "targets"
     for i in range(depth):
         b.delegate(parent, f"r{i}", paths=["fw/*"])
         parent = f"r{i}"
-    b.add_target(parent, "fw/deep.bin", FW)
-    published = tmp_path / "published"
-    for key, data in b.publish().items():
-        (published / key).parent.mkdir(parents=True, exist_ok=True)
-        (published / key).write_bytes(data)
+    b.add_target("fw/deep.bin", FW, parent)
+    published = write_tree(b.tree(), tmp_path / "published")
     root = (published / "metadata/1.root.json").read_bytes()
     online = verifier.Updater(
         tmp_path / "online",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,40 @@ def _hold_first_puts(stores: list[S3Store]) -> None:
                 gate.wait(timeout=60)
 
         store.client.meta.events.register("before-call.s3.PutObject", hook)
+
+
+@pytest.mark.s3
+def test_the_s3_test_server_decides_conditional_writes_atomically(
+    s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race tests hold only if the server, like S3, decides a conditional write
+    atomically: moto alone checks then stores, so both racing writers could pass."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from moto.s3.models import S3Backend
+
+    store = S3Backend.put_object
+
+    def slow_store(self: Any, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.2)  # widens moto's window between its check and its store
+        return store(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3Backend, "put_object", slow_store)
+    clients = [
+        boto3.client("s3", endpoint_url=s3_endpoint, config=Config(s3={"addressing_style": "path"}))
+        for _ in range(2)
+    ]
+
+    def put(i: int) -> str:
+        try:
+            clients[i].put_object(Bucket=bucket, Key="k", Body=b"%d" % i, IfNoneMatch="*")
+        except ClientError as e:
+            return str(e.response["ResponseMetadata"]["HTTPStatusCode"])
+        return "created"
+
+    results = _race([functools.partial(put, i) for i in range(2)])
+    assert sorted(results) == ["412", "created"], results
 
 
 @pytest.mark.s3

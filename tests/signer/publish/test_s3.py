@@ -12,8 +12,8 @@ import pytest
 from signer._errors import InvalidInputError, PublishError, RepositoryLocationError
 from signer._s3 import S3Store, parse_s3_url
 from signer._store import LocalStore, prune, sync_tree, upload_order
+from tests.repository import PublishedRepository
 from tests.signer.publish._device import device_fetch
-from tests.signer.publish._repo import RepoBuilder
 
 pytestmark = pytest.mark.s3
 
@@ -35,7 +35,7 @@ def _record_puts(store: S3Store, fail_after: int | None = None) -> list[str]:
     return puts
 
 
-def _two_releases(repo: RepoBuilder) -> None:
+def _two_releases(repo: PublishedRepository) -> None:
     repo.add_target("gw/1.0.0/fw.bin", b"one" * 100, hardware_ids=["gw"], version="1.0.0")
     repo.commit()
 
@@ -50,7 +50,7 @@ def test_parse_s3_url() -> None:
 
 
 def test_upload_order_puts_timestamp_last_and_references_before_referrers(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     _two_releases(repo)
     repo.delegate("fw", ["fw/*"])
@@ -76,7 +76,7 @@ def test_upload_order_puts_timestamp_last_and_references_before_referrers(
 
 
 def test_objects_carry_sha256_and_cache_control(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str, s3_client: Any
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str, s3_client: Any
 ) -> None:
     _two_releases(repo)
     sync_tree(repo.write(tmp_path / "out"), _store(s3_endpoint, bucket))
@@ -89,7 +89,7 @@ def test_objects_carry_sha256_and_cache_control(
 
 
 def test_unchanged_files_are_not_uploaded_again(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     _two_releases(repo)
     out = repo.write(tmp_path / "out")
@@ -114,7 +114,7 @@ def test_unchanged_files_are_not_uploaded_again(
 
 
 def test_multipart_object_recognised_by_stored_sha256(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str, s3_client: Any
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str, s3_client: Any
 ) -> None:
     """A multipart ETag is not an MD5: the x-amz-meta-sha256 header decides."""
     key = repo.add_target("gw/big.bin", b"B" * 1000)
@@ -143,7 +143,7 @@ def test_multipart_object_recognised_by_stored_sha256(
 
 
 def test_device_updates_over_http_from_s3(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     _two_releases(repo)
     sync_tree(repo.write(tmp_path / "out"), _store(s3_endpoint, bucket))
@@ -154,7 +154,7 @@ def test_device_updates_over_http_from_s3(
 
 
 def test_interrupted_publish_leaves_previous_state_served(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     """Cut the upload of release 2 after every possible number of PUTs: a device always
     gets a complete, verified state (release 1 until the timestamp lands), and re-running
@@ -185,7 +185,7 @@ def test_interrupted_publish_leaves_previous_state_served(
 
 
 def test_refuses_to_replace_versioned_metadata_devices_may_hold(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     _two_releases(repo)
     out = repo.write(tmp_path / "out")
@@ -202,7 +202,7 @@ def test_refuses_to_replace_versioned_metadata_devices_may_hold(
 
 
 def test_root_versions_are_immutable(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     out = repo.write(tmp_path / "out")
     sync_tree(out, _store(s3_endpoint, bucket))
@@ -212,7 +212,7 @@ def test_root_versions_are_immutable(
 
 
 def test_unreferenced_leftover_of_interrupted_publish_may_be_replaced(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     """A version uploaded before a crash but never referenced by a timestamp can be
     re-signed (e.g. the CI job re-runs with a new expiry)."""
@@ -233,14 +233,14 @@ def test_unreferenced_leftover_of_interrupted_publish_may_be_replaced(
 
 
 def test_prune_keeps_newest_versions_root_chain_and_referenced_images(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     keys = []
     for i in range(4):
         keys.append(repo.add_target(f"gw/{i}.0/fw.bin", f"fw{i}".encode()))
         repo.rotate_root()
         repo.commit()
-        repo.md["targets"].signed.targets.pop(f"gw/{i}.0/fw.bin")
+        repo.repository.md("targets").signed.targets.pop(f"gw/{i}.0/fw.bin")
         repo.dirty.add("targets")
     repo.commit()  # the newest targets lists nothing: older images live only in old versions
     store = _store(s3_endpoint, bucket)
@@ -285,7 +285,7 @@ def test_prune_needs_a_positive_count_and_a_published_repository(
         prune(store, keep=3)
 
 
-def test_local_store_same_order_and_skips(repo: RepoBuilder, tmp_path: Path) -> None:
+def test_local_store_same_order_and_skips(repo: PublishedRepository, tmp_path: Path) -> None:
     _two_releases(repo)
     dest = LocalStore(tmp_path / "served")
     report = sync_tree(repo.write(tmp_path / "out"), dest)
@@ -301,7 +301,7 @@ def test_refuses_a_directory_that_is_not_published(tmp_path: Path) -> None:
 
 
 def test_timestamp_key_rotation_cut_before_timestamp_delays_never_misleads(
-    repo: RepoBuilder, tmp_path: Path, s3_endpoint: str, bucket: str
+    repo: PublishedRepository, tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
     """Root versions are uploaded just before the timestamp: a publish cut between them
     makes devices refuse the old timestamp under the new key (they keep their trusted

@@ -16,7 +16,7 @@ from signer._s3 import S3Store
 from signer._store import sync_tree
 from signer.cli import main
 from tests.loopback import QuietHandler, serve
-from tests.signer.publish._repo import RepoBuilder
+from tests.repository import PublishedRepository
 
 
 def verify(*args: object) -> Result:
@@ -26,7 +26,7 @@ def verify(*args: object) -> Result:
 @pytest.fixture
 def published(tmp_path: Path) -> tuple[Path, Path]:
     """A published tree (expires in 7 days) and its first root."""
-    repo = RepoBuilder(tmp_path / "signing", expires_in=timedelta(days=7))
+    repo = PublishedRepository(tmp_path / "signing", expires_in=timedelta(days=7))
     repo.add_target("gw/1.0.0/fw.bin", b"firmware" * 100, hardware_ids=["gw"], version="1.0.0")
     repo.commit()
     out = repo.write(tmp_path / "out")

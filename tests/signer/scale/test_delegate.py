@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import CryptoSigner
 
 from signer import FirmwareRepository, verify_published
 from signer._client import LOCAL_BASE_URL, DirectoryFetcher, check_repository
 from signer._keys import write_key_file
+from tests.signer.conftest import public_pem
 from tests.signer.scale.conftest import PASSWORD_ENV, Cli, make_image, tree_bytes
 
 PW = ("--password-env", PASSWORD_ENV)
@@ -152,11 +152,7 @@ def test_delegate_with_existing_key_and_threshold(
         key_path = tmp_path / "hsm" / f"k{i}.pem"
         write_key_file(signer, key_path, password)
         pub = tmp_path / f"k{i}.pub.pem"
-        pub.write_bytes(
-            signer._private_key.public_key().public_bytes(
-                Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
-            )
-        )
+        pub.write_bytes(public_pem(signer))
         keys += ["--signer", f"file:{key_path}?encrypted=true", str(pub)]
     r = cli("delegate", repo, "team", "--paths", "team/*", *keys, "--threshold", "2", "--json")
     assert r.exit_code == 0, r.output

@@ -106,9 +106,11 @@ class TufClient:
         up.download_target(info, str(dest))
 
     def error(self, name: str) -> type[BaseException]:
-        from tuf.api import exceptions
+        from tuf.api import exceptions, serialization
 
-        return getattr(exceptions, name)
+        # A malformed document is a serialization.DeserializationError (a RepositoryError).
+        found: type[BaseException] = getattr(exceptions, name, None) or getattr(serialization, name)
+        return found
 
     def step(self, files: dict[str, bytes], target: str | None) -> Outcome:
         return _with_trusted(self, _step(self, files, target))

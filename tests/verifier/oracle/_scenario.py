@@ -15,6 +15,7 @@ behind valid signatures).
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -23,11 +24,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import CryptoSigner
+from securesystemslib.signer import Signer
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Signature, SuccinctRoles
 
+from tests.repository import (
+    KEY_TYPES,
+    TOP_ROLES,
+    Hooks,
+    Repository,
+    edit_json,
+    generate,
+    oracle_repository,
+    sha256,
+)
 from tests.verifier.oracle._clients import Client, Outcome, TufClient, VerifierClient
-from tests.verifier.oracle._repo import KEY_TYPES, TOP_ROLES, Hooks, RepoBuilder, sha256
 
 TARGET = "fw/image.bin"
 MISSING_TARGET = "fw/missing.bin"
@@ -139,13 +149,13 @@ class Scenario:
 
 @dataclass
 class Built:
-    builder: RepoBuilder
+    builder: Repository
     path_roles: list[str]  # delegated roles on the search path of TARGET, in order
 
 
 def build(sc: Scenario) -> Built:
     nkeys = {r: sc.thresholds.get(r, 1) + sc.extra_keys.get(r, 0) for r in sc.thresholds}
-    b = RepoBuilder(
+    b = oracle_repository(
         sc.key_type,
         thresholds=sc.thresholds,
         nkeys=nkeys,
@@ -157,103 +167,70 @@ def build(sc: Scenario) -> Built:
     dt = sc.delegated_threshold
     roles: list[str] = []
     if sc.shape == "top":
-        b.add_target("targets", TARGET, data)
+        b.add_target(TARGET, data)
     elif sc.shape in ("paths", "paths_decoy"):
         b.delegate("targets", "prod", paths=["fw/*"], threshold=dt, nkeys=dt)
-        b.add_target("prod", TARGET, data)
+        b.add_target(TARGET, data, "prod")
         roles = ["prod"]
         if sc.shape == "paths_decoy":
             # A later role also claims the name with other bytes: it must never win.
             b.delegate("targets", "decoy", paths=["*/*"])
-            b.add_target("decoy", TARGET, b"decoy bytes")
+            b.add_target(TARGET, b"decoy bytes", "decoy")
             roles.append("decoy")
     elif sc.shape == "terminating_miss":
         # The first matching role is terminating and lacks the target: the search stops.
         b.delegate("targets", "prod", paths=["fw/*"], terminating=True, threshold=dt, nkeys=dt)
-        b.add_target("prod", "fw/other.bin", b"other")
+        b.add_target("fw/other.bin", b"other", "prod")
         b.delegate("targets", "late", paths=["fw/*"])
-        b.add_target("late", TARGET, data)
+        b.add_target(TARGET, data, "late")
         roles = ["prod", "late"]
     elif sc.shape == "nested":
         b.delegate("targets", "a", paths=["fw/*"], threshold=dt, nkeys=dt)
         b.delegate("a", "b", paths=["fw/image.*"])
-        b.add_target("b", TARGET, data)
+        b.add_target(TARGET, data, "b")
         roles = ["a", "b"]
     elif sc.shape == "terminating_child":
         # A terminating role's own delegations are still searched (spec 5.6.7.2.1): the
         # target comes from its child, never from the later sibling.
         b.delegate("targets", "a", paths=["fw/*"], terminating=True, threshold=dt, nkeys=dt)
         b.delegate("a", "b", paths=["fw/*"])
-        b.add_target("b", TARGET, data)
+        b.add_target(TARGET, data, "b")
         b.delegate("targets", "late", paths=["fw/*"])
-        b.add_target("late", TARGET, b"from after a terminating role")
+        b.add_target(TARGET, b"from after a terminating role", "late")
         roles = ["a", "b", "late"]
     elif sc.shape == "cycle":
         # a -> b -> a: each role is visited once; the target is in b.
         b.delegate("targets", "a", paths=["fw/*"], threshold=dt, nkeys=dt)
         b.delegate("a", "b", paths=["fw/*"])
-        back = b.targets["a"]
-        b_md = b.targets["b"].signed
+        back = b.signers["a"]
+        b_md = b.md("b").signed
         assert b_md.delegations is None
         b_md.delegations = Delegations(
-            keys={sg.public_key.keyid: sg.public_key for sg in back.signers},
+            keys={sg.public_key.keyid: sg.public_key for sg in back},
             roles={
                 "a": DelegatedRole(
-                    "a", [sg.public_key.keyid for sg in back.signers], dt, False, paths=["fw/*"]
+                    "a", [sg.public_key.keyid for sg in back], dt, False, paths=["fw/*"]
                 )
             },
         )
-        b.add_target("b", TARGET, data)
+        b.add_target(TARGET, data, "b")
         roles = ["a", "b"]
     elif sc.shape == "hash_prefix":
         prefix = sha256(TARGET.encode())[:2]
-        b.delegate("targets", "hp", path_hash_prefixes=[prefix], threshold=dt, nkeys=dt)
-        b.add_target("hp", TARGET, data)
+        b.delegate("targets", "hp", hash_prefixes=[prefix], threshold=dt, nkeys=dt)
+        b.add_target(TARGET, data, "hp")
         roles = ["hp"]
     elif sc.shape == "succinct":
         b.delegate_succinct("targets", sc.succinct_bits, "bin")
         role = b.bin_for("targets", TARGET)
-        b.add_target(role, TARGET, data)
+        b.add_target(TARGET, data, role)
         roles = [role]
     else:
         raise ValueError(sc.shape)
-    b.timestamp.version = b.snapshot.version = sc.start_version
-    for entry in b.targets.values():
-        entry.signed.version = sc.start_version
+    b.timestamp.signed.version = b.snapshot.signed.version = sc.start_version
+    for name in b.targets_roles():
+        b.md(name).signed.version = sc.start_version
     return Built(b, roles)
-
-
-def role_file(b: RepoBuilder, role: str) -> str:
-    if role == "timestamp":
-        return "metadata/timestamp.json"
-    if role == "root":
-        return f"metadata/{b.root_versions[-1][0].version}.root.json"
-    if role == "snapshot":
-        return f"metadata/{b.snapshot.version}.snapshot.json"
-    return f"metadata/{b.targets[role].signed.version}.{role}.json"
-
-
-def parent_of(b: RepoBuilder, role: str) -> str:
-    """The role whose payload lists ``role`` (meta or delegation)."""
-    if role in ("timestamp", "snapshot", "targets"):
-        return {"timestamp": "root", "snapshot": "timestamp", "targets": "snapshot"}[role]
-    for name, r in b.targets.items():
-        d = r.signed.delegations
-        if d is None:
-            continue
-        if d.roles and role in d.roles:
-            return name
-        if d.succinct_roles is not None and d.succinct_roles.is_delegated_role(role):
-            return name
-    raise KeyError(role)
-
-
-def _edit_json(
-    files: dict[str, bytes], path: str, edit: Callable[[dict[str, Any]], object]
-) -> None:
-    doc = json.loads(files[path])
-    edit(doc)
-    files[path] = json.dumps(doc, indent=1).encode()
 
 
 def _flip_hex(text: str) -> str:
@@ -263,31 +240,31 @@ def _flip_hex(text: str) -> str:
 def apply_post(sc: Scenario, files: dict[str, bytes], path: str, role: str) -> None:
     m = sc.mutation
     if m == "sig_flip":
-        _edit_json(
+        edit_json(
             files,
             path,
             lambda d: d["signatures"][0].update(sig=_flip_hex(d["signatures"][0]["sig"])),
         )
     elif m == "sig_drop":
-        _edit_json(files, path, lambda d: d["signatures"].pop(0))
+        edit_json(files, path, lambda d: d["signatures"].pop(0))
     elif m == "sig_dup":
-        _edit_json(
+        edit_json(
             files, path, lambda d: d.update(signatures=[d["signatures"][0]] * len(d["signatures"]))
         )
     elif m == "sig_dup_append":
-        _edit_json(files, path, lambda d: d["signatures"].append(d["signatures"][0]))
+        edit_json(files, path, lambda d: d["signatures"].append(d["signatures"][0]))
     elif m == "junk":
         files[path] = sc.junk
     elif m == "truncated_json":
         files[path] = files[path][: len(files[path]) // 2]
     elif m == "wrong_type_version":
-        _edit_json(files, path, lambda d: d["signed"].update(version=str(d["signed"]["version"])))
+        edit_json(files, path, lambda d: d["signed"].update(version=str(d["signed"]["version"])))
     elif m == "wrong_type_expires":
-        _edit_json(files, path, lambda d: d["signed"].update(expires=1893456000))
+        edit_json(files, path, lambda d: d["signed"].update(expires=1893456000))
     elif m == "missing_signed":
-        _edit_json(files, path, lambda d: d.pop("signed"))
+        edit_json(files, path, lambda d: d.pop("signed"))
     elif m == "wrong_type_field":
-        _edit_json(files, path, lambda d: d.update(signatures={"keyid": "sig"}))
+        edit_json(files, path, lambda d: d.update(signatures={"keyid": "sig"}))
     elif m == "oversize":
         limit = MAX_LENGTHS.get(role, MAX_LENGTHS["targets"])
         files[path] = files[path] + b" " * (limit + 1 - len(files[path]))
@@ -297,18 +274,18 @@ def apply_post(sc: Scenario, files: dict[str, bytes], path: str, role: str) -> N
         # Same signed content in another JSON layout: signatures cover canonical JSON.
         files[path] = json.dumps(json.loads(files[path]), separators=(",", ":")).encode()
     elif m == "unknown_field_unsigned":
-        _edit_json(files, path, lambda d: d.update(x_unsigned_extra=[1, 2]))
+        edit_json(files, path, lambda d: d.update(x_unsigned_extra=[1, 2]))
     else:
         raise ValueError(m)
 
 
 def pre_sign_hook(
-    sc: Scenario, b: RepoBuilder, role: str
+    sc: Scenario, b: Repository, role: str
 ) -> Callable[[str, int, Metadata[Any]], None]:
     m = sc.mutation
     top = role in ("root", "timestamp", "snapshot", "targets")
     if m in DELEGATION_EDITS:
-        parent = "root" if top else parent_of(b, role)
+        parent = "root" if top else b.delegator_of(role)
     else:  # whose meta lists the role's version, length and hashes
         parent = {"root": "", "timestamp": "", "snapshot": "timestamp"}.get(role, "snapshot")
     newest_root = b.root_versions[-1][0].version
@@ -343,7 +320,7 @@ def _meta_of(s: Any, role: str) -> Any:
     return s.meta[f"{role}.json"]
 
 
-def _role_of(b: RepoBuilder | None, s: Any, role: str) -> Any:
+def _role_of(b: Repository | None, s: Any, role: str) -> Any:
     """The Role or DelegatedRole entry for ``role`` in its parent payload ``s``."""
     if role in ("root", "timestamp", "snapshot", "targets"):
         return s.roles[role]
@@ -353,8 +330,8 @@ def _role_of(b: RepoBuilder | None, s: Any, role: str) -> Any:
     return d.succinct_roles
 
 
-def _meta_version(delta: int) -> Callable[[RepoBuilder, Any, str], None]:
-    def edit(b: RepoBuilder, s: Any, role: str) -> None:
+def _meta_version(delta: int) -> Callable[[Repository, Any, str], None]:
+    def edit(b: Repository, s: Any, role: str) -> None:
         if role in ("timestamp", "root"):
             return
         _meta_of(s, role).version += delta
@@ -362,26 +339,26 @@ def _meta_version(delta: int) -> Callable[[RepoBuilder, Any, str], None]:
     return edit
 
 
-def _meta_hash(b: RepoBuilder, s: Any, role: str) -> None:
+def _meta_hash(b: Repository, s: Any, role: str) -> None:
     if role not in ("timestamp", "root"):
         _meta_of(s, role).hashes = {"sha256": "0" * 64}
 
 
-def _meta_length(b: RepoBuilder, s: Any, role: str) -> None:
+def _meta_length(b: Repository, s: Any, role: str) -> None:
     if role not in ("timestamp", "root"):
         meta = _meta_of(s, role)
         meta.length = meta.length - 1 if meta.length else 1
 
 
-def _threshold(value: int | None) -> Callable[[RepoBuilder, Any, str], None]:
-    def edit(b: RepoBuilder, s: Any, role: str) -> None:
+def _threshold(value: int | None) -> Callable[[Repository, Any, str], None]:
+    def edit(b: Repository, s: Any, role: str) -> None:
         entry = _role_of(b, s, role)
         entry.threshold = len(entry.keyids) + 1 if value is None else value
 
     return edit
 
 
-def _paths_away(b: RepoBuilder, s: Any, role: str) -> None:
+def _paths_away(b: Repository, s: Any, role: str) -> None:
     if role in ("root", "timestamp", "snapshot", "targets"):
         return
     entry = _role_of(b, s, role)
@@ -389,7 +366,7 @@ def _paths_away(b: RepoBuilder, s: Any, role: str) -> None:
         entry.paths, entry.path_hash_prefixes = ["elsewhere/*"], None
 
 
-def _terminating_flip(b: RepoBuilder, s: Any, role: str) -> None:
+def _terminating_flip(b: Repository, s: Any, role: str) -> None:
     if role in ("root", "timestamp", "snapshot", "targets"):
         return
     entry = _role_of(b, s, role)
@@ -397,7 +374,7 @@ def _terminating_flip(b: RepoBuilder, s: Any, role: str) -> None:
         entry.terminating = not entry.terminating
 
 
-PARENT_EDITS: dict[str, Callable[[RepoBuilder, Any, str], None]] = {
+PARENT_EDITS: dict[str, Callable[[Repository, Any, str], None]] = {
     "meta_version_up": _meta_version(1),
     "meta_version_down": _meta_version(-1),
     "meta_hash": _meta_hash,
@@ -412,13 +389,11 @@ DELEGATION_EDITS = {
 }
 PARENT_EDITS.update(DELEGATION_EDITS)
 
-_STRANGER: list[CryptoSigner] = []
 
-
-def stranger() -> CryptoSigner:
-    if not _STRANGER:
-        _STRANGER.append(CryptoSigner.generate_ed25519())
-    return _STRANGER[0]
+@functools.cache
+def stranger() -> Signer:
+    """A key no repository lists."""
+    return generate()
 
 
 def resolve_role(sc: Scenario, built: Built) -> str:
@@ -438,26 +413,26 @@ def default_clients() -> list[ClientFactory]:
     return [TufClient, VerifierClient]
 
 
-def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
+def _evolve(sc: Scenario, b: Repository, role: str) -> Hooks:
     """Publish-ready second state of the repository: honest changes plus the mutation."""
     m = sc.mutation
     top = role in TOP_ROLES
-    versions = {r: _version(b, r) for r in ("timestamp", "snapshot", *b.targets)}
+    versions = {r: b.md(r).signed.version for r in ("timestamp", "snapshot", *b.targets_roles())}
     b.bump("timestamp")
     # The mutated role (and its delegator) gets a new version so that clients fetch it.
-    forced = {role} | ({parent_of(b, role)} if m in DELEGATION_EDITS and not top else set())
-    bumped = [r for r in b.targets if r in sc.bump or r in forced]
+    forced = {role} | ({b.delegator_of(role)} if m in DELEGATION_EDITS and not top else set())
+    bumped = [r for r in b.targets_roles() if r in sc.bump or r in forced]
     for r in bumped:
         b.bump(r)
     if bumped or "snapshot" in sc.bump or role == "snapshot":
         b.bump("snapshot")
 
     if m == "key_alias" and not top:
-        forced.add(parent_of(b, role))
-        b.bump(parent_of(b, role))
+        forced.add(b.delegator_of(role))
+        b.bump(b.delegator_of(role))
     old_root_signers = list(b.signers["root"])
     if m == "key_alias" and top:
-        _add_alias(b.root, b.signers[role][0].public_key, role)
+        _add_alias(b.root.signed, b.signers[role][0].public_key, role)
     if (
         role == "root"
         or m.startswith(("rotate", "root_", "ff_"))
@@ -468,7 +443,7 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
         if m.startswith("ff_recover_"):
             rotated = m.removeprefix("ff_recover_")
         if rotated:
-            b.rotate_keys(rotated, keep=0, add=max(b.root.roles[rotated].threshold, 1))
+            b.rotate_keys(rotated, keep=0, add=max(b.root.signed.roles[rotated].threshold, 1))
         b.commit_root()
         if m in ("root_skip_version", "root_chain_break"):
             b.commit_root()
@@ -492,11 +467,11 @@ def _evolve(sc: Scenario, b: RepoBuilder, role: str) -> Hooks:
     if m.startswith("ff_recover_"):
         # Fast-forward recovery (spec 5.3.11): new keys, version numbering starts over.
         recovered = m.removeprefix("ff_recover_")
-        b.timestamp.version = 1 if recovered == "timestamp" else b.timestamp.version
-        b.snapshot.version = 1 if recovered == "snapshot" else b.snapshot.version
+        b.timestamp.signed.version = 1 if recovered == "timestamp" else b.timestamp.signed.version
+        b.snapshot.signed.version = 1 if recovered == "snapshot" else b.snapshot.signed.version
     hook = pre_sign_hook(sc, b, role) if m in PRE_MUTATIONS else None
     if m == "key_alias" and not top:
-        delegator, key = parent_of(b, role), b.targets[role].signers[0].public_key
+        delegator, key = b.delegator_of(role), b.signers[role][0].public_key
 
         def hook(name: str, version: int, md: Metadata[Any]) -> None:
             if name == delegator:
@@ -543,7 +518,7 @@ def run(sc: Scenario, factories: list[ClientFactory] | None = None) -> list[list
     with tempfile.TemporaryDirectory() as tmp:
         built = build(sc)
         b = built.builder
-        files = b.publish()
+        files = b.tree()
         root = files["metadata/1.root.json"]
         clients = [
             make(root, Path(tmp) / str(i)) for i, make in enumerate(factories or default_clients())
@@ -554,10 +529,10 @@ def run(sc: Scenario, factories: list[ClientFactory] | None = None) -> list[list
 
         for spec in (sc, *sc.then):
             role = resolve_role(spec, built)
-            files = b.publish(_evolve(spec, b, role))
+            files = b.tree(_evolve(spec, b, role))
             m = spec.mutation
             if m in POST_MUTATIONS:
-                apply_post(spec, files, role_file(b, role), role)
+                apply_post(spec, files, b.metadata_path(role), role)
             elif m == "root_skip_version":
                 del files[f"metadata/{b.root_versions[-1][0].version - 1}.root.json"]
             elif m in TARGET_MUTATIONS:
@@ -582,27 +557,12 @@ def _damage_local(metadata_dir: Path, mutation: str, junk: bytes) -> None:
         path.write_bytes(junk)
 
 
-def _version(b: RepoBuilder, role: str) -> int:
-    if role == "timestamp":
-        return b.timestamp.version
-    if role == "snapshot":
-        return b.snapshot.version
-    return b.targets[role].signed.version
+def _rollback(b: Repository, role: str, versions: dict[str, int]) -> None:
+    if role != "root":
+        b.md(role).signed.version = max(versions[role] - 1, 1)
 
 
-def _rollback(b: RepoBuilder, role: str, versions: dict[str, int]) -> None:
-    if role == "root":
-        return
-    old = max(versions[role] - 1, 1)
-    if role == "timestamp":
-        b.timestamp.version = old
-    elif role == "snapshot":
-        b.snapshot.version = old
-    else:
-        b.targets[role].signed.version = old
-
-
-def _mutate_target(m: str, b: RepoBuilder, files: dict[str, bytes]) -> None:
+def _mutate_target(m: str, b: Repository, files: dict[str, bytes]) -> None:
     for key, (path, content) in b.target_files.items():
         if path != TARGET or content == b"decoy bytes":
             continue

@@ -17,6 +17,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.repository import oracle_repository
 from tests.verifier.oracle._clients import (
     METADATA_URL,
     TARGETS_URL,
@@ -24,7 +25,6 @@ from tests.verifier.oracle._clients import (
     memory_fetcher,
     same_limits_as_python_tuf,
 )
-from tests.verifier.oracle._repo import RepoBuilder
 
 HARDWARE = "acme"
 INSTALLED = "1.2.0"
@@ -47,7 +47,7 @@ entries = st.lists(
 def build(
     role_specs: list[tuple[str, bool]], listed: list[tuple[int, str, str, bytes]]
 ) -> tuple[dict[str, bytes], set[str]]:
-    b = RepoBuilder()
+    b = oracle_repository()
     names = ["targets"]
     for i, (pattern, terminating) in enumerate(role_specs):
         b.delegate("targets", f"r{i}", paths=[pattern], terminating=terminating)
@@ -59,12 +59,12 @@ def build(
     for index, version, hardware, content in listed:
         role = names[index % len(names)]
         name = f"{hardware}/{version}/fw.bin"
-        if name in b.targets[role].signed.targets:
+        if name in b.md(role).signed.targets:
             continue
         custom = {"firmtuf": {"hardware_ids": [hardware], "version": version}}
-        b.add_target(role, name, content + name.encode(), custom=custom)
+        b.add_target(name, content + name.encode(), role, custom=custom)
         all_names.add(name)
-    return b.publish(), all_names
+    return b.tree(), all_names
 
 
 def expected_by_python_tuf(files: dict[str, bytes], names: set[str]) -> tuple[str, str] | None:

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from tests.repository import KEY_TYPES, TOP_ROLES, oracle_repository, sha256
 from tests.verifier.oracle._clients import Outcome
-from tests.verifier.oracle._repo import KEY_TYPES, TOP_ROLES
 from tests.verifier.oracle._scenario import (
     MISSING_TARGET,
     MUTATIONS,
@@ -381,12 +381,10 @@ PATTERN_SEGMENTS = (
 def _repo_delegating(
     paths: list[str] | None, prefixes: list[str] | None, name: str
 ) -> dict[str, bytes]:
-    from tests.verifier.oracle._repo import RepoBuilder
-
-    b = RepoBuilder()
-    b.delegate("targets", "prod", paths=paths, path_hash_prefixes=prefixes)
-    b.add_target("prod", name, b"delegated image")
-    return b.publish()
+    b = oracle_repository()
+    b.delegate("targets", "prod", paths=paths, hash_prefixes=prefixes)
+    b.add_target(name, b"delegated image", "prod")
+    return b.tree()
 
 
 def _lookup_decisions(files: dict[str, bytes], name: str) -> list[str]:
@@ -434,8 +432,6 @@ def test_delegation_hash_prefixes_match_like_python_tuf(
     name: str, lengths: list[int], use_own_hash: bool
 ) -> None:
     """Spec 5.6.7.2: path_hash_prefixes match the sha256 hex digest of the target name."""
-    from tests.verifier.oracle._repo import sha256
-
     digest = sha256(name.encode()) if use_own_hash else sha256(b"another name")
     prefixes = [digest[:n] for n in lengths]
     reference, ours = _lookup_decisions(_repo_delegating(None, prefixes, name), name)
@@ -471,11 +467,10 @@ def test_target_names_like_python_tuf_except_adr_0001(name: str) -> None:
     from pathlib import Path
 
     from tests.verifier.oracle._clients import TufClient, VerifierClient
-    from tests.verifier.oracle._repo import RepoBuilder
 
-    b = RepoBuilder()
-    b.add_target("targets", name, b"named image")
-    files = b.publish()
+    b = oracle_repository()
+    b.add_target(name, b"named image")
+    files = b.tree()
     makers: tuple[ClientFactory, ...] = (TufClient, VerifierClient)
     with tempfile.TemporaryDirectory() as tmp:
         reference, ours = (
@@ -493,14 +488,12 @@ def test_target_names_like_python_tuf_except_adr_0001(name: str) -> None:
 def test_max_delegations_boundary_like_python_tuf(layout: str, depth: int) -> None:
     """Both clients visit at most 32 delegated roles per search (python-tuf's default
     max_delegations, ours the same): found at 32, not found at 33."""
-    from tests.verifier.oracle._repo import RepoBuilder
-
-    b = RepoBuilder()
+    b = oracle_repository()
     parent = "targets"
     for i in range(depth):
         b.delegate(parent, f"r{i}", paths=["fw/*"])
         parent = f"r{i}" if layout == "chain" else "targets"
-    b.add_target(f"r{depth - 1}", TARGET, b"deep")
-    files = b.publish()
+    b.add_target(TARGET, b"deep", f"r{depth - 1}")
+    files = b.tree()
     decisions = _lookup_decisions(files, TARGET)
     assert decisions == (["found", "found"] if depth <= 32 else ["none", "none"])

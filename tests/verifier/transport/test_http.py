@@ -4,7 +4,6 @@ explicit proxies, the environment not read."""
 
 from __future__ import annotations
 
-import hashlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,29 +13,13 @@ import pytest
 
 import verifier
 from tests.loopback import FileServer, QuietHandler, serve
-from tests.verifier.conftest import Transport, state_of
-from tests.verifier.simulator import BASE, RepositorySimulator
+from tests.repository import BASE, Repository
+from tests.verifier.conftest import IMAGE, IMAGE_PATH, Transport, state_of
 from verifier._internal import partial
-
-IMAGE = bytes(range(256)) * 2000  # 512000 bytes
-
-
-@pytest.fixture
-def repo() -> RepositorySimulator:
-    sim = RepositorySimulator()
-    sim.add_target("gw/2.0/fw.bin", IMAGE)
-    sim.publish()
-    return sim
-
-
-@pytest.fixture
-def server(repo: RepositorySimulator) -> Iterator[FileServer]:
-    with FileServer(repo.file) as s:
-        yield s
 
 
 def http_updater(
-    repo: RepositorySimulator,
+    repo: Repository,
     server: FileServer,
     md: Path,
     transport: Transport,
@@ -49,18 +32,14 @@ def http_updater(
     return verifier.Updater(md, server.url + "metadata", server.url + "targets", fetcher=fetcher)
 
 
-def image_path() -> str:
-    return f"/targets/gw/2.0/{hashlib.sha256(IMAGE).hexdigest()}.fw.bin"
-
-
 def test_default_transport_is_the_standard_library(tmp_path: Path) -> None:
-    (tmp_path / "root.json").write_bytes(RepositorySimulator().signed_roots[0])
+    (tmp_path / "root.json").write_bytes(Repository().signed_roots[0])
     up = verifier.Updater(tmp_path, "http://127.0.0.1:9/metadata/")
     assert type(up._fetcher) is verifier.HttpFetcher
 
 
 def test_http_refresh_and_download(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -69,7 +48,7 @@ def test_http_refresh_and_download(
 
 
 def test_slow_retrieval_of_metadata(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     md = tmp_path / "md"
     http_updater(repo, server, md, transport).refresh()
@@ -83,9 +62,9 @@ def test_slow_retrieval_of_metadata(
 
 
 def test_slow_retrieval_of_target(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
-    server.slow_paths[image_path()] = 0.01
+    server.slow_paths[IMAGE_PATH] = 0.01
     up = http_updater(repo, server, tmp_path / "md", transport, min_speed=10_000, grace_period=0.2)
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
@@ -95,7 +74,7 @@ def test_slow_retrieval_of_target(
 
 
 def test_stalled_server_read_timeout(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     server.slow_paths["/metadata/timestamp.json"] = 1.0
     up = http_updater(repo, server, tmp_path / "md", transport, read_timeout=0.2)
@@ -144,18 +123,18 @@ def partial_of(md: Path, target: verifier.TargetFile) -> Path:
 
 
 def test_resume_with_range(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     dest = tmp_path / "fw.bin"
-    server.truncate[image_path()] = 100_000
+    server.truncate[IMAGE_PATH] = 100_000
     with pytest.raises(verifier.DownloadError):
         up.download(target, dest)
     part = partial_of(tmp_path / "md", target)
     assert part.stat().st_size == 100_000 and not dest.exists()
-    del server.truncate[image_path()]
+    del server.truncate[IMAGE_PATH]
     up.download(target, dest)
     assert dest.read_bytes() == IMAGE
     assert server.ranges[-1] == "bytes=100000-"
@@ -163,7 +142,7 @@ def test_resume_with_range(
 
 
 def test_short_content_length_is_the_transfers_fault(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """Issue 9 item 6: a complete response shorter than the signed length (its
     Content-Length says so) is a transfer that ended early, a DownloadError, not bad
@@ -173,7 +152,7 @@ def test_short_content_length_is_the_transfers_fault(
     target = up.get_targetinfo("gw/2.0/fw.bin")
     assert target is not None
     dest = tmp_path / "fw.bin"
-    served = BASE + image_path().lstrip("/")
+    served = BASE + IMAGE_PATH.lstrip("/")
     repo.override[served] = IMAGE[:100_000]
     before = state_of(md)
     with pytest.raises(verifier.DownloadIncompleteError, match="after 100000 of the 512000"):
@@ -188,7 +167,7 @@ def test_short_content_length_is_the_transfers_fault(
 
 
 def test_resume_when_server_ignores_range(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -202,7 +181,7 @@ def test_resume_when_server_ignores_range(
 
 
 def test_resume_when_server_sends_another_range(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     up = http_updater(repo, server, tmp_path / "md", transport)
     target = up.get_targetinfo("gw/2.0/fw.bin")
@@ -216,7 +195,7 @@ def test_resume_when_server_sends_another_range(
 
 
 def test_corrupt_partial_file_is_restarted_once(
-    repo: RepositorySimulator,
+    repo: Repository,
     server: FileServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -240,7 +219,7 @@ def test_corrupt_partial_file_is_restarted_once(
 
 
 def test_corrupt_download_is_refused_and_discarded(
-    repo: RepositorySimulator, server: FileServer, tmp_path: Path, transport: Transport
+    repo: Repository, server: FileServer, tmp_path: Path, transport: Transport
 ) -> None:
     """A fresh download whose bytes fail the hashes is the repository's (or a mirror's)
     fault: LengthOrHashMismatchError, and nothing of it is kept."""
@@ -255,9 +234,9 @@ def test_corrupt_download_is_refused_and_discarded(
 
 
 def repo_image_url() -> str:
-    from tests.verifier.simulator import BASE
+    from tests.repository import BASE
 
-    return BASE + image_path().lstrip("/")
+    return BASE + IMAGE_PATH.lstrip("/")
 
 
 # -- connections and proxies (a recording HTTP/1.1 server) -----------------------------
@@ -345,7 +324,7 @@ def test_target_names_are_quoted_in_the_url(
 ) -> None:
     """A space, "%", "#" or "?" in a target name is part of the file name: the request
     asks for that file (once unquoted), never another one or a truncated name."""
-    sim = RepositorySimulator()
+    sim = Repository()
     sim.add_target(name, b"the right bytes")
     sim.add_target("dir/aA.bin", b"the wrong bytes")  # what a raw %41 would decode to
     sim.add_target("dir/x", b"the wrong bytes")  # what a raw "#" would cut the name to
