@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         UnreachableError,
         UntrustedKeyError,
         VerificationError,
+        WriteError,
         WrongPasswordError,
     )
     from signer._event_guard import events_covering
@@ -128,6 +129,7 @@ _EXPORTS: dict[str, str] = {
     "UntrustedKeyError": "signer._errors",
     "VerificationError": "signer._errors",
     "WrongPasswordError": "signer._errors",
+    "WriteError": "signer._errors",
     "EventStatus": "signer._events",
     "RoleProgress": "signer._events",
     "SignEvent": "signer._events",
@@ -272,6 +274,7 @@ __all__ = [
     "UnhealthyError",
     "UntrustedKeyError",
     "SigningIncompleteError",
+    "WriteError",
     # key management and signing events
     "change_keys",
     "list_keys",

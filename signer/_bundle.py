@@ -37,7 +37,7 @@ from signer._errors import (
     RepositoryLocationError,
     VerificationError,
 )
-from signer._fsutil import StagedFile
+from signer._fsutil import staged_file
 from signer._tree import TIMESTAMP_KEY, PublishedTree, metadata_key, target_key, versioned
 
 
@@ -272,10 +272,10 @@ def _write_bundle(published: Path, out: Path, members: list[str]) -> None:
         if not path.is_file() or path.is_symlink():
             raise PublishError(f"{key} is missing from the published repository")
     try:
-        with StagedFile(out.parent) as staged:
-            with tarfile.open(fileobj=staged.file, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        with staged_file(out) as staged:
+            with tarfile.open(fileobj=staged, mode="w", format=tarfile.USTAR_FORMAT) as tar:  # type: ignore[call-overload]
                 for key, path in paths:
                     _add_file(tar, key, path)
-            staged.commit(out)
+            staged.commit()
     except ValueError as e:
         raise PublishError(f"cannot write bundle: {e}") from e

@@ -13,6 +13,21 @@ class FirmtufError(Exception):
     exit_code = 1
 
 
+class WriteError(FirmtufError, OSError):
+    """A file could not be written durably: disk full, read-only file system, an I/O error,
+    or a directory that would not sync (the rename might not survive a power cut).
+
+    The command stops there and leaves the repository as it was. Also an ``OSError``
+    (with ``errno``, ``strerror`` and ``filename``), so code that handles I/O errors
+    handles this one too; exit code 1, the code of every I/O error.
+    """
+
+    exit_code = 1
+
+    def __str__(self) -> str:  # the message given, not OSError's "[Errno N] ..." form
+        return str(self.args[0]) if self.args else ""
+
+
 class InvalidInputError(FirmtufError):
     """A value given by the user is wrong: missing image, bad target name, bad version, ..."""
 

@@ -23,7 +23,7 @@ from typing import Any
 from tuf.api.exceptions import LengthOrHashMismatchError
 
 from signer._errors import InvalidInputError, PublishError
-from signer._fsutil import StagedFile, atomic_write
+from signer._fsutil import atomic_write, staged_file
 from signer._publish import publish
 from signer._repository import FirmwareRepository
 from signer._store import LocalFile, LocalStore, Store, SyncReport, sync_tree
@@ -76,7 +76,7 @@ def _hydrate_images(repo: FirmwareRepository, store: Store) -> list[str]:
         chunks = store.stream(key)
         if chunks is None:
             continue  # publish() reports the missing image
-        with StagedFile(dest.parent) as staged:
+        with staged_file(dest) as staged:
             for chunk in chunks:
                 staged.write(chunk)
             staged.sync()
@@ -87,7 +87,7 @@ def _hydrate_images(repo: FirmwareRepository, store: Store) -> list[str]:
                 raise PublishError(
                     f"{store.url}/{key} does not match target {name!r}; not using it"
                 ) from None
-            staged.commit(dest)
+            staged.commit()
         fetched.append(name)
     return fetched
 

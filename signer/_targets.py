@@ -22,12 +22,12 @@ from tuf.api.metadata import TargetFile
 
 from signer import _latest
 from signer._delegations import check_hardware_ids_admitted
-from signer._errors import ConflictError, InvalidInputError
+from signer._errors import ConflictError, InvalidInputError, WriteError
 from signer._firmware import (
     FirmwareFields,
     validate_target_name,
 )
-from signer._fsutil import StagedFile, atomic_write
+from signer._fsutil import atomic_write, staged_file
 from signer._repository import FirmwareRepository, RoleTarget, store_name
 from signer._sbom import (
     SbomDocument,
@@ -36,6 +36,7 @@ from signer._sbom import (
     refuse_removal,
     sbom_target_name,
 )
+from verifier import StorageError
 
 HASH_ALGORITHMS = ("sha256", "sha512")
 """Hashes `firmtuf add` can write; sha256 is always written and always first."""
@@ -144,14 +145,20 @@ def _ingest(
     stage: StageCallback | None = None,
 ) -> _Ingested:
     """Copy ``image`` into the store while hashing it."""
-    with StagedFile(store_dir) as staged, open(image, "rb") as fin:
-        length, hashes = _copy_hashing(fin, staged.file, algorithms, progress)
+    with staged_file(store_dir / basename) as staged, open(image, "rb") as fin:
+        length, hashes = _copy_hashing(fin, staged, algorithms, progress)
         dest = store_dir / store_name(hashes["sha256"], basename)
         if dest.exists():
             return _Ingested(dest, length, hashes, new=False)
         if stage is not None:
             stage("sync")
-        staged.commit(dest)
+        try:
+            staged.commit(dest)
+        except StorageError:
+            # Maybe renamed, but not durably (the directory sync failed): take it back.
+            with contextlib.suppress(OSError):
+                dest.unlink(missing_ok=True)
+            raise
     return _Ingested(dest, length, hashes, new=True)
 
 
@@ -317,6 +324,8 @@ def _ingest_images(
             ingest = _ingest(
                 path, repo.targets_dir, target_name.rpartition("/")[2], algorithms, progress, stage
             )
+        except WriteError:
+            raise  # the store, not the image (a WriteError is an OSError too)
         except OSError as e:
             raise InvalidInputError(f"cannot read image {path}: {e.strerror}") from None
         if ingest.new:

@@ -30,6 +30,8 @@ Public API (stable; everything else, including ``verifier._internal``, may chang
     up.sbom(target) -> bytes | None             # fetched and verified (bounded)
     verify_root(data) -> None                   # a root a device can start from
     atomic_write(path, data, sync_dir=True)     # the durable write the verifier uses
+    StagedFile(dest).write(...).commit()        # ... streamed (the signer builds on it)
+    fsync_dir(directory)                        # make a rename durable (raises StorageError)
     check_target_name(name) -> None             # the one target-name rule (both sides)
     admits_hardware_id(patterns, hardware_id)   # the delegation hardware-id binding rule
     TrustStore(metadata_dir).role_path(role)    # where a device stores a role (or None)
@@ -83,6 +85,7 @@ from verifier._internal.firmware import FirmwareInfo
 from verifier._internal.metadata import HARDWARE_BINDING_FIELD, TargetFile, admits_hardware_id
 from verifier._internal.names import check_target_name
 from verifier._internal.policy import CheckReport, Refusal, RefusalReason
+from verifier._internal.storage import StagedFile, fsync_dir
 from verifier._internal.storage import durable_write as atomic_write
 from verifier._internal.store import TrustStore
 from verifier._internal.support import SbomLink, SupportPeriod
@@ -110,6 +113,8 @@ __all__ = [
     "TrustedRole",
     "verify_root",
     "atomic_write",
+    "StagedFile",
+    "fsync_dir",
     "Deadline",
     "TrustStore",
     "HARDWARE_BINDING_FIELD",

@@ -376,23 +376,23 @@ class Updater:
         # read that the trusted set alone holds and frees once decoded: large targets
         # metadata is never in memory as chunks, joined bytes, text and parsed objects at
         # once. The stored file changes only if it verifies.
-        tmp, size = storage.stage_chunks(path, chunks)
-        try:
-            md = trusted.update_delegated_targets(self._read_staged(tmp, size), role, delegator)
-        except BaseException:
-            storage.discard(tmp)
-            raise
-        if self._refreshing():
-            storage.commit(tmp, path, sync_dir=False)
-            self._pending_dir_sync = True
-        else:
-            storage.commit(tmp, path)
+        with storage.StagedFile(path, unique=False) as staged:
+            for chunk in chunks:
+                staged.write(chunk)
+            staged.sync()
+            md = trusted.update_delegated_targets(self._read_staged(staged), role, delegator)
+            if self._refreshing():
+                staged.commit(sync_dir=False)
+                self._pending_dir_sync = True
+            else:
+                staged.commit()
         return md
 
-    def _read_staged(self, tmp: Path, size: int) -> bytes:
-        data = storage.read_file(tmp, size)
+    def _read_staged(self, staged: storage.StagedFile) -> bytes:
+        size = staged.tell()
+        data = storage.read_file(staged.path, size)
         if data is None or len(data) != size:
-            raise StorageError(f"{tmp} changed while it was verified")
+            raise StorageError(f"{staged.path} changed while it was verified")
         return data
 
     def _role_path(self, role: str) -> Path:
@@ -749,11 +749,15 @@ class Updater:
             if self._already_there(target, dest, progress):
                 return
             self._download_to(target, url, fd, part, dest, progress, resumable=True)
-            _move_into_place(part, dest)
+            try:
+                _move_into_place(part, dest)
+            except StorageError as e:  # copying to a dest on another file system
+                if not partial.is_no_space(e):
+                    raise
+                raise _no_room_to_move(fd, part, target, dest) from e
         except OSError as e:
-            if partial.is_no_space(e):  # even a whole, verified image goes
-                where = f"no space left to move {target.path} into {dest}"
-                raise _out_of_space(fd, part, where, dest.parent, target.length) from e
+            if partial.is_no_space(e):
+                raise _no_room_to_move(fd, part, target, dest) from e
             raise StorageError(f"cannot write {dest}: {e}") from e
         finally:
             # Nothing to resume (a missing file, a refused request): leave no empty file.
@@ -1243,6 +1247,12 @@ def _out_of_space(
     )
 
 
+def _no_room_to_move(fd: int, part: Path, target: TargetFile, dest: Path) -> InsufficientSpaceError:
+    """Even a whole, verified image goes when it cannot be moved for want of space."""
+    where = f"no space left to move {target.path} into {dest}"
+    return _out_of_space(fd, part, where, dest.parent, target.length)
+
+
 def _remove_if_empty(fd: int, part: Path) -> None:
     """Remove ``part`` if it is still the (locked) empty file ``fd``."""
     try:
@@ -1253,23 +1263,20 @@ def _remove_if_empty(fd: int, part: Path) -> None:
         pass  # renamed into place, or already gone: nothing left behind
 
 
+_COPY_CHUNK = 1 << 20
+
+
 def _move_into_place(part: Path, dest: Path) -> None:
     try:
         part.replace(dest)
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise
-        # Partial file on another file system: copy beside dest, then rename.
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        import shutil
-
-        try:
-            shutil.copyfile(part, tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            tmp.replace(dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # Partial file on another file system: copied beside dest, then renamed.
+        with storage.StagedFile(dest, unique=False) as staged, open(part, "rb") as src:
+            while chunk := src.read(_COPY_CHUNK):
+                staged.write(chunk)
+            staged.commit(sync_dir=False)
         part.unlink()
     storage.fsync_dir(dest.parent)
 

@@ -165,11 +165,16 @@ def test_fetch_error_while_staging_leaves_nothing(sim: Repository, tmp_path: Pat
 def test_stage_commit_and_discard(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_bytes(b"old")
-    tmp, size = storage.stage_chunks(path, iter([b"ne", b"w"]))
-    assert size == 3 and tmp.read_bytes() == b"new" and path.read_bytes() == b"old"
-    storage.commit(tmp, path)
-    assert path.read_bytes() == b"new" and not tmp.exists()
-    storage.discard(storage.stage(path, b"newer"))
+    with storage.StagedFile(path, unique=False) as staged:
+        staged.write(b"ne")
+        staged.write(memoryview(b"w"))
+        staged.sync()
+        assert staged.tell() == 3 and staged.path.read_bytes() == b"new"
+        assert path.read_bytes() == b"old"
+        staged.commit()
+    assert path.read_bytes() == b"new" and not staged.path.exists()
+    with storage.StagedFile(path) as staged:
+        staged.write(b"newer")
     assert path.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 

@@ -131,5 +131,5 @@ def require_space(directory: Path, needed: int, what: str) -> None:
         )
 
 
-def is_no_space(e: OSError) -> bool:
+def is_no_space(e: OSError | StorageError) -> bool:
     return e.errno in (errno.ENOSPC, errno.EDQUOT)

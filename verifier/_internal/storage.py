@@ -1,4 +1,5 @@
-"""Crash-safe file writes: temp file, fdatasync, rename, fsync the directory.
+"""Crash-safe file writes: temp file, fdatasync, rename, fsync the directory
+(:class:`StagedFile`, the one durable write of both the verifier and the signer).
 
 A power cut at any moment leaves either the old file or the new one, never a torn file:
 the data is on disk before the rename makes it visible. The directory fsync only makes
@@ -17,12 +18,14 @@ from verifier._errors import StorageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs import time on devices; annotations only
-    from collections.abc import Iterable
     from typing import BinaryIO
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable.
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Make a rename (or a removal) in ``directory`` durable (``verifier.fsync_dir``).
+
+    A no-op where directories cannot be opened (some platforms have no directory
+    descriptors; there a rename is as durable as the file system makes it).
 
     Raises:
         StorageError: the file system could not sync it (EIO, ENOSPC): the rename may
@@ -35,7 +38,7 @@ def fsync_dir(directory: Path) -> None:
     try:
         os.fsync(fd)
     except OSError as e:
-        raise StorageError(f"cannot sync {directory}: {e}") from e
+        raise StorageError(f"cannot sync {directory}: {e.strerror or e}") from e
     finally:
         os.close(fd)
 
@@ -53,89 +56,147 @@ def sync_fd(fd: int) -> None:
 def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True, unique: bool = False) -> None:
     """Replace ``path`` with ``data`` atomically (and durably with ``sync_dir``).
 
-    ``unique``: the temp file gets a name of its own (concurrent writers of one path
-    never share it; a crash may leave it behind) instead of ``.<name>.tmp`` (one per
-    file, reused by the next write: the device's trust store, which one agent writes).
+    ``unique``: as for :class:`StagedFile`; the trust store, which one agent writes,
+    reuses ``.<name>.tmp``.
 
     Raises:
         StorageError: the file cannot be written.
     """
-    commit(stage_chunks(path, (data,), unique=unique)[0], path, sync_dir=sync_dir)
+    with StagedFile(path, unique=unique) as staged:
+        staged.write(data)
+        staged.commit(sync_dir=sync_dir)
 
 
-def stage(path: Path, data: bytes) -> Path:
-    """First half of :func:`atomic_write`: ``data`` in a synced temp file beside ``path``.
+class StagedFile:
+    """A new file written beside ``dest`` and renamed over it by :meth:`commit`.
 
-    The caller then either :func:`commit` s it or :func:`discard` s it; ``path`` is
-    untouched until the commit.
+    The one durable write of firmtuf: the device's trust store and downloads, and every
+    file the signing tool writes, go through it. Readers see the old file or the new one,
+    never a mix, and a power cut leaves one of them whole: the data is synced
+    (``fdatasync``) before the rename makes it visible, and the directory is synced after
+    it, which makes the rename itself durable. Leaving the ``with`` block without a
+    commit (an exception, or a caller that decides the file is not needed) removes the
+    temp file and leaves ``dest`` untouched.
 
-    Raises:
-        StorageError: the file cannot be written (nothing is left behind).
-    """
-    return stage_chunks(path, (data,))[0]
+    Public, unlike the rest of this module, because the signing tool builds its writes
+    on it (it never reaches into ``verifier._internal``): it holds only what writing one
+    file needs. Writes go straight to the file descriptor (no buffer to flush, nothing
+    written behind the caller's back), so it also serves as the binary file object of
+    ``tarfile`` or ``shutil.copyfileobj``.
 
+    Example::
 
-def stage_chunks(path: Path, chunks: Iterable[bytes], *, unique: bool = False) -> tuple[Path, int]:
-    """:func:`stage` the concatenated ``chunks``; returns the temp file and its size.
-
-    Lets a caller store a download as it arrives and verify it from a fresh read, without
-    holding it in memory twice. An exception raised by ``chunks`` propagates unchanged
-    (the temp file is removed).
-
-    Raises:
-        StorageError: the file cannot be written (nothing is left behind).
-    """
-    flags = os.O_WRONLY | os.O_CREAT
-    if unique:
-        tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-        flags |= os.O_EXCL
-    else:
-        tmp = path.with_name(f".{path.name}.tmp")
-        flags |= os.O_TRUNC
-    try:
-        fd = os.open(tmp, flags, 0o644)
-    except OSError as e:
-        raise StorageError(f"cannot write {path}: {e}") from e
-    size = 0
-    try:
-        try:
+        with StagedFile(path) as staged:
             for chunk in chunks:
-                view = memoryview(chunk)
-                size += len(view)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-            _sync_file(fd)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        discard(tmp)
-        raise StorageError(f"cannot write {path}: {e}") from e
-    except BaseException:
-        discard(tmp)
-        raise
-    return tmp, size
+                staged.write(chunk)
+            staged.commit()
 
-
-def commit(tmp: Path, path: Path, *, sync_dir: bool = True) -> None:
-    """Rename a :func:`stage` d file over ``path`` (durably with ``sync_dir``).
+    Args:
+        dest: the file to replace (or create); its directory must exist.
+        unique: the temp file gets a name of its own, ``.<name>.<random>.tmp``
+            (concurrent writers of one path never share it; a crash may leave it behind);
+            with False it is ``.<name>.tmp``, reused by the next write of ``dest`` (one
+            writer per path, so a crash leaves no pile).
 
     Raises:
-        StorageError: the rename failed (the temp file is removed, ``path`` unchanged).
+        StorageError: the temp file cannot be created, written, synced or renamed, or the
+            directory cannot be synced (``errno`` tells why). Where a directory cannot be
+            opened at all (some platforms), its sync is skipped.
     """
-    try:
-        tmp.replace(path)
+
+    def __init__(self, dest: str | os.PathLike[str], *, unique: bool = True) -> None:
+        self.dest = Path(dest)
+        flags = os.O_WRONLY | os.O_CREAT
+        if unique:
+            self.path = self.dest.with_name(f".{self.dest.name}.{os.urandom(6).hex()}.tmp")
+            flags |= os.O_EXCL
+        else:
+            self.path = self.dest.with_name(f".{self.dest.name}.tmp")
+            flags |= os.O_TRUNC
+        try:
+            self._fd = os.open(self.path, flags, 0o644)
+        except OSError as e:
+            raise StorageError(f"cannot write {self.dest}: {e.strerror or e}") from e
+        self._size = 0
+        self._synced = False
+        self._open = True  # the descriptor
+        self._done = False  # renamed into place, or discarded
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self._done:
+            self.discard()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Append ``data``; returns its length (all of it is written)."""
+        view = memoryview(data)
+        n = len(view)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as e:
+            raise StorageError(f"cannot write {self.dest}: {e.strerror or e}") from e
+        self._size += n
+        self._synced = False
+        return n
+
+    def tell(self) -> int:
+        """Bytes written so far (the file-object protocol ``tarfile`` needs)."""
+        return self._size
+
+    def sync(self) -> None:
+        """Put the bytes written so far on disk (before reading them back from ``path``)."""
+        if self._synced:
+            return
+        try:
+            _sync_file(self._fd)
+        except OSError as e:
+            raise StorageError(f"cannot write {self.dest}: {e.strerror or e}") from e
+        self._synced = True
+
+    def commit(self, dest: str | os.PathLike[str] | None = None, *, sync_dir: bool = True) -> None:
+        """Sync, then rename over ``dest`` (by default the one given when staging).
+
+        Args:
+            dest: another name in the same directory, for a file named after its
+                content (known only once it is written).
+            sync_dir: also sync the directory, which makes the rename durable. A caller
+                writing several files may do it once at the end (:func:`fsync_dir`);
+                until then a power cut may bring back the old file, still whole.
+
+        Raises:
+            StorageError: nothing was renamed (the temp file is removed, ``dest``
+                unchanged); or, only with ``sync_dir``, the rename is done but the
+                directory could not be synced, so it may not survive a power cut.
+        """
+        target = self.dest if dest is None else Path(dest)
+        try:
+            self.sync()
+            self._close()
+            self.path.replace(target)
+            self._done = True
+        except (OSError, StorageError) as e:
+            self.discard()
+            if isinstance(e, StorageError):
+                raise
+            raise StorageError(f"cannot write {target}: {e.strerror or e}") from e
         if sync_dir:
-            fsync_dir(path.parent)
-    except OSError as e:
-        discard(tmp)
-        raise StorageError(f"cannot write {path}: {e}") from e
+            fsync_dir(target.parent)
 
+    def discard(self) -> None:
+        """Remove the temp file (``dest`` stays as it is)."""
+        self._done = True
+        with contextlib.suppress(OSError):
+            self._close()
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
 
-def discard(tmp: Path) -> None:
-    """Remove a :func:`stage` d file that will not be committed."""
-    with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
+    def _close(self) -> None:
+        if self._open:
+            self._open = False
+            os.close(self._fd)
 
 
 def read_at_most(f: BinaryIO, max_length: int) -> bytes:
