@@ -81,7 +81,7 @@ if TYPE_CHECKING:
         SignState,
     )
     from signer._sbom import ReleaseSbom
-    from signer._signers import PASSWORD_SECRET, PIN_SECRET, SIGNER_URI_FIELD
+    from signer._signers import PASSWORD_SECRET, PIN_SECRET, SIGNER_URI_FIELD, register_signers
     from signer._status import RepositoryStatus, RoleStatus, repository_status
     from signer._store import LocalFile, PruneReport, Store, prune
     from signer._support import (
@@ -147,6 +147,7 @@ _EXPORTS: dict[str, str] = {
     "list_keys": "signer._keyops",
     "KEY_TYPES": "signer._keys",
     "SIGNER_URI_FIELD": "signer._signers",
+    "register_signers": "signer._signers",
     "Keyring": "signer._keys",
     "PublishReport": "signer._publish",
     "publish": "signer._publish",
@@ -228,6 +229,7 @@ __all__ = [
     "KEY_TYPES",
     "SIGNER_URI_FIELD",
     "Keyring",
+    "register_signers",
     # firmware targets
     "FirmwareFields",
     "AddedTarget",

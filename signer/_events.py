@@ -45,6 +45,7 @@ from signer._keys import Keyring
 from signer._repository import FirmwareRepository, role_filename, utcnow
 from signer._signers import (
     fingerprint,
+    load_signer,
     public_key_from_private_uri,
     read_key_file,
     sign_verified,
@@ -415,7 +416,7 @@ def _explicit_signers(
             key = _match(keys, found[1])
             if key is None:
                 raise UntrustedKeyError(f"key {found[1].keyid[:8]} of {uri} is not a key of {what}")
-            result.append((key, Signer.from_priv_key_uri(found[0], key, secrets_handler)))
+            result.append((key, load_signer(found[0], key, secrets_handler)))
             continue
         same = [k for k in keys if signer_uri(k) == uri]
         if not same:

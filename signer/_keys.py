@@ -8,7 +8,8 @@ plus the ``file:`` scheme firmtuf registers for password-encrypted PKCS#8 PEM fi
     file:keys/targets-1a2b3c4d.pem?encrypted=true
 
 A relative ``file:`` path is relative to the repository directory (the signer backends
-and their one registration live in ``signer/_signers.py``). Secrets (the key file
+and their one, explicit registration, ``register_signers()``, live in
+``signer/_signers.py``). Secrets (the key file
 password, an HSM PIN) come through a securesystemslib ``SecretsHandler`` callback, called
 with the secret's name, so a command line can prompt and a CI job can read a variable.
 """
@@ -27,7 +28,6 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from securesystemslib.exceptions import UnsupportedLibraryError
 from securesystemslib.signer import (
-    SIGNER_FOR_URI_SCHEME,
     CryptoSigner,
     Key,
     SecretsHandler,
@@ -42,8 +42,10 @@ from signer._keyfile import dump_private_key
 from signer._signers import (
     EncryptedFileSigner,
     KeyNotAtHandError,
+    load_signer,
     signer_uri,
     signing_failure,
+    supports_scheme,
 )
 
 KEY_TYPES: dict[str, Callable[[], CryptoSigner]] = {
@@ -234,7 +236,7 @@ class Keyring:
             self.unavailable[key.keyid] = "no signer URI stored with the key"
         else:
             scheme = uri.partition(":")[0]
-            if scheme not in SIGNER_FOR_URI_SCHEME:
+            if not supports_scheme(scheme):
                 self.unavailable[key.keyid] = f"unsupported signer URI scheme {scheme!r}"
             elif scheme == EncryptedFileSigner.SCHEME and not self._file_exists(uri):
                 self.unavailable[key.keyid] = f"key file {self._file_path(uri)} not found"
@@ -256,7 +258,7 @@ class Keyring:
 
     def _load(self, uri: str, key: Key) -> Signer:
         try:
-            return Signer.from_priv_key_uri(self.resolve_uri(uri), key, self.secrets_handler)
+            return load_signer(self.resolve_uri(uri), key, self.secrets_handler)
         except KeyProblemError:
             raise
         except UnsupportedLibraryError as e:  # e.g. a gcpkms: key where its library is absent

@@ -1,4 +1,5 @@
-"""Signer backends and their one registration in securesystemslib's ``SIGNER_FOR_URI_SCHEME``.
+"""Signer backends and their one, explicit registration in securesystemslib's
+``SIGNER_FOR_URI_SCHEME`` (:func:`register_signers`; importing this module registers nothing).
 
 ``file:PATH?encrypted=true|false``: a PKCS#8 PEM key file, password-encrypted by default
 (the password is asked from the secrets handler under the name ``"passphrase"``).
@@ -170,14 +171,41 @@ class EnvVarSigner(_PrivateKeyLoader):
         return envvar_private_key(priv_key_uri), f"environment variable {name}"
 
 
-# The one place firmtuf's URI schemes join securesystemslib's (hsm:, awskms:, gcpkms:, ...).
-SIGNER_FOR_URI_SCHEME.update(
-    {
-        EncryptedFileSigner.SCHEME: EncryptedFileSigner,
-        EnvVarSigner.SCHEME: EnvVarSigner,
-        AWSKMS_SCHEME: BoundedAWSSigner,
-    }
-)
+# firmtuf's URI schemes, joined to securesystemslib's (hsm:, gcpkms:, ...) by
+# register_signers(); the awskms: entry replaces securesystemslib's with its bounded one.
+_SCHEMES = {
+    EncryptedFileSigner.SCHEME: EncryptedFileSigner,
+    EnvVarSigner.SCHEME: EnvVarSigner,
+    AWSKMS_SCHEME: BoundedAWSSigner,
+}
+
+
+def register_signers() -> None:
+    """Make firmtuf's signer URI schemes resolvable by ``Signer.from_priv_key_uri``.
+
+    Adds ``file:`` (key files), ``envvar:`` (CI secrets) and firmtuf's time-bounded
+    ``awskms:`` to securesystemslib's ``SIGNER_FOR_URI_SCHEME``. Idempotent. firmtuf
+    calls it wherever it resolves a signer URI (:func:`load_signer`,
+    :func:`supports_scheme`), so no import changes global state; call it yourself only
+    to resolve firmtuf's URIs with securesystemslib directly.
+    """
+    SIGNER_FOR_URI_SCHEME.update(_SCHEMES)
+
+
+def supports_scheme(scheme: str) -> bool:
+    """Whether a signer URI of ``scheme`` can be resolved here (firmtuf's or securesystemslib's)."""
+    register_signers()
+    return scheme in SIGNER_FOR_URI_SCHEME
+
+
+def load_signer(uri: str, key: Key, secrets_handler: SecretsHandler | None) -> Signer:
+    """The signer of ``key`` from its private key URI (any registered scheme).
+
+    Raises:
+        Whatever the scheme's backend raises (securesystemslib lets them through).
+    """
+    register_signers()
+    return Signer.from_priv_key_uri(uri, key, secrets_handler)
 
 
 def envvar_name(uri: str) -> str:
