@@ -69,7 +69,13 @@ def _race(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 def _one_winner(results: list[Any]) -> int:
     failures = [r for r in results if isinstance(r, FirmtufError)]
-    assert len(failures) == 1, results
+    # Each publisher's outcome on its own line: pytest cuts a long repr in the middle,
+    # which hid the second publisher's report when this failed in a whole run.
+    outcomes = "\n".join(
+        f"publisher {i}: {r!r}" if isinstance(r, FirmtufError) else f"publisher {i}: {vars(r)}"
+        for i, r in enumerate(results)
+    )
+    assert len(failures) == 1, outcomes
     assert isinstance(failures[0], ConflictError) and failures[0].exit_code == 7, failures
     return next(i for i, r in enumerate(results) if not isinstance(r, FirmtufError))
 
