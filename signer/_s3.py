@@ -137,6 +137,10 @@ class S3Store:
         head = self._call(
             "head", self.client.head_object, Bucket=self.bucket, Key=self.object_key(local.key)
         )
+        # Only the listed object counts: one written since (another publisher's) is not
+        # what this publish's checks were made against.
+        if str(head.get("ETag", "")).strip('"') != str(remote.etag or "").strip('"'):
+            return False
         return bool(head.get("Metadata", {}).get("sha256") == local.sha256)
 
     def read(self, key: str) -> bytes | None:

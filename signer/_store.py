@@ -211,6 +211,7 @@ def sync_tree(
     """
     local = scan_tree(source)
     remote = store.listing()
+    listed_timestamp = store.read(TIMESTAMP_KEY) if TIMESTAMP_KEY in remote else None
     live = _tree(store, remote).live_versions()
     report = SyncReport(url=store.url)
     todo: list[LocalFile] = []
@@ -224,6 +225,8 @@ def sync_tree(
             _check_overwrite(key, live)
         todo.append(item)
     for item in todo:
+        if item.key not in MUTABLE_KEYS and item.key in remote:
+            _check_still_unreferenced(store, item.key, listed_timestamp)
         if on_upload is not None:
             on_upload(item)
         if _put_conditionally(store, item, remote.get(item.key)):
@@ -256,6 +259,18 @@ def _put_conditionally(store: Store, item: LocalFile, listed: RemoteObject | Non
         "Bring this repository up to date with the one that published (git pull), then "
         "sign and publish again"
     )
+
+
+def _check_still_unreferenced(store: Store, key: str, listed_timestamp: bytes | None) -> None:
+    """Replace an unreferenced leftover only while ``timestamp.json`` is still the one
+    listed: another publisher's timestamp may reference that very file by now (two
+    clones sign the same version numbers), and replacing it would swap their release."""
+    if store.read(TIMESTAMP_KEY) != listed_timestamp:
+        raise PublishConflictError(
+            f"{key} in {store.url} is referenced by a timestamp another publisher wrote while "
+            "this publish ran; nothing of this publish is referenced. Bring this repository "
+            "up to date with the one that published (git pull), then sign and publish again"
+        )
 
 
 def _stored_sha256(store: Store, key: str) -> str | None:

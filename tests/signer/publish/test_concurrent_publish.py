@@ -69,7 +69,13 @@ def _race(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 def _one_winner(results: list[Any]) -> int:
     failures = [r for r in results if isinstance(r, FirmtufError)]
-    assert len(failures) == 1, results
+    # Each publisher's outcome on its own line: pytest cuts a long repr in the middle,
+    # which hid the second publisher's report when this failed in a whole run.
+    outcomes = "\n".join(
+        f"publisher {i}: {r!r}" if isinstance(r, FirmtufError) else f"publisher {i}: {vars(r)}"
+        for i, r in enumerate(results)
+    )
+    assert len(failures) == 1, outcomes
     assert isinstance(failures[0], ConflictError) and failures[0].exit_code == 7, failures
     return next(i for i, r in enumerate(results) if not isinstance(r, FirmtufError))
 
@@ -190,3 +196,60 @@ def test_directory_never_replaces_versioned_metadata(tmp_path: Path) -> None:
         publish_module._write(published, content, exclusive=True)
     assert published.read_bytes() == before
     assert not list((out / "metadata").glob(".tmp-*"))
+
+
+@pytest.mark.s3
+def test_a_publisher_never_replaces_what_the_others_timestamp_just_referenced(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    """The interleaving the free-running race hit: B mirrors the published metadata, A
+    uploads its N.targets.json, B lists (A's file looks like an interrupted publish's
+    leftover, unreferenced, which B may replace), A's timestamp lands, B uploads. B must
+    give up instead of swapping A's now-referenced N.targets.json for its own: both clones
+    sign byte-identical snapshot and timestamp, so nothing else would tell."""
+    a, b = _clones(tmp_path)
+    url = f"s3://{bucket}/interleaved"
+    publish_to_store(
+        FirmwareRepository(tmp_path / "base"), S3Store.from_url(url, endpoint_url=s3_endpoint)
+    )
+    a_before_timestamp, b_checked = threading.Event(), threading.Event()
+    a_result: list[Any] = []
+
+    def hold_a(item: Any) -> None:
+        if item.key == "metadata/timestamp.json":
+            a_before_timestamp.set()
+            b_checked.wait(timeout=60)
+
+    a_thread = threading.Thread(
+        target=lambda: a_result.append(
+            publish_to_store(
+                FirmwareRepository(a),
+                S3Store.from_url(url, endpoint_url=s3_endpoint),
+                on_upload=hold_a,
+            )
+        )
+    )
+    store_b = S3Store.from_url(url, endpoint_url=s3_endpoint)
+    listing, calls = store_b.listing, []
+
+    def list_once_a_is_before_its_timestamp() -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # the first lists for the mirror, the second for the upload
+            a_thread.start()
+            assert a_before_timestamp.wait(timeout=60)
+        return listing()
+
+    def let_a_finish(item: Any) -> None:
+        if not b_checked.is_set():
+            b_checked.set()
+            a_thread.join(timeout=60)
+
+    store_b.listing = list_once_a_is_before_its_timestamp  # type: ignore[method-assign]
+    with pytest.raises(ConflictError) as refused:
+        publish_to_store(FirmwareRepository(b), store_b, on_upload=let_a_finish)
+    assert refused.value.exit_code == 7
+    assert b_checked.is_set() and a_result and not a_thread.is_alive()
+    reader = S3Store.from_url(url, endpoint_url=s3_endpoint)
+    root = (tmp_path / "base" / "metadata" / "root_history" / "1.root.json").read_bytes()
+    report = verify_published(url, root, fetcher=S3Fetcher(reader))
+    assert "gw/2.0.0/a.bin" in report.targets and "gw/2.1.0/b.bin" not in report.targets
